@@ -1,0 +1,174 @@
+//! Configuration of the engine's parts. Each section is a `#[serde(default)]`
+//! struct whose defaults are argued on the field, so a config file only names
+//! what it changes. The `suture` shell gathers these sections with its own
+//! (server, logging) into the file `config.toml` documents.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::signature::SignatureConfig;
+
+/// Everything the engine needs to start.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    pub store: StoreConfig,
+    pub ingest: IngestConfig,
+    pub queue: QueueConfig,
+    pub signature: SignatureConfig,
+    pub supervision: SupervisionConfig,
+}
+
+/// `[store]`: where and how events are kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The sled database directory. Relative paths are relative to the working directory.
+    pub path: PathBuf,
+    /// Raw events kept per signature from its first occurrences. The first
+    /// events show how an error started, which is what a triager asks first.
+    pub samples_first: u16,
+    /// Raw events kept per signature from its latest occurrences (a ring),
+    /// so the sample stays current while raw storage stays bounded.
+    pub samples_latest: u16,
+    /// Distinct `release` values remembered per signature; older ones are
+    /// dropped first. Enough to see a regression across recent deploys.
+    pub max_releases_per_signature: usize,
+    /// sled's page cache, in MiB. sled defaults to 1 GiB, too much for a sidecar.
+    pub cache_mb: u64,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::from("./data"),
+            samples_first: 5,
+            samples_latest: 5,
+            max_releases_per_signature: 20,
+            cache_mb: 64,
+        }
+    }
+}
+
+/// `[ingest]`: the bounded edge in front of the writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestConfig {
+    /// Largest accepted event (HTTP body or datagram), in bytes. 1 MiB is
+    /// Relay's limit for one event after decompression.
+    pub max_event_bytes: usize,
+    /// Submissions (one request or one burst of datagrams) waiting for the
+    /// writer. When full, HTTP answers 429 and UDP drops and counts: the
+    /// mailbox behind it is unbounded, so this is where backpressure lives.
+    pub queue_capacity: usize,
+    /// Most events written under one flush. Bounds the latency a single
+    /// group commit adds to the requests that wait on it.
+    pub max_commit_events: usize,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        Self {
+            max_event_bytes: 1024 * 1024,
+            queue_capacity: 8192,
+            max_commit_events: 8192,
+        }
+    }
+}
+
+/// `[queue]`: the debounce between ingest and the later stages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueueConfig {
+    /// Quiet time after the last change before a batch is handed on. The
+    /// original design used 1 to 10 minutes: long enough that one incident's
+    /// burst lands in one batch.
+    #[serde(with = "duration")]
+    pub debounce: Duration,
+    /// Longest a change may wait, counted from the first change of a batch,
+    /// so a steady trickle cannot postpone the batch forever.
+    #[serde(with = "duration")]
+    pub max_wait: Duration,
+    /// Distinct signatures that trigger an immediate hand-off. Keeps one
+    /// batch small enough for the stages that read it as a whole.
+    pub max_batch: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self {
+            debounce: Duration::from_secs(60),
+            max_wait: Duration::from_secs(600),
+            max_batch: 100,
+        }
+    }
+}
+
+/// `[supervision]`: how the root supervisor restarts failed actors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupervisionConfig {
+    /// First restart delay; doubled for each recent restart of the same child.
+    #[serde(with = "duration")]
+    pub backoff_initial: Duration,
+    /// Longest restart delay.
+    #[serde(with = "duration")]
+    pub backoff_max: Duration,
+    /// Restarts of one child tolerated within `restart_window`; one more
+    /// escalates (the engine stops and the process exits non-zero), because a
+    /// child that keeps dying is better handled by the service manager.
+    pub max_restarts: u32,
+    #[serde(with = "duration")]
+    pub restart_window: Duration,
+}
+
+impl Default for SupervisionConfig {
+    fn default() -> Self {
+        Self {
+            backoff_initial: Duration::from_millis(50),
+            backoff_max: Duration::from_secs(5),
+            max_restarts: 10,
+            restart_window: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Durations written as humans do: `250ms`, `60s`, `10m`, `7d`, `1h 30m`.
+pub mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    /// Parses `60s`, `10m`, `7d`; a bare number is rejected because its unit
+    /// would be a guess.
+    pub fn parse(text: &str) -> Result<Duration, String> {
+        humantime::parse_duration(text.trim())
+            .map_err(|e| format!("invalid duration {text:?} ({e}); write it like 60s, 10m or 7d"))
+    }
+
+    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(*value).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse(&text).map_err(D::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_like_humans_write_them() {
+        assert_eq!(duration::parse("60s"), Ok(Duration::from_secs(60)));
+        assert_eq!(duration::parse("10m"), Ok(Duration::from_secs(600)));
+        assert_eq!(duration::parse("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(duration::parse("250ms"), Ok(Duration::from_millis(250)));
+        assert!(duration::parse("60").is_err());
+        assert!(duration::parse("soon").is_err());
+    }
+}

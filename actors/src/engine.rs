@@ -1,0 +1,190 @@
+//! Starting and stopping the engine, and the typed handle the servers keep.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef};
+use tokio::task::JoinHandle;
+
+use crate::config::EngineConfig;
+use crate::event::Event;
+use crate::ingest::{self, IngestError, IngestMsg, IngestSender};
+use crate::queue::{QueueMsg, QueueStatus};
+use crate::signature::{SignatureConfigError, Signer};
+use crate::slot::ActorSlot;
+use crate::stats::Stats;
+use crate::store::{DeployRecord, SignedEvent, Store, StoreError};
+use crate::supervisor::{Child, RootArgs, RootMsg, RootSupervisor, SupervisionStatus};
+
+/// Longest a status query waits for an actor.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the engine could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid [signature] configuration: {0}")]
+    Signature(#[from] SignatureConfigError),
+    #[error("the actor tree failed to start: {0}")]
+    Spawn(String),
+    #[error("{0} is restarting; try again")]
+    Unavailable(&'static str),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+}
+
+/// The running engine. Drop it only after [`Engine::shutdown`].
+pub struct Engine {
+    handle: EngineHandle,
+    root_join: JoinHandle<()>,
+}
+
+/// What the servers keep: the edge channel, the signer, read access to the
+/// store, and the actors' current references.
+#[derive(Clone)]
+pub struct EngineHandle {
+    ingest: IngestSender,
+    signer: Arc<Signer>,
+    store: Store,
+    root: ActorRef<RootMsg>,
+    queue: ActorSlot<QueueMsg>,
+    ingest_actor: ActorSlot<IngestMsg>,
+    config: Arc<EngineConfig>,
+    stats: Arc<Stats>,
+}
+
+impl Engine {
+    /// Opens the store, compiles the signature masks and starts the actor tree.
+    pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
+        let signer = Arc::new(Signer::new(&config.signature)?);
+        let store = Store::open(&config.store)?;
+        let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
+        let queue = ActorSlot::default();
+        let ingest_actor = ActorSlot::default();
+        let stats = Arc::new(Stats::default());
+        let args = RootArgs {
+            config: config.clone(),
+            store: store.clone(),
+            inbox,
+            queue: queue.clone(),
+            ingest: ingest_actor.clone(),
+            stats: stats.clone(),
+        };
+        let (root, root_join) = Actor::spawn(None, RootSupervisor, args)
+            .await
+            .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        Ok(Self {
+            handle: EngineHandle {
+                ingest: sender,
+                signer,
+                store,
+                root,
+                queue,
+                ingest_actor,
+                config: Arc::new(config),
+                stats,
+            },
+            root_join,
+        })
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Stops in order (ingest drains and commits what it accepted, then the
+    /// queue), flushes, and waits for the tree to stop.
+    pub async fn shutdown(self) {
+        let _ = self
+            .handle
+            .root
+            .call(RootMsg::Shutdown, Some(Duration::from_secs(60)))
+            .await;
+        let _ = self.root_join.await;
+    }
+
+    /// Resolves when the actor tree stops by itself (an escalation).
+    pub fn stopped(&mut self) -> &mut JoinHandle<()> {
+        &mut self.root_join
+    }
+}
+
+impl EngineHandle {
+    /// Computes the signature of an event (pure; safe on any thread).
+    pub fn sign(&self, event: Event) -> SignedEvent {
+        let signature = self.signer.sign(&event);
+        SignedEvent { event, signature }
+    }
+
+    /// The bounded channel into the writer.
+    pub fn ingest(&self) -> &IngestSender {
+        &self.ingest
+    }
+
+    /// Read access to the store. Writes go through the actors.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Accepted and rejected totals (the edges count their rejections here too).
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Stores a deploy marker durably, through the writer.
+    pub async fn record_deploy(&self, deploy: DeployRecord) -> Result<DeployRecord, EngineError> {
+        let actor = self
+            .ingest_actor
+            .get()
+            .ok_or(EngineError::Unavailable("ingest"))?;
+        let copy = deploy.clone();
+        let reply = actor
+            .call(
+                move |r| IngestMsg::RecordDeploy(copy, r),
+                Some(QUERY_TIMEOUT),
+            )
+            .await
+            .map_err(|_| EngineError::Unavailable("ingest"))?;
+        match reply {
+            ractor::rpc::CallResult::Success(result) => result.map(|()| deploy).map_err(Into::into),
+            _ => Err(EngineError::Unavailable("ingest")),
+        }
+    }
+
+    /// The queue's state, or `None` while it restarts.
+    pub async fn queue_status(&self) -> Option<QueueStatus> {
+        let queue = self.queue.get()?;
+        match queue.call(QueueMsg::Status, Some(QUERY_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Restart counts per child.
+    pub async fn supervision_status(&self) -> Option<SupervisionStatus> {
+        match self.root.call(RootMsg::Status, Some(QUERY_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Whether every child is running (for `/readyz`).
+    pub fn ready(&self) -> bool {
+        self.queue.get().is_some() && self.ingest_actor.get().is_some()
+    }
+
+    /// Panics one child inside its handler. For failure tests; harmless in
+    /// production, where nothing calls it.
+    #[doc(hidden)]
+    pub fn inject_panic(&self, child: Child) -> bool {
+        match child {
+            Child::Queue => self.queue.cast(QueueMsg::InjectPanic),
+            Child::Ingest => self.ingest_actor.cast(IngestMsg::InjectPanic),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The event model: one captured exception, normalized from whatever wire format
+//! carried it (native JSON, Sentry, GELF). Wire parsing lives in the `suture`
+//! shell; everything in the engine works on this one shape.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One stack frame. Frames are ordered oldest call first, crashing frame last
+/// (the Sentry convention), whatever order the wire format used.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filename: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lineno: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub colno: Option<u32>,
+    /// `None` when the sender did not say; the signature code then guesses
+    /// from the path (vendored and standard-library paths are not in-app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub in_app: Option<bool>,
+}
+
+/// A captured exception, normalized.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// 32 lowercase hex characters (a UUID without dashes, as Sentry uses).
+    pub id: String,
+    /// When Suture received it, epoch milliseconds.
+    pub received_at_ms: i64,
+    /// When the sender says it happened, epoch milliseconds (falls back to
+    /// `received_at_ms`). Hourly counts are bucketed on this.
+    pub timestamp_ms: i64,
+    /// Exception class (`TypeError`, `ValueError`, `java.io.IOException`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_type: Option<String>,
+    /// The exception message, as sent (untrusted text).
+    #[serde(default)]
+    pub message: String,
+    /// Parsed frames, oldest first, crashing frame last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<Frame>,
+    /// The raw stack string, when the sender gave one (kept for samples).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_stack: Option<String>,
+    /// Logger location for events without a stack (server loggers send these).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub level: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service: Option<String>,
+    /// The user as sent (an id string or an object); used for distinct-user counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    /// An explicit grouping key from the sender; overrides every heuristic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<Vec<String>>,
+    /// Where the event came from (`http`, `udp`, `sentry`, `gelf`, ...).
+    #[serde(default)]
+    pub source: String,
+}

@@ -1,0 +1,280 @@
+//! Ingest: the bounded edge and the single writer behind it.
+//!
+//! Servers hand signed events to an [`IngestSender`], a bounded channel: when
+//! it is full they answer 429 (HTTP) or drop and count (UDP), because the
+//! actor mailboxes behind it are unbounded. The [`IngestActor`] drains the
+//! channel in groups: it writes a whole group, makes it durable with one
+//! flush, and only then acknowledges every submission in it (group commit).
+//! While one group is being flushed the next one accumulates, so the group
+//! size adapts to the disk's flush latency.
+//!
+//! The channel's receiver outlives any one actor instance: a restarted
+//! ingest actor picks up where the failed one stopped. Submissions that were
+//! in the failed group are never acknowledged; their senders see an error and
+//! answer 503, so nothing acknowledged is lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::clock::now_ms;
+use crate::queue::QueueMsg;
+use crate::slot::ActorSlot;
+use crate::stats::Stats;
+use crate::store::{DeployRecord, SignedEvent, Store};
+
+/// How long an idle drain waits before yielding to the mailbox, so status
+/// requests and shutdown are served promptly when no events arrive.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Whether a submission was made durable.
+pub type Ack = Result<(), IngestError>;
+
+/// Why a submission was not stored.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum IngestError {
+    #[error("the store failed to write: {0}")]
+    Store(String),
+}
+
+/// The events of one request (or one burst of datagrams).
+pub struct Submission {
+    pub events: Vec<SignedEvent>,
+    /// Told once the events are on disk; `None` for fire-and-forget (UDP).
+    pub ack: Option<oneshot::Sender<Ack>>,
+}
+
+/// Why a submission was refused at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the ingest queue is full")]
+    Full,
+    #[error("ingest is shutting down")]
+    Closed,
+}
+
+/// The servers' side of the bounded ingest channel.
+#[derive(Clone)]
+pub struct IngestSender {
+    tx: mpsc::Sender<Submission>,
+}
+
+/// The actor's side; shared so a restarted actor takes over the same channel.
+pub type IngestInbox = Arc<Mutex<mpsc::Receiver<Submission>>>;
+
+/// Makes the bounded channel between the servers and the writer.
+pub fn channel(capacity: usize) -> (IngestSender, IngestInbox) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    (IngestSender { tx }, Arc::new(Mutex::new(rx)))
+}
+
+impl IngestSender {
+    /// Queues events and returns where their acknowledgement will arrive.
+    pub fn submit(&self, events: Vec<SignedEvent>) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+        let (ack, done) = oneshot::channel();
+        self.try_send(Submission {
+            events,
+            ack: Some(ack),
+        })?;
+        Ok(done)
+    }
+
+    /// Queues events nobody waits for (datagrams).
+    pub fn submit_unacked(&self, events: Vec<SignedEvent>) -> Result<(), SubmitError> {
+        self.try_send(Submission { events, ack: None })
+    }
+
+    fn try_send(&self, submission: Submission) -> Result<(), SubmitError> {
+        self.tx.try_send(submission).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SubmitError::Full,
+            mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+        })
+    }
+
+    /// Submissions waiting for the writer.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.tx.max_capacity()
+    }
+}
+
+/// Messages the ingest actor takes.
+pub enum IngestMsg {
+    /// Take the next group from the channel (the actor sends this to itself).
+    Drain,
+    /// Store a deploy marker durably.
+    RecordDeploy(DeployRecord, RpcReplyPort<Result<(), IngestError>>),
+    /// Stop taking submissions, commit what is queued, then stop.
+    Shutdown(RpcReplyPort<()>),
+    /// Panics inside the handler: lets tests prove supervision works.
+    #[doc(hidden)]
+    InjectPanic,
+}
+
+pub struct IngestActor;
+
+pub struct IngestArgs {
+    pub store: Store,
+    pub inbox: IngestInbox,
+    pub queue: ActorSlot<QueueMsg>,
+    /// Most submissions taken into one group commit.
+    pub max_group: usize,
+    pub stats: Arc<Stats>,
+}
+
+pub struct IngestState {
+    args: IngestArgs,
+}
+
+impl Actor for IngestActor {
+    type Msg = IngestMsg;
+    type State = IngestState;
+    type Arguments = IngestArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: IngestArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(IngestState { args })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        myself.cast(IngestMsg::Drain)?;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            IngestMsg::Drain => {
+                let open = drain_once(&state.args, Some(IDLE_POLL)).await;
+                if open {
+                    myself.cast(IngestMsg::Drain)?;
+                }
+            }
+            IngestMsg::RecordDeploy(deploy, reply) => {
+                let result = record_deploy(&state.args.store, &deploy).await;
+                let _ = reply.send(result);
+            }
+            IngestMsg::Shutdown(reply) => {
+                state.args.inbox.lock().await.close();
+                while drain_once(&state.args, None).await {}
+                let _ = reply.send(());
+                myself.stop(Some("shutdown".into()));
+            }
+            IngestMsg::InjectPanic => panic!("injected panic in the ingest actor"),
+        }
+        Ok(())
+    }
+}
+
+async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<(), IngestError> {
+    store
+        .record_deploy(deploy)
+        .map_err(|e| IngestError::Store(e.to_string()))?;
+    store
+        .flush()
+        .await
+        .map_err(|e| IngestError::Store(e.to_string()))?;
+    Ok(())
+}
+
+/// Takes one group from the channel and commits it. Waits at most `idle`
+/// for the first submission (`None`: do not wait). Returns false once the
+/// channel is closed and empty.
+async fn drain_once(args: &IngestArgs, idle: Option<Duration>) -> bool {
+    let mut group = Vec::new();
+    {
+        let mut inbox = args.inbox.lock().await;
+        let received = match idle {
+            Some(idle) => {
+                match tokio::time::timeout(idle, inbox.recv_many(&mut group, args.max_group)).await
+                {
+                    Ok(n) => n,
+                    Err(_) => return true,
+                }
+            }
+            None => {
+                while group.len() < args.max_group {
+                    match inbox.try_recv() {
+                        Ok(s) => group.push(s),
+                        Err(_) => break,
+                    }
+                }
+                if group.is_empty() && !inbox.is_closed() {
+                    return true;
+                }
+                group.len()
+            }
+        };
+        if received == 0 {
+            return false;
+        }
+    }
+    commit_group(args, group).await;
+    true
+}
+
+/// Writes a group, flushes once, then acknowledges every submission in it.
+async fn commit_group(args: &IngestArgs, group: Vec<Submission>) {
+    let started = Instant::now();
+    let mut acks = Vec::with_capacity(group.len());
+    let mut events = Vec::new();
+    for submission in group {
+        events.extend(submission.events);
+        acks.extend(submission.ack);
+    }
+    let result = match args.store.commit(&events, now_ms()) {
+        Ok(summary) => args.store.flush().await.map(|_| summary),
+        Err(e) => Err(e),
+    };
+    metrics::histogram!("suture_commit_batch_events").record(events.len() as f64);
+    metrics::histogram!("suture_commit_flush_seconds").record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(summary) => {
+            count_accepted(&args.stats, &events);
+            for ack in acks {
+                let _ = ack.send(Ok(()));
+            }
+            let changed = summary.changed.into_iter().map(|(id, _)| id).collect();
+            if !args.queue.cast(QueueMsg::Changed(changed)) {
+                // The queue is restarting; it restores the pending set from the store.
+                tracing::debug!("queue unavailable; its restart restores pending changes");
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, events = events.len(), "group commit failed");
+            metrics::counter!("suture_commit_failures_total").increment(1);
+            let error = IngestError::Store(error.to_string());
+            for ack in acks {
+                let _ = ack.send(Err(error.clone()));
+            }
+        }
+    }
+}
+
+/// Counts durably stored events by where they came from.
+fn count_accepted(stats: &Stats, events: &[SignedEvent]) {
+    let mut by_source: HashMap<&str, u64> = HashMap::new();
+    for signed in events {
+        *by_source.entry(signed.event.source.as_str()).or_default() += 1;
+    }
+    for (source, n) in by_source {
+        stats.accepted(source, n);
+    }
+}

@@ -1,0 +1,36 @@
+//! Suture's engine: the supervised actor tree and the domain it runs.
+//!
+//! ```text
+//!  servers ──(bounded channel)──► [ingest] ── group commit ──► sled
+//!                                    │ changed signatures
+//!                                    ▼
+//!                                 [queue]  debounce, max wait, max batch ──► batches
+//! ```
+//!
+//! - [`event`]: the normalized event every wire format becomes.
+//! - [`signature`], [`stack`]: grouping, as pure functions (unit tested, benchmarked).
+//! - [`store`]: the sled trees and what a commit writes.
+//! - [`ingest`]: the bounded edge channel and the single writer behind it.
+//! - [`debounce`] (pure rule) and [`queue`] (its actor).
+//! - [`supervisor`]: the root that starts, restarts and escalates.
+//! - [`engine`]: start, stop, and the typed handle the servers keep.
+//!
+//! Nothing here knows about HTTP: the `suture` shell translates wire formats
+//! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
+
+pub mod clock;
+pub mod config;
+pub mod debounce;
+pub mod engine;
+pub mod event;
+pub mod ingest;
+pub mod queue;
+pub mod signature;
+pub mod slot;
+pub mod stack;
+pub mod stats;
+pub mod store;
+pub mod supervisor;
+
+pub use engine::{Engine, EngineError, EngineHandle};
+pub use event::{Event, Frame};

@@ -1,0 +1,349 @@
+//! The durable store, on sled 0.34.7.
+//!
+//! Trees by purpose (see `ARCHITECTURE.md`):
+//! - `signatures`: signature id → [`SignatureRecord`] (JSON).
+//! - `hourly`: signature id ‖ hour (u32 BE, hours since the epoch) → count
+//!   (u64 BE), incremented by a merge operator so a batch never reads it.
+//! - `samples`: signature id ‖ slot (u16 BE) → raw event (JSON). Slots
+//!   `0..samples_first` hold the first events, the next `samples_latest` a ring
+//!   of the latest: raw storage is bounded per signature, not per event.
+//! - `deploys`: at (i64 BE) ‖ id → [`DeployRecord`].
+//! - `pending`: signature id → [`PendingEntry`], the debounce queue's durable state.
+//! - `batches`: seq (u64 BE) → [`BatchRecord`], what the queue handed on.
+//! - `meta`: schema version and the signature count.
+//!
+//! Writes are not durable until [`Store::flush`]: the ingest actor writes a
+//! whole group of requests, flushes once, then acknowledges them all.
+
+mod commit;
+mod records;
+
+use crate::config::StoreConfig;
+use crate::event::Event;
+
+pub use commit::{CommitSummary, SignedEvent};
+pub use records::{
+    BatchEntry, BatchRecord, DeployRecord, HandoffReason, PendingEntry, SignatureRecord,
+};
+
+/// The on-disk layout this build writes. Bump it with a migration.
+pub const SCHEMA_VERSION: u32 = 1;
+const SCHEMA_KEY: &[u8] = b"schema_version";
+const SIGNATURE_COUNT_KEY: &[u8] = b"signature_count";
+const MS_PER_HOUR: i64 = 3_600_000;
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "the store at {path} is locked by another process (is another `suture serve` running on it?)"
+    )]
+    Locked { path: String },
+    #[error(
+        "the store at {path} is corrupt ({detail}); stop suture, move the directory aside (e.g. `mv {path} {path}.corrupt`) and start again; see README, 'Recovering the store'"
+    )]
+    Corrupt { path: String, detail: String },
+    #[error(
+        "the store at {path} has schema version {found}, newer than this build's {SCHEMA_VERSION}; run a newer suture"
+    )]
+    NewerSchema { path: String, found: u32 },
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: String, source: sled::Error },
+    #[error("store I/O failed: {0}")]
+    Io(#[from] sled::Error),
+    #[error("a stored record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Handle to the open database. Cheap to clone: sled's handles are shared.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    meta: sled::Tree,
+    signatures: sled::Tree,
+    hourly: sled::Tree,
+    samples: sled::Tree,
+    deploys: sled::Tree,
+    pending: sled::Tree,
+    batches: sled::Tree,
+    config: StoreConfig,
+}
+
+impl Store {
+    /// Opens (or creates) the store. Lock and corruption errors name the path
+    /// and the way out instead of panicking.
+    pub fn open(config: &StoreConfig) -> Result<Self, StoreError> {
+        let path = config.path.display().to_string();
+        let sled_config = sled::Config::new()
+            .path(&config.path)
+            .cache_capacity(config.cache_mb.saturating_mul(1024 * 1024));
+        // sled can panic on some corrupt files instead of returning an error;
+        // either way the operator gets the same clear message.
+        let db = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || sled_config.open()))
+            .map_err(|_| StoreError::Corrupt {
+                path: path.clone(),
+                detail: "sled panicked while recovering".into(),
+            })?
+            .map_err(|e| classify_open_error(&path, e))?;
+        let open = |name: &str| {
+            db.open_tree(name)
+                .map_err(|e| classify_open_error(&path, e))
+        };
+        let store = Self {
+            meta: open("meta")?,
+            signatures: open("signatures")?,
+            hourly: open("hourly")?,
+            samples: open("samples")?,
+            deploys: open("deploys")?,
+            pending: open("pending")?,
+            batches: open("batches")?,
+            db,
+            config: config.clone(),
+        };
+        store.hourly.set_merge_operator(add_u64);
+        store.meta.set_merge_operator(add_u64);
+        store.pending.set_merge_operator(merge_pending);
+        store.check_schema(&path)?;
+        Ok(store)
+    }
+
+    fn check_schema(&self, path: &str) -> Result<(), StoreError> {
+        match self.meta.get(SCHEMA_KEY)? {
+            None => {
+                self.meta
+                    .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())?;
+                self.db.flush()?;
+                Ok(())
+            }
+            Some(bytes) => {
+                let found = bytes
+                    .as_ref()
+                    .try_into()
+                    .map(u32::from_be_bytes)
+                    .map_err(|_| StoreError::Corrupt {
+                        path: path.to_string(),
+                        detail: "unreadable schema version".into(),
+                    })?;
+                if found > SCHEMA_VERSION {
+                    return Err(StoreError::NewerSchema {
+                        path: path.to_string(),
+                        found,
+                    });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The configuration the store was opened with.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Makes every write so far durable. One call covers a whole group commit.
+    pub async fn flush(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush_async().await?)
+    }
+
+    /// Blocking flush, for shutdown paths outside the runtime.
+    pub fn flush_blocking(&self) -> Result<usize, StoreError> {
+        Ok(self.db.flush()?)
+    }
+
+    /// Records a deploy marker (not yet flushed).
+    pub fn record_deploy(&self, deploy: &DeployRecord) -> Result<(), StoreError> {
+        let mut key = deploy.at_ms.to_be_bytes().to_vec();
+        key.extend_from_slice(deploy.id.as_bytes());
+        self.deploys.insert(key, serde_json::to_vec(deploy)?)?;
+        Ok(())
+    }
+
+    /// Deploy markers, oldest first.
+    pub fn deploys(&self) -> Result<Vec<DeployRecord>, StoreError> {
+        self.deploys
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
+    /// Signatures last seen at or after `since_ms`, most recently seen first.
+    pub fn signatures_since(&self, since_ms: i64) -> Result<Vec<SignatureRecord>, StoreError> {
+        let mut out = Vec::new();
+        for value in self.signatures.iter().values() {
+            let record: SignatureRecord = serde_json::from_slice(&value?)?;
+            if record.last_seen_ms >= since_ms {
+                out.push(record);
+            }
+        }
+        out.sort_by(|a, b| b.last_seen_ms.cmp(&a.last_seen_ms).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// One signature, if known.
+    pub fn signature(&self, id: &str) -> Result<Option<SignatureRecord>, StoreError> {
+        match self.signatures.get(id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How many distinct signatures exist (kept as a counter: sled's `len` scans).
+    pub fn signature_count(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(SIGNATURE_COUNT_KEY)?
+            .and_then(|v| decode_u64(&v))
+            .unwrap_or(0))
+    }
+
+    /// Hourly counts of one signature as (hour start, epoch ms; count), oldest first.
+    pub fn hourly(&self, id: &str) -> Result<Vec<(i64, u64)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.hourly.scan_prefix(id.as_bytes()) {
+            let (key, value) = item?;
+            let hour = key
+                .get(id.len()..)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes);
+            if let (Some(hour), Some(count)) = (hour, decode_u64(&value)) {
+                out.push((i64::from(hour) * MS_PER_HOUR, count));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The kept raw events of one signature: first ones, then the latest, in arrival order.
+    pub fn samples(&self, id: &str) -> Result<Vec<Event>, StoreError> {
+        let mut out: Vec<Event> = Vec::new();
+        for value in self.samples.scan_prefix(id.as_bytes()).values() {
+            out.push(serde_json::from_slice(&value?)?);
+        }
+        let first = usize::from(self.config.samples_first).min(out.len());
+        out[first..].sort_by_key(|e| (e.received_at_ms, e.timestamp_ms));
+        Ok(out)
+    }
+
+    /// Signatures waiting in the debounce queue.
+    pub fn pending(&self) -> Result<Vec<(String, PendingEntry)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.pending.iter() {
+            let (key, value) = item?;
+            if let Some(entry) = PendingEntry::decode(&value) {
+                out.push((String::from_utf8_lossy(&key).into_owned(), entry));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Moves everything pending into a new recorded batch (not yet flushed).
+    /// An entry that changed while this ran stays pending for the next batch,
+    /// so no change is lost to the race with ingest.
+    pub fn take_pending_batch(
+        &self,
+        reason: HandoffReason,
+        now_ms: i64,
+    ) -> Result<Option<BatchRecord>, StoreError> {
+        let mut entries = Vec::new();
+        for item in self.pending.iter() {
+            let (key, value) = item?;
+            let Some(entry) = PendingEntry::decode(&value) else {
+                self.pending.remove(&key)?;
+                continue;
+            };
+            // Removed only if untouched since we read it.
+            if self
+                .pending
+                .compare_and_swap(&key, Some(&value), None as Option<&[u8]>)?
+                .is_ok()
+            {
+                entries.push(BatchEntry {
+                    signature: String::from_utf8_lossy(&key).into_owned(),
+                    events: entry.events,
+                    first_change_ms: entry.first_change_ms,
+                });
+            }
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let seq = self.last_batch()?.map_or(1, |b| b.seq + 1);
+        let batch = BatchRecord {
+            seq,
+            handed_at_ms: now_ms,
+            reason,
+            entries,
+        };
+        self.batches
+            .insert(seq.to_be_bytes(), serde_json::to_vec(&batch)?)?;
+        Ok(Some(batch))
+    }
+
+    /// The most recent batch the queue handed on.
+    pub fn last_batch(&self) -> Result<Option<BatchRecord>, StoreError> {
+        match self.batches.last()? {
+            Some((_, v)) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Recorded batches with `seq > after`, oldest first.
+    pub fn batches_after(&self, after: u64) -> Result<Vec<BatchRecord>, StoreError> {
+        self.batches
+            .range((after.saturating_add(1)).to_be_bytes()..)
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+}
+
+fn classify_open_error(path: &str, error: sled::Error) -> StoreError {
+    let text = error.to_string();
+    match error {
+        sled::Error::Io(ref io) if io.to_string().contains("could not acquire lock") => {
+            StoreError::Locked {
+                path: path.to_string(),
+            }
+        }
+        sled::Error::Corruption { .. } => StoreError::Corrupt {
+            path: path.to_string(),
+            detail: text,
+        },
+        sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::InvalidData => {
+            StoreError::Corrupt {
+                path: path.to_string(),
+                detail: text,
+            }
+        }
+        other => StoreError::Open {
+            path: path.to_string(),
+            source: other,
+        },
+    }
+}
+
+/// The hour bucket (hours since the epoch) of an epoch-ms timestamp.
+pub fn hour_of(ms: i64) -> u32 {
+    u32::try_from(ms.div_euclid(MS_PER_HOUR)).unwrap_or(0)
+}
+
+fn decode_u64(bytes: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(bytes).ok().map(u64::from_be_bytes)
+}
+
+/// Merge operator: adds big-endian u64 counters. An unreadable old value is
+/// replaced rather than propagated, so one bad record cannot wedge a counter.
+fn add_u64(_key: &[u8], old: Option<&[u8]>, delta: &[u8]) -> Option<Vec<u8>> {
+    let old = old.and_then(decode_u64).unwrap_or(0);
+    let delta = decode_u64(delta).unwrap_or(0);
+    Some(old.saturating_add(delta).to_be_bytes().to_vec())
+}
+
+fn merge_pending(_key: &[u8], old: Option<&[u8]>, new: &[u8]) -> Option<Vec<u8>> {
+    let new = PendingEntry::decode(new)?;
+    let merged = match old.and_then(PendingEntry::decode) {
+        Some(old) => old.merge(new),
+        None => new,
+    };
+    Some(merged.encode().to_vec())
+}

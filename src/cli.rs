@@ -1,0 +1,162 @@
+//! The command line: `suture serve | deploy | status`.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "suture",
+    version,
+    about = "A self-healing sidecar: captures exceptions, finds what a deploy broke."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the sidecar (HTTP and UDP listeners, the actor tree, the store).
+    Serve {
+        /// Configuration file; when not given, ./config.toml if present, else built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Tell a running sidecar that a deploy happened.
+    Deploy {
+        /// The deployed revision (a commit SHA or a version).
+        #[arg(long)]
+        revision: String,
+        #[arg(long)]
+        environment: Option<String>,
+        /// When it happened (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        /// The sidecar's base URL.
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+    },
+    /// Print a running sidecar's state.
+    Status {
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+const DEFAULT_URL: &str = "http://127.0.0.1:8787";
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { config } => serve(config).await,
+        Command::Deploy {
+            revision,
+            environment,
+            at,
+            url,
+        } => {
+            let body = json!({ "revision": revision, "environment": environment, "at": at });
+            let reply =
+                crate::client::request("POST", &endpoint(&url, "/v1/deploys"), Some(&body)).await?;
+            println!(
+                "deploy {} recorded at {} (id {})",
+                reply["revision"].as_str().unwrap_or("?"),
+                reply["at"].as_str().unwrap_or("?"),
+                reply["id"].as_str().unwrap_or("?")
+            );
+            Ok(())
+        }
+        Command::Status { url, json } => {
+            let status = crate::client::request("GET", &endpoint(&url, "/v1/status"), None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&status)?);
+            } else {
+                print!("{}", render_status(&status));
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let (path, required) = match path {
+        Some(path) => (path, true),
+        None => (PathBuf::from("config.toml"), false),
+    };
+    let config = Config::load(&path, required)?;
+    crate::telemetry::init_logging(&config.log);
+    if !path.exists() {
+        tracing::info!("no {} found; using built-in defaults", path.display());
+    }
+    let running = crate::server::start(config).await?;
+    running.run_until_signal().await
+}
+
+fn endpoint(base: &str, path: &str) -> String {
+    format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The human form of `GET /v1/status`.
+pub fn render_status(status: &Value) -> String {
+    let text = |v: &Value| match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let mut out = String::new();
+    out.push_str(&format!(
+        "suture {}  up {}s  ready: {}\n",
+        text(&status["version"]),
+        text(&status["uptime_seconds"]),
+        text(&status["ready"])
+    ));
+    out.push_str(&format!(
+        "events     accepted {}  rejected {}\n",
+        text(&status["events"]["accepted"]),
+        text(&status["events"]["rejected"])
+    ));
+    out.push_str(&format!("signatures {}\n", text(&status["signatures"])));
+    out.push_str(&format!(
+        "ingest     queue {}/{}\n",
+        text(&status["ingest"]["queue_depth"]),
+        text(&status["ingest"]["queue_capacity"])
+    ));
+    let queue = &status["queue"];
+    out.push_str(&format!(
+        "queue      pending {} signatures, due in {} ms, {} batches handed on since start\n",
+        text(&queue["pending_signatures"]),
+        text(&queue["due_in_ms"]),
+        text(&queue["batches_handed"])
+    ));
+    let batch = &status["last_batch"];
+    if batch.is_null() {
+        out.push_str("last batch none yet\n");
+    } else {
+        let entries = batch["entries"].as_array().map_or(0, Vec::len);
+        out.push_str(&format!(
+            "last batch #{} ({}), {} signatures, at {}\n",
+            text(&batch["seq"]),
+            text(&batch["reason"]),
+            entries,
+            batch["handed_at_ms"]
+                .as_i64()
+                .map(crate::wire::time::format_rfc3339)
+                .unwrap_or_default()
+        ));
+    }
+    if let Some(restarts) = status["supervision"]["restarts"]
+        .as_object()
+        .filter(|r| !r.is_empty())
+    {
+        let list: Vec<String> = restarts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("restarts   {}\n", list.join(", ")));
+    }
+    out
+}

@@ -1,0 +1,271 @@
+//! Loading `config.toml` and `SUTURE_<SECTION>__<KEY>` overrides.
+//!
+//! Every section is a `#[serde(default)]` struct with unknown keys denied, so
+//! a file names only what it changes and a typo fails at start. Errors name
+//! the file (or the environment variable) and the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use suture_actors::config::{
+    EngineConfig, IngestConfig, QueueConfig, SignatureConfig, StoreConfig, SupervisionConfig,
+};
+
+/// The whole configuration, one field per `[section]`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub store: StoreConfig,
+    pub ingest: IngestConfig,
+    pub queue: QueueConfig,
+    pub signature: SignatureConfig,
+    pub supervision: SupervisionConfig,
+}
+
+/// `[server]`: the listeners.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Ingest, admin API and metrics. Loopback by default: a sidecar serves
+    /// its own host; expose it deliberately.
+    pub http_addr: SocketAddr,
+    /// GELF and native JSON datagrams.
+    pub udp_addr: SocketAddr,
+    /// Largest HTTP request body, in bytes. A batch holds many events, each
+    /// still limited by `ingest.max_event_bytes`.
+    pub max_body_bytes: usize,
+    /// Longest an HTTP request waits for its events to be made durable
+    /// before answering 503 (the events may still be stored).
+    #[serde(with = "suture_actors::config::duration")]
+    pub ack_timeout: std::time::Duration,
+    /// Kernel receive buffer asked for the UDP socket, in bytes. Bursts
+    /// beyond it are dropped by the kernel before Suture sees them.
+    pub udp_recv_buffer: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            http_addr: SocketAddr::from(([127, 0, 0, 1], 8787)),
+            udp_addr: SocketAddr::from(([127, 0, 0, 1], 12201)),
+            max_body_bytes: 10 * 1024 * 1024,
+            ack_timeout: std::time::Duration::from_secs(30),
+            udp_recv_buffer: 8 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[log]`: what the process writes to stderr.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A `tracing` filter (`info`, `suture=debug,warn`); `RUST_LOG` wins when set.
+    pub level: String,
+    /// `text` for people, `json` for log shippers.
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("invalid configuration in {origin}: key `{key}`: {message}")]
+    Value {
+        origin: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl Config {
+    /// Loads `path` (a missing file is fine only when `required` is false:
+    /// the default path may be absent, an explicit one may not), then applies
+    /// environment overrides.
+    pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
+        Self::load_with_env(path, required, std::env::vars())
+    }
+
+    /// [`Config::load`] with the environment given, for tests.
+    pub fn load_with_env(
+        path: &Path,
+        required: bool,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match std::fs::read_to_string(path) {
+            Ok(text) => text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => toml::Table::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let overridden = apply_env(&mut table, env);
+        let origin_of = |key: &str| {
+            overridden
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, var)| format!("environment variable {var}"))
+                .unwrap_or_else(|| path.display().to_string())
+        };
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let key = e.path().to_string();
+            ConfigError::Value {
+                origin: origin_of(&key),
+                message: e.into_inner().to_string(),
+                key,
+            }
+        })
+    }
+
+    /// The engine's part of the configuration.
+    pub fn engine(&self) -> EngineConfig {
+        EngineConfig {
+            store: self.store.clone(),
+            ingest: self.ingest.clone(),
+            queue: self.queue.clone(),
+            signature: self.signature.clone(),
+            supervision: self.supervision.clone(),
+        }
+    }
+}
+
+/// Applies `SUTURE_<SECTION>__<KEY>=value` overrides. A value that parses
+/// as a TOML value (number, boolean, array) is taken as one; anything else is
+/// a string. Returns the (`section.key`, variable) pairs applied.
+fn apply_env(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Vec<(String, String)> {
+    let mut applied = Vec::new();
+    for (name, raw) in env {
+        let Some(rest) = name.strip_prefix("SUTURE_") else {
+            continue;
+        };
+        let Some((section, key)) = rest.split_once("__") else {
+            continue;
+        };
+        let (section, key) = (section.to_ascii_lowercase(), key.to_ascii_lowercase());
+        let value = format!("v = {raw}")
+            .parse::<toml::Table>()
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .unwrap_or(toml::Value::String(raw));
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if let toml::Value::Table(section_table) = entry {
+            section_table.insert(key.clone(), value);
+            applied.push((format!("{section}.{key}"), name.clone()));
+        }
+    }
+    applied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, text).expect("write");
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load_with_env(&path, true, env)
+    }
+
+    #[test]
+    fn missing_default_file_gives_defaults() {
+        let config = Config::load_with_env(Path::new("/nonexistent/config.toml"), false, [])
+            .expect("defaults");
+        assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn missing_explicit_file_is_an_error() {
+        let error = Config::load_with_env(Path::new("/nonexistent/c.toml"), true, []).unwrap_err();
+        assert!(error.to_string().contains("/nonexistent/c.toml"), "{error}");
+    }
+
+    #[test]
+    fn file_values_and_env_overrides() {
+        let config = load(
+            "[queue]\ndebounce = \"5s\"\n[store]\npath = \"/tmp/x\"\n",
+            &[
+                ("SUTURE_SERVER__HTTP_ADDR", "127.0.0.1:9999"),
+                ("SUTURE_QUEUE__MAX_BATCH", "7"),
+                ("UNRELATED", "1"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(config.queue.debounce, Duration::from_secs(5));
+        assert_eq!(config.queue.max_batch, 7);
+        assert_eq!(config.server.http_addr.port(), 9999);
+        assert_eq!(config.store.path, PathBuf::from("/tmp/x"));
+    }
+
+    #[test]
+    fn bad_value_names_key_and_file() {
+        let error = load("[queue]\ndebounce = \"soon\"\n", &[]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("queue.debounce"), "{text}");
+        assert!(text.contains("config.toml"), "{text}");
+    }
+
+    #[test]
+    fn bad_env_value_names_the_variable() {
+        let error = load("", &[("SUTURE_SERVER__HTTP_ADDR", "nowhere")]).unwrap_err();
+        let text = error.to_string();
+        assert!(text.contains("SUTURE_SERVER__HTTP_ADDR"), "{text}");
+        assert!(text.contains("server.http_addr"), "{text}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused() {
+        let error = load("[queue]\ndebounse = \"5s\"\n", &[]).unwrap_err();
+        assert!(error.to_string().contains("debounse"), "{error}");
+    }
+
+    #[test]
+    fn shipped_config_file_matches_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
+        let config = Config::load_with_env(&path, true, []).expect("config.toml parses");
+        assert_eq!(
+            config,
+            Config::default(),
+            "config.toml must document the defaults"
+        );
+    }
+}

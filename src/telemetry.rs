@@ -1,0 +1,77 @@
+//! Logging and the Prometheus recorder.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{LogConfig, LogFormat};
+
+/// Installs the tracing subscriber once (later calls are no-ops, so tests
+/// that start several servers in one process do not fail).
+pub fn init_logging(config: &LogConfig) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(&config.level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match config.format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// The process-wide Prometheus recorder, installed on first use. The
+/// `metrics` facade has one global recorder, so servers in one process share it.
+pub fn prometheus() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        // Fails only if another recorder was installed first; then ours just renders nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "suture_events_accepted_total",
+        "Events durably stored, by source."
+    );
+    describe_counter!(
+        "suture_events_rejected_total",
+        "Events refused, by source and reason."
+    );
+    describe_counter!(
+        "suture_udp_datagrams_dropped_total",
+        "Datagrams dropped, by reason."
+    );
+    describe_gauge!(
+        "suture_ingest_queue_depth",
+        "Submissions waiting for the writer."
+    );
+    describe_gauge!(
+        "suture_queue_pending_signatures",
+        "Signatures in the debounce queue's pending batch."
+    );
+    describe_histogram!(
+        "suture_commit_batch_events",
+        "Events written under one group-commit flush."
+    );
+    describe_histogram!(
+        "suture_commit_flush_seconds",
+        "Time to write and flush one group commit."
+    );
+    describe_counter!(
+        "suture_queue_batches_total",
+        "Batches handed on by the debounce queue, by reason."
+    );
+    describe_counter!(
+        "suture_actor_restarts_total",
+        "Actor restarts by the supervisor, by actor."
+    );
+}
