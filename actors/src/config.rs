@@ -59,9 +59,10 @@ pub struct IngestConfig {
     /// Largest accepted event (HTTP body or datagram), in bytes. 1 MiB is
     /// Relay's limit for one event after decompression.
     pub max_event_bytes: usize,
-    /// Submissions (one request or one burst of datagrams) waiting for the
-    /// writer. When full, HTTP answers 429 and UDP drops and counts: the
-    /// mailbox behind it is unbounded, so this is where backpressure lives.
+    /// Events waiting for the writer. When full, HTTP answers 429 and UDP
+    /// drops and counts: the mailboxes behind it are unbounded, so this is
+    /// where backpressure lives. 20,000 events is under a second of the
+    /// writer's throughput and bounds the memory a burst can take (tens of MiB).
     pub queue_capacity: usize,
     /// Most events written under one flush. Bounds the latency a single
     /// group commit adds to the requests that wait on it.
@@ -72,8 +73,8 @@ impl Default for IngestConfig {
     fn default() -> Self {
         Self {
             max_event_bytes: 1024 * 1024,
-            queue_capacity: 8192,
-            max_commit_events: 8192,
+            queue_capacity: 20_000,
+            max_commit_events: 4096,
         }
     }
 }

@@ -15,6 +15,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -56,19 +57,40 @@ pub enum SubmitError {
     Closed,
 }
 
-/// The servers' side of the bounded ingest channel.
+/// The servers' side of the bounded ingest channel. The bound is in events,
+/// not submissions: a burst of datagrams or a batch request counts for every
+/// event it holds, so memory stays bounded whatever the mix.
 #[derive(Clone)]
 pub struct IngestSender {
     tx: mpsc::Sender<Submission>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
 }
 
 /// The actor's side; shared so a restarted actor takes over the same channel.
-pub type IngestInbox = Arc<Mutex<mpsc::Receiver<Submission>>>;
+#[derive(Clone)]
+pub struct IngestInbox {
+    rx: Arc<Mutex<mpsc::Receiver<Submission>>>,
+    queued: Arc<AtomicUsize>,
+}
 
-/// Makes the bounded channel between the servers and the writer.
+/// Makes the bounded channel between the servers and the writer, holding at
+/// most `capacity` events.
 pub fn channel(capacity: usize) -> (IngestSender, IngestInbox) {
-    let (tx, rx) = mpsc::channel(capacity.max(1));
-    (IngestSender { tx }, Arc::new(Mutex::new(rx)))
+    let capacity = capacity.max(1);
+    let (tx, rx) = mpsc::channel(capacity);
+    let queued = Arc::new(AtomicUsize::new(0));
+    (
+        IngestSender {
+            tx,
+            queued: queued.clone(),
+            capacity,
+        },
+        IngestInbox {
+            rx: Arc::new(Mutex::new(rx)),
+            queued,
+        },
+    )
 }
 
 impl IngestSender {
@@ -88,19 +110,34 @@ impl IngestSender {
     }
 
     fn try_send(&self, submission: Submission) -> Result<(), SubmitError> {
-        self.tx.try_send(submission).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SubmitError::Full,
-            mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+        let n = submission.events.len();
+        let reserved = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                // An oversized submission is still taken when the queue is empty,
+                // so a large batch can never be refused forever.
+                (queued == 0 || queued + n <= self.capacity).then_some(queued + n)
+            });
+        if reserved.is_err() {
+            return Err(SubmitError::Full);
+        }
+        self.tx.try_send(submission).map_err(|e| {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => SubmitError::Full,
+                mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+            }
         })
     }
 
-    /// Submissions waiting for the writer.
+    /// Events waiting for the writer.
     pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
+        self.queued.load(Ordering::Relaxed)
     }
 
+    /// Most events that may wait.
     pub fn capacity(&self) -> usize {
-        self.tx.max_capacity()
+        self.capacity
     }
 }
 
@@ -123,7 +160,8 @@ pub struct IngestArgs {
     pub store: Store,
     pub inbox: IngestInbox,
     pub queue: ActorSlot<QueueMsg>,
-    /// Most submissions taken into one group commit.
+    /// Most events taken into one group commit (a larger single submission
+    /// still goes whole).
     pub max_group: usize,
     pub stats: Arc<Stats>,
 }
@@ -172,7 +210,7 @@ impl Actor for IngestActor {
                 let _ = reply.send(result);
             }
             IngestMsg::Shutdown(reply) => {
-                state.args.inbox.lock().await.close();
+                state.args.inbox.rx.lock().await.close();
                 while drain_once(&state.args, None).await {}
                 let _ = reply.send(());
                 myself.stop(Some("shutdown".into()));
@@ -199,33 +237,36 @@ async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<(), Inges
 /// channel is closed and empty.
 async fn drain_once(args: &IngestArgs, idle: Option<Duration>) -> bool {
     let mut group = Vec::new();
+    let mut events = 0;
     {
-        let mut inbox = args.inbox.lock().await;
-        let received = match idle {
-            Some(idle) => {
-                match tokio::time::timeout(idle, inbox.recv_many(&mut group, args.max_group)).await
-                {
-                    Ok(n) => n,
-                    Err(_) => return true,
-                }
-            }
-            None => {
-                while group.len() < args.max_group {
-                    match inbox.try_recv() {
-                        Ok(s) => group.push(s),
-                        Err(_) => break,
-                    }
-                }
-                if group.is_empty() && !inbox.is_closed() {
-                    return true;
-                }
-                group.len()
-            }
+        let mut rx = args.inbox.rx.lock().await;
+        let first = match idle {
+            Some(idle) => match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(first) => first,
+                Err(_) => return true,
+            },
+            None => match rx.try_recv() {
+                Ok(first) => Some(first),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+            },
         };
-        if received == 0 {
+        let Some(first) = first else {
             return false;
+        };
+        events += first.events.len();
+        group.push(first);
+        while events < args.max_group {
+            match rx.try_recv() {
+                Ok(next) => {
+                    events += next.events.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
         }
     }
+    args.inbox.queued.fetch_sub(events, Ordering::AcqRel);
     commit_group(args, group).await;
     true
 }

@@ -8,6 +8,7 @@ pub mod udp;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::Context;
@@ -23,8 +24,9 @@ pub struct Running {
     pub udp_addr: SocketAddr,
     pub engine: EngineHandle,
     stop: CancellationToken,
+    udp_stop: Arc<AtomicBool>,
     http_task: JoinHandle<std::io::Result<()>>,
-    udp_task: JoinHandle<()>,
+    udp_threads: Vec<std::thread::JoinHandle<()>>,
     engine_owner: Engine,
 }
 
@@ -56,15 +58,23 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .with_graceful_shutdown(async move { http_stop.cancelled().await })
             .await
     });
-    let udp_task = tokio::spawn(udp::serve(socket, engine.clone(), config, stop.clone()));
+    let udp_stop = Arc::new(AtomicBool::new(false));
+    let udp_threads = udp::spawn(
+        &socket,
+        config.server.udp_workers,
+        engine.clone(),
+        config.ingest.max_event_bytes,
+        udp_stop.clone(),
+    )?;
     tracing::info!(%http_addr, %udp_addr, "suture is serving");
     Ok(Running {
         http_addr,
         udp_addr,
         engine,
         stop,
+        udp_stop,
         http_task,
-        udp_task,
+        udp_threads,
         engine_owner,
     })
 }
@@ -76,7 +86,14 @@ impl Running {
         if let Ok(Err(error)) = self.http_task.await {
             tracing::warn!(%error, "HTTP server ended with an error");
         }
-        let _ = self.udp_task.await;
+        self.udp_stop.store(true, Ordering::Relaxed);
+        let threads = self.udp_threads;
+        let _ = tokio::task::spawn_blocking(move || {
+            for thread in threads {
+                let _ = thread.join();
+            }
+        })
+        .await;
         self.engine_owner.shutdown().await;
         tracing::info!("suture stopped");
     }
@@ -90,6 +107,7 @@ impl Running {
         };
         if escalated {
             self.stop.cancel();
+            self.udp_stop.store(true, Ordering::Relaxed);
             anyhow::bail!("the actor tree stopped after repeated failures; see the log above");
         }
         tracing::info!("shutting down");

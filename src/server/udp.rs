@@ -1,26 +1,34 @@
 //! The UDP listener: one native JSON event per datagram (GELF joins this
 //! socket in a later change).
 //!
-//! Datagrams are read in bursts: whatever the socket holds, up to
-//! `BURST` datagrams, becomes one unacknowledged submission, so the writer
-//! sees a few large groups instead of many tiny ones. Malformed datagrams and
-//! datagrams refused by a full ingest queue are counted and dropped; nothing a
-//! sender writes can stop the listener.
+//! It runs on its own OS threads, not on the async runtime: parsing a flood
+//! of datagrams is CPU work that would otherwise starve the HTTP side (health
+//! checks, metrics scrapes) of runtime workers; as threads, the kernel shares
+//! the CPU fairly. Datagrams are gathered into bursts (up to `BURST`, or
+//! whatever arrived within `FLUSH_AFTER`) and each burst is one
+//! unacknowledged submission, so the writer sees a few large groups.
+//! Malformed datagrams and bursts refused by a full ingest queue are counted
+//! and dropped; nothing a sender writes can stop the listener.
 
-use std::net::SocketAddr;
+use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use suture_actors::EngineHandle;
 use suture_actors::clock::now_ms;
 use suture_actors::ingest::SubmitError;
-use tokio::net::UdpSocket;
-use tokio_util::sync::CancellationToken;
+use suture_actors::store::SignedEvent;
 
-use crate::config::Config;
 use crate::wire::native::{self, Receipt};
 
 /// Most datagrams gathered into one submission.
 const BURST: usize = 512;
+/// Longest a received datagram waits for its burst to fill.
+const FLUSH_AFTER: Duration = Duration::from_millis(2);
+/// How often an idle listener checks for shutdown.
+const IDLE_POLL: Duration = Duration::from_millis(100);
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_536;
 
@@ -35,62 +43,104 @@ pub fn bind(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> 
     if let Err(error) = socket.set_recv_buffer_size(recv_buffer) {
         tracing::warn!(%error, "could not set the UDP receive buffer; using the kernel default");
     }
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
-    UdpSocket::from_std(socket.into())
+    Ok(socket.into())
 }
 
-/// Serves datagrams until `stop` is cancelled.
-pub async fn serve(
+/// Starts `workers` listener threads on clones of `socket`; they stop when `stop` is set.
+pub fn spawn(
+    socket: &UdpSocket,
+    workers: usize,
+    engine: EngineHandle,
+    max_event_bytes: usize,
+    stop: Arc<AtomicBool>,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    (0..workers.max(1))
+        .map(|i| {
+            let listener = Listener {
+                socket: socket.try_clone()?,
+                engine: engine.clone(),
+                max_event_bytes,
+                stop: stop.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("suture-udp-{i}"))
+                .spawn(move || listener.run())
+        })
+        .collect()
+}
+
+struct Listener {
     socket: UdpSocket,
     engine: EngineHandle,
-    config: Arc<Config>,
-    stop: CancellationToken,
-) {
-    let mut buf = vec![0u8; MAX_DATAGRAM];
-    let max_event_bytes = config.ingest.max_event_bytes;
-    loop {
-        tokio::select! {
-            _ = stop.cancelled() => break,
-            ready = socket.readable() => {
-                if let Err(error) = ready {
-                    tracing::warn!(%error, "UDP socket not readable");
-                    continue;
+    max_event_bytes: usize,
+    stop: Arc<AtomicBool>,
+}
+
+impl Listener {
+    fn run(self) {
+        let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut burst: Vec<SignedEvent> = Vec::with_capacity(BURST);
+        let mut burst_started = Instant::now();
+        let mut timeout = Duration::ZERO;
+        while !self.stop.load(Ordering::Relaxed) {
+            let wanted = if burst.is_empty() {
+                IDLE_POLL
+            } else {
+                FLUSH_AFTER
+                    .saturating_sub(burst_started.elapsed())
+                    .max(Duration::from_micros(100))
+            };
+            if wanted != timeout {
+                timeout = wanted;
+                if let Err(error) = self.socket.set_read_timeout(Some(timeout)) {
+                    tracing::warn!(%error, "cannot set the UDP read timeout");
                 }
             }
-        }
-        let mut events = Vec::new();
-        let received_at_ms = now_ms();
-        for _ in 0..BURST {
-            let len = match socket.try_recv_from(&mut buf) {
-                Ok((len, _peer)) => len,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(error) => {
-                    tracing::debug!(%error, "UDP receive error");
-                    break;
+            match self.socket.recv_from(&mut buf) {
+                Ok((len, _peer)) => {
+                    if burst.is_empty() {
+                        burst_started = Instant::now();
+                    }
+                    self.parse(buf.get(..len).unwrap_or_default(), &mut burst);
                 }
-            };
-            let receipt = Receipt {
-                source: "udp",
-                received_at_ms,
-                max_event_bytes,
-            };
-            match buf.get(..len).map(|d| native::parse_body(d, receipt)) {
-                Some(Ok(parsed)) => events.extend(parsed.into_iter().map(|e| engine.sign(e))),
-                _ => drop_datagrams(&engine, "malformed", 1),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(error) => tracing::debug!(%error, "UDP receive error"),
+            }
+            if burst.len() >= BURST || (!burst.is_empty() && burst_started.elapsed() >= FLUSH_AFTER)
+            {
+                self.submit(&mut burst);
             }
         }
-        if events.is_empty() {
-            continue;
+        self.submit(&mut burst);
+    }
+
+    fn parse(&self, datagram: &[u8], burst: &mut Vec<SignedEvent>) {
+        let receipt = Receipt {
+            source: "udp",
+            received_at_ms: now_ms(),
+            max_event_bytes: self.max_event_bytes,
+        };
+        match native::parse_body(datagram, receipt) {
+            Ok(events) => burst.extend(events.into_iter().map(|e| self.engine.sign(e))),
+            Err(_) => drop_datagrams(&self.engine, "malformed", 1),
         }
+    }
+
+    fn submit(&self, burst: &mut Vec<SignedEvent>) {
+        if burst.is_empty() {
+            return;
+        }
+        let events = std::mem::replace(burst, Vec::with_capacity(BURST));
         let count = events.len() as u64;
-        match engine.ingest().submit_unacked(events) {
+        match self.engine.ingest().submit_unacked(events) {
             Ok(()) => {}
-            Err(SubmitError::Full) => drop_datagrams(&engine, "queue_full", count),
-            Err(SubmitError::Closed) => {
-                drop_datagrams(&engine, "shutting_down", count);
-                break;
-            }
+            Err(SubmitError::Full) => drop_datagrams(&self.engine, "queue_full", count),
+            Err(SubmitError::Closed) => drop_datagrams(&self.engine, "shutting_down", count),
         }
     }
 }

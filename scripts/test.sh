@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: unit tests beside the code, the engine's
+# tests (grouping corpus, property tests, paused-clock queue tests), and the
+# integration tests that start the real server and the real binary.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo test --workspace --all-targets
