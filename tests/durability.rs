@@ -27,24 +27,6 @@ struct Sidecar {
 /// Starts `suture serve` with env overrides only (no config file).
 async fn spawn(data: &Path, port: u16, debounce: &str) -> Sidecar {
     let child = Command::new(env!("CARGO_BIN_EXE_suture"))
-        .args([
-            "serve",
-            "--config",
-            "/nonexistent-but-optional-is-not-allowed",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn();
-    // An explicit missing config file must fail at start, naming the file.
-    let output = child.expect("spawn").wait_with_output().expect("wait");
-    assert!(
-        !output.status.success(),
-        "an explicit missing config file is an error"
-    );
-
-    let child = Command::new(env!("CARGO_BIN_EXE_suture"))
         .arg("serve")
         .current_dir(data.parent().expect("parent"))
         .env("SUTURE_STORE__PATH", data)
@@ -82,6 +64,33 @@ fn signal(child: &Child, signal: &str) {
         .status()
         .expect("kill");
     assert!(status.success());
+}
+
+#[test]
+fn an_explicit_missing_config_file_stops_the_start_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .args(["serve", "--config", "/nonexistent/suture.toml"])
+        .output()
+        .expect("run suture");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/suture.toml"), "{stderr}");
+}
+
+#[test]
+fn a_bad_value_stops_the_start_naming_the_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .arg("serve")
+        .env("SUTURE_QUEUE__DEBOUNCE", "soon")
+        .env("SUTURE_STORE__PATH", "/nonexistent/never-opened")
+        .output()
+        .expect("run suture");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("queue.debounce") && stderr.contains("SUTURE_QUEUE__DEBOUNCE"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

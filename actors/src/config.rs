@@ -33,6 +33,11 @@ pub struct StoreConfig {
     /// Raw events kept per signature from its latest occurrences (a ring),
     /// so the sample stays current while raw storage stays bounded.
     pub samples_latest: u16,
+    /// The ring of latest samples takes at most one event per signature per
+    /// this interval: a flood of one error must not become a flood of
+    /// sample writes, and one per second is as current as a reader needs.
+    #[serde(with = "duration")]
+    pub samples_latest_interval: Duration,
     /// Distinct `release` values remembered per signature; older ones are
     /// dropped first. Enough to see a regression across recent deploys.
     pub max_releases_per_signature: usize,
@@ -46,9 +51,17 @@ impl Default for StoreConfig {
             path: PathBuf::from("./data"),
             samples_first: 5,
             samples_latest: 5,
+            samples_latest_interval: Duration::from_secs(1),
             max_releases_per_signature: 20,
             cache_mb: 64,
         }
+    }
+}
+
+impl StoreConfig {
+    /// [`StoreConfig::samples_latest_interval`] in milliseconds.
+    pub fn samples_latest_interval_ms(&self) -> i64 {
+        i64::try_from(self.samples_latest_interval.as_millis()).unwrap_or(i64::MAX)
     }
 }
 

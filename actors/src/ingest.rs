@@ -5,8 +5,9 @@
 //! actor mailboxes behind it are unbounded. The [`IngestActor`] drains the
 //! channel in groups: it writes a whole group, makes it durable with one
 //! flush, and only then acknowledges every submission in it (group commit).
-//! While one group is being flushed the next one accumulates, so the group
-//! size adapts to the disk's flush latency.
+//! The flush runs as a spawned task while the actor writes the next group
+//! (at most one flush in flight, so acknowledgements stay in order): writing
+//! and syncing overlap, and the group size adapts to the disk's latency.
 //!
 //! The channel's receiver outlives any one actor instance: a restarted
 //! ingest actor picks up where the failed one stopped. Submissions that were
@@ -20,12 +21,13 @@ use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
 
 use crate::clock::now_ms;
 use crate::queue::QueueMsg;
 use crate::slot::ActorSlot;
 use crate::stats::Stats;
-use crate::store::{DeployRecord, SignedEvent, Store};
+use crate::store::{DeployRecord, RecordCache, SignedEvent, Store};
 
 /// How long an idle drain waits before yielding to the mailbox, so status
 /// requests and shutdown are served promptly when no events arrive.
@@ -168,6 +170,9 @@ pub struct IngestArgs {
 
 pub struct IngestState {
     args: IngestArgs,
+    cache: RecordCache,
+    /// The flush (and acknowledgement) of the previous group.
+    in_flight: Option<JoinHandle<()>>,
 }
 
 impl Actor for IngestActor {
@@ -180,7 +185,11 @@ impl Actor for IngestActor {
         _myself: ActorRef<Self::Msg>,
         args: IngestArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(IngestState { args })
+        Ok(IngestState {
+            args,
+            cache: RecordCache::default(),
+            in_flight: None,
+        })
     }
 
     async fn post_start(
@@ -200,8 +209,7 @@ impl Actor for IngestActor {
     ) -> Result<(), ActorProcessingErr> {
         match message {
             IngestMsg::Drain => {
-                let open = drain_once(&state.args, Some(IDLE_POLL)).await;
-                if open {
+                if drain_once(state, Some(IDLE_POLL)).await {
                     myself.cast(IngestMsg::Drain)?;
                 }
             }
@@ -211,7 +219,10 @@ impl Actor for IngestActor {
             }
             IngestMsg::Shutdown(reply) => {
                 state.args.inbox.rx.lock().await.close();
-                while drain_once(&state.args, None).await {}
+                while drain_once(state, None).await {}
+                if let Some(flush) = state.in_flight.take() {
+                    let _ = flush.await;
+                }
                 let _ = reply.send(());
                 myself.stop(Some("shutdown".into()));
             }
@@ -235,7 +246,8 @@ async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<(), Inges
 /// Takes one group from the channel and commits it. Waits at most `idle`
 /// for the first submission (`None`: do not wait). Returns false once the
 /// channel is closed and empty.
-async fn drain_once(args: &IngestArgs, idle: Option<Duration>) -> bool {
+async fn drain_once(state: &mut IngestState, idle: Option<Duration>) -> bool {
+    let args = &state.args;
     let mut group = Vec::new();
     let mut events = 0;
     {
@@ -267,12 +279,12 @@ async fn drain_once(args: &IngestArgs, idle: Option<Duration>) -> bool {
         }
     }
     args.inbox.queued.fetch_sub(events, Ordering::AcqRel);
-    commit_group(args, group).await;
+    commit_group(state, group).await;
     true
 }
 
-/// Writes a group, flushes once, then acknowledges every submission in it.
-async fn commit_group(args: &IngestArgs, group: Vec<Submission>) {
+/// Writes a group, then hands its flush and acknowledgements to a task.
+async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let started = Instant::now();
     let mut acks = Vec::with_capacity(group.len());
     let mut events = Vec::new();
@@ -280,32 +292,50 @@ async fn commit_group(args: &IngestArgs, group: Vec<Submission>) {
         events.extend(submission.events);
         acks.extend(submission.ack);
     }
-    let result = match args.store.commit(&events, now_ms()) {
-        Ok(summary) => args.store.flush().await.map(|_| summary),
-        Err(e) => Err(e),
-    };
     metrics::histogram!("suture_commit_batch_events").record(events.len() as f64);
-    metrics::histogram!("suture_commit_flush_seconds").record(started.elapsed().as_secs_f64());
-    match result {
-        Ok(summary) => {
-            count_accepted(&args.stats, &events);
-            for ack in acks {
-                let _ = ack.send(Ok(()));
-            }
-            let changed = summary.changed.into_iter().map(|(id, _)| id).collect();
-            if !args.queue.cast(QueueMsg::Changed(changed)) {
-                // The queue is restarting; it restores the pending set from the store.
-                tracing::debug!("queue unavailable; its restart restores pending changes");
-            }
-        }
+    let written = state.args.store.commit(&events, now_ms(), &mut state.cache);
+    // One flush in flight at a time: acknowledgements stay in order and a
+    // slow disk slows the writer instead of piling up flushes.
+    if let Some(previous) = state.in_flight.take() {
+        let _ = previous.await;
+    }
+    let summary = match written {
+        Ok(summary) => summary,
         Err(error) => {
-            tracing::error!(%error, events = events.len(), "group commit failed");
-            metrics::counter!("suture_commit_failures_total").increment(1);
-            let error = IngestError::Store(error.to_string());
-            for ack in acks {
-                let _ = ack.send(Err(error.clone()));
-            }
+            // The cache may hold updates that did not reach the tree.
+            state.cache = RecordCache::default();
+            fail(acks, events.len(), &error.to_string());
+            return;
         }
+    };
+    let store = state.args.store.clone();
+    let stats = state.args.stats.clone();
+    let queue = state.args.queue.clone();
+    state.in_flight = Some(tokio::spawn(async move {
+        if let Err(error) = store.flush().await {
+            fail(acks, events.len(), &error.to_string());
+            return;
+        }
+        metrics::histogram!("suture_commit_flush_seconds").record(started.elapsed().as_secs_f64());
+        count_accepted(&stats, &events);
+        for ack in acks {
+            let _ = ack.send(Ok(()));
+        }
+        let changed = summary.changed.into_iter().map(|(id, _)| id).collect();
+        if !queue.cast(QueueMsg::Changed(changed)) {
+            // The queue is restarting; it restores the pending set from the store.
+            tracing::debug!("queue unavailable; its restart restores pending changes");
+        }
+    }));
+}
+
+/// Tells every waiting request that its events were not stored.
+fn fail(acks: Vec<oneshot::Sender<Ack>>, events: usize, error: &str) {
+    tracing::error!(%error, events, "group commit failed");
+    metrics::counter!("suture_commit_failures_total").increment(1);
+    let error = IngestError::Store(error.to_string());
+    for ack in acks {
+        let _ = ack.send(Err(error.clone()));
     }
 }
 

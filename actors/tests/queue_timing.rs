@@ -38,7 +38,9 @@ fn signed(signature: &str) -> SignedEvent {
 /// What ingest does: make the change durable, then tell the queue.
 fn change(store: &Store, queue: &ActorRef<QueueMsg>, signatures: &[&str]) {
     let events: Vec<SignedEvent> = signatures.iter().map(|s| signed(s)).collect();
-    store.commit(&events, 0).expect("commit");
+    store
+        .commit(&events, 0, &mut Default::default())
+        .expect("commit");
     queue
         .cast(QueueMsg::Changed(
             signatures.iter().map(|s| s.to_string()).collect(),
@@ -154,7 +156,11 @@ async fn a_pending_batch_survives_a_restart() {
     let store = store(&dir);
     // Changes made durable by ingest, but the queue died before handing on.
     store
-        .commit(&[signed("x"), signed("y")], suture_actors::clock::now_ms())
+        .commit(
+            &[signed("x"), signed("y")],
+            suture_actors::clock::now_ms(),
+            &mut Default::default(),
+        )
         .expect("commit");
     let queue = spawn(&store, 60, 600, 100).await;
     settle().await;

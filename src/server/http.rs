@@ -144,7 +144,7 @@ async fn post_deploy(State(state): State<AppState>, body: Bytes) -> Result<Json<
         })?,
     };
     let deploy = DeployRecord {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        id: suture_actors::event::new_id(),
         revision: request.revision,
         environment: request.environment,
         at_ms,

@@ -146,7 +146,7 @@ pub fn parse_event(
     };
 
     Ok(Event {
-        id: uuid::Uuid::new_v4().simple().to_string(),
+        id: suture_actors::event::new_id(),
         received_at_ms: receipt.received_at_ms,
         timestamp_ms,
         exception_type,

@@ -2,8 +2,9 @@
 //!
 //! Events are aggregated per signature first, so the work per group grows
 //! with the number of distinct signatures in it, not with its events: one
-//! record update, one merge per touched hour, and at most
-//! `samples_first + samples_latest` sample writes per signature.
+//! record update, one merge per touched hour, one pending merge, and few
+//! sample writes (the first events ever, then at most one of the latest per
+//! `samples_latest_interval`).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -26,9 +27,45 @@ pub struct CommitSummary {
     pub changed: Vec<(String, u64)>,
 }
 
+/// The writer's copy of the signature records it has touched. Ingest is the
+/// only writer of the `signatures` tree, so the copy stays exact and a commit
+/// need not read and decode each record again. Bounded: cleared when full.
+#[derive(Debug, Default)]
+pub struct RecordCache {
+    records: HashMap<String, SignatureRecord>,
+}
+
+/// Records kept in a [`RecordCache`] before it starts over.
+const RECORD_CACHE_LIMIT: usize = 10_000;
+
+impl RecordCache {
+    fn get_or_load(
+        &mut self,
+        store: &Store,
+        id: &str,
+    ) -> Result<Option<&mut SignatureRecord>, StoreError> {
+        if !self.records.contains_key(id) {
+            let Some(bytes) = store.signatures.get(id.as_bytes())? else {
+                return Ok(None);
+            };
+            if self.records.len() >= RECORD_CACHE_LIMIT {
+                self.records.clear();
+            }
+            self.records
+                .insert(id.to_string(), serde_json::from_slice(&bytes)?);
+        }
+        Ok(self.records.get_mut(id))
+    }
+}
+
 impl Store {
     /// Writes a group of events (not yet durable: call [`Store::flush`]).
-    pub fn commit(&self, events: &[SignedEvent], now_ms: i64) -> Result<CommitSummary, StoreError> {
+    pub fn commit(
+        &self,
+        events: &[SignedEvent],
+        now_ms: i64,
+        cache: &mut RecordCache,
+    ) -> Result<CommitSummary, StoreError> {
         let mut groups: HashMap<&str, Vec<&SignedEvent>> = HashMap::new();
         let mut order: Vec<&str> = Vec::new();
         for signed in events {
@@ -49,7 +86,7 @@ impl Store {
             let Some(group) = groups.get(id) else {
                 continue;
             };
-            if self.commit_signature(id, group, now_ms)? {
+            if self.commit_signature(id, group, now_ms, cache)? {
                 summary.new_signatures += 1;
             }
             summary.changed.push((id.to_string(), group.len() as u64));
@@ -69,16 +106,21 @@ impl Store {
         id: &str,
         group: &[&SignedEvent],
         now_ms: i64,
+        cache: &mut RecordCache,
     ) -> Result<bool, StoreError> {
-        let existing: Option<SignatureRecord> = match self.signatures.get(id.as_bytes())? {
-            Some(bytes) => Some(serde_json::from_slice(&bytes)?),
-            None => None,
-        };
-        let is_new = existing.is_none();
         let Some(first) = group.first() else {
             return Ok(false);
         };
-        let mut record = existing.unwrap_or_else(|| new_record(first));
+        let is_new = cache.get_or_load(self, id)?.is_none();
+        if is_new {
+            if cache.records.len() >= RECORD_CACHE_LIMIT {
+                cache.records.clear();
+            }
+            cache.records.insert(id.to_string(), new_record(first));
+        }
+        let Some(record) = cache.records.get_mut(id) else {
+            return Ok(false);
+        };
         let previous_total = record.total;
 
         let mut hours: BTreeMap<u32, u64> = BTreeMap::new();
@@ -99,15 +141,19 @@ impl Store {
         if let Some(last) = group.last() {
             record.last_message.clone_from(&last.event.message);
         }
+        let sample_latest = self.latest_sample_due(record, now_ms);
+        if sample_latest {
+            record.latest_sample_ms = now_ms;
+        }
         self.signatures
-            .insert(id.as_bytes(), serde_json::to_vec(&record)?)?;
+            .insert(id.as_bytes(), serde_json::to_vec(&*record)?)?;
 
         for (hour, count) in hours {
             let mut key = id.as_bytes().to_vec();
             key.extend_from_slice(&hour.to_be_bytes());
             self.hourly.merge(key, count.to_be_bytes())?;
         }
-        self.write_samples(id, group, previous_total)?;
+        self.write_samples(id, group, previous_total, sample_latest)?;
         let pending = PendingEntry {
             first_change_ms: now_ms,
             events: group.len() as u64,
@@ -116,26 +162,40 @@ impl Store {
         Ok(is_new)
     }
 
-    /// Keeps the first `samples_first` events ever seen and a ring of the
-    /// latest `samples_latest`; only the events that survive are written.
+    /// The ring of latest samples takes at most one event per
+    /// `samples_latest_interval_ms`, so a flood of one error does not turn
+    /// into a flood of sample writes.
+    fn latest_sample_due(&self, record: &SignatureRecord, now_ms: i64) -> bool {
+        now_ms.saturating_sub(record.latest_sample_ms) >= self.config.samples_latest_interval_ms()
+    }
+
+    /// Keeps the first `samples_first` events ever seen and, when due, the
+    /// newest event of the group in the ring of latest samples.
     fn write_samples(
         &self,
         id: &str,
         group: &[&SignedEvent],
         previous_total: u64,
+        sample_latest: bool,
     ) -> Result<(), StoreError> {
         let first = u64::from(self.config.samples_first);
         let latest = u64::from(self.config.samples_latest);
-        let len = group.len() as u64;
+        let mut writes: Vec<(u64, &SignedEvent)> = Vec::new();
         for (offset, signed) in group.iter().enumerate() {
             let index = previous_total + offset as u64;
-            let slot = if index < first {
-                index
-            } else if latest > 0 && len - offset as u64 <= latest {
-                first + (index - first) % latest
-            } else {
-                continue;
-            };
+            if index < first {
+                writes.push((index, signed));
+            }
+        }
+        let end = previous_total + group.len() as u64;
+        if sample_latest && latest > 0 && end > first {
+            if let Some(newest) = group.last() {
+                // The ring advances by one slot per sampled group.
+                let ring_position = self.next_ring_position(id, first, latest)?;
+                writes.push((first + ring_position, newest));
+            }
+        }
+        for (slot, signed) in writes {
             let Ok(slot) = u16::try_from(slot) else {
                 continue;
             };
@@ -146,6 +206,35 @@ impl Store {
         }
         Ok(())
     }
+
+    /// The ring slot to overwrite next: the one holding the oldest event
+    /// (an empty slot first).
+    fn next_ring_position(&self, id: &str, first: u64, latest: u64) -> Result<u64, StoreError> {
+        let mut oldest: Option<(u64, i64)> = None;
+        for position in 0..latest {
+            let Ok(slot) = u16::try_from(first + position) else {
+                break;
+            };
+            let mut key = id.as_bytes().to_vec();
+            key.extend_from_slice(&slot.to_be_bytes());
+            let received = match self.samples.get(&key)? {
+                None => return Ok(position),
+                Some(bytes) => serde_json::from_slice::<SampleStamp>(&bytes)
+                    .map(|s| s.received_at_ms)
+                    .unwrap_or(i64::MIN),
+            };
+            if oldest.is_none_or(|(_, at)| received < at) {
+                oldest = Some((position, received));
+            }
+        }
+        Ok(oldest.map_or(0, |(position, _)| position))
+    }
+}
+
+/// Just the arrival time of a stored sample, to find the oldest ring slot.
+#[derive(serde::Deserialize)]
+struct SampleStamp {
+    received_at_ms: i64,
 }
 
 fn new_record(first: &SignedEvent) -> SignatureRecord {
@@ -162,6 +251,7 @@ fn new_record(first: &SignedEvent) -> SignatureRecord {
         releases: Vec::new(),
         sample_message: event.message.clone(),
         last_message: event.message.clone(),
+        latest_sample_ms: i64::MIN,
     }
 }
 

@@ -21,7 +21,7 @@ mod records;
 use crate::config::StoreConfig;
 use crate::event::Event;
 
-pub use commit::{CommitSummary, SignedEvent};
+pub use commit::{CommitSummary, RecordCache, SignedEvent};
 pub use records::{
     BatchEntry, BatchRecord, DeployRecord, HandoffReason, PendingEntry, SignatureRecord,
 };
@@ -47,7 +47,7 @@ pub enum StoreError {
         "the store at {path} has schema version {found}, newer than this build's {SCHEMA_VERSION}; run a newer suture"
     )]
     NewerSchema { path: String, found: u32 },
-    #[error("cannot open the store at {path}: {source}")]
+    #[error("cannot open the store at {path}")]
     Open { path: String, source: sled::Error },
     #[error("store I/O failed: {0}")]
     Io(#[from] sled::Error),
@@ -220,7 +220,9 @@ impl Store {
             out.push(serde_json::from_slice(&value?)?);
         }
         let first = usize::from(self.config.samples_first).min(out.len());
-        out[first..].sort_by_key(|e| (e.received_at_ms, e.timestamp_ms));
+        if let Some(latest) = out.get_mut(first..) {
+            latest.sort_by_key(|e| (e.received_at_ms, e.timestamp_ms));
+        }
         Ok(out)
     }
 

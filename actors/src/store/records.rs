@@ -26,6 +26,13 @@ pub struct SignatureRecord {
     pub sample_message: String,
     #[serde(default)]
     pub last_message: String,
+    /// When the ring of latest samples last took an event of this signature.
+    #[serde(default = "never")]
+    pub latest_sample_ms: i64,
+}
+
+fn never() -> i64 {
+    i64::MIN
 }
 
 /// A deploy marker: from `POST /v1/deploys`, `suture deploy`, or (later) a new release seen in events.
