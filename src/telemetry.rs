@@ -63,8 +63,16 @@ fn describe() {
         "Events written under one group-commit flush."
     );
     describe_histogram!(
+        "suture_commit_write_seconds",
+        "Time to write one group commit's events to the store (before the flush)."
+    );
+    describe_histogram!(
         "suture_commit_flush_seconds",
-        "Time to write and flush one group commit."
+        "Time to flush one group commit to disk."
+    );
+    describe_histogram!(
+        "suture_ingest_wait_seconds",
+        "Time a submission waited in the ingest queue for the writer."
     );
     describe_counter!(
         "suture_queue_batches_total",

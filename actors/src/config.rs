@@ -43,6 +43,23 @@ pub struct StoreConfig {
     pub max_releases_per_signature: usize,
     /// sled's page cache, in MiB. sled defaults to 1 GiB, too much for a sidecar.
     pub cache_mb: u64,
+    /// What a flush (and so an HTTP 200) guarantees. See [`Durability`].
+    pub durability: Durability,
+}
+
+/// What "on disk" means for an acknowledged event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// sled's flush: the log is written and `sync_file_range` waits until
+    /// the device has it. Survives a killed process and a kernel crash; a
+    /// power cut can still lose what the disk's volatile cache held, until
+    /// sled's own periodic `fsync` (every 500 ms).
+    Flush,
+    /// sled's flush, then `fdatasync` on its data file: survives a power cut
+    /// too. The default, because a 200 promises the event is on disk; group
+    /// commit amortizes the extra sync over every request in the group.
+    Fsync,
 }
 
 impl Default for StoreConfig {
@@ -54,6 +71,7 @@ impl Default for StoreConfig {
             samples_latest_interval: Duration::from_secs(1),
             max_releases_per_signature: 20,
             cache_mb: 64,
+            durability: Durability::Fsync,
         }
     }
 }

@@ -41,9 +41,15 @@ pub struct Engine {
 }
 
 /// What the servers keep: the edge channel, the signer, read access to the
-/// store, and the actors' current references.
+/// store, and the actors' current references. One `Arc` inside: request
+/// handlers clone it per request, and cloning a dozen shared handles showed
+/// up in the ingest profile.
 #[derive(Clone)]
 pub struct EngineHandle {
+    inner: Arc<HandleParts>,
+}
+
+struct HandleParts {
     ingest: IngestSender,
     signer: Arc<Signer>,
     store: Store,
@@ -76,14 +82,16 @@ impl Engine {
             .map_err(|e| EngineError::Spawn(e.to_string()))?;
         Ok(Self {
             handle: EngineHandle {
-                ingest: sender,
-                signer,
-                store,
-                root,
-                queue,
-                ingest_actor,
-                config: Arc::new(config),
-                stats,
+                inner: Arc::new(HandleParts {
+                    ingest: sender,
+                    signer,
+                    store,
+                    root,
+                    queue,
+                    ingest_actor,
+                    config: Arc::new(config),
+                    stats,
+                }),
             },
             root_join,
         })
@@ -98,6 +106,7 @@ impl Engine {
     pub async fn shutdown(self) {
         let _ = self
             .handle
+            .inner
             .root
             .call(RootMsg::Shutdown, Some(Duration::from_secs(60)))
             .await;
@@ -113,32 +122,33 @@ impl Engine {
 impl EngineHandle {
     /// Computes the signature of an event (pure; safe on any thread).
     pub fn sign(&self, event: Event) -> SignedEvent {
-        let signature = self.signer.sign(&event);
+        let signature = self.inner.signer.sign(&event);
         SignedEvent { event, signature }
     }
 
     /// The bounded channel into the writer.
     pub fn ingest(&self) -> &IngestSender {
-        &self.ingest
+        &self.inner.ingest
     }
 
     /// Read access to the store. Writes go through the actors.
     pub fn store(&self) -> &Store {
-        &self.store
+        &self.inner.store
     }
 
     /// Accepted and rejected totals (the edges count their rejections here too).
     pub fn stats(&self) -> &Stats {
-        &self.stats
+        &self.inner.stats
     }
 
     pub fn config(&self) -> &EngineConfig {
-        &self.config
+        &self.inner.config
     }
 
     /// Stores a deploy marker durably, through the writer.
     pub async fn record_deploy(&self, deploy: DeployRecord) -> Result<DeployRecord, EngineError> {
         let actor = self
+            .inner
             .ingest_actor
             .get()
             .ok_or(EngineError::Unavailable("ingest"))?;
@@ -158,7 +168,7 @@ impl EngineHandle {
 
     /// The queue's state, or `None` while it restarts.
     pub async fn queue_status(&self) -> Option<QueueStatus> {
-        let queue = self.queue.get()?;
+        let queue = self.inner.queue.get()?;
         match queue.call(QueueMsg::Status, Some(QUERY_TIMEOUT)).await {
             Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
             _ => None,
@@ -167,7 +177,12 @@ impl EngineHandle {
 
     /// Restart counts per child.
     pub async fn supervision_status(&self) -> Option<SupervisionStatus> {
-        match self.root.call(RootMsg::Status, Some(QUERY_TIMEOUT)).await {
+        match self
+            .inner
+            .root
+            .call(RootMsg::Status, Some(QUERY_TIMEOUT))
+            .await
+        {
             Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
             _ => None,
         }
@@ -175,7 +190,7 @@ impl EngineHandle {
 
     /// Whether every child is running (for `/readyz`).
     pub fn ready(&self) -> bool {
-        self.queue.get().is_some() && self.ingest_actor.get().is_some()
+        self.inner.queue.get().is_some() && self.inner.ingest_actor.get().is_some()
     }
 
     /// Panics one child inside its handler. For failure tests; harmless in
@@ -183,8 +198,8 @@ impl EngineHandle {
     #[doc(hidden)]
     pub fn inject_panic(&self, child: Child) -> bool {
         match child {
-            Child::Queue => self.queue.cast(QueueMsg::InjectPanic),
-            Child::Ingest => self.ingest_actor.cast(IngestMsg::InjectPanic),
+            Child::Queue => self.inner.queue.cast(QueueMsg::InjectPanic),
+            Child::Ingest => self.inner.ingest_actor.cast(IngestMsg::InjectPanic),
         }
     }
 }

@@ -5,9 +5,10 @@
 //! actor mailboxes behind it are unbounded. The [`IngestActor`] drains the
 //! channel in groups: it writes a whole group, makes it durable with one
 //! flush, and only then acknowledges every submission in it (group commit).
-//! The flush runs as a spawned task while the actor writes the next group
-//! (at most one flush in flight, so acknowledgements stay in order): writing
-//! and syncing overlap, and the group size adapts to the disk's latency.
+//! The flush runs as a spawned task, so the actor stays responsive while the
+//! disk syncs; the next group is taken only once that flush is done (at most
+//! one in flight, acknowledgements in order), so everything that arrived
+//! meanwhile shares the next flush: the group size adapts to the disk.
 //!
 //! The channel's receiver outlives any one actor instance: a restarted
 //! ingest actor picks up where the failed one stopped. Submissions that were
@@ -48,6 +49,8 @@ pub struct Submission {
     pub events: Vec<SignedEvent>,
     /// Told once the events are on disk; `None` for fire-and-forget (UDP).
     pub ack: Option<oneshot::Sender<Ack>>,
+    /// When it entered the queue, for the queue-wait histogram.
+    pub queued_at: Instant,
 }
 
 /// Why a submission was refused at the edge.
@@ -102,13 +105,18 @@ impl IngestSender {
         self.try_send(Submission {
             events,
             ack: Some(ack),
+            queued_at: Instant::now(),
         })?;
         Ok(done)
     }
 
     /// Queues events nobody waits for (datagrams).
     pub fn submit_unacked(&self, events: Vec<SignedEvent>) -> Result<(), SubmitError> {
-        self.try_send(Submission { events, ack: None })
+        self.try_send(Submission {
+            events,
+            ack: None,
+            queued_at: Instant::now(),
+        })
     }
 
     fn try_send(&self, submission: Submission) -> Result<(), SubmitError> {
@@ -247,6 +255,12 @@ async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<(), Inges
 /// for the first submission (`None`: do not wait). Returns false once the
 /// channel is closed and empty.
 async fn drain_once(state: &mut IngestState, idle: Option<Duration>) -> bool {
+    // Wait for the previous group's flush before taking the next group:
+    // whatever arrives meanwhile joins the next group, so flushes (and their
+    // system calls and wake-ups) grow with load instead of multiplying.
+    if let Some(previous) = state.in_flight.take() {
+        let _ = previous.await;
+    }
     let args = &state.args;
     let mut group = Vec::new();
     let mut events = 0;
@@ -288,17 +302,15 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let started = Instant::now();
     let mut acks = Vec::with_capacity(group.len());
     let mut events = Vec::new();
+    let queue_wait = metrics::histogram!("suture_ingest_wait_seconds");
     for submission in group {
+        queue_wait.record(started.duration_since(submission.queued_at).as_secs_f64());
         events.extend(submission.events);
         acks.extend(submission.ack);
     }
     metrics::histogram!("suture_commit_batch_events").record(events.len() as f64);
     let written = state.args.store.commit(&events, now_ms(), &mut state.cache);
-    // One flush in flight at a time: acknowledgements stay in order and a
-    // slow disk slows the writer instead of piling up flushes.
-    if let Some(previous) = state.in_flight.take() {
-        let _ = previous.await;
-    }
+    metrics::histogram!("suture_commit_write_seconds").record(started.elapsed().as_secs_f64());
     let summary = match written {
         Ok(summary) => summary,
         Err(error) => {
@@ -312,11 +324,13 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let stats = state.args.stats.clone();
     let queue = state.args.queue.clone();
     state.in_flight = Some(tokio::spawn(async move {
+        let flush_started = Instant::now();
         if let Err(error) = store.flush().await {
             fail(acks, events.len(), &error.to_string());
             return;
         }
-        metrics::histogram!("suture_commit_flush_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("suture_commit_flush_seconds")
+            .record(flush_started.elapsed().as_secs_f64());
         count_accepted(&stats, &events);
         for ack in acks {
             let _ = ack.send(Ok(()));

@@ -18,7 +18,7 @@
 mod commit;
 mod records;
 
-use crate::config::StoreConfig;
+use crate::config::{Durability, StoreConfig};
 use crate::event::Event;
 
 pub use commit::{CommitSummary, RecordCache, SignedEvent};
@@ -67,6 +67,8 @@ pub struct Store {
     pending: sled::Tree,
     batches: sled::Tree,
     config: StoreConfig,
+    /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
+    sync_file: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl Store {
@@ -99,7 +101,9 @@ impl Store {
             batches: open("batches")?,
             db,
             config: config.clone(),
+            sync_file: None,
         };
+        let store = store.with_sync_file(&path)?;
         store.hourly.set_merge_operator(add_u64);
         store.meta.set_merge_operator(add_u64);
         store.pending.set_merge_operator(merge_pending);
@@ -135,6 +139,21 @@ impl Store {
         }
     }
 
+    /// In `fsync` durability, opens sled's data file so each flush can be
+    /// followed by `fdatasync` on it (fsync acts on the file, whichever
+    /// descriptor asks).
+    fn with_sync_file(mut self, path: &str) -> Result<Self, StoreError> {
+        if self.config.durability == Durability::Fsync {
+            let file =
+                std::fs::File::open(self.config.path.join("db")).map_err(|e| StoreError::Open {
+                    path: path.to_string(),
+                    source: sled::Error::Io(e),
+                })?;
+            self.sync_file = Some(std::sync::Arc::new(file));
+        }
+        Ok(self)
+    }
+
     /// The configuration the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.config
@@ -142,12 +161,24 @@ impl Store {
 
     /// Makes every write so far durable. One call covers a whole group commit.
     pub async fn flush(&self) -> Result<usize, StoreError> {
-        Ok(self.db.flush_async().await?)
+        let flushed = self.db.flush_async().await?;
+        if let Some(file) = &self.sync_file {
+            let file = file.clone();
+            tokio::task::spawn_blocking(move || file.sync_data())
+                .await
+                .map_err(|e| sled::Error::Io(std::io::Error::other(e)))?
+                .map_err(sled::Error::Io)?;
+        }
+        Ok(flushed)
     }
 
     /// Blocking flush, for shutdown paths outside the runtime.
     pub fn flush_blocking(&self) -> Result<usize, StoreError> {
-        Ok(self.db.flush()?)
+        let flushed = self.db.flush()?;
+        if let Some(file) = &self.sync_file {
+            file.sync_data().map_err(sled::Error::Io)?;
+        }
+        Ok(flushed)
     }
 
     /// Records a deploy marker (not yet flushed).
