@@ -55,6 +55,22 @@ pub struct Receipt<'a> {
 
 /// Parses a body holding one event object or an array of them.
 pub fn parse_body(body: &[u8], receipt: Receipt<'_>) -> Result<Vec<Event>, NativeError> {
+    // One object (every datagram, most requests): parse it once, directly.
+    if body.trim_ascii_start().first() == Some(&b'{') {
+        if body.len() > receipt.max_event_bytes {
+            return Err(NativeError::TooLarge {
+                field: "event".into(),
+                size: body.len(),
+                limit: receipt.max_event_bytes,
+            });
+        }
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| WireError::new("body", format!("invalid JSON: {e}")))?;
+        return match value {
+            Value::Object(object) => Ok(vec![parse_event(object, "event", receipt)?]),
+            _ => Err(WireError::new("event", "expected a JSON object").into()),
+        };
+    }
     let raw: &RawValue = serde_json::from_slice(body)
         .map_err(|e| WireError::new("body", format!("invalid JSON: {e}")))?;
     let text = raw.get();
@@ -88,20 +104,21 @@ fn parse_one(raw: &RawValue, path: &str, receipt: Receipt<'_>) -> Result<Event, 
     let Value::Object(object) = value else {
         return Err(WireError::new(path, "expected a JSON object").into());
     };
-    Ok(parse_event(&object, path, receipt)?)
+    Ok(parse_event(object, path, receipt)?)
 }
 
-/// Builds an event from one native JSON object.
+/// Builds an event from one native JSON object. Fields are moved out of the
+/// object, not copied: this runs for every event on the ingest path.
 pub fn parse_event(
-    object: &Map<String, Value>,
+    object: Map<String, Value>,
     path: &str,
     receipt: Receipt<'_>,
 ) -> Result<Event, WireError> {
-    let fields = Fields { object, path };
+    let mut fields = Fields { object, path };
     let kind = fields.string("type")?;
     let mut message = fields.string("message")?;
     let mut raw_stack = fields.string("stack")?;
-    if let Some(reason) = object.get("reason") {
+    if let Some(reason) = fields.object.remove("reason") {
         let (reason_message, reason_stack) = describe_reason(reason);
         message = message.or(Some(reason_message));
         raw_stack = raw_stack.or(reason_stack);
@@ -132,10 +149,10 @@ pub fn parse_event(
         _ => None,
     };
 
-    let timestamp_ms = match object.get("timestamp") {
+    let timestamp_ms = match fields.object.remove("timestamp") {
         None | Some(Value::Null) => receipt.received_at_ms,
         Some(value) => {
-            let ms = parse_timestamp(value)
+            let ms = parse_timestamp(&value)
                 .map_err(|problem| WireError::new(format!("{path}.timestamp"), problem))?;
             if ms > receipt.received_at_ms + MAX_FUTURE_SKEW_MS {
                 receipt.received_at_ms
@@ -169,15 +186,15 @@ pub fn parse_event(
 }
 
 /// A promise rejection's reason may be an Error object, a string, or anything.
-fn describe_reason(reason: &Value) -> (String, Option<String>) {
+fn describe_reason(reason: Value) -> (String, Option<String>) {
     match reason {
-        Value::String(s) => (s.clone(), None),
+        Value::String(s) => (s, None),
         Value::Object(o) => {
             let message = o
                 .get("message")
                 .and_then(Value::as_str)
                 .map(str::to_string)
-                .unwrap_or_else(|| reason.to_string());
+                .unwrap_or_else(|| Value::Object(o.clone()).to_string());
             let stack = o.get("stack").and_then(Value::as_str).map(str::to_string);
             (message, stack)
         }
@@ -187,8 +204,9 @@ fn describe_reason(reason: &Value) -> (String, Option<String>) {
 }
 
 /// Typed access to one event object's fields, with errors that name them.
+/// Each field is taken out of the object once.
 struct Fields<'a> {
-    object: &'a Map<String, Value>,
+    object: Map<String, Value>,
     path: &'a str,
 }
 
@@ -197,22 +215,22 @@ impl Fields<'_> {
         WireError::new(format!("{}.{field}", self.path), problem)
     }
 
-    fn string(&self, field: &str) -> Result<Option<String>, WireError> {
-        match self.object.get(field) {
+    fn string(&mut self, field: &str) -> Result<Option<String>, WireError> {
+        match self.object.remove(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::String(s)) => Ok(Some(s)),
             Some(_) => Err(self.error(field, "expected a string")),
         }
     }
 
     /// `stacktrace`: a string (a logger's formatted trace), a list of frames,
     /// or an object with `frames` (the Sentry shape).
-    fn stacktrace(&self) -> Result<(Vec<Frame>, Option<String>), WireError> {
-        let frames = match self.object.get("stacktrace") {
+    fn stacktrace(&mut self) -> Result<(Vec<Frame>, Option<String>), WireError> {
+        let frames = match self.object.remove("stacktrace") {
             None | Some(Value::Null) => return Ok((Vec::new(), None)),
-            Some(Value::String(s)) => return Ok((Vec::new(), Some(s.clone()))),
+            Some(Value::String(s)) => return Ok((Vec::new(), Some(s))),
             Some(Value::Array(frames)) => frames,
-            Some(Value::Object(o)) => match o.get("frames") {
+            Some(Value::Object(mut o)) => match o.remove("frames") {
                 Some(Value::Array(frames)) => frames,
                 _ => return Err(self.error("stacktrace.frames", "expected a list of frames")),
             },
@@ -275,14 +293,14 @@ impl Fields<'_> {
         }
     }
 
-    fn tags(&self) -> Result<BTreeMap<String, String>, WireError> {
+    fn tags(&mut self) -> Result<BTreeMap<String, String>, WireError> {
         let mut tags = BTreeMap::new();
-        match self.object.get("tags") {
+        match self.object.remove("tags") {
             None | Some(Value::Null) => {}
             Some(Value::Object(o)) => {
                 for (key, value) in o {
                     let text = match value {
-                        Value::String(s) => s.clone(),
+                        Value::String(s) => s,
                         Value::Number(_) | Value::Bool(_) => value.to_string(),
                         _ => {
                             return Err(self.error(
@@ -291,7 +309,7 @@ impl Fields<'_> {
                             ));
                         }
                     };
-                    tags.insert(key.clone(), text);
+                    tags.insert(key, text);
                 }
             }
             Some(_) => return Err(self.error("tags", "expected an object of strings")),
@@ -299,10 +317,10 @@ impl Fields<'_> {
         Ok(tags)
     }
 
-    fn fingerprint(&self) -> Result<Option<Vec<String>>, WireError> {
-        match self.object.get("fingerprint") {
+    fn fingerprint(&mut self) -> Result<Option<Vec<String>>, WireError> {
+        match self.object.remove("fingerprint") {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
+            Some(Value::String(s)) => Ok(Some(vec![s])),
             Some(Value::Array(parts)) if !parts.is_empty() => parts
                 .iter()
                 .enumerate()
