@@ -14,6 +14,8 @@
 //! - [`debounce`] (pure rule) and [`queue`] (its actor).
 //! - [`supervisor`]: the root that starts, restarts and escalates.
 //! - [`engine`]: start, stop, and the typed handle the servers keep.
+//! - [`gate`]: the regression gate's statistics and its evaluation harness
+//!   (pure; the gate actor that feeds it from the store comes next).
 //!
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
 //! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
@@ -23,6 +25,7 @@ pub mod config;
 pub mod debounce;
 pub mod engine;
 pub mod event;
+pub mod gate;
 pub mod ingest;
 pub mod queue;
 pub mod signature;
