@@ -12,20 +12,20 @@
 //!    call site when the sender named one.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Range;
+use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard};
 
-use regex::{Captures, Regex, RegexBuilder, RegexSet, RegexSetBuilder, Replacer};
-
-/// Lazy-DFA cache per regex and thread. The default (2 MiB) is too small for
-/// the combined mask set: the cache kept being cleared and rebuilt, which
-/// showed as DFA determinization at the top of the ingest profile.
-const DFA_CACHE_BYTES: usize = 32 * 1024 * 1024;
+use regex::{Captures, Regex, Replacer};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::event::{Event, Frame};
-use crate::stack::{self, ParsedStack};
+use crate::event::Event;
+use crate::stack::{
+    self, FrameRef, StackRef, any_flagged, bytes_between, bytes_equal, find_byte, find_digit,
+    find_equal, is_ascii_space, is_digit,
+};
 
 /// How events are grouped. Data, so operators can tune it from config.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -68,7 +68,8 @@ pub enum SignatureConfigError {
     /// A mask's pattern is not a valid regex.
     InvalidMask { name: String, error: regex::Error },
     /// Every pattern compiles alone but together they exceed the regex size
-    /// limit of the prefilter.
+    /// limit of the prefilter. No longer produced: masks are not combined
+    /// any more (kept so matching code keeps compiling).
     MaskSetTooLarge(regex::Error),
 }
 
@@ -116,26 +117,149 @@ pub struct Signature {
     pub basis: SignatureBasis,
 }
 
-/// Computes signatures. Compiles the masks once; share one per config.
-#[derive(Debug, Clone)]
+/// Computes signatures. Compiles the masks once; share one per config (it is
+/// `Send + Sync`, typically behind an `Arc`).
+///
+/// Two small bounded caches make repeated bugs cheap (events come from few
+/// distinct bugs, with ids varying inside their messages):
+/// - normalized frames, by the exact frame fields normalization reads (the
+///   whole key is compared on a hit, so this changes no result);
+/// - titles of groups whose id does not depend on the message (frames and
+///   fingerprint rules), by signature id: such a group's title is the
+///   masked message of the first event of it this signer saw (since the
+///   cache was last cleared), which is also the title the store keeps for
+///   a group. Message-based titles are determined by their id and always
+///   computed.
 pub struct Signer {
     masks: Vec<CompiledMask>,
-    /// All mask patterns in one set: a single scan tells which masks can
-    /// match, so a typical message runs a few replacements, not all of them.
-    prefilter: RegexSet,
     max_title_chars: usize,
     max_frames: usize,
+    titles: TitleCache,
+    frames: FramesCache,
+}
+
+/// A clone compiles nothing again and starts with empty caches.
+impl Clone for Signer {
+    fn clone(&self) -> Self {
+        Self {
+            masks: self.masks.clone(),
+            max_title_chars: self.max_title_chars,
+            max_frames: self.max_frames,
+            titles: TitleCache::default(),
+            frames: FramesCache::default(),
+        }
+    }
+}
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Signer")
+            .field("masks", &self.masks)
+            .field("max_title_chars", &self.max_title_chars)
+            .field("max_frames", &self.max_frames)
+            .field("cached_titles", &self.titles.len())
+            .field("cached_frames", &self.frames.len())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone)]
 struct CompiledMask {
     regex: Regex,
     template: Template,
+    /// Set when the pattern is one of [`default_masks`]'s: a cheap test that
+    /// rules matches out, and a faster way to find the matches.
+    builtin: Option<Builtin>,
+    search: Search,
+    /// `^(?:pattern)`, for [`Search::Anchored`].
+    anchored: Option<Regex>,
+    /// The byte classes of the replacement's literal text.
+    literal_classes: ByteClasses,
 }
 
 impl CompiledMask {
-    fn apply<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        self.regex.replace_all(text, Expand(&self.template))
+    fn new(rule: &MaskRule) -> Result<Self, SignatureConfigError> {
+        // The regex crate's default lazy-DFA cache (2 MiB per regex and
+        // thread) is enough: the built-in masks run their regexes rarely,
+        // and anchored on a few bytes (a larger cache was needed by the
+        // combined mask set this replaced; it made no measurable difference
+        // any more, and only raised the memory bound).
+        let build = |pattern: &str| {
+            Regex::new(pattern).map_err(|error| SignatureConfigError::InvalidMask {
+                name: rule.name.clone(),
+                error,
+            })
+        };
+        let regex = build(&rule.pattern)?;
+        let template = Template::parse(&rule.replacement, &regex);
+        let builtin = Builtin::for_pattern(&rule.pattern);
+        let search = match builtin.map(Builtin::search) {
+            // Anchored matches are found without groups.
+            Some(Search::Anchored(..)) if template.literal.is_none() => Search::Regex,
+            Some(search) => search,
+            None => Search::Regex,
+        };
+        let anchored = match search {
+            Search::Anchored(..) => Some(build(&format!("^(?:{})", rule.pattern))?),
+            _ => None,
+        };
+        let literal_classes = template
+            .pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                Piece::Literal(literal) => Some(ByteClasses::of(literal)),
+                Piece::Group(_) => None,
+            })
+            .fold(ByteClasses::default(), ByteClasses::union);
+        Ok(Self {
+            regex,
+            template,
+            builtin,
+            search,
+            anchored,
+            literal_classes,
+        })
+    }
+
+    /// Writes `text` with every match replaced to `out` (cleared first);
+    /// false, leaving `out` unspecified, when nothing matched.
+    fn replace(&self, text: &str, out: &mut String) -> bool {
+        match (self.search, &self.anchored) {
+            (Search::Finder(find), _) => replace_found(text, find, &self.template, out),
+            (Search::Anchored(candidates, first), Some(anchored)) => replace_found(
+                text,
+                |text, from| find_anchored(anchored, candidates, first, text, from),
+                &self.template,
+                out,
+            ),
+            _ => match self.regex.replace_all(text, Expand(&self.template)) {
+                Cow::Owned(replaced) => {
+                    *out = replaced;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+        }
+    }
+
+    /// Whether the mask matches `text`, whose bytes are of `classes` (or
+    /// fewer).
+    fn is_match(&self, classes: ByteClasses, text: &str) -> bool {
+        self.may_match(classes, text)
+            && match (self.search, &self.anchored) {
+                (Search::Finder(find), _) => find(text, 0).is_some(),
+                (Search::Anchored(candidates, first), Some(anchored)) => {
+                    find_anchored(anchored, candidates, first, text, 0).is_some()
+                }
+                _ => self.regex.is_match(text),
+            }
+    }
+
+    /// False only when the mask cannot match a text with bytes of `classes`
+    /// only.
+    fn may_match(&self, classes: ByteClasses, text: &str) -> bool {
+        self.builtin
+            .is_none_or(|builtin| builtin.may_match(classes, text))
     }
 }
 
@@ -155,98 +279,134 @@ impl Signer {
         let masks = cfg
             .masks
             .iter()
-            .map(|rule| {
-                let regex = RegexBuilder::new(&rule.pattern)
-                    .dfa_size_limit(DFA_CACHE_BYTES)
-                    .build()
-                    .map_err(|error| SignatureConfigError::InvalidMask {
-                        name: rule.name.clone(),
-                        error,
-                    })?;
-                let template = Template::parse(&rule.replacement, &regex);
-                Ok(CompiledMask { regex, template })
-            })
+            .map(CompiledMask::new)
             .collect::<Result<Vec<_>, _>>()?;
-        let prefilter = RegexSetBuilder::new(cfg.masks.iter().map(|m| &m.pattern))
-            .dfa_size_limit(DFA_CACHE_BYTES)
-            .build()
-            .map_err(SignatureConfigError::MaskSetTooLarge)?;
         Ok(Self {
             masks,
-            prefilter,
             max_title_chars: cfg.max_title_chars,
             // Zero frames would group every crash of a type together.
             max_frames: cfg.max_frames.max(1),
+            titles: TitleCache::default(),
+            frames: FramesCache::default(),
         })
     }
 
     /// Normalizes a message for grouping: bounded, whitespace collapsed, then
-    /// every mask applied in order, each to the previous one's output.
+    /// masked: every mask applied in order, each to the previous one's
+    /// output, with one exception. Ids depend on the exact result, which
+    /// the former implementation defined as: apply, in order, the masks that
+    /// match the collapsed message; if that changed it and a mask that did
+    /// not match the message matches the result, every mask in order instead.
+    /// The two differ only when an earlier mask's output creates a match for
+    /// a mask that did not match the message (`x[::1]` gains a word
+    /// boundary before `[` once `x` becomes `<id>`) and a later mask destroys
+    /// that match again: then the mask with the created match is skipped.
     ///
-    /// Fast path: one prefilter scan picks the masks that match the message
-    /// and only those run; a second scan of the result checks that no other
-    /// mask matches it now. If one does (an earlier mask created text a later
-    /// mask matches, as an operator's `<n>-<n>` rule would), the message is
-    /// masked again rescanning after every change, which is exactly "every
-    /// mask in order". The fast path differs only if such a created match is
-    /// destroyed again by a still later mask before the end.
+    /// Speed comes from skipping masks that cannot match: a cheap test rules
+    /// most masks out (one pass classifies the text's bytes: a message
+    /// without digits cannot match the number, id, hex, address or time
+    /// masks, one without `@` no email), the most common masks run a
+    /// hand-written matcher equal to their regex, and the other built-in
+    /// ones start their regex where a match can start. Operators' own masks
+    /// always run their regex over the whole text.
     pub fn mask(&self, message: &str) -> String {
         let original = collapse_whitespace(bounded(message));
         if original.is_empty() {
             return original;
         }
-        let flagged = self.prefilter.matches(&original);
-        let mut text = Cow::Borrowed(original.as_str());
-        for index in flagged.iter() {
-            if let Cow::Owned(replaced) = self.masks[index].apply(&text) {
-                text = Cow::Owned(replaced);
-            }
-        }
-        // Unchanged text cannot have gained matches.
-        let Cow::Owned(masked) = text else {
-            return original;
-        };
-        let missed = self
-            .prefilter
-            .matches(&masked)
-            .iter()
-            .any(|index| !flagged.matched(index));
-        if missed {
-            return self.mask_rescanning(original);
-        }
-        masked
-    }
-
-    /// Runs every mask whose pattern matches the text as it stands at its
-    /// turn, rescanning after every change.
-    fn mask_rescanning(&self, mut text: String) -> String {
-        let mut pending = self.prefilter.matches(&text);
-        for (index, mask) in self.masks.iter().enumerate() {
-            if !pending.matched(index) {
+        let original_classes = ByteClasses::of(&original);
+        // Every mask in order; `None` while nothing has changed.
+        let (mut masked, mut classes) = (None::<String>, original_classes);
+        let mut spare = String::new();
+        let mut created = false;
+        for mask in &self.masks {
+            let text = masked.as_deref().unwrap_or(&original);
+            if !mask.may_match(classes, text) || !mask.replace(text, &mut spare) {
                 continue;
             }
-            if let Cow::Owned(replaced) = mask.apply(&text) {
-                text = replaced;
-                pending = self.prefilter.matches(&text);
+            // Only after a change can a match have been created.
+            if masked.is_some() && !created {
+                created = !mask.is_match(original_classes, &original);
+            }
+            match &mut masked {
+                Some(masked) => std::mem::swap(masked, &mut spare),
+                None => masked = Some(std::mem::take(&mut spare)),
+            }
+            // A replacement removes bytes, copies bytes of the text (groups)
+            // and adds the template's literals: the classes of the result
+            // are within these.
+            classes = classes.union(mask.literal_classes);
+        }
+        match masked {
+            None => original,
+            // Without created matches the masks that ran are the ones that
+            // match the message, and the result is the same either way.
+            Some(masked) if !created => masked,
+            Some(in_order) => self.mask_matching_masks_first(original, original_classes, in_order),
+        }
+    }
+
+    /// The former definition, for when a match was created: the masks that
+    /// match `original`, in order; unless a mask that did not matches the
+    /// result, then `in_order` (every mask in order).
+    fn mask_matching_masks_first(
+        &self,
+        original: String,
+        original_classes: ByteClasses,
+        in_order: String,
+    ) -> String {
+        let matching: Vec<bool> = self
+            .masks
+            .iter()
+            .map(|mask| mask.is_match(original_classes, &original))
+            .collect();
+        let (mut text, mut spare, mut changed) = (original.clone(), String::new(), false);
+        for (mask, _) in self
+            .masks
+            .iter()
+            .zip(&matching)
+            .filter(|(_, matches)| **matches)
+        {
+            if mask.replace(&text, &mut spare) {
+                std::mem::swap(&mut text, &mut spare);
+                changed = true;
             }
         }
-        text
+        if !changed {
+            return original;
+        }
+        let classes = ByteClasses::of(&text);
+        let missed = self
+            .masks
+            .iter()
+            .zip(&matching)
+            .any(|(mask, matches)| !matches && mask.is_match(classes, &text));
+        if missed { in_order } else { text }
     }
 
     /// The signature of `event`. See the module docs for the rules.
     pub fn sign(&self, event: &Event) -> Signature {
         let parsed = parse_stack_if_needed(event);
         let frames = match (&event.frames[..], &parsed) {
-            ([], Some(parsed)) => &parsed.frames[..],
-            (frames, _) => frames,
+            ([], Some(parsed)) => self.group_frames(parsed.frames.iter().copied()),
+            (frames, _) => self.group_frames(frames.iter().map(FrameRef::from)),
         };
         let raw_message = effective_message(event, parsed.as_ref());
         let exception_type = normalize_type(resolve_type(event, parsed.as_ref(), raw_message));
-        let masked = self.mask(strip_type_prefix(raw_message, exception_type));
+        let message = strip_type_prefix(raw_message, exception_type);
+        let fingerprint = event
+            .fingerprint
+            .as_deref()
+            .filter(|parts| !parts.is_empty());
+        // The message is part of the id only under the message rule, alone
+        // or expanded from a fingerprint's `{{ default }}`.
+        let id_has_message = frames.is_empty()
+            && fingerprint.is_none_or(|parts| parts.iter().any(|p| is_default_placeholder(p)));
+        let masked = id_has_message.then(|| self.mask(message));
         let grouping = Grouping {
             exception_type,
-            masked_message: &masked,
-            frames: GroupFrames::collect(frames, self.max_frames),
+            masked_message: masked.as_deref().unwrap_or(""),
+            frames,
             logger_module: event
                 .module
                 .as_deref()
@@ -257,19 +417,166 @@ impl Signer {
                 .map(|f| written(|out| write_function(out, Some(f)))),
         };
         let mut components = Components::new();
-        let basis = match event.fingerprint.as_deref() {
-            Some(parts) if !parts.is_empty() => {
+        let basis = match fingerprint {
+            Some(parts) => {
                 grouping.write_fingerprint(&mut components, parts);
                 SignatureBasis::Fingerprint
             }
-            _ => grouping.write_default(&mut components),
+            None => grouping.write_default(&mut components),
+        };
+        let hash = components.hash();
+        let make_title =
+            |masked: &str| truncate_chars(title(exception_type, masked), self.max_title_chars);
+        let title = match &masked {
+            Some(masked) => make_title(masked),
+            None => self
+                .titles
+                .get_or_insert_with(hash, || make_title(&self.mask(message))),
         };
         Signature {
-            id: components.id(),
-            title: truncate_chars(title(exception_type, &masked), self.max_title_chars),
+            id: hex_id(hash),
+            title,
             culprit: grouping.culprit(),
             basis,
         }
+    }
+}
+
+impl Signer {
+    /// [`GroupFrames::collect`], through the cache.
+    fn group_frames<'a>(
+        &self,
+        frames: impl ExactSizeIterator<Item = FrameRef<'a>> + Clone,
+    ) -> Arc<GroupFrames> {
+        if frames.len() == 0 {
+            static NONE: OnceLock<Arc<GroupFrames>> = OnceLock::new();
+            let none = NONE.get_or_init(|| {
+                Arc::new(GroupFrames {
+                    text: String::new(),
+                    frames: Vec::new(),
+                })
+            });
+            return Arc::clone(none);
+        }
+        let key = frames_key(frames.clone());
+        let digest = xxh3_64(&key);
+        if let Some(cached) = self.frames.get(digest, &key) {
+            return cached;
+        }
+        let collected = Arc::new(GroupFrames::collect(frames, self.max_frames));
+        self.frames.insert(digest, key, Arc::clone(&collected));
+        collected
+    }
+}
+
+/// Everything normalization reads of the frames, unambiguously: per frame
+/// `in_app`, then file, function and module, each absent or length-prefixed.
+fn frames_key<'a>(frames: impl ExactSizeIterator<Item = FrameRef<'a>>) -> Vec<u8> {
+    let mut key = Vec::with_capacity(64 * frames.len());
+    for frame in frames {
+        key.push(match frame.in_app {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        for field in [frame.filename, frame.function, frame.module] {
+            match field {
+                None => key.push(0),
+                Some(text) => {
+                    key.push(1);
+                    key.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                    key.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+    }
+    key
+}
+
+/// Normalized frames by [`frames_key`] (hashed; the key itself is kept and
+/// compared, so a hash collision is a miss, never a wrong result). Bounded
+/// in entries and bytes: cleared when full.
+#[derive(Default)]
+struct FramesCache {
+    entries: RwLock<FramesEntries>,
+}
+
+#[derive(Default)]
+struct FramesEntries {
+    by_digest: HashMap<u64, (Box<[u8]>, Arc<GroupFrames>)>,
+    bytes: usize,
+}
+
+const FRAMES_CACHE_ENTRIES: usize = 1024;
+const FRAMES_CACHE_BYTES: usize = 4 << 20;
+
+impl FramesCache {
+    fn get(&self, digest: u64, key: &[u8]) -> Option<Arc<GroupFrames>> {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        let (cached_key, frames) = entries.by_digest.get(&digest)?;
+        (**cached_key == *key).then(|| Arc::clone(frames))
+    }
+
+    fn insert(&self, digest: u64, key: Vec<u8>, frames: Arc<GroupFrames>) {
+        let size = key.len() + frames.size();
+        if size > FRAMES_CACHE_BYTES / 16 {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if entries.by_digest.len() >= FRAMES_CACHE_ENTRIES
+            || entries.bytes + size > FRAMES_CACHE_BYTES
+        {
+            entries.by_digest.clear();
+            entries.bytes = 0;
+        }
+        let old = entries
+            .by_digest
+            .insert(digest, (key.into_boxed_slice(), frames));
+        if let Some((old_key, old_frames)) = old {
+            entries.bytes -= old_key.len() + old_frames.size();
+        }
+        entries.bytes += size;
+    }
+
+    fn len(&self) -> usize {
+        let entries = self.entries.read().unwrap_or_else(PoisonError::into_inner);
+        entries.by_digest.len()
+    }
+}
+
+/// Titles of the groups whose id does not depend on the message, by id.
+/// Bounded: cleared when full, which only costs recomputing titles.
+#[derive(Default)]
+struct TitleCache {
+    titles: RwLock<HashMap<u64, String>>,
+}
+
+/// Entries kept before the cache is cleared: far more than the distinct
+/// bugs an application has at a time; a few hundred KiB at most.
+const TITLE_CACHE_ENTRIES: usize = 4096;
+
+impl TitleCache {
+    /// The cached title of `id`, else `make()`'s, cached. When two threads
+    /// race on a new id, both return the title stored first.
+    fn get_or_insert_with(&self, id: u64, make: impl FnOnce() -> String) -> String {
+        // A panic cannot leave the map inconsistent: ignore poisoning.
+        if let Some(title) = self.read().get(&id) {
+            return title.clone();
+        }
+        let title = make();
+        let mut titles = self.titles.write().unwrap_or_else(PoisonError::into_inner);
+        if titles.len() >= TITLE_CACHE_ENTRIES && !titles.contains_key(&id) {
+            titles.clear();
+        }
+        titles.entry(id).or_insert(title).clone()
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, HashMap<u64, String>> {
+        self.titles.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn len(&self) -> usize {
+        self.read().len()
     }
 }
 
@@ -383,35 +690,31 @@ impl Replacer for Expand<'_> {
 
 /// The raw stack is parsed only when it can add something: frames the sender
 /// did not structure, or a type the sender did not name.
-fn parse_stack_if_needed(event: &Event) -> Option<ParsedStack> {
+fn parse_stack_if_needed(event: &Event) -> Option<StackRef<'_>> {
     let needed = event.frames.is_empty() || event.exception_type.is_none();
     event
         .raw_stack
         .as_deref()
         .filter(|_| needed)
-        .map(stack::parse_stack)
+        .map(stack::parse_stack_ref)
 }
 
-fn effective_message<'a>(event: &'a Event, parsed: Option<&'a ParsedStack>) -> &'a str {
+fn effective_message<'a>(event: &'a Event, parsed: Option<&StackRef<'a>>) -> &'a str {
     if !event.message.trim().is_empty() {
         return &event.message;
     }
-    parsed.and_then(|p| p.message.as_deref()).unwrap_or("")
+    parsed.and_then(|p| p.message).unwrap_or("")
 }
 
 /// The sender's type, else the stack's header, else a type the message
 /// starts with, else `Error`.
-fn resolve_type<'a>(
-    event: &'a Event,
-    parsed: Option<&'a ParsedStack>,
-    message: &'a str,
-) -> &'a str {
+fn resolve_type<'a>(event: &'a Event, parsed: Option<&StackRef<'a>>, message: &'a str) -> &'a str {
     event
         .exception_type
         .as_deref()
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .or_else(|| parsed.and_then(|p| p.exception_type.as_deref()))
+        .or_else(|| parsed.and_then(|p| p.exception_type))
         .or_else(|| infer_exception_type(message))
         .unwrap_or(FALLBACK_TYPE)
 }
@@ -466,6 +769,9 @@ fn bounded(message: &str) -> &str {
 /// Line breaks and indentation vary with how a message was formatted, not
 /// with the bug.
 fn collapse_whitespace(text: &str) -> String {
+    if text.is_ascii() {
+        return collapse_ascii_whitespace(text);
+    }
     let mut out = String::with_capacity(text.len());
     for word in text.split_whitespace() {
         if !out.is_empty() {
@@ -474,6 +780,41 @@ fn collapse_whitespace(text: &str) -> String {
         out.push_str(word);
     }
     out
+}
+
+/// [`collapse_whitespace`] for ASCII text: no char decoding, and a copy
+/// when the text is already collapsed (most messages are).
+fn collapse_ascii_whitespace(text: &str) -> String {
+    // Collapsed: no whitespace but single spaces between words. Written as
+    // whole-text tests the compiler vectorizes.
+    let bytes = text.as_bytes();
+    let other_space = bytes
+        .iter()
+        .fold(false, |any, &b| any | (b.wrapping_sub(b'\t') < 5));
+    let collapsed = !other_space
+        && !text.contains("  ")
+        && bytes.first().is_some_and(|&b| b != b' ')
+        && bytes.last().is_some_and(|&b| b != b' ');
+    if collapsed {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len());
+    let space = |word| bytes_equal(word, b' ') | bytes_between::<0x09, 0x0D>(word);
+    let mut at = 0;
+    loop {
+        while bytes.get(at).is_some_and(|&b| is_ascii_space(b)) {
+            at += 1;
+        }
+        if at == bytes.len() {
+            return out;
+        }
+        let end = find_byte(bytes, at, space, is_ascii_space).unwrap_or(bytes.len());
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(&text[at..end]);
+        at = end;
+    }
 }
 
 fn title(exception_type: &str, masked_message: &str) -> String {
@@ -487,7 +828,8 @@ fn title(exception_type: &str, masked_message: &str) -> String {
 /// Cuts to at most `max` chars (not bytes, so never inside a UTF-8
 /// sequence), marking the cut with an ellipsis.
 fn truncate_chars(text: String, max: usize) -> String {
-    if text.chars().count() <= max {
+    // A char is at least one byte.
+    if text.len() <= max || text.chars().count() <= max {
         return text;
     }
     let keep = max.saturating_sub(1);
@@ -507,7 +849,7 @@ fn truncate_chars(text: String, max: usize) -> String {
 struct Grouping<'a> {
     exception_type: &'a str,
     masked_message: &'a str,
-    frames: GroupFrames,
+    frames: Arc<GroupFrames>,
     logger_module: Option<String>,
     logger_function: Option<String>,
 }
@@ -622,15 +964,25 @@ impl Components {
         self.0.extend_from_slice(value.as_bytes());
     }
 
-    /// The hash as 16 lowercase hex digits, most significant first.
-    fn id(&self) -> String {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        let hash = xxh3_64(&self.0);
-        (0..16)
-            .rev()
-            .map(|nibble| char::from(DIGITS[((hash >> (nibble * 4)) & 0xf) as usize]))
-            .collect()
+    fn hash(&self) -> u64 {
+        xxh3_64(&self.0)
     }
+
+    /// The hash as 16 lowercase hex digits, most significant first.
+    #[cfg(test)]
+    fn id(&self) -> String {
+        hex_id(self.hash())
+    }
+}
+
+/// A signature id: the hash as 16 lowercase hex digits, most significant first.
+fn hex_id(hash: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(16);
+    for nibble in (0..16).rev() {
+        id.push(char::from(DIGITS[((hash >> (nibble * 4)) & 0xf) as usize]));
+    }
+    id
 }
 
 // ---------------------------------------------------------------------------
@@ -653,14 +1005,17 @@ const MAX_CYCLE: usize = 3;
 impl GroupFrames {
     /// Normalizes the in-app frames (`in_app`, else [`stack::guess_in_app`]),
     /// collapses recursion, and keeps the innermost `max_frames`.
-    fn collect(frames: &[Frame], max_frames: usize) -> Self {
+    fn collect<'a>(frames: impl ExactSizeIterator<Item = FrameRef<'a>>, max_frames: usize) -> Self {
         let mut collected = Self {
-            text: String::with_capacity(64 * frames.len()),
+            text: String::with_capacity(48 * frames.len()),
             frames: Vec::with_capacity(frames.len()),
         };
         for frame in frames {
-            if frame.in_app.unwrap_or_else(|| stack::guess_in_app(frame)) {
-                collected.push(frame);
+            let in_app = frame
+                .in_app
+                .unwrap_or_else(|| stack::guess_in_app_parts(frame.filename, frame.module));
+            if in_app {
+                collected.push(&frame);
                 collected.collapse_repeat();
             }
         }
@@ -669,18 +1024,15 @@ impl GroupFrames {
         collected
     }
 
-    fn push(&mut self, frame: &Frame) {
+    fn push(&mut self, frame: &FrameRef<'_>) {
         let start = self.text.len();
-        match (
-            frame.module.as_deref().filter(|m| !m.is_empty()),
-            frame.filename.as_deref(),
-        ) {
+        match (frame.module.filter(|m| !m.is_empty()), frame.filename) {
             (Some(module), _) => write_symbol(&mut self.text, module),
             (None, Some(file)) => write_path(&mut self.text, file),
             (None, None) => {}
         }
         let middle = self.text.len();
-        write_function(&mut self.text, frame.function.as_deref());
+        write_function(&mut self.text, frame.function);
         self.frames.push((start..middle, middle..self.text.len()));
     }
 
@@ -698,6 +1050,11 @@ impl GroupFrames {
                 return;
             }
         }
+    }
+
+    /// Bytes held, roughly, for the cache's bound.
+    fn size(&self) -> usize {
+        self.text.len() + self.frames.len() * std::mem::size_of::<(Range<usize>, Range<usize>)>()
     }
 
     fn get(&self, index: usize) -> (&str, &str) {
@@ -745,11 +1102,14 @@ const MAX_SEGMENTS: usize = 16;
 /// temp and release directories); build hashes masked; last
 /// [`PATH_TAIL`] components.
 fn write_path(out: &mut String, raw: &str) {
-    let path = strip_url(raw.trim());
-    let path = match path.bytes().position(|b| b == b'?' || b == b'#') {
-        Some(end) => &path[..end],
-        None => path,
-    };
+    let path = strip_url(stack::trim(raw));
+    let cut = find_byte(
+        path.as_bytes(),
+        0,
+        |word| bytes_equal(word, b'?') | bytes_equal(word, b'#'),
+        |b| b == b'?' || b == b'#',
+    );
+    let path = cut.map_or(path, |end| &path[..end]);
     let mut buffer = [""; MAX_SEGMENTS];
     let segments = strip_machine_prefix(path_segments(path, &mut buffer));
     let tail = &segments[segments.len().saturating_sub(PATH_TAIL)..];
@@ -778,9 +1138,12 @@ fn write_path(out: &mut String, raw: &str) {
 /// frame.
 fn path_segments<'p, 'b>(path: &'p str, buffer: &'b mut [&'p str; MAX_SEGMENTS]) -> &'b [&'p str] {
     let mut count = 0;
-    for segment in path.split(['/', '\\']) {
+    let mut start = 0;
+    let mut push = |end: usize| {
+        let segment = &path[start..end];
+        start = end + 1;
         if segment.is_empty() || segment == "." {
-            continue;
+            return;
         }
         if count == MAX_SEGMENTS {
             buffer.copy_within(1.., 0);
@@ -788,7 +1151,19 @@ fn path_segments<'p, 'b>(path: &'p str, buffer: &'b mut [&'p str; MAX_SEGMENTS])
         }
         buffer[count] = segment;
         count += 1;
-    }
+    };
+    // Split on bytes: separators are ASCII, so every cut is a char boundary,
+    // and no char is decoded.
+    any_flagged(
+        path.as_bytes(),
+        |word| bytes_equal(word, b'/') | bytes_equal(word, b'\\'),
+        |b| b == b'/' || b == b'\\',
+        |end| {
+            push(end);
+            false
+        },
+    );
+    push(path.len());
     &buffer[..count]
 }
 
@@ -796,13 +1171,11 @@ fn path_segments<'p, 'b>(path: &'p str, buffer: &'b mut [&'p str; MAX_SEGMENTS])
 /// served from many hosts (CDNs, staging, customers' domains).
 /// `webpack:///./src/x.js` and `file:///home/x.js` have empty hosts.
 fn strip_url(path: &str) -> &str {
-    // The char search is a memchr; most paths have no colon at all.
-    if !path.contains(':') {
-        return path;
-    }
-    let Some(scheme_end) = path.find("://") else {
+    // Most paths have no colon at all.
+    let Some((scheme, _)) = stack::split_once_short(path, "://") else {
         return path;
     };
+    let scheme_end = scheme.len();
     let is_scheme = path[..scheme_end]
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.' | ':'));
@@ -888,9 +1261,9 @@ const ANONYMOUS_NAMES: &[&str] = &["", "?", "<anonymous>", "anonymous", "<lambda
 /// - synthetic closure numbers are masked (`lambda$main$0`, Go's `func1`,
 ///   C#'s `<Main>b__0_0`, `closure #2`).
 fn write_function(out: &mut String, function: Option<&str>) {
-    let name = function.unwrap_or("").trim();
-    // `find(char)` is a memchr; most names have no bracket at all.
-    let name = match name.find('[') {
+    let name = stack::trim(function.unwrap_or(""));
+    // Most names have no bracket at all.
+    let name = match find_equal(name.as_bytes(), 0, b'[') {
         Some(bracket) if name[..bracket].ends_with(' ') && name[bracket..].starts_with("[as ") => {
             name[..bracket].trim_end()
         }
@@ -917,7 +1290,7 @@ fn write_function(out: &mut String, function: Option<&str>) {
 /// `Object.<anonymous>` → `<anonymous>`, `Foo.prototype.bar` → `bar`. Only
 /// plain dotted identifiers are touched: Go's `(*T).Method` keeps its type.
 fn strip_js_receiver(name: &str) -> &str {
-    let Some(dot) = name.rfind('.') else {
+    let Some(dot) = name.bytes().rposition(|b| b == b'.') else {
         return name;
     };
     // Non-ASCII bytes are allowed: JS identifiers may be Unicode.
@@ -979,6 +1352,863 @@ fn mask_runs(out: &mut String, text: &str, classify: impl Fn(&str, bool) -> Opti
         first = false;
     }
     out.push_str(&text[copied..]);
+}
+
+// ---------------------------------------------------------------------------
+// Fast paths for the built-in masks
+// ---------------------------------------------------------------------------
+
+/// The masks of [`default_masks`], recognized by their pattern, so an
+/// operator's list may reorder, rename or drop them and keep the fast paths;
+/// a changed pattern is the operator's own mask and runs as a plain regex.
+///
+/// Each has a necessary condition for a match that costs about one
+/// vectorized pass over the text or less ([`Builtin::may_match`]). The
+/// masks that real messages match most have a hand-written matcher equal to
+/// the regex: same matches, same groups, Unicode `\b` included. The others
+/// run their regex anchored at the few places where a match can start, or,
+/// when rare, as they are. Scanning a typical message with a regex costs
+/// 0.3-2 µs per mask; these cost tens of ns. The unit tests check all of
+/// this against the regexes on generated text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Builtin {
+    UrlCredentials,
+    Quoted,
+    UrlQueryValue,
+    Email,
+    Uuid,
+    Ipv6,
+    Ipv4,
+    Timestamp,
+    Duration,
+    Size,
+    HomeDir,
+    TempDir,
+    Number,
+    Hex,
+    IdWithNumber,
+    Token,
+}
+
+/// Finds the leftmost match starting at or after byte `from` (a char
+/// boundary), looking at the whole text for `\b` and `^`, like the regex
+/// crate's iterators. Matches are never empty.
+type Finder = fn(&str, usize) -> Option<Found>;
+
+/// The first byte at or after `from` where a match may start (a char
+/// boundary), or `None` when no match starts there or later.
+type Candidates = fn(&[u8], usize) -> Option<usize>;
+
+/// The end of a match of a pattern's first alternative at a start.
+type FirstAlternative = fn(&[u8], usize) -> Option<usize>;
+
+/// How a built-in mask finds its matches.
+#[derive(Clone, Copy)]
+enum Search {
+    /// A hand-written matcher.
+    Finder(Finder),
+    /// The pattern starts with `\b` before a word char at every match, and
+    /// matches start only at the candidates: the regex runs anchored there,
+    /// unless the hand-written matcher of the pattern's first alternative
+    /// (if any) matches there, which is then the pattern's match.
+    Anchored(Candidates, Option<FirstAlternative>),
+    /// The regex, over the whole text.
+    Regex,
+}
+
+impl fmt::Debug for Search {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Finder(_) => "Finder",
+            Self::Anchored(..) => "Anchored",
+            Self::Regex => "Regex",
+        })
+    }
+}
+
+/// A match and the spans of capture groups 1 and 2.
+struct Found {
+    span: Range<usize>,
+    groups: [Option<Range<usize>>; 2],
+}
+
+impl Found {
+    fn whole(span: Range<usize>) -> Self {
+        Self {
+            span,
+            groups: [None, None],
+        }
+    }
+}
+
+impl Builtin {
+    fn named(name: &str) -> Option<Self> {
+        Some(match name {
+            "url-credentials" => Self::UrlCredentials,
+            "quoted" => Self::Quoted,
+            "url-query-value" => Self::UrlQueryValue,
+            "email" => Self::Email,
+            "uuid" => Self::Uuid,
+            "ipv6" => Self::Ipv6,
+            "ipv4" => Self::Ipv4,
+            "timestamp" => Self::Timestamp,
+            "duration" => Self::Duration,
+            "size" => Self::Size,
+            "home-dir" => Self::HomeDir,
+            "temp-dir" => Self::TempDir,
+            "number" => Self::Number,
+            "hex" => Self::Hex,
+            "id-with-number" => Self::IdWithNumber,
+            "token" => Self::Token,
+            _ => return None,
+        })
+    }
+
+    fn for_pattern(pattern: &str) -> Option<Self> {
+        static BUILTINS: OnceLock<Vec<(String, Builtin)>> = OnceLock::new();
+        BUILTINS
+            .get_or_init(|| {
+                default_masks()
+                    .into_iter()
+                    .filter_map(|rule| Some((rule.pattern, Self::named(&rule.name)?)))
+                    .collect()
+            })
+            .iter()
+            .find(|(builtin, _)| builtin == pattern)
+            .map(|&(_, builtin)| builtin)
+    }
+
+    /// False only when the pattern cannot match a text with bytes of
+    /// `classes` only.
+    fn may_match(self, classes: ByteClasses, text: &str) -> bool {
+        use ByteClasses as C;
+        match self {
+            Self::UrlCredentials => classes.has(C::COLON | C::AT) && text.contains("://"),
+            Self::Quoted => classes.has(C::QUOTE),
+            Self::UrlQueryValue => classes.has(C::EQUALS | C::QUERY),
+            Self::Email => classes.has(C::AT | C::DOT),
+            Self::Uuid => classes.has(C::DASH),
+            // Full addresses have seven colons, compressed ones `::`.
+            Self::Ipv6 => classes.has(C::COLON) && may_be_ipv6(text),
+            Self::Ipv4 => classes.has(C::DIGIT | C::DOT),
+            Self::Timestamp
+            | Self::Duration
+            | Self::Size
+            | Self::Number
+            | Self::Hex
+            | Self::IdWithNumber
+            | Self::Token => classes.has(C::DIGIT),
+            Self::HomeDir => {
+                classes.has(C::SLASH) && (text.contains("home") || text.contains("Users"))
+            }
+            Self::TempDir => {
+                classes.has(C::SLASH)
+                    && (text.contains("/var/folders/")
+                        || text.contains("tmp")
+                        || text.contains("Temp"))
+            }
+        }
+    }
+
+    fn search(self) -> Search {
+        match self {
+            Self::Quoted => Search::Finder(find_quoted),
+            Self::Uuid => Search::Finder(find_uuid),
+            Self::Ipv4 => Search::Finder(find_ipv4),
+            Self::Number => Search::Finder(find_number),
+            Self::Hex => Search::Finder(find_hex),
+            Self::IdWithNumber => Search::Finder(find_id_with_number),
+            Self::Token => Search::Finder(find_token),
+            Self::Timestamp => Search::Anchored(timestamp_candidates, Some(iso_timestamp_end)),
+            Self::Duration => Search::Anchored(duration_candidates, None),
+            Self::Size => Search::Anchored(size_candidates, None),
+            Self::UrlCredentials
+            | Self::UrlQueryValue
+            | Self::Email
+            | Self::Ipv6
+            | Self::HomeDir
+            | Self::TempDir => Search::Regex,
+        }
+    }
+}
+
+/// Which kinds of byte a text has, from one pass: most masks need a byte
+/// most messages lack (a digit, `@`, a quote, ...).
+#[derive(Debug, Clone, Copy, Default)]
+struct ByteClasses(u16);
+
+impl ByteClasses {
+    const DIGIT: u16 = 1;
+    const AT: u16 = 1 << 1;
+    const QUOTE: u16 = 1 << 2;
+    const COLON: u16 = 1 << 3;
+    const EQUALS: u16 = 1 << 4;
+    const QUERY: u16 = 1 << 5;
+    const SLASH: u16 = 1 << 6;
+    const DASH: u16 = 1 << 7;
+    const DOT: u16 = 1 << 8;
+
+    const TABLE: [u16; 256] = {
+        let mut table = [0; 256];
+        let mut digit = b'0';
+        while digit <= b'9' {
+            table[digit as usize] = Self::DIGIT;
+            digit += 1;
+        }
+        table[b'@' as usize] = Self::AT;
+        table[b'"' as usize] = Self::QUOTE;
+        table[b'\'' as usize] = Self::QUOTE;
+        table[b'`' as usize] = Self::QUOTE;
+        table[b':' as usize] = Self::COLON;
+        table[b'=' as usize] = Self::EQUALS;
+        table[b'?' as usize] = Self::QUERY;
+        table[b'&' as usize] = Self::QUERY;
+        table[b'/' as usize] = Self::SLASH;
+        table[b'\\' as usize] = Self::SLASH;
+        table[b'-' as usize] = Self::DASH;
+        table[b'.' as usize] = Self::DOT;
+        table
+    };
+
+    fn of(text: &str) -> Self {
+        Self(
+            text.bytes()
+                .fold(0, |classes, byte| classes | Self::TABLE[usize::from(byte)]),
+        )
+    }
+
+    /// Whether the text has a byte of every class in `classes`.
+    fn has(self, classes: u16) -> bool {
+        self.0 & classes == classes
+    }
+
+    fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
+// --- Scanning --------------------------------------------------------------
+
+/// Every IPv6 address has `::`, or seven colons in a run of hex digits
+/// and colons.
+fn may_be_ipv6(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let (mut colons, mut at) = (0, 0);
+    while let Some(colon) = find_equal(bytes, at, b':') {
+        if bytes.get(colon + 1) == Some(&b':') {
+            return true;
+        }
+        let joined = colon > at && bytes[at..colon].iter().all(u8::is_ascii_hexdigit);
+        colons = if joined || colon == at { colons + 1 } else { 1 };
+        if colons >= 7 {
+            return true;
+        }
+        at = colon + 1;
+    }
+    false
+}
+
+fn digit_run_end(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| !is_digit(b)))
+        .map_or(bytes.len(), |offset| from + offset)
+}
+
+/// The starts of digit runs at or after `from`, in order (a run already
+/// under way at `from` does not start there).
+fn digit_run_start(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from;
+    loop {
+        let digit = find_digit(bytes, at)?;
+        if digit == 0 || !is_digit(bytes[digit - 1]) {
+            return Some(digit);
+        }
+        at = digit_run_end(bytes, digit);
+    }
+}
+
+// --- Candidates for the anchored regexes -----------------------------------
+
+/// `timestamp`: every alternative starts with a weekday or a month name,
+/// or a digit run: of exactly 4 digits before `-` or `/` (ISO and numeric
+/// dates), or of 1 or 2 before `/`, `.`, `:` (dates, times) or whitespace
+/// (`5 Jan 2026`). `{4}` and `{1,2}` must take the whole run, as a digit
+/// cannot follow them.
+fn timestamp_candidates(bytes: &[u8], from: usize) -> Option<usize> {
+    const NAMES: [&[u8]; 19] = [
+        b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun", b"Jan", b"Feb", b"Mar", b"Apr",
+        b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
+    ];
+    let mut at = from;
+    loop {
+        let start = find_byte(
+            bytes,
+            at,
+            |word| bytes_between::<b'0', b'9'>(word) | bytes_between::<b'A', b'Z'>(word),
+            |b| b.is_ascii_digit() || b.is_ascii_uppercase(),
+        )?;
+        if is_digit(bytes[start]) {
+            let end = digit_run_end(bytes, start);
+            at = end;
+            if start > 0 && is_digit(bytes[start - 1]) {
+                continue;
+            }
+            let next = bytes.get(end).copied().unwrap_or(0);
+            let digit_after = bytes.get(end + 1).is_some_and(|&b| is_digit(b));
+            let candidate = match end - start {
+                4 => matches!(next, b'-' | b'/') && digit_after,
+                1 | 2 => match next {
+                    b'/' | b'.' | b':' => digit_after,
+                    _ => month_follows(bytes, end, &NAMES[7..]),
+                },
+                _ => false,
+            };
+            if candidate {
+                return Some(start);
+            }
+        } else if starts_with_any(&bytes[start..], &NAMES) {
+            return Some(start);
+        } else {
+            at = start + 1;
+        }
+    }
+}
+
+/// Whether `bytes` starts with one of `words` (comparing first bytes first:
+/// a slice comparison is a `memcmp` call).
+fn starts_with_any(bytes: &[u8], words: &[&[u8]]) -> bool {
+    bytes.first().is_some_and(|&first| {
+        words
+            .iter()
+            .any(|word| word[0] == first && bytes.starts_with(word))
+    })
+}
+
+/// Whether whitespace, then a month, follows (`5 Jan 2026`). A non-ASCII
+/// byte counts, as Unicode whitespace is not ASCII.
+fn month_follows(bytes: &[u8], at: usize, months: &[&[u8]]) -> bool {
+    let month = bytes[at..]
+        .iter()
+        .position(|&b| !is_ascii_space(b))
+        .map_or(bytes.len(), |offset| at + offset);
+    match bytes.get(at) {
+        Some(b) if !b.is_ascii() => true,
+        _ if month == at => false,
+        _ => bytes
+            .get(month)
+            .is_some_and(|&b| !b.is_ascii() || starts_with_any(&bytes[month..], months)),
+    }
+}
+
+/// The first `timestamp` alternative, ISO 8601 / RFC 3339, after its `\b`:
+/// `[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[T ][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?`.
+/// Nothing follows the optional parts, so each is taken whenever it
+/// matches, greedily.
+fn iso_timestamp_end(bytes: &[u8], start: usize) -> Option<usize> {
+    let digits = |at: usize, count: usize| {
+        bytes
+            .get(at..at + count)
+            .is_some_and(|run| run.iter().all(u8::is_ascii_digit))
+    };
+    let byte = |at: usize| bytes.get(at).copied().unwrap_or(0);
+    let date = digits(start, 4)
+        && byte(start + 4) == b'-'
+        && digits(start + 5, 2)
+        && byte(start + 7) == b'-'
+        && digits(start + 8, 2);
+    if !date {
+        return None;
+    }
+    let end = start + 10;
+    let time = matches!(byte(end), b'T' | b' ')
+        && digits(end + 1, 2)
+        && byte(end + 3) == b':'
+        && digits(end + 4, 2);
+    if !time {
+        return Some(end);
+    }
+    let mut end = end + 6;
+    if byte(end) == b':' && digits(end + 1, 2) {
+        end += 3;
+        if matches!(byte(end), b'.' | b',') && is_digit(byte(end + 1)) {
+            end = digit_run_end(bytes, end + 1);
+        }
+    }
+    if byte(end) == b'Z' {
+        end += 1;
+    } else if matches!(byte(end), b'+' | b'-') && digits(end + 1, 2) {
+        if byte(end + 3) == b':' && digits(end + 4, 2) {
+            end += 6;
+        } else if digits(end + 3, 2) {
+            end += 5;
+        }
+    }
+    Some(end)
+}
+
+/// `duration`: a number, at most one whitespace char, then a unit (or
+/// `s`, `m` or `h` right after the number). Units are told apart by their
+/// first two letters (`ns`, `na`noseconds, `mi`n, `ms`, `se`c, `ho`ur,
+/// `hr`, `da`y, `we`ek); `µs` is not ASCII.
+fn duration_candidates(bytes: &[u8], from: usize) -> Option<usize> {
+    number_with_unit(bytes, from, |unit, spaced| match unit {
+        [b's' | b'm' | b'h', ..] if !spaced => true,
+        [b'n', b's' | b'a', ..]
+        | [b'm', b's' | b'i', ..]
+        | [b's', b'e', ..]
+        | [b'h', b'o' | b'r', ..]
+        | [b'd', b'a', ..]
+        | [b'w', b'e', ..] => true,
+        [first, ..] => !first.is_ascii(),
+        [] => false,
+    })
+}
+
+/// `size`: a number, at most one whitespace char, then a unit:
+/// `[KMGTP]i?B`, `[kmgt]b` or `bytes?`.
+fn size_candidates(bytes: &[u8], from: usize) -> Option<usize> {
+    number_with_unit(bytes, from, |unit, _| match unit {
+        [b'K' | b'M' | b'G' | b'T' | b'P', b'B' | b'i', ..]
+        | [b'k' | b'm' | b'g' | b't', b'b', ..]
+        | [b'b', b'y', ..] => true,
+        [first, ..] => !first.is_ascii(),
+        [] => false,
+    })
+}
+
+/// Starts of `[0-9]+(?:\.[0-9]+)?` followed by what `is_unit` takes, after
+/// at most one whitespace char (whether there was one is its second
+/// argument). A non-ASCII byte there counts as whitespace: Unicode
+/// whitespace is not ASCII.
+fn number_with_unit(
+    bytes: &[u8],
+    from: usize,
+    is_unit: impl Fn(&[u8], bool) -> bool,
+) -> Option<usize> {
+    let unit_follows = |at: usize| match bytes.get(at) {
+        None => false,
+        Some(b) if !b.is_ascii() => true,
+        Some(&b) if is_ascii_space(b) => is_unit(&bytes[at + 1..], true),
+        Some(_) => is_unit(&bytes[at..], false),
+    };
+    let mut at = from;
+    loop {
+        let start = digit_run_start(bytes, at)?;
+        let mut end = digit_run_end(bytes, start);
+        at = end;
+        if bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(|&b| is_digit(b)) {
+            let decimals = digit_run_end(bytes, end + 1);
+            // The unit may follow the integer or the decimals.
+            if unit_follows(end) {
+                return Some(start);
+            }
+            end = decimals;
+        }
+        if unit_follows(end) {
+            return Some(start);
+        }
+    }
+}
+
+// --- Replacing ---------------------------------------------------------------
+
+/// Replaces every match `find` finds, expanding `template` with its groups,
+/// into `out`; false when nothing matched. Equal to `Regex::replace_all`
+/// for a regex whose matches `find` finds.
+fn replace_found(
+    text: &str,
+    mut find: impl FnMut(&str, usize) -> Option<Found>,
+    template: &Template,
+    out: &mut String,
+) -> bool {
+    let (mut copied, mut from) = (0, 0);
+    while let Some(found) = find(text, from) {
+        debug_assert!(found.span.start >= from && found.span.end > found.span.start);
+        if from == 0 {
+            out.clear();
+            out.reserve(text.len() + 16);
+        }
+        out.push_str(&text[copied..found.span.start]);
+        for piece in &template.pieces {
+            match piece {
+                Piece::Literal(literal) => out.push_str(literal),
+                Piece::Group(0) => out.push_str(&text[found.span.clone()]),
+                Piece::Group(index) => {
+                    if let Some(Some(group)) = found.groups.get(index - 1) {
+                        out.push_str(&text[group.clone()]);
+                    }
+                }
+            }
+        }
+        copied = found.span.end;
+        from = found.span.end;
+    }
+    if from == 0 {
+        return false;
+    }
+    out.push_str(&text[copied..]);
+    true
+}
+
+/// The leftmost match of `anchored` (`^(?:pattern)`) at a candidate at or
+/// after `from` where `\b` holds (the candidate is a word char, so the char
+/// before must not be one). The regex sees the text from the candidate on;
+/// the `\b` it then sees at its start is the one checked here.
+fn find_anchored(
+    anchored: &Regex,
+    candidates: Candidates,
+    first: Option<FirstAlternative>,
+    text: &str,
+    from: usize,
+) -> Option<Found> {
+    let mut at = from;
+    while let Some(start) = candidates(text.as_bytes(), at) {
+        if !word_before(text, start) {
+            if let Some(end) = first.and_then(|first| first(text.as_bytes(), start)) {
+                return Some(Found::whole(start..end));
+            }
+            if let Some(found) = anchored.find(&text[start..]) {
+                if !found.is_empty() {
+                    return Some(Found::whole(start..start + found.end()));
+                }
+            }
+        }
+        at = start + 1;
+    }
+    None
+}
+
+// --- Unicode `\w`, as the regex crate's `\b` sees it ---------------------------
+
+fn is_ascii_word(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_'
+}
+
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        return is_ascii_word(c as u8);
+    }
+    // Rare (non-ASCII text next to a candidate match): ask the regex crate,
+    // whose Unicode word class is the definition.
+    static WORD: OnceLock<Regex> = OnceLock::new();
+    WORD.get_or_init(|| Regex::new(r"^\w$").expect("valid regex"))
+        .is_match(c.encode_utf8(&mut [0; 4]))
+}
+
+/// Whether the char before byte `at` (a char boundary) is a word char.
+fn word_before(text: &str, at: usize) -> bool {
+    match at.checked_sub(1).map(|index| text.as_bytes()[index]) {
+        None => false,
+        Some(byte) if byte.is_ascii() => is_ascii_word(byte),
+        Some(_) => text[..at].chars().next_back().is_some_and(is_word_char),
+    }
+}
+
+/// Whether the char at byte `at` (a char boundary) is a word char.
+fn word_at(text: &str, at: usize) -> bool {
+    match text.as_bytes().get(at) {
+        None => false,
+        Some(&byte) if byte.is_ascii() => is_ascii_word(byte),
+        Some(_) => text[at..].chars().next().is_some_and(is_word_char),
+    }
+}
+
+/// The start of the word that `at` is in or ends.
+fn word_start(text: &str, mut at: usize) -> usize {
+    while word_before(text, at) {
+        at -= text[..at].chars().next_back().map_or(1, char::len_utf8);
+    }
+    at
+}
+
+/// The end of the word that `at` is in or starts.
+fn word_end(text: &str, mut at: usize) -> usize {
+    while word_at(text, at) {
+        at += text[at..].chars().next().map_or(1, char::len_utf8);
+    }
+    at
+}
+
+// --- The matchers ----------------------------------------------------------
+
+/// `quoted`: `\B(?:"[^"\n]*"|'[^'\n]*'|`[^`\n]*`)\B`. A quote is not a word
+/// char, so `\B` wants none before the opening quote and none after the
+/// closing one, which is the next same quote unless a line break comes first.
+fn find_quoted(text: &str, from: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    let quotes =
+        |word| bytes_equal(word, b'"') | bytes_equal(word, b'\'') | bytes_equal(word, b'`');
+    while let Some(open) = find_byte(bytes, at, quotes, |b| matches!(b, b'"' | b'\'' | b'`')) {
+        at = open + 1;
+        if word_before(text, open) {
+            continue;
+        }
+        let quote = bytes[open];
+        let close = find_byte(
+            bytes,
+            open + 1,
+            |word| bytes_equal(word, quote) | bytes_equal(word, b'\n'),
+            |b| b == quote || b == b'\n',
+        );
+        if let Some(close) = close.filter(|&close| bytes[close] == quote) {
+            if !word_at(text, close + 1) {
+                return Some(Found::whole(open..close + 1));
+            }
+        }
+    }
+    None
+}
+
+/// `uuid`: `\b` 8-4-4-4-12 hex digits `\b`.
+fn find_uuid(text: &str, from: usize) -> Option<Found> {
+    const LEN: usize = 36;
+    let bytes = text.as_bytes();
+    let mut at = from + 8;
+    while let Some(dash) = find_equal(bytes, at, b'-') {
+        at = dash + 1;
+        let start = dash - 8;
+        let shaped = bytes.len() - start >= LEN
+            && bytes[start..start + LEN]
+                .iter()
+                .enumerate()
+                .all(|(i, b)| match i {
+                    8 | 13 | 18 | 23 => *b == b'-',
+                    _ => b.is_ascii_hexdigit(),
+                });
+        if shaped && !word_before(text, start) && !word_at(text, start + LEN) {
+            return Some(Found::whole(start..start + LEN));
+        }
+    }
+    None
+}
+
+/// `ipv4`: `\b(?:OCTET\.){3}OCTET(?::[0-9]{1,5})?\b`. Each octet is a
+/// whole digit run (a dot, or for the last one a `:` or `\b`, must follow),
+/// so it must read as 0-255 without leading zeros; the port is kept only if
+/// `\b` follows it, else the match ends before the `:`.
+fn find_ipv4(text: &str, from: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    // The first octet is a digit run right before a dot: look for dots.
+    let mut at = from;
+    while let Some(dot) = find_equal(bytes, at, b'.') {
+        at = dot + 1;
+        let digits = bytes[from..dot]
+            .iter()
+            .rev()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let start = dot - digits;
+        if digits == 0 || (start > 0 && is_digit(bytes[start - 1])) || word_before(text, start) {
+            continue;
+        }
+        if let Some(end) = ipv4_end(text, start) {
+            return Some(Found::whole(start..end));
+        }
+    }
+    None
+}
+
+fn ipv4_end(text: &str, start: usize) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = start;
+    for octet in 0..4 {
+        if octet > 0 {
+            if bytes.get(at) != Some(&b'.') {
+                return None;
+            }
+            at += 1;
+        }
+        let end = digit_run_end(bytes, at);
+        if !is_octet(&bytes[at..end]) {
+            return None;
+        }
+        at = end;
+    }
+    if bytes.get(at) == Some(&b':') {
+        let port_end = digit_run_end(bytes, at + 1);
+        let port = port_end - (at + 1);
+        if (1..=5).contains(&port) && !word_at(text, port_end) {
+            return Some(port_end);
+        }
+        // `:` is no word char, so `\b` holds after the last octet.
+        return Some(at);
+    }
+    (!word_at(text, at)).then_some(at)
+}
+
+/// `25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]`, matched whole.
+fn is_octet(digits: &[u8]) -> bool {
+    matches!(
+        digits,
+        [_] | [b'1'..=b'9', _] | [b'1', _, _] | [b'2', b'0'..=b'4', _] | [b'2', b'5', b'0'..=b'5']
+    )
+}
+
+/// `number`: `(^|[^\w.\-])-?[0-9]+(?:\.[0-9]+)*\b`, group 1 the char before.
+/// A match starts where a digit run does (or at the `-` before it); the
+/// greedy `(?:\.[0-9]+)*` backs off one group when `\b` fails after the
+/// last one (the group before ends at a `.`, so `\b` holds there).
+fn find_number(text: &str, from: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(digits) = digit_run_start(bytes, at) {
+        let run_end = digit_run_end(bytes, digits);
+        at = run_end;
+        let tail = if digits > 0 && bytes[digits - 1] == b'-' {
+            digits - 1
+        } else {
+            digits
+        };
+        let start = match text[..tail].chars().next_back() {
+            // `^`: group 1 is empty.
+            None => 0,
+            Some(c) if c == '.' || c == '-' || is_word_char(c) => continue,
+            Some(c) => tail - c.len_utf8(),
+        };
+        if start < from {
+            continue;
+        }
+        let (mut end, mut previous) = (run_end, None);
+        while bytes.get(end) == Some(&b'.') && bytes.get(end + 1).is_some_and(|&b| is_digit(b)) {
+            previous = Some(end);
+            end = digit_run_end(bytes, end + 1);
+        }
+        let end = match (word_at(text, end), previous) {
+            (false, _) => end,
+            (true, Some(previous)) => previous,
+            (true, None) => continue,
+        };
+        return Some(Found {
+            span: start..end,
+            groups: [Some(start..tail), None],
+        });
+    }
+    None
+}
+
+/// `hex`: `\b0[xX][0-9A-Fa-f]+\b|\b(?:hex run of 7+ with a digit)\b`. Both
+/// sides are `\b` around word chars, so a match is a whole word.
+fn find_hex(text: &str, from: usize) -> Option<Found> {
+    find_word_with_digit(text, from, |word| {
+        let prefixed = word.len() > 2
+            && word[0] == b'0'
+            && matches!(word[1], b'x' | b'X')
+            && word[2..].iter().all(u8::is_ascii_hexdigit);
+        prefixed
+            || (word.len() >= 7
+                && word.iter().all(u8::is_ascii_hexdigit)
+                && word.iter().any(|&b| is_digit(b)))
+    })
+}
+
+/// `token`: `\b(?:10+ ASCII letters and digits with a digit)\b`: a whole word.
+fn find_token(text: &str, from: usize) -> Option<Found> {
+    find_word_with_digit(text, from, |word| {
+        word.len() >= 10
+            && word.iter().all(u8::is_ascii_alphanumeric)
+            && word.iter().any(|&b| is_digit(b))
+    })
+}
+
+/// The first whole word (Unicode `\w` run) at or after `from` that has an
+/// ASCII digit and that `accept` takes.
+fn find_word_with_digit(text: &str, from: usize, accept: fn(&[u8]) -> bool) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(digit) = find_digit(bytes, at) {
+        let (start, end) = (word_start(text, digit), word_end(text, digit));
+        if start >= from && accept(&bytes[start..end]) {
+            return Some(Found::whole(start..end));
+        }
+        at = end;
+    }
+    None
+}
+
+/// `id-with-number`:
+/// `\b([A-Za-z_]*[a-z][A-Za-z_]*)(?:([_\-:#])(?:[0-9][A-Za-z0-9]+|[A-Za-z][A-Za-z0-9]*[0-9][A-Za-z0-9]*)|[0-9]{4,})\b`.
+/// Every char of a match is in [`is_id_byte`], and it has a digit, so only
+/// runs of those bytes with a digit are tried, at each word start.
+fn find_id_with_number(text: &str, from: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let mut at = from;
+    while let Some(digit) = find_digit(bytes, at) {
+        let mut region = digit;
+        while region > from && is_id_byte(bytes[region - 1]) {
+            region -= 1;
+        }
+        let region_end = bytes[digit..]
+            .iter()
+            .position(|&b| !is_id_byte(b))
+            .map_or(bytes.len(), |offset| digit + offset);
+        let found = (region..region_end)
+            .filter(|&start| is_name_byte(bytes[start]) && !word_before(text, start))
+            .find_map(|start| id_with_number_at(text, start));
+        if found.is_some() {
+            return found;
+        }
+        at = region_end;
+    }
+    None
+}
+
+fn is_id_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b':' | b'#')
+}
+
+fn is_name_byte(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_'
+}
+
+/// The match at `start`, a word start. Group 1 is a `[A-Za-z_]` run with a
+/// lower-case letter; backtracking tries its ends from the longest to just
+/// after the first lower-case letter, and the first end that the rest
+/// matches after wins.
+fn id_with_number_at(text: &str, start: usize) -> Option<Found> {
+    let bytes = text.as_bytes();
+    let name_end = bytes[start..]
+        .iter()
+        .position(|&b| !is_name_byte(b))
+        .map_or(bytes.len(), |offset| start + offset);
+    let first_lower = start
+        + bytes[start..name_end]
+            .iter()
+            .position(u8::is_ascii_lowercase)?;
+    (first_lower + 1..=name_end).rev().find_map(|name_end| {
+        let (end, separator) = id_tail(text, name_end)?;
+        Some(Found {
+            span: start..end,
+            groups: [Some(start..name_end), separator],
+        })
+    })
+}
+
+/// After the name: a separator and an id with a digit, or 4+ digits; then
+/// `\b`. The id is a whole `[A-Za-z0-9]` run (`\b` cannot hold inside one).
+fn id_tail(text: &str, at: usize) -> Option<(usize, Option<Range<usize>>)> {
+    let bytes = text.as_bytes();
+    match *bytes.get(at)? {
+        b'_' | b'-' | b':' | b'#' => {
+            let id = at + 1;
+            let id_end = bytes[id..]
+                .iter()
+                .position(|b| !b.is_ascii_alphanumeric())
+                .map_or(bytes.len(), |offset| id + offset);
+            let valid = match &bytes[id..id_end] {
+                [] => false,
+                [first, ..] if is_digit(*first) => id_end - id >= 2,
+                run => run.iter().any(|&b| is_digit(b)),
+            };
+            (valid && !word_at(text, id_end)).then_some((id_end, Some(at..at + 1)))
+        }
+        b'0'..=b'9' => {
+            let end = digit_run_end(bytes, at);
+            (end - at >= 4 && !word_at(text, end)).then_some((end, None))
+        }
+        _ => None,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -1158,6 +2388,7 @@ pub fn default_masks() -> Vec<MaskRule> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Frame;
 
     /// One signer for all tests: compiling the masks is the slow part.
     fn signer() -> &'static Signer {
@@ -1330,11 +2561,145 @@ mod tests {
         }
     }
 
+    impl Signer {
+        /// What [`Signer::mask`] computes, as the former implementation did
+        /// it with the masks' regexes alone (a `RegexSet` told which masks
+        /// match a text, as `is_match` does here).
+        fn mask_reference(&self, message: &str) -> String {
+            let original = collapse_whitespace(bounded(message));
+            let matching = |text: &str| -> Vec<bool> {
+                self.masks.iter().map(|m| m.regex.is_match(text)).collect()
+            };
+            let replace = |mask: &CompiledMask, text: &str| -> String {
+                mask.regex
+                    .replace_all(text, Expand(&mask.template))
+                    .into_owned()
+            };
+            let flagged = matching(&original);
+            let mut masked = original.clone();
+            for (mask, _) in self.masks.iter().zip(&flagged).filter(|(_, f)| **f) {
+                masked = replace(mask, &masked);
+            }
+            if masked == original {
+                return original;
+            }
+            let missed = matching(&masked)
+                .iter()
+                .zip(&flagged)
+                .any(|(now, before)| *now && !before);
+            if !missed {
+                return masked;
+            }
+            // Every mask in order, each on the previous one's output.
+            let mut text = original;
+            for mask in &self.masks {
+                text = replace(mask, &text);
+            }
+            text
+        }
+    }
+
+    /// Text rich in what the built-in masks look at: digits, hex, separators,
+    /// quotes, units, month names, non-ASCII word chars (letters, a
+    /// non-ASCII digit, a combining mark, a joiner), non-ASCII whitespace.
+    fn mask_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            "[0-9]{1,6}",
+            "[0-9a-fA-F]{1,14}",
+            "[a-zA-Z_]{1,6}",
+            "[a-z]{1,3}[0-9]{1,5}[a-z0-9]{0,4}",
+            "[ ._:#/@?&=\\-]",
+            "[\"'`\n]",
+            // Structured values and near misses of them.
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{1,3})?)?(Z|[+-][0-9]{2}:?[0-9]{2})?)?",
+            "[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]{0,2})?)?[Z+-]?[0-9]{0,2}:?[0-9]{0,3}",
+            "[0-9]{2,5}-[0-9]{1,3}-[0-9]{1,3}([T ][0-9]{1,3}:[0-9]{1,3}(:[0-9]{1,3}([.,][0-9]{0,3})?)?([Z+-][0-9]{0,3}:?[0-9]{0,3})?)?",
+            "[0-9]{1,4}(\\.[0-9]{1,4}){2,4}(:[0-9]{0,6})?",
+            "[0-9a-fA-F]{7,9}(-[0-9a-fA-F]{3,5}){3}-[0-9a-fA-F]{11,13}",
+            "-?[0-9]{1,3}(\\.[0-9]{1,3}){0,3}",
+            proptest::sample::select(vec![
+                " ",
+                " ",
+                " ",
+                ".",
+                "-",
+                "0x",
+                "0X",
+                "ms",
+                " s",
+                "h",
+                "KB",
+                "kb",
+                "bytes",
+                "Jan",
+                "Dec",
+                "é",
+                "٣",
+                "\u{301}",
+                "\u{200D}",
+                "\u{A0}",
+                "µs",
+                "日本",
+                "::",
+                "[",
+                "]",
+                "255",
+                "256",
+                "010",
+                "1.2.3.4",
+                "://",
+                "/home/",
+                "/tmp/",
+                "user_",
+                "order",
+                "sess-",
+                "cart:",
+                "#",
+                "E11000",
+                "utf-8",
+                "v1.2",
+                "5\u{A0}Jan 2026",
+                "3µs",
+                "2\u{A0}ms",
+                "4\u{2009}KB",
+                "Mon, 05 Jan 2026 12:34:56 GMT",
+                "12:34:56",
+                "2026-01-05T12:34:56Z",
+                "bob.smith+x@mail.example.co.uk",
+                "[::1]:8080",
+                "fe80::1",
+                "2001:db8::8a2e:370:7334",
+                "https://bob:pw@db.example/x?q=1&page=2",
+                "3b241101-e2bb-4255-8caf-4136c566a962",
+                "Zbytes",
+                "1h30m",
+                "/var/folders/xy/abc/T/",
+                "2026-01-05",
+                "2026-01-05 12:34",
+                "T",
+                "Z",
+                "+01:00",
+                "-0530",
+                "+01:",
+                ".789",
+                ",5",
+                "05/01/2026",
+                "9:05\u{A0}PM",
+                "1.5 s",
+            ])
+            .prop_map(String::from),
+            any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..14).prop_map(|pieces| pieces.concat())
+    }
+
     proptest::proptest! {
-        /// The fast path (one prefilter scan, one check) must equal running
-        /// every default mask in order with a rescan after each change.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1024))]
+
+        /// The fast paths must equal the former, regex-only implementation.
         #[test]
-        fn fast_masking_equals_rescanning(
+        fn fast_masking_equals_every_mask_in_order(
             words in proptest::collection::vec(
                 proptest::prop_oneof![
                     "[a-z]{1,8}",
@@ -1353,10 +2718,134 @@ mod tests {
             )
         ) {
             let message = words.join(" ");
-            let signer = signer();
-            let collapsed = collapse_whitespace(bounded(&message));
-            proptest::prop_assert_eq!(signer.mask(&message), signer.mask_rescanning(collapsed));
+            proptest::prop_assert_eq!(signer().mask(&message), signer().mask_reference(&message));
         }
+
+        #[test]
+        fn fast_masking_equals_every_mask_in_order_on_dense_text(text in mask_text()) {
+            proptest::prop_assert_eq!(signer().mask(&text), signer().mask_reference(&text));
+        }
+
+        /// Each built-in mask alone: its cheap test never rules out a match,
+        /// and its fast path replaces exactly like its regex.
+        #[test]
+        fn builtin_masks_equal_their_regexes(text in mask_text()) {
+            for mask in &signer().masks {
+                let builtin = mask.builtin.expect("default masks are built in");
+                let expected = mask.regex.replace_all(&text, Expand(&mask.template));
+                if mask.regex.is_match(&text) {
+                    proptest::prop_assert!(
+                        builtin.may_match(ByteClasses::of(&text), &text),
+                        "{:?} ruled out a match in {:?}", builtin, text
+                    );
+                }
+                let mut out = String::new();
+                let replaced = mask.replace(&text, &mut out);
+                proptest::prop_assert_eq!(
+                    if replaced { &out } else { &text },
+                    &*expected,
+                    "{:?} on {:?}", builtin, text
+                );
+                proptest::prop_assert_eq!(replaced, mask.regex.is_match(&text));
+                proptest::prop_assert_eq!(
+                    mask.is_match(ByteClasses::of(&text), &text),
+                    mask.regex.is_match(&text)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn builtin_masks_match_like_their_regexes() {
+        let cases = [
+            "a 'b' c'd' \"e\"f `g\nh` 'i''j' é'k'é '' ' x",
+            "x-3b241101-e2bb-4255-8caf-4136c566a962 3b241101-e2bb-4255-8caf-4136c566a962_              é3b241101-e2bb-4255-8caf-4136c566a962 3b241101-e2bb-4255-8caf-4136c566a962é",
+            "1.2.3.4 255.255.255.255 256.1.1.1 01.2.3.4 1.2.3.4.5 1.2.3.4:80 1.2.3.4:123456 \
+             1.2.3.4:80a 1.2.3.4a 999.1.2.3.4 a1.2.3.4 1.2.3.4:",
+            "-1 a-1 (-1) 1.2.3 1.2.3a 1a 1.2a .5 x.5 é5 5é ٣5 -5 --5 1-2 5\u{301} 12:34",
+            "0x1F 0X 0x 0xg 1234567 abcdef1 abcdefa 1234567_ é1234567 0x1fé",
+            "user_12345 order7781 cart:42 sess-a8f3k2j9q1 ab_cd12 ab_cd_1x E11000 a_1234-b_5678 \
+             Ab#12 aB:1 x_1 x-1y xY_z9 user_1234é é_user1234 _a1234 __a-9z",
+            "a8f3k2j9q1x7 a8f3k2j9q1 a8f3k2j9q abcdefghij1_ 12345678901",
+            "took 5µs, 3\u{A0}ms, 4\u{2009}KB on 5\u{A0}Jan\u{A0}2026 and 12\u{2003}Feb 2026 \
+             at 9:05\u{A0}PM or 10:11:12\u{A0}pm, 7 µs, 1.5\u{A0}s, 2.5µs",
+        ];
+        for text in cases {
+            for mask in &signer().masks {
+                let builtin = mask.builtin.expect("built in");
+                let expected = mask.regex.replace_all(text, Expand(&mask.template));
+                let mut out = String::new();
+                let replaced = mask.replace(text, &mut out);
+                let fast = if replaced { out.as_str() } else { text };
+                assert_eq!(fast, &*expected, "{builtin:?} on {text:?}");
+                if mask.regex.is_match(text) {
+                    assert!(
+                        builtin.may_match(ByteClasses::of(text), text),
+                        "{builtin:?} on {text:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_mask_is_built_in_and_others_are_not() {
+        for rule in default_masks() {
+            assert!(
+                Builtin::for_pattern(&rule.pattern).is_some(),
+                "{}",
+                rule.name
+            );
+        }
+        assert_eq!(Builtin::for_pattern("[0-9]+"), None);
+    }
+
+    #[test]
+    fn signer_is_shareable_across_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Signer>();
+    }
+
+    #[test]
+    fn frames_cache_keys_on_everything_normalization_reads() {
+        let signer = Signer::new(&SignatureConfig::default()).expect("compiles");
+        let base = event(Some("E"), "m", app_frames(10));
+        let id = |e: &Event| signer.sign(e).id;
+        let first = id(&base);
+        assert_eq!(id(&base), first, "a hit gives the same id");
+        let mut vendor = base.clone();
+        vendor.frames[2].in_app = Some(false);
+        let mut renamed = base.clone();
+        renamed.frames[2].function = Some("loadAccount".to_owned());
+        let mut moved = base.clone();
+        moved.frames[2].filename = Some("/srv/app/src/services/account.js".to_owned());
+        let mut module = base.clone();
+        module.frames[2].module = Some("app.services".to_owned());
+        for changed in [vendor, renamed, moved, module] {
+            let fresh = Signer::new(&SignatureConfig::default()).expect("compiles");
+            assert_eq!(id(&changed), fresh.sign(&changed).id);
+            assert_ne!(id(&changed), first);
+        }
+        assert!(signer.frames.len() >= 5);
+    }
+
+    #[test]
+    fn title_cache_keeps_the_first_title_and_stays_bounded() {
+        let signer = Signer::new(&SignatureConfig::default()).expect("compiles");
+        let first = signer.sign(&event(Some("TypeError"), "x of user 1", app_frames(10)));
+        let second = signer.sign(&event(Some("TypeError"), "other words", app_frames(99)));
+        assert_eq!(first.id, second.id);
+        assert_eq!(second.title, "TypeError: x of user <n>");
+        // A fresh signer computes the title of the event it sees first.
+        let fresh = Signer::new(&SignatureConfig::default()).expect("compiles");
+        let sig = fresh.sign(&event(Some("TypeError"), "other words", app_frames(99)));
+        assert_eq!(sig.title, "TypeError: other words");
+        for n in 0..TITLE_CACHE_ENTRIES + 10 {
+            let mut e = event(Some("E"), "m", vec![]);
+            e.fingerprint = Some(vec![n.to_string()]);
+            signer.sign(&e);
+        }
+        assert!(signer.titles.len() <= TITLE_CACHE_ENTRIES);
     }
 
     #[test]
@@ -1671,7 +3160,7 @@ mod tests {
             .chars()
             .map(|f| frame("/app/src/x.js", &f.to_string(), 1))
             .collect();
-        GroupFrames::collect(&frames, 100)
+        GroupFrames::collect(frames.iter().map(FrameRef::from), 100)
             .iter()
             .map(|(_, function)| function)
             .collect()

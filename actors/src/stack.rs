@@ -11,10 +11,6 @@
 //! skipped, and no input makes it panic (the property tests feed it arbitrary
 //! strings), because stack text is untrusted.
 
-use std::sync::OnceLock;
-
-use regex::Regex;
-
 use crate::event::Frame;
 
 /// What a stack string says: the exception's type and message when the text
@@ -27,15 +23,78 @@ pub struct ParsedStack {
     pub frames: Vec<Frame>,
 }
 
+/// A parsed frame borrowing its strings from the stack text: parsing for
+/// grouping allocates no string per frame (or per line).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FrameRef<'a> {
+    pub filename: Option<&'a str>,
+    pub function: Option<&'a str>,
+    pub module: Option<&'a str>,
+    pub lineno: Option<u32>,
+    pub colno: Option<u32>,
+    pub in_app: Option<bool>,
+}
+
+impl FrameRef<'_> {
+    fn to_frame(self) -> Frame {
+        Frame {
+            filename: self.filename.map(str::to_owned),
+            function: self.function.map(str::to_owned),
+            module: self.module.map(str::to_owned),
+            lineno: self.lineno,
+            colno: self.colno,
+            in_app: self.in_app,
+        }
+    }
+}
+
+impl<'a> From<&'a Frame> for FrameRef<'a> {
+    fn from(frame: &'a Frame) -> Self {
+        Self {
+            filename: frame.filename.as_deref(),
+            function: frame.function.as_deref(),
+            module: frame.module.as_deref(),
+            lineno: frame.lineno,
+            colno: frame.colno,
+            in_app: frame.in_app,
+        }
+    }
+}
+
+/// [`ParsedStack`] borrowing from the stack text. [`parse_stack`] is this,
+/// converted to owned strings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct StackRef<'a> {
+    pub exception_type: Option<&'a str>,
+    pub message: Option<&'a str>,
+    pub frames: Vec<FrameRef<'a>>,
+}
+
 /// The line that opens every Python traceback.
 const PYTHON_MARKER: &str = "Traceback (most recent call last):";
 
 /// Parses a stack string in any supported format (V8/Node, Firefox/Safari,
 /// Python, JVM, Go). Never panics; unknown lines are skipped.
 pub fn parse_stack(stack: &str) -> ParsedStack {
+    let parsed = parse_stack_ref(stack);
+    ParsedStack {
+        exception_type: parsed.exception_type.map(str::to_owned),
+        message: parsed.message.map(str::to_owned),
+        frames: parsed.frames.into_iter().map(FrameRef::to_frame).collect(),
+    }
+}
+
+/// [`parse_stack`] without copying: what grouping uses.
+pub(crate) fn parse_stack_ref(stack: &str) -> StackRef<'_> {
     // A chained Python traceback prints the cause first and the exception that
     // was finally raised last, so the last traceback is the one to report.
-    if let Some(start) = stack.rfind(PYTHON_MARKER) {
+    // (`contains` of the marker's head is a fast vectorized search, which
+    // `rfind` of the whole marker is not: it only runs on a hit.)
+    let python = stack
+        .contains(&PYTHON_MARKER[..32])
+        .then(|| rfind_short(stack, PYTHON_MARKER))
+        .flatten();
+    if let Some(start) = python {
         return parse_python(&stack[start + PYTHON_MARKER.len()..]);
     }
     if is_go_panic(stack) {
@@ -49,8 +108,13 @@ pub fn parse_stack(stack: &str) -> ParsedStack {
 /// internals and frames without any location are not in-app, because a bug
 /// is grouped by where the application's code was when it crashed.
 pub fn guess_in_app(frame: &Frame) -> bool {
-    let file = frame.filename.as_deref().filter(|f| !f.is_empty());
-    let module = frame.module.as_deref().filter(|m| !m.is_empty());
+    guess_in_app_parts(frame.filename.as_deref(), frame.module.as_deref())
+}
+
+/// [`guess_in_app`] on a frame's file and module.
+pub(crate) fn guess_in_app_parts(file: Option<&str>, module: Option<&str>) -> bool {
+    let file = file.filter(|f| !f.is_empty());
+    let module = module.filter(|m| !m.is_empty());
     if file.is_none() && module.is_none() {
         return false;
     }
@@ -58,7 +122,7 @@ pub fn guess_in_app(frame: &Frame) -> bool {
 }
 
 /// Path fragments of dependencies, standard libraries and runtimes.
-const LIBRARY_PATH_FRAGMENTS: &[&str] = &[
+const LIBRARY_PATH_FRAGMENTS: [&str; 8] = [
     "node_modules",
     "site-packages",
     "dist-packages",
@@ -84,24 +148,61 @@ const LIBRARY_PATH_PREFIXES: &[&str] = &[
 const FILELESS_MARKERS: &[&str] = &["<anonymous>", "native", "[native code]", "<unknown>"];
 
 fn is_library_path(path: &str) -> bool {
-    let path = path.trim();
+    let path = trim(path);
     FILELESS_MARKERS.contains(&path)
         || LIBRARY_PATH_PREFIXES.iter().any(|p| path.starts_with(p))
-        || library_fragments().is_match(path)
+        || has_library_fragment(path)
 }
 
-/// The fragments as one regex: a single SIMD literal scan instead of one
-/// substring search per fragment, as this runs for every frame of every event.
-fn library_fragments() -> &'static Regex {
-    static FRAGMENTS: OnceLock<Regex> = OnceLock::new();
-    FRAGMENTS.get_or_init(|| {
-        let alternation: Vec<String> = LIBRARY_PATH_FRAGMENTS
-            .iter()
-            .map(|f| regex::escape(f))
-            .collect();
-        Regex::new(&alternation.join("|")).expect("escaped literals form a valid regex")
-    })
+/// Whether `path` contains one of [`LIBRARY_PATH_FRAGMENTS`]. Every
+/// fragment has one of the [`ANCHORS`]: one scan finds those bytes, and only
+/// the fragments anchored on the byte found are compared there (this runs
+/// for every frame of every event; a regex, or a substring search per
+/// fragment, costs several times more on these short strings).
+fn has_library_fragment(path: &str) -> bool {
+    let bytes = path.as_bytes();
+    let anchors = |word| {
+        bytes_equal(word, ANCHORS[0])
+            | bytes_equal(word, ANCHORS[1])
+            | bytes_equal(word, ANCHORS[2])
+            | bytes_equal(word, ANCHORS[3])
+    };
+    any_flagged(
+        bytes,
+        anchors,
+        |b| ANCHORS.contains(&b),
+        |anchor| {
+            LIBRARY_PATH_FRAGMENTS
+                .iter()
+                .zip(FRAGMENT_ANCHORS)
+                .any(|(fragment, offset)| {
+                    fragment.as_bytes()[offset] == bytes[anchor]
+                        && anchor >= offset
+                        && bytes[anchor - offset..].starts_with(fragment.as_bytes())
+                })
+        },
+    )
 }
+
+/// Bytes that every library fragment has at least one of.
+const ANCHORS: [u8; 4] = [b'/', b'_', b'-', b'<'];
+
+/// Where each library fragment's first anchor byte is.
+const FRAGMENT_ANCHORS: [usize; LIBRARY_PATH_FRAGMENTS.len()] = {
+    let mut offsets = [0; LIBRARY_PATH_FRAGMENTS.len()];
+    let mut index = 0;
+    while index < LIBRARY_PATH_FRAGMENTS.len() {
+        let fragment = LIBRARY_PATH_FRAGMENTS[index].as_bytes();
+        let mut offset = 0;
+        while !matches!(fragment[offset], b'/' | b'_' | b'-' | b'<') {
+            // Out of bounds (a compile error) if a fragment has no anchor.
+            offset += 1;
+        }
+        offsets[index] = offset;
+        index += 1;
+    }
+    offsets
+};
 
 /// JVM standard-library packages (Kotlin's and Scala's too: they ship with
 /// every application and never hold its bugs).
@@ -125,10 +226,10 @@ const HEADER_PREFIXES: &[&str] = &["Uncaught (in promise) ", "Uncaught "];
 /// Splits a header line into its exception type (when it starts with a
 /// dotted identifier followed by `: `, or is one) and its message.
 fn split_header(line: &str) -> (Option<&str>, &str) {
-    let line = strip_header_prefix(line.trim());
-    if let Some((head, rest)) = line.split_once(": ") {
+    let line = strip_header_prefix(trim(line));
+    if let Some((head, rest)) = split_once_short(line, ": ") {
         if is_type_name(head) {
-            return (Some(head), rest.trim());
+            return (Some(head), trim(rest));
         }
     }
     match line.strip_suffix(':') {
@@ -145,7 +246,7 @@ pub(crate) fn strip_header_prefix(line: &str) -> &str {
         line = line.strip_prefix(prefix).unwrap_or(line);
     }
     if let Some(rest) = line.strip_prefix("Exception in thread \"") {
-        if let Some((_, after)) = rest.split_once("\" ") {
+        if let Some((_, after)) = split_once_short(rest, "\" ") {
             return after;
         }
     }
@@ -166,10 +267,10 @@ fn is_identifier(s: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
 }
 
-fn set_header(parsed: &mut ParsedStack, line: &str) {
+fn set_header<'a>(parsed: &mut StackRef<'a>, line: &'a str) {
     let (exception_type, message) = split_header(line);
-    parsed.exception_type = exception_type.map(str::to_owned);
-    parsed.message = Some(message.to_owned()).filter(|m| !m.is_empty());
+    parsed.exception_type = exception_type;
+    parsed.message = Some(message).filter(|m| !m.is_empty());
 }
 
 // ---------------------------------------------------------------------------
@@ -180,9 +281,12 @@ fn set_header(parsed: &mut ParsedStack, line: &str) {
 /// header unless it is itself a frame (Firefox and Safari stacks have no
 /// header). A JVM `Caused by:` or `Suppressed:` block ends the parse: only
 /// the first exception block is reported, as it is the one that was thrown.
-fn parse_crash_first(stack: &str) -> ParsedStack {
-    let mut parsed = ParsedStack::default();
-    let lines = stack.lines().map(str::trim).filter(|l| !l.is_empty());
+fn parse_crash_first(stack: &str) -> StackRef<'_> {
+    let mut parsed = StackRef {
+        frames: Vec::with_capacity(16),
+        ..StackRef::default()
+    };
+    let lines = lines(stack).map(trim).filter(|l| !l.is_empty());
     for (index, line) in lines.enumerate() {
         if let Some(frame) = parse_frame_line(line) {
             parsed.frames.push(frame);
@@ -200,20 +304,20 @@ fn is_cause_marker(line: &str) -> bool {
     line.starts_with("Caused by:") || line.starts_with("Suppressed:")
 }
 
-fn parse_frame_line(line: &str) -> Option<Frame> {
+fn parse_frame_line(line: &str) -> Option<FrameRef<'_>> {
     match line.strip_prefix("at ") {
-        Some(rest) => parse_at_line(rest.trim_start()),
+        Some(rest) => parse_at_line(trim_start(rest)),
         None => parse_at_sign_line(line),
     }
 }
 
 /// `at fn (loc)`, `at loc`, `at async fn (loc)`, `at new Foo (loc)` (V8) and
 /// `at com.foo.Bar.baz(Bar.java:12)` (JVM: no space before the parenthesis).
-fn parse_at_line(rest: &str) -> Option<Frame> {
+fn parse_at_line(rest: &str) -> Option<FrameRef<'_>> {
     let rest = strip_call_markers(rest);
     let body = strip_jvm_jar_suffix(rest);
     if let Some(inner) = body.strip_suffix(')') {
-        if let Some((function, location)) = inner.split_once(" (") {
+        if let Some((function, location)) = split_once_short(inner, " (") {
             return v8_frame(Some(function), location);
         }
         if let Some((qualified, location)) = inner.split_once('(') {
@@ -243,10 +347,10 @@ fn strip_jvm_jar_suffix(s: &str) -> &str {
         .map_or(s, |(head, _)| head.trim_end())
 }
 
-fn v8_frame(function: Option<&str>, location: &str) -> Option<Frame> {
+fn v8_frame<'a>(function: Option<&'a str>, location: &'a str) -> Option<FrameRef<'a>> {
     let location = parse_js_location(location)?;
-    Some(Frame {
-        function: function.map(str::to_owned),
+    Some(FrameRef {
+        function,
         ..location
     })
 }
@@ -254,10 +358,10 @@ fn v8_frame(function: Option<&str>, location: &str) -> Option<Frame> {
 /// A V8 location: `file:line:col`, `file:line`, or a marker for code without
 /// a file (`native`, `<anonymous>`, `index 0` for `Promise.all`). `eval at f
 /// (file:1:2), <anonymous>:3:4` points at the file that called `eval`.
-fn parse_js_location(location: &str) -> Option<Frame> {
-    let location = location.trim();
+fn parse_js_location(location: &str) -> Option<FrameRef<'_>> {
+    let location = trim(location);
     if is_fileless_marker(location) {
-        return Some(Frame::default());
+        return Some(FrameRef::default());
     }
     if let Some(rest) = location.strip_prefix("eval at ") {
         return eval_origin(rest).and_then(parse_js_location);
@@ -279,27 +383,27 @@ fn eval_origin(rest: &str) -> Option<&str> {
 
 /// `file:line:col` or `file:line`. Both numbers must be numbers, so prose that
 /// happens to start with "at " is not mistaken for a frame.
-fn parse_file_line_col(location: &str) -> Option<Frame> {
-    let (head, last) = location.rsplit_once(':')?;
+fn parse_file_line_col(location: &str) -> Option<FrameRef<'_>> {
+    let (head, last) = rsplit_once_colon(location)?;
     let last: u32 = last.parse().ok()?;
-    let (file, lineno, colno) = match head.rsplit_once(':') {
+    let (file, lineno, colno) = match rsplit_once_colon(head) {
         Some((file, line)) => match line.parse::<u32>() {
             Ok(line) => (file, line, Some(last)),
             Err(_) => (head, last, None),
         },
         None => (head, last, None),
     };
-    (!file.is_empty()).then(|| Frame {
-        filename: Some(file.to_owned()),
+    (!file.is_empty()).then_some(FrameRef {
+        filename: Some(file),
         lineno: Some(lineno),
         colno,
-        ..Frame::default()
+        ..FrameRef::default()
     })
 }
 
 /// `com.foo.Bar.baz(Bar.java:12)`, possibly prefixed by a class loader or
 /// JPMS module (`java.base/java.lang.Thread.run`, `app//com.foo.Bar.baz`).
-fn jvm_frame(qualified: &str, location: &str) -> Option<Frame> {
+fn jvm_frame<'a>(qualified: &'a str, location: &'a str) -> Option<FrameRef<'a>> {
     let qualified = qualified.rsplit('/').next().unwrap_or(qualified);
     let (class, method) = qualified.rsplit_once('.')?;
     if !is_jvm_name(class) || !is_jvm_name(method) {
@@ -310,12 +414,12 @@ fn jvm_frame(qualified: &str, location: &str) -> Option<Frame> {
         None => (location, None),
     };
     let has_file = !matches!(filename, "Native Method" | "Unknown Source" | "");
-    Some(Frame {
-        filename: has_file.then(|| filename.to_owned()),
-        function: Some(method.to_owned()),
-        module: Some(class.to_owned()),
+    Some(FrameRef {
+        filename: has_file.then_some(filename),
+        function: Some(method),
+        module: Some(class),
         lineno,
-        ..Frame::default()
+        ..FrameRef::default()
     })
 }
 
@@ -328,29 +432,29 @@ fn is_jvm_name(s: &str) -> bool {
 /// Firefox and Safari: `fn@url:line:col`, `@url:line:col`,
 /// `global code@url:line:col`, `forEach@[native code]`,
 /// `async*fn@url:line:col`, `fn@url line 2 > eval:1:3`.
-fn parse_at_sign_line(line: &str) -> Option<Frame> {
+fn parse_at_sign_line(line: &str) -> Option<FrameRef<'_>> {
     let (function, location) = line.split_once('@')?;
-    if function.contains(": ") || function.contains('(') {
+    if split_once_short(function, ": ").is_some() || function.contains('(') {
         return None;
     }
     let mut frame = parse_gecko_location(location)?;
     // Firefox prefixes frames that follow an async boundary with `async*`.
     let function = function.rsplit('*').next().unwrap_or(function);
-    frame.function = Some(function.to_owned()).filter(|f| !f.is_empty());
+    frame.function = Some(function).filter(|f| !f.is_empty());
     Some(frame)
 }
 
-fn parse_gecko_location(location: &str) -> Option<Frame> {
+fn parse_gecko_location(location: &str) -> Option<FrameRef<'_>> {
     if location == "[native code]" {
-        return Some(Frame::default());
+        return Some(FrameRef::default());
     }
     // Code run by eval is reported against the line that called eval.
-    if let Some((file, rest)) = location.split_once(" line ") {
+    if let Some((file, rest)) = split_once_short(location, " line ") {
         let lineno = rest.split(' ').next().and_then(|n| n.parse().ok());
-        return Some(Frame {
-            filename: Some(file.to_owned()),
+        return Some(FrameRef {
+            filename: Some(file),
             lineno,
-            ..Frame::default()
+            ..FrameRef::default()
         });
     }
     parse_file_line_col(location)
@@ -363,12 +467,12 @@ fn parse_gecko_location(location: &str) -> Option<Frame> {
 /// Parses the body of one Python traceback: `File "x.py", line 3, in fn`
 /// lines, indented source and caret lines (skipped), then the first
 /// unindented line, `ValueError: msg`.
-fn parse_python(body: &str) -> ParsedStack {
-    let mut parsed = ParsedStack::default();
-    for line in body.lines() {
+fn parse_python(body: &str) -> StackRef<'_> {
+    let mut parsed = StackRef::default();
+    for line in lines(body) {
         if let Some(frame) = parse_python_frame(line) {
             parsed.frames.push(frame);
-        } else if !line.trim().is_empty() && !line.starts_with(char::is_whitespace) {
+        } else if !trim(line).is_empty() && !line.starts_with(char::is_whitespace) {
             set_header(&mut parsed, line);
             break;
         }
@@ -378,18 +482,18 @@ fn parse_python(body: &str) -> ParsedStack {
 
 /// `  File "app/views.py", line 42, in handler`; `in fn` is absent for
 /// syntax errors.
-fn parse_python_frame(line: &str) -> Option<Frame> {
-    let rest = line.trim_start().strip_prefix("File \"")?;
-    let (file, rest) = rest.split_once("\", line ")?;
-    let (lineno, function) = match rest.split_once(", in ") {
-        Some((line, function)) => (line, Some(function.trim())),
+fn parse_python_frame(line: &str) -> Option<FrameRef<'_>> {
+    let rest = trim_start(line).strip_prefix("File \"")?;
+    let (file, rest) = split_once_short(rest, "\", line ")?;
+    let (lineno, function) = match split_once_short(rest, ", in ") {
+        Some((line, function)) => (line, Some(trim(function))),
         None => (rest, None),
     };
-    Some(Frame {
-        filename: Some(file.to_owned()),
-        function: function.map(str::to_owned),
-        lineno: lineno.trim().parse().ok(),
-        ..Frame::default()
+    Some(FrameRef {
+        filename: Some(file),
+        function,
+        lineno: trim(lineno).parse().ok(),
+        ..FrameRef::default()
     })
 }
 
@@ -398,20 +502,21 @@ fn parse_python_frame(line: &str) -> Option<Frame> {
 // ---------------------------------------------------------------------------
 
 fn is_go_panic(stack: &str) -> bool {
-    stack
-        .lines()
-        .any(|l| l.starts_with("goroutine ") && l.trim_end().ends_with("]:"))
+    stack.contains("goroutine ")
+        && stack
+            .lines()
+            .any(|l| l.starts_with("goroutine ") && l.trim_end().ends_with("]:"))
 }
 
 /// Parses the first goroutine of a Go panic: a `pkg.fn(args)` line followed
 /// by a tab-indented `/path/file.go:12 +0x1d` line, per frame. Later
 /// goroutines are other threads, not the crash.
-fn parse_go(stack: &str) -> ParsedStack {
-    let mut parsed = ParsedStack::default();
+fn parse_go(stack: &str) -> StackRef<'_> {
+    let mut parsed = StackRef::default();
     let mut goroutines = 0;
     let mut header_seen = false;
-    let mut pending: Option<Frame> = None;
-    for line in stack.lines() {
+    let mut pending: Option<FrameRef<'_>> = None;
+    for line in lines(stack) {
         if line.starts_with("goroutine ") {
             goroutines += 1;
             if goroutines > 1 {
@@ -422,7 +527,7 @@ fn parse_go(stack: &str) -> ParsedStack {
                 set_go_location(&mut frame, location);
                 parsed.frames.push(frame);
             }
-        } else if goroutines == 0 && !header_seen && !line.trim().is_empty() {
+        } else if goroutines == 0 && !header_seen && !trim(line).is_empty() {
             set_header(&mut parsed, line);
             header_seen = true;
         } else {
@@ -436,31 +541,226 @@ fn parse_go(stack: &str) -> ParsedStack {
 /// `github.com/acme/shop/cart.(*Cart).Add(0xc000010000, 0x5)` or
 /// `created by main.main in goroutine 1`: the package path up to the first
 /// dot after the last slash, then the function.
-fn parse_go_function(line: &str) -> Option<Frame> {
+fn parse_go_function(line: &str) -> Option<FrameRef<'_>> {
     let qualified = match line.strip_prefix("created by ") {
-        Some(rest) => rest.split(" in goroutine ").next().unwrap_or(rest),
+        Some(rest) => split_once_short(rest, " in goroutine ").map_or(rest, |(head, _)| head),
         None => line
             .strip_suffix(')')
             .map(|l| l.rfind('(').map_or(l, |i| &l[..i]))?,
     };
     let package_end = qualified.rfind('/').map_or(0, |i| i + 1);
     let dot = qualified[package_end..].find('.')? + package_end;
-    Some(Frame {
-        module: Some(qualified[..dot].to_owned()),
-        function: Some(qualified[dot + 1..].to_owned()),
-        ..Frame::default()
+    Some(FrameRef {
+        module: Some(&qualified[..dot]),
+        function: Some(&qualified[dot + 1..]),
+        ..FrameRef::default()
     })
 }
 
-fn set_go_location(frame: &mut Frame, location: &str) {
-    let location = location.split(" +0x").next().unwrap_or(location).trim();
+fn set_go_location<'a>(frame: &mut FrameRef<'a>, location: &'a str) {
+    let location = split_once_short(location, " +0x")
+        .map_or(location, |(head, _)| head)
+        .trim();
     match location.rsplit_once(':') {
         Some((file, line)) => {
-            frame.filename = Some(file.to_owned());
+            frame.filename = Some(file);
             frame.lineno = line.parse().ok();
         }
-        None => frame.filename = Some(location.to_owned()),
+        None => frame.filename = Some(location),
     }
+}
+
+// ---------------------------------------------------------------------------
+// Byte scanning, shared with the signature code
+// ---------------------------------------------------------------------------
+
+// Searches test 8 bytes at a time in a `u64` ("SWAR"): the masks below set
+// the high bit of exactly the bytes that qualify (no carries cross bytes).
+// On the short strings of frames and messages this is several times faster
+// than a byte loop, and than `str::find` or `contains` (made for long texts).
+
+const ONES: u64 = u64::MAX / 255;
+const LOW7: u64 = ONES * 0x7F;
+const HIGH: u64 = ONES * 0x80;
+
+/// The bytes of `word` equal to `byte`.
+pub(crate) fn bytes_equal(word: u64, byte: u8) -> u64 {
+    let diff = word ^ (ONES * u64::from(byte));
+    !(((diff & LOW7) + LOW7) | diff | LOW7)
+}
+
+/// The bytes of `word` in `LO..=HI` (ASCII, `LO > 0`).
+pub(crate) fn bytes_between<const LO: u8, const HI: u8>(word: u64) -> u64 {
+    let low = word & LOW7;
+    (ONES * (127 + u64::from(HI) + 1) - low)
+        & !word
+        & (low + ONES * (127 - (u64::from(LO) - 1)))
+        & HIGH
+}
+
+/// The first byte at or after `from` that `mask` flags (`wanted` tells the
+/// same for one byte, for the tail shorter than a word).
+pub(crate) fn find_byte(
+    bytes: &[u8],
+    from: usize,
+    mask: impl Fn(u64) -> u64,
+    wanted: impl Fn(u8) -> bool,
+) -> Option<usize> {
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        let found = mask(word);
+        if found != 0 {
+            return Some(at + (found.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let offset = bytes.get(at..)?.iter().position(|&b| wanted(b))?;
+    Some(at + offset)
+}
+
+pub(crate) fn is_digit(byte: u8) -> bool {
+    byte.is_ascii_digit()
+}
+
+pub(crate) fn find_digit(bytes: &[u8], from: usize) -> Option<usize> {
+    find_byte(bytes, from, bytes_between::<b'0', b'9'>, is_digit)
+}
+
+/// `s.rsplit_once(':')` for the end of a location, where the colon is a
+/// few bytes from the end: a plain loop beats a search's setup.
+fn rsplit_once_colon(s: &str) -> Option<(&str, &str)> {
+    let colon = s.bytes().rposition(|b| b == b':')?;
+    Some((&s[..colon], &s[colon + 1..]))
+}
+
+/// `str::lines`: split at `\n`, a `\r` before it dropped, no empty last
+/// line after a final `\n`.
+pub(crate) fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let (line, next) = match find_equal(rest.as_bytes(), 0, b'\n') {
+            Some(newline) => {
+                let line = &rest[..newline];
+                (
+                    line.strip_suffix('\r').unwrap_or(line),
+                    &rest[newline + 1..],
+                )
+            }
+            None => (rest, ""),
+        };
+        rest = next;
+        Some(line)
+    })
+}
+
+/// `haystack.rfind(needle)`: the last place the needle's first byte starts
+/// it, found scanning forward (a reverse substring search is much slower
+/// on these texts).
+fn rfind_short(haystack: &str, needle: &str) -> Option<usize> {
+    let (bytes, needle_bytes) = (haystack.as_bytes(), needle.as_bytes());
+    let (mut from, mut last) = (0, None);
+    while let Some(at) = find_equal(bytes, from, needle_bytes[0]) {
+        if bytes[at..].starts_with(needle_bytes) {
+            last = Some(at);
+        }
+        from = at + 1;
+    }
+    last
+}
+
+/// `str::trim_start`, without decoding a char when the text starts ASCII.
+fn trim_start(s: &str) -> &str {
+    let start = s
+        .bytes()
+        .position(|b| !is_ascii_space(b))
+        .unwrap_or(s.len());
+    let rest = &s[start..];
+    if rest.as_bytes().first().is_none_or(u8::is_ascii) {
+        rest
+    } else {
+        rest.trim_start()
+    }
+}
+
+/// `str::trim`, without decoding a char when both ends are ASCII (the usual
+/// case: indentation and line ends are ASCII).
+pub(crate) fn trim(s: &str) -> &str {
+    let start = s
+        .bytes()
+        .position(|b| !is_ascii_space(b))
+        .unwrap_or(s.len());
+    let end = s
+        .bytes()
+        .rposition(|b| !is_ascii_space(b))
+        .map_or(0, |i| i + 1);
+    let ascii_ends = s.as_bytes().get(start).is_none_or(u8::is_ascii)
+        && end
+            .checked_sub(1)
+            .is_none_or(|last| s.as_bytes()[last].is_ascii());
+    if start >= end {
+        return "";
+    }
+    if ascii_ends {
+        &s[start..end]
+    } else {
+        s[start..end].trim()
+    }
+}
+
+/// `char::is_whitespace` on ASCII (unlike `u8::is_ascii_whitespace`, it
+/// includes the vertical tab).
+pub(crate) fn is_ascii_space(byte: u8) -> bool {
+    matches!(byte, b'\t' | b'\n' | 0x0B | 0x0C | b'\r' | b' ')
+}
+
+/// `haystack.split_once(needle)` for short haystacks such as stack lines:
+/// finds the needle's first byte, then compares. A substring searcher's
+/// setup costs more than this whole search on a line.
+pub(crate) fn split_once_short<'a>(haystack: &'a str, needle: &str) -> Option<(&'a str, &'a str)> {
+    let (bytes, needle_bytes) = (haystack.as_bytes(), needle.as_bytes());
+    let mut from = 0;
+    while let Some(at) = find_equal(bytes, from, needle_bytes[0]) {
+        if bytes[at..].starts_with(needle_bytes) {
+            // Both cuts are char boundaries: the needle is whole UTF-8 and
+            // starts with an ASCII byte.
+            return Some((&haystack[..at], &haystack[at + needle.len()..]));
+        }
+        from = at + 1;
+    }
+    None
+}
+
+/// Calls `visit` with each byte position that `mask` flags, in order,
+/// until it returns true; whether it did.
+#[inline]
+pub(crate) fn any_flagged(
+    bytes: &[u8],
+    mask: impl Fn(u64) -> u64,
+    wanted: impl Fn(u8) -> bool,
+    mut visit: impl FnMut(usize) -> bool,
+) -> bool {
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut found = mask(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        while found != 0 {
+            if visit(base + (found.trailing_zeros() / 8) as usize) {
+                return true;
+            }
+            found &= found - 1;
+        }
+        base += 8;
+    }
+    let tail = chunks.remainder();
+    (0..tail.len()).any(|index| wanted(tail[index]) && visit(base + index))
+}
+
+pub(crate) fn find_equal(bytes: &[u8], from: usize, byte: u8) -> Option<usize> {
+    find_byte(bytes, from, |word| bytes_equal(word, byte), |b| b == byte)
 }
 
 #[cfg(test)]
@@ -646,8 +946,8 @@ app.errors.DatabaseUnavailable: database is down
     #[test]
     fn go_package_paths_keep_their_dots() {
         let frame = parse_go_function("github.com/acme/shop/cart.(*Cart).Add(0x1)").expect("frame");
-        assert_eq!(frame.module.as_deref(), Some("github.com/acme/shop/cart"));
-        assert_eq!(frame.function.as_deref(), Some("(*Cart).Add"));
+        assert_eq!(frame.module, Some("github.com/acme/shop/cart"));
+        assert_eq!(frame.function, Some("(*Cart).Add"));
     }
 
     #[test]
@@ -704,6 +1004,109 @@ app.errors.DatabaseUnavailable: database is down
         }
         assert!(!in_app(None, None));
         assert!(!in_app(Some(""), None));
+    }
+
+    /// Text made of what the helpers look for, ASCII and not.
+    fn helper_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let piece = prop_oneof![
+            "[a-z/_<>:. -]{0,6}",
+            proptest::sample::select(vec![
+                " ",
+                "\t",
+                "\n",
+                "\r\n",
+                "\r",
+                "\u{0B}",
+                "\u{A0}",
+                "\u{2003}",
+                "é",
+                "::",
+                ": ",
+                " (",
+                "(",
+                "\"",
+                "\", line ",
+                ", in ",
+                "node_modules",
+                "site-packages",
+                "dist-",
+                "-packages",
+                "/usr/lib/",
+                "/usr/local/",
+                "go/",
+                "/go/pkg/mod/",
+                "<frozen",
+                "Traceback (most recent call last):",
+                "Traceback (",
+            ])
+            .prop_map(String::from),
+            any::<char>().prop_map(String::from),
+        ];
+        proptest::collection::vec(piece, 0..16).prop_map(|pieces| pieces.concat())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn scanning_helpers_equal_the_std_functions(text in helper_text()) {
+            use proptest::prop_assert_eq;
+            prop_assert_eq!(trim(&text), text.trim());
+            prop_assert_eq!(trim_start(&text), text.trim_start());
+            prop_assert_eq!(lines(&text).collect::<Vec<_>>(), text.lines().collect::<Vec<_>>());
+            for needle in [": ", " (", "\", line ", ", in ", "::", PYTHON_MARKER, "Traceback (T"] {
+                prop_assert_eq!(split_once_short(&text, needle), text.split_once(needle));
+                prop_assert_eq!(rfind_short(&text, needle), text.rfind(needle));
+            }
+            prop_assert_eq!(rsplit_once_colon(&text), text.rsplit_once(':'));
+            prop_assert_eq!(
+                has_library_fragment(&text),
+                LIBRARY_PATH_FRAGMENTS.iter().any(|f| text.contains(f))
+            );
+            let bytes = text.as_bytes();
+            for from in 0..=bytes.len() {
+                prop_assert_eq!(
+                    find_digit(bytes, from),
+                    bytes[from..].iter().position(u8::is_ascii_digit).map(|p| from + p)
+                );
+                prop_assert_eq!(
+                    find_equal(bytes, from, b'/'),
+                    bytes[from..].iter().position(|&b| b == b'/').map(|p| from + p)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn swar_masks_flag_exactly_their_bytes() {
+        for byte in 0..=255u8 {
+            for position in 0..8 {
+                let mut bytes = [b'a'; 8];
+                bytes[position] = byte;
+                let word = u64::from_le_bytes(bytes);
+                let flagged = |mask: u64| mask == 0x80 << (8 * position);
+                let none = |mask: u64| mask == 0;
+                let equal = bytes_equal(word, byte);
+                assert!(flagged(equal) || (byte == b'a' && equal == HIGH), "{byte}");
+                let digit = bytes_between::<b'0', b'9'>(word);
+                assert!(
+                    if byte.is_ascii_digit() {
+                        flagged(digit)
+                    } else {
+                        none(digit)
+                    },
+                    "{byte}"
+                );
+                let upper = bytes_between::<b'A', b'Z'>(word);
+                assert!(
+                    if byte.is_ascii_uppercase() {
+                        flagged(upper)
+                    } else {
+                        none(upper)
+                    },
+                    "{byte}"
+                );
+            }
+        }
     }
 
     #[test]
