@@ -102,6 +102,9 @@ scenario() {
 echo "suture-bench: $(nproc) cores, duration $DURATION, server $SERVER" >&2
 
 scenario http-single-64conn http --connections 64 --batch 1 --duration "$DURATION" --warmup "$WARMUP"
+# Group commit needs requests in flight to fill a group: with more
+# connections, each flush carries more requests.
+scenario http-single-512conn http --connections 512 --threads 2 --batch 1 --duration "$DURATION" --warmup "$WARMUP"
 scenario http-batch50-16conn http --connections 16 --batch 50 --duration "$DURATION" --warmup "$WARMUP"
 scenario udp-max-rate udp --rate 0 --duration "$DURATION"
 scenario udp-50k udp --rate 50000 --duration "$DURATION"

@@ -40,11 +40,53 @@ pub fn bind(addr: SocketAddr, recv_buffer: usize) -> std::io::Result<UdpSocket> 
         socket2::Domain::IPV6
     };
     let socket = socket2::Socket::new(domain, socket2::Type::DGRAM, Some(socket2::Protocol::UDP))?;
-    if let Err(error) = socket.set_recv_buffer_size(recv_buffer) {
-        tracing::warn!(%error, "could not set the UDP receive buffer; using the kernel default");
-    }
+    set_recv_buffer(&socket, recv_buffer);
     socket.bind(&addr.into())?;
     Ok(socket.into())
+}
+
+/// Asks for `bytes` of kernel receive buffer. The kernel caps `SO_RCVBUF`
+/// at `net.core.rmem_max` (often 4 MiB or less, a few tens of milliseconds of
+/// a flood); with CAP_NET_ADMIN, `SO_RCVBUFFORCE` passes the cap. The size
+/// obtained is logged, so an operator can see when the sysctl is the limit.
+fn set_recv_buffer(socket: &socket2::Socket, bytes: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        let value = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        // SAFETY: setsockopt reads `size_of::<c_int>()` bytes from a valid
+        // pointer to a live c_int; the descriptor is owned by `socket`.
+        let forced = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVBUFFORCE,
+                std::ptr::from_ref(&value).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if forced == 0 {
+            log_recv_buffer(socket, bytes);
+            return;
+        }
+    }
+    if let Err(error) = socket.set_recv_buffer_size(bytes) {
+        tracing::warn!(%error, "could not set the UDP receive buffer; using the kernel default");
+    }
+    log_recv_buffer(socket, bytes);
+}
+
+fn log_recv_buffer(socket: &socket2::Socket, asked: usize) {
+    if let Ok(got) = socket.recv_buffer_size() {
+        // Linux reports double the usable size (it counts its bookkeeping).
+        if got / 2 < asked {
+            tracing::warn!(
+                asked,
+                got = got / 2,
+                "UDP receive buffer capped by net.core.rmem_max; bursts beyond it are dropped by the kernel"
+            );
+        }
+    }
 }
 
 /// Starts `workers` listener threads on clones of `socket`; they stop when `stop` is set.
