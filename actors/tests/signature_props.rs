@@ -255,7 +255,13 @@ proptest! {
         prop_assert!(is_signature_id(&first.id), "bad id {}", first.id);
         prop_assert!(first.title.chars().count() <= 200);
         prop_assert_eq!(&first, &signer().sign(&event));
-        prop_assert_eq!(&first, &other_signer().sign(&event));
+        // The grouping is the same for any signer. The title of a
+        // frames-based group is the first masked message that signer saw for
+        // it (a per-signer cache), so only the grouping is compared across signers.
+        let fresh = other_signer().sign(&event);
+        prop_assert_eq!(&first.id, &fresh.id);
+        prop_assert_eq!(first.basis, fresh.basis);
+        prop_assert_eq!(&first.culprit, &fresh.culprit);
     }
 
     #[test]
