@@ -6,7 +6,7 @@
 //! - a browser event whose frames come only from a raw V8 `error.stack`
 //!   string, and a Python traceback string (`raw_stack`, no frames);
 //! - cold: frames-based, but every event is a new group (each misses the
-//!   signer's caches of normalized frames and titles).
+//!   signer's caches of normalized frames and of titles).
 //!
 //! Run with `cargo run --release -p suture-actors --example sign_speed`;
 //! prints the median ns/op of several runs. `-- mask` also times
