@@ -100,7 +100,6 @@ async fn accept_events(
         },
         SubmitError::Closed => ApiError::Unavailable("shutting down; not stored".into()),
     })?;
-    metrics::gauge!("suture_ingest_queue_depth").set(state.engine.ingest().depth() as f64);
     match tokio::time::timeout(state.config.server.ack_timeout, ack).await {
         Ok(Ok(Ok(()))) => Ok(Json(json!({ "events": accepted }))),
         Ok(Ok(Err(error))) => Err(ApiError::Unavailable(format!("{error}; not stored, retry"))),
@@ -266,6 +265,8 @@ async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
+/// The queue-depth gauge is read from the queue at scrape time, not set on
+/// every request.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("suture_ingest_queue_depth").set(state.engine.ingest().depth() as f64);
     (

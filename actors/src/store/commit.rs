@@ -39,22 +39,33 @@ pub struct RecordCache {
 const RECORD_CACHE_LIMIT: usize = 10_000;
 
 impl RecordCache {
-    fn get_or_load(
+    /// The record of `id`: cached, else read from the tree, else a new one
+    /// built from `first`. The flag says whether the signature is new.
+    fn load_or_create(
         &mut self,
         store: &Store,
         id: &str,
-    ) -> Result<Option<&mut SignatureRecord>, StoreError> {
+        first: &SignedEvent,
+    ) -> Result<(&mut SignatureRecord, bool), StoreError> {
+        let mut is_new = false;
         if !self.records.contains_key(id) {
-            let Some(bytes) = store.signatures.get(id.as_bytes())? else {
-                return Ok(None);
+            let record = match store.signatures.get(id.as_bytes())? {
+                Some(bytes) => serde_json::from_slice(&bytes)?,
+                None => {
+                    is_new = true;
+                    new_record(first)
+                }
             };
             if self.records.len() >= RECORD_CACHE_LIMIT {
                 self.records.clear();
             }
-            self.records
-                .insert(id.to_string(), serde_json::from_slice(&bytes)?);
+            self.records.insert(id.to_string(), record);
         }
-        Ok(self.records.get_mut(id))
+        let record = self
+            .records
+            .get_mut(id)
+            .expect("the record was cached just above");
+        Ok((record, is_new))
     }
 }
 
@@ -111,16 +122,7 @@ impl Store {
         let Some(first) = group.first() else {
             return Ok(false);
         };
-        let is_new = cache.get_or_load(self, id)?.is_none();
-        if is_new {
-            if cache.records.len() >= RECORD_CACHE_LIMIT {
-                cache.records.clear();
-            }
-            cache.records.insert(id.to_string(), new_record(first));
-        }
-        let Some(record) = cache.records.get_mut(id) else {
-            return Ok(false);
-        };
+        let (record, is_new) = cache.load_or_create(self, id, first)?;
         let previous_total = record.total;
 
         let mut hours: BTreeMap<u32, u64> = BTreeMap::new();
