@@ -40,6 +40,19 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
         url: String,
     },
+    /// Run the regression gate over a recorded stream (JSON lines) in
+    /// simulated time, with a temporary store, and print what it flags.
+    Replay {
+        /// The stream: one JSON object per line (`-` for stdin).
+        file: PathBuf,
+        /// Configuration file (its [gate], [queue] and [signature] apply);
+        /// when not given, ./config.toml if present, else built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Print one JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a running sidecar's state.
     Status {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
@@ -73,6 +86,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Replay { file, config, json } => {
+            let (config, _) = load_config(config)?;
+            let report =
+                tokio::task::spawn_blocking(move || crate::replay::replay_path(&file, &config))
+                    .await??;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", crate::replay::render(&report));
+            }
+            Ok(())
+        }
         Command::Status { url, json } => {
             let status = crate::client::request("GET", &endpoint(&url, "/v1/status"), None).await?;
             if json {
@@ -85,12 +110,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+/// The config from `path`, else ./config.toml if present, else defaults.
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<(Config, PathBuf)> {
     let (path, required) = match path {
         Some(path) => (path, true),
         None => (PathBuf::from("config.toml"), false),
     };
-    let config = Config::load(&path, required)?;
+    Ok((Config::load(&path, required)?, path))
+}
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let (config, path) = load_config(path)?;
     crate::telemetry::init_logging(&config.log);
     if !path.exists() {
         tracing::info!("no {} found; using built-in defaults", path.display());

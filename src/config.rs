@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use suture_actors::config::{
-    EngineConfig, IngestConfig, QueueConfig, SignatureConfig, StoreConfig, SupervisionConfig,
+    EngineConfig, GateConfig, IngestConfig, QueueConfig, SignatureConfig, StoreConfig,
+    SupervisionConfig,
 };
 
 /// The whole configuration, one field per `[section]`.
@@ -23,6 +24,7 @@ pub struct Config {
     pub queue: QueueConfig,
     pub signature: SignatureConfig,
     pub supervision: SupervisionConfig,
+    pub gate: GateConfig,
 }
 
 /// `[server]`: the listeners.
@@ -163,6 +165,7 @@ impl Config {
             queue: self.queue.clone(),
             signature: self.signature.clone(),
             supervision: self.supervision.clone(),
+            gate: self.gate.clone(),
         }
     }
 }

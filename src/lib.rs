@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod replay;
 pub mod server;
 pub mod telemetry;
 pub mod wire;

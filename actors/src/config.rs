@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::gate::config::GateConfig;
 pub use crate::signature::SignatureConfig;
 
 /// Everything the engine needs to start.
@@ -19,6 +20,7 @@ pub struct EngineConfig {
     pub queue: QueueConfig,
     pub signature: SignatureConfig,
     pub supervision: SupervisionConfig,
+    pub gate: GateConfig,
 }
 
 /// `[store]`: where and how events are kept.

@@ -8,6 +8,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::EngineConfig;
 use crate::event::Event;
+use crate::gate::actor::{GateMsg, GateStatus};
 use crate::ingest::{self, IngestError, IngestMsg, IngestSender};
 use crate::queue::{QueueMsg, QueueStatus};
 use crate::signature::{SignatureConfigError, Signer};
@@ -56,6 +57,7 @@ struct HandleParts {
     root: ActorRef<RootMsg>,
     queue: ActorSlot<QueueMsg>,
     ingest_actor: ActorSlot<IngestMsg>,
+    gate: ActorSlot<GateMsg>,
     config: Arc<EngineConfig>,
     stats: Arc<Stats>,
 }
@@ -68,6 +70,7 @@ impl Engine {
         let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
         let queue = ActorSlot::default();
         let ingest_actor = ActorSlot::default();
+        let gate = ActorSlot::default();
         let stats = Arc::new(Stats::default());
         let args = RootArgs {
             config: config.clone(),
@@ -75,6 +78,7 @@ impl Engine {
             inbox,
             queue: queue.clone(),
             ingest: ingest_actor.clone(),
+            gate: gate.clone(),
             stats: stats.clone(),
         };
         let (root, root_join) = Actor::spawn(None, RootSupervisor, args)
@@ -89,6 +93,7 @@ impl Engine {
                     root,
                     queue,
                     ingest_actor,
+                    gate,
                     config: Arc::new(config),
                     stats,
                 }),
@@ -195,6 +200,15 @@ impl EngineHandle {
         }
     }
 
+    /// The gate's state, or `None` while it restarts.
+    pub async fn gate_status(&self) -> Option<GateStatus> {
+        let gate = self.inner.gate.get()?;
+        match gate.call(GateMsg::Status, Some(QUERY_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
+            _ => None,
+        }
+    }
+
     /// Restart counts per child.
     pub async fn supervision_status(&self) -> Option<SupervisionStatus> {
         match self
@@ -210,7 +224,9 @@ impl EngineHandle {
 
     /// Whether every child is running (for `/readyz`).
     pub fn ready(&self) -> bool {
-        self.inner.queue.get().is_some() && self.inner.ingest_actor.get().is_some()
+        self.inner.queue.get().is_some()
+            && self.inner.ingest_actor.get().is_some()
+            && self.inner.gate.get().is_some()
     }
 
     /// Panics one child inside its handler. For failure tests; harmless in
@@ -220,6 +236,7 @@ impl EngineHandle {
         match child {
             Child::Queue => self.inner.queue.cast(QueueMsg::InjectPanic),
             Child::Ingest => self.inner.ingest_actor.cast(IngestMsg::InjectPanic),
+            Child::Gate => self.inner.gate.cast(GateMsg::InjectPanic),
         }
     }
 }

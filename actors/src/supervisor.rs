@@ -17,6 +17,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::config::EngineConfig;
+use crate::gate::actor::{GateActor, GateArgs, GateMsg};
 use crate::ingest::{IngestActor, IngestArgs, IngestInbox, IngestMsg};
 use crate::queue::{QueueActor, QueueArgs, QueueMsg};
 use crate::slot::ActorSlot;
@@ -32,15 +33,17 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub enum Child {
     Queue,
     Ingest,
+    Gate,
 }
 
 impl Child {
-    pub const ALL: [Child; 2] = [Child::Queue, Child::Ingest];
+    pub const ALL: [Child; 3] = [Child::Queue, Child::Ingest, Child::Gate];
 
     pub fn name(self) -> &'static str {
         match self {
             Child::Queue => "queue",
             Child::Ingest => "ingest",
+            Child::Gate => "gate",
         }
     }
 }
@@ -52,6 +55,7 @@ pub struct RootArgs {
     pub inbox: IngestInbox,
     pub queue: ActorSlot<QueueMsg>,
     pub ingest: ActorSlot<IngestMsg>,
+    pub gate: ActorSlot<GateMsg>,
     pub stats: Arc<Stats>,
 }
 
@@ -213,6 +217,15 @@ async fn spawn_child(
             args.queue.set(Some(actor.clone()));
             actor.get_cell()
         }
+        Child::Gate => {
+            let gate_args = GateArgs {
+                config: args.config.gate.clone(),
+                store: args.store.clone(),
+            };
+            let (actor, _) = Actor::spawn_linked(None, GateActor, gate_args, supervisor).await?;
+            args.gate.set(Some(actor.clone()));
+            actor.get_cell()
+        }
         Child::Ingest => {
             let ingest_args = IngestArgs {
                 store: args.store.clone(),
@@ -235,6 +248,7 @@ fn slot_clear(state: &RootState, child: Child) {
     match child {
         Child::Queue => state.args.queue.set(None),
         Child::Ingest => state.args.ingest.set(None),
+        Child::Gate => state.args.gate.set(None),
     }
 }
 
@@ -249,5 +263,10 @@ async fn shutdown_children(state: &mut RootState) {
     }
     if let Some(queue) = state.args.queue.get() {
         let _ = queue.stop_and_wait(None, Some(SHUTDOWN_GRACE)).await;
+    }
+    // Last: a tick in progress finishes (stop waits for the handler) and
+    // what it stored is flushed by the root's final flush.
+    if let Some(gate) = state.args.gate.get() {
+        let _ = gate.stop_and_wait(None, Some(SHUTDOWN_GRACE)).await;
     }
 }

@@ -16,9 +16,10 @@ use serde_json::{Value, json};
 use suture_actors::EngineHandle;
 use suture_actors::clock::now_ms;
 use suture_actors::ingest::SubmitError;
-use suture_actors::store::{DeployRecord, DeploySource, TrafficRecord};
+use suture_actors::store::{DeployRecord, DeploySource};
 
 use super::error::ApiError;
+use super::gate_api;
 use crate::config::Config;
 use crate::wire::native::{self, Receipt};
 use crate::wire::time::{format_rfc3339, parse_timestamp};
@@ -37,7 +38,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/events", post(post_events))
         .route("/v1/deploys", post(post_deploy).get(list_deploys))
-        .route("/v1/traffic", post(post_traffic))
+        .route("/v1/deploys/{id}", get(gate_api::get_deploy))
+        .route("/v1/traffic", post(gate_api::post_traffic))
+        .route("/v1/gate/decisions", get(gate_api::list_decisions))
+        .route("/v1/gate/candidates", get(gate_api::list_candidates))
         .route("/v1/signatures", get(list_signatures))
         .route("/v1/signatures/{id}", get(get_signature))
         .route("/v1/status", get(status))
@@ -159,7 +163,7 @@ async fn post_deploy(State(state): State<AppState>, body: Bytes) -> Result<Json<
     Ok(Json(deploy_json(&stored)))
 }
 
-fn deploy_json(deploy: &DeployRecord) -> Value {
+pub(super) fn deploy_json(deploy: &DeployRecord) -> Value {
     json!({
         "id": deploy.id,
         "revision": deploy.revision,
@@ -167,49 +171,6 @@ fn deploy_json(deploy: &DeployRecord) -> Value {
         "at": format_rfc3339(deploy.at_ms),
         "source": deploy.source,
     })
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TrafficRequest {
-    requests: u64,
-    #[serde(default)]
-    at: Option<Value>,
-    #[serde(default)]
-    release: Option<String>,
-}
-
-/// `POST /v1/traffic {requests, at?, release?}`: requests served since the
-/// previous report, the regression gate's exposure. 200 once durable.
-async fn post_traffic(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
-    let request: TrafficRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
-            field: "body".into(),
-            message: format!(
-                "expected {{\"requests\": <non-negative integer>, \"at\"?, \"release\"?}}: {e}"
-            ),
-        })?;
-    let at_ms = match &request.at {
-        None | Some(Value::Null) => now_ms(),
-        Some(value) => parse_timestamp(value).map_err(|problem| ApiError::BadRequest {
-            field: "at".into(),
-            message: format!("at: {problem}"),
-        })?,
-    };
-    let traffic = TrafficRecord {
-        at_ms,
-        requests: request.requests,
-        release: request.release,
-    };
-    state
-        .engine
-        .record_traffic(traffic)
-        .await
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
-    Ok(Json(json!({
-        "requests": request.requests,
-        "at": format_rfc3339(at_ms),
-    })))
 }
 
 async fn list_deploys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -247,7 +208,7 @@ async fn list_signatures(
     Ok(Json(json!({ "signatures": signatures })))
 }
 
-fn parse_since(text: &str) -> Option<i64> {
+pub(super) fn parse_since(text: &str) -> Option<i64> {
     if let Ok(ms) = text.parse::<i64>() {
         return Some(ms);
     }
@@ -298,7 +259,7 @@ async fn get_signature(
     Ok(Json(body))
 }
 
-fn store_error(error: suture_actors::store::StoreError) -> ApiError {
+pub(super) fn store_error(error: suture_actors::store::StoreError) -> ApiError {
     tracing::error!(%error, "store read failed");
     ApiError::Unavailable(error.to_string())
 }
@@ -347,5 +308,6 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         "queue": queue,
         "last_batch": last_batch,
         "supervision": supervision,
+        "gate": engine.gate_status().await,
     })))
 }

@@ -3,6 +3,7 @@
 //! get their acknowledgement, commit what is queued, stop the actors, flush).
 
 pub mod error;
+pub mod gate_api;
 pub mod http;
 pub mod udp;
 

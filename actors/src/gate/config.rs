@@ -1,12 +1,15 @@
 //! Gate configuration: every threshold the gate applies, with the argument
 //! for its default.
 //!
-//! All durations are plain numbers in the unit their name says
-//! (`window_minutes`, `baseline_hours`), so a TOML or JSON config reads
-//! without a custom duration parser. Unknown fields are rejected so a typo
-//! (`alpah = 0.01`) fails loudly instead of silently keeping the default.
+//! Durations are written as the rest of the config writes them (`60m`,
+//! `7d`). Unknown fields are rejected so a typo (`alpah = 0.01`) fails
+//! loudly instead of silently keeping the default.
+
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+
+use crate::config::duration;
 
 /// Which baseline hours the expected window count is computed from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,18 +95,49 @@ impl Default for SeverityConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GateConfig {
-    /// Length of the post-deploy window in minutes. Sixty minutes is the
-    /// original design's window: long enough that a 3x regression of a
+    /// Whether the gate runs at all (off: events are still stored and
+    /// batched, nothing is judged).
+    pub enabled: bool,
+    /// Length of the post-deploy window (whole minutes). Sixty minutes is
+    /// the original design's window: long enough that a 3x regression of a
     /// signature firing a few times an hour reaches a testable count, short
     /// enough that the verdict arrives while the deploy can still be rolled
-    /// back cheaply. The input's window series decides the actual length;
-    /// this field is what the sidecar should cut.
-    pub window_minutes: u32,
-    /// Length of the baseline in hours. Seven days (168 h) contains every
-    /// hour of the day seven times and every day of the week once, which is
-    /// what the hour-of-day baseline needs; a longer baseline reacts slower
-    /// to legitimate drift (earlier deploys, feature launches).
-    pub baseline_hours: u32,
+    /// back cheaply. Continuous mode judges the same length, ending at the
+    /// batch.
+    #[serde(with = "duration")]
+    pub window: Duration,
+    /// Length of the baseline before the window (whole hours). Seven days
+    /// contains every hour of the day seven times and every day of the week
+    /// once, which is what the hour-of-day baseline needs; a longer baseline
+    /// reacts slower to legitimate drift (earlier deploys, feature launches).
+    #[serde(with = "duration")]
+    pub baseline: Duration,
+    /// Least history the store must hold before a window is judged. With
+    /// less than a day, every error not yet seen looks new and no hour of
+    /// the day has a match; the run is stored with a note instead.
+    #[serde(with = "duration")]
+    pub min_history: Duration,
+    /// Wait after a deploy's window closes before judging it, so that late
+    /// events (timestamped in the window, delivered after) and the last
+    /// traffic report are in.
+    #[serde(with = "duration")]
+    pub settle: Duration,
+    /// How often the gate looks for closed deploy windows and new batches.
+    #[serde(with = "duration")]
+    pub interval: Duration,
+    /// A signature flagged as a spike is not made a candidate again for
+    /// this long: one incident, one candidate, however many batches it spans.
+    #[serde(with = "duration")]
+    pub spike_cooldown: Duration,
+    /// Per-minute counts, users and traffic are kept this long (windows
+    /// only need the last hour or two; two days leaves room for a late
+    /// judgement after downtime). Hourly counts are kept regardless.
+    #[serde(with = "duration")]
+    pub minute_retention: Duration,
+    /// Continuous-mode runs (every decision of every batch) are kept this
+    /// long. Deploy runs are kept with their deploys.
+    #[serde(with = "duration")]
+    pub decision_retention: Duration,
     /// Level of the test after correction: a signature needs q < alpha.
     /// With Benjamini–Hochberg this bounds the expected share of false
     /// discoveries among flagged signatures at 1% *if the model is right*.
@@ -209,8 +243,15 @@ pub struct GateConfig {
 impl Default for GateConfig {
     fn default() -> Self {
         Self {
-            window_minutes: 60,
-            baseline_hours: 168,
+            enabled: true,
+            window: Duration::from_secs(3600),
+            baseline: Duration::from_secs(7 * 86_400),
+            min_history: Duration::from_secs(86_400),
+            settle: Duration::from_secs(60),
+            interval: Duration::from_secs(10),
+            spike_cooldown: Duration::from_secs(3600),
+            minute_retention: Duration::from_secs(2 * 86_400),
+            decision_retention: Duration::from_secs(30 * 86_400),
             alpha: 0.01,
             correction: Correction::BhDiscrete,
             seasonality: Seasonality::HourOfDay,
@@ -228,6 +269,27 @@ impl Default for GateConfig {
             severity: SeverityConfig::default(),
         }
     }
+}
+
+impl GateConfig {
+    /// The window in whole minutes (at least one).
+    pub fn window_minutes(&self) -> u32 {
+        u32::try_from(self.window.as_secs() / 60)
+            .unwrap_or(u32::MAX)
+            .max(1)
+    }
+
+    /// The baseline in whole hours (at least one).
+    pub fn baseline_hours(&self) -> u32 {
+        u32::try_from(self.baseline.as_secs() / 3600)
+            .unwrap_or(u32::MAX)
+            .max(1)
+    }
+}
+
+/// Milliseconds of a duration, saturating.
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -46,6 +46,15 @@ impl Severity {
 }
 
 impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::New => "new",
+            Verdict::Spike => "spike",
+            Verdict::Pass => "pass",
+        }
+    }
+
     /// Whether this verdict asks for action (anything but `pass`).
     pub fn flagged(self) -> bool {
         !matches!(self, Verdict::Pass)

@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::gate::{ReleaseRecord, minute_of, user_hash};
+use super::gate::{MAX_USERS_PER_MINUTE, ReleaseRecord, minute_of, user_hash};
 use super::{
     DeployRecord, DeploySource, PendingEntry, SIGNATURE_COUNT_KEY, SignatureRecord, Store,
     StoreError, hour_of,
@@ -195,8 +195,7 @@ impl Store {
         let previous_total = record.total;
 
         let mut hours: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut minutes: BTreeMap<u32, u64> = BTreeMap::new();
-        let mut users: HashSet<(u32, u64)> = HashSet::new();
+        let mut minutes: BTreeMap<u32, (u64, Vec<u64>)> = BTreeMap::new();
         for signed in group {
             let event = &signed.event;
             record.first_seen_ms = record.first_seen_ms.min(event.timestamp_ms);
@@ -210,10 +209,12 @@ impl Store {
                 );
             }
             *hours.entry(hour_of(event.timestamp_ms)).or_default() += 1;
-            let minute = minute_of(event.timestamp_ms);
-            *minutes.entry(minute).or_default() += 1;
+            let (count, users) = minutes.entry(minute_of(event.timestamp_ms)).or_default();
+            *count += 1;
             if let Some(user) = event.user.as_ref().and_then(user_hash) {
-                users.insert((minute, user));
+                if users.len() < MAX_USERS_PER_MINUTE && !users.contains(&user) {
+                    users.push(user);
+                }
             }
         }
         if let Some(last) = group.last() {
@@ -231,7 +232,7 @@ impl Store {
             key.extend_from_slice(&hour.to_be_bytes());
             self.hourly.merge(key, count.to_be_bytes())?;
         }
-        self.commit_minutes(id, &minutes, &users)?;
+        self.commit_minutes(id, &minutes)?;
         self.write_samples(id, group, previous_total, sample_latest)?;
         let pending = PendingEntry {
             first_change_ms: now_ms,

@@ -3,10 +3,11 @@
 //!
 //! Keys are laid out so the gate's questions are range scans:
 //! - `minutes`: minute (u32 BE, minutes since the epoch) ‖ signature id →
-//!   count (u64 BE, merge-added). "Which signatures fired in this window,
-//!   and how often per minute" is one scan of the window's minutes.
-//! - `users`: minute ‖ signature id ‖ user hash (u64 BE) → empty. Distinct
-//!   users of a signature in a window, for the new-signature rule.
+//!   count (u64 BE) ‖ up to [`MAX_USERS_PER_MINUTE`] distinct user hashes
+//!   (u64 BE each), merged by [`merge_minute`]. "Which signatures fired in
+//!   this window, how often per minute, and for how many users" is one scan
+//!   of the window's minutes, and a commit writes one merge per signature
+//!   and minute however many events and users it carries.
 //! - `traffic`: `h` ‖ hour (u32 BE) and `m` ‖ minute → requests (merge-added):
 //!   hourly exposure for baselines, per-minute for windows.
 //! - `releases`: release → [`ReleaseRecord`], so a new release is noticed once.
@@ -15,11 +16,11 @@
 //! - `candidates`: run id ‖ `/` ‖ signature → [`Candidate`], written in the
 //!   same transaction as the run, so a crash never leaves one without the other.
 //!
-//! Per-minute data (`minutes`, `users`, `m` traffic) is only needed for
+//! Per-minute data (`minutes`, `m` traffic) is only needed for
 //! windows, so [`Store::prune_minutes`] drops it after a retention period;
 //! the hourly trees keep the long history.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 use sled::Transactional;
@@ -28,6 +29,12 @@ use super::{DeployRecord, Store, StoreError, decode_u64, hour_of};
 use crate::gate::decide::{Decision, ImpactUnit, Severity, Verdict};
 
 const MS_PER_MINUTE: i64 = 60_000;
+
+/// Distinct users remembered per signature and minute. The gate's user rule
+/// asks for a handful (`gate.new_min_users`, 3); beyond this a minute counts
+/// as this many, so window user counts are exact up to it and a lower bound
+/// above.
+pub const MAX_USERS_PER_MINUTE: usize = 32;
 const FIRST_EVENT_KEY: &[u8] = b"first_event_ms";
 const BATCH_CURSOR_KEY: &[u8] = b"gate_batch_cursor";
 
@@ -216,17 +223,11 @@ impl Store {
     pub(super) fn commit_minutes(
         &self,
         id: &str,
-        minutes: &BTreeMap<u32, u64>,
-        users: &HashSet<(u32, u64)>,
+        minutes: &BTreeMap<u32, (u64, Vec<u64>)>,
     ) -> Result<(), StoreError> {
-        for (&minute, &count) in minutes {
+        for (&minute, (count, users)) in minutes {
             self.minutes
-                .merge(minute_key(minute, id), count.to_be_bytes())?;
-        }
-        for &(minute, user) in users {
-            let mut key = minute_key(minute, id);
-            key.extend_from_slice(&user.to_be_bytes());
-            self.users.insert(key, &[])?;
+                .merge(minute_key(minute, id), encode_minute(*count, users))?;
         }
         Ok(())
     }
@@ -366,61 +367,35 @@ impl Store {
         Ok(total)
     }
 
-    /// Per-minute counts of every signature that fired in the window.
-    pub fn window_counts(
+    /// Per-minute counts and distinct users of every signature that fired
+    /// in the window.
+    pub fn window(
         &self,
         from_minute: u32,
         minutes: u32,
-    ) -> Result<BTreeMap<String, Vec<u64>>, StoreError> {
-        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    ) -> Result<BTreeMap<String, WindowSeries>, StoreError> {
+        let mut out: BTreeMap<String, WindowSeries> = BTreeMap::new();
         let end = from_minute.saturating_add(minutes);
         for item in self
             .minutes
             .range(from_minute.to_be_bytes()..end.to_be_bytes())
         {
             let (key, value) = item?;
-            let (Some(minute), Some(count)) = (read_minute(&key), decode_u64(&value)) else {
+            let (Some(minute), Some((count, users))) = (read_minute(&key), decode_minute(&value))
+            else {
                 continue;
             };
             let id = String::from_utf8_lossy(&key[4..]).into_owned();
-            let series = out.entry(id).or_insert_with(|| vec![0; minutes as usize]);
-            if let Some(slot) = series.get_mut((minute - from_minute) as usize) {
+            let series = out.entry(id).or_insert_with(|| WindowSeries {
+                counts: vec![0; minutes as usize],
+                users: HashSet::new(),
+            });
+            if let Some(slot) = series.counts.get_mut((minute - from_minute) as usize) {
                 *slot = count;
             }
+            series.users.extend(users);
         }
         Ok(out)
-    }
-
-    /// Distinct users per signature in the window (signatures whose events
-    /// carried no user are absent).
-    pub fn window_users(
-        &self,
-        from_minute: u32,
-        minutes: u32,
-    ) -> Result<HashMap<String, u64>, StoreError> {
-        let mut seen: HashMap<String, HashSet<u64>> = HashMap::new();
-        let end = from_minute.saturating_add(minutes);
-        for key in self
-            .users
-            .range(from_minute.to_be_bytes()..end.to_be_bytes())
-            .keys()
-        {
-            let key = key?;
-            if key.len() < 4 + 8 {
-                continue;
-            }
-            let (id, user) = key[4..].split_at(key.len() - 12);
-            let Ok(user) = <[u8; 8]>::try_from(user) else {
-                continue;
-            };
-            seen.entry(String::from_utf8_lossy(id).into_owned())
-                .or_default()
-                .insert(u64::from_be_bytes(user));
-        }
-        Ok(seen
-            .into_iter()
-            .map(|(id, users)| (id, users.len() as u64))
-            .collect())
     }
 
     /// Events of one signature per hour for `hours` hours from `from_hour`.
@@ -452,15 +427,13 @@ impl Store {
         Ok(out)
     }
 
-    /// Drops per-minute data (counts, users, per-minute traffic) older than
+    /// Drops per-minute data (counts with users, per-minute traffic) older than
     /// `before_minute`. Returns how many keys went.
     pub fn prune_minutes(&self, before_minute: u32) -> Result<usize, StoreError> {
         let mut removed = 0;
-        for tree in [&self.minutes, &self.users] {
-            for key in tree.range(..before_minute.to_be_bytes()).keys() {
-                tree.remove(key?)?;
-                removed += 1;
-            }
+        for key in self.minutes.range(..before_minute.to_be_bytes()).keys() {
+            self.minutes.remove(key?)?;
+            removed += 1;
         }
         for key in self
             .traffic
@@ -579,6 +552,53 @@ impl Store {
         self.meta.insert(BATCH_CURSOR_KEY, &seq.to_be_bytes())?;
         Ok(())
     }
+}
+
+/// One signature's window: events per minute and the users seen.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WindowSeries {
+    pub counts: Vec<u64>,
+    pub users: HashSet<u64>,
+}
+
+/// `count ‖ users`, the `minutes` tree's value.
+pub fn encode_minute(count: u64, users: &[u64]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(8 + 8 * users.len().min(MAX_USERS_PER_MINUTE));
+    out.extend_from_slice(&count.to_be_bytes());
+    for user in users.iter().take(MAX_USERS_PER_MINUTE) {
+        out.extend_from_slice(&user.to_be_bytes());
+    }
+    out
+}
+
+fn decode_minute(bytes: &[u8]) -> Option<(u64, impl Iterator<Item = u64> + '_)> {
+    let count = decode_u64(bytes.get(..8)?)?;
+    let users = bytes
+        .get(8..)
+        .unwrap_or_default()
+        .chunks_exact(8)
+        .filter_map(decode_u64);
+    Some((count, users))
+}
+
+/// Merge operator of the `minutes` tree: adds the counts and unites the
+/// user sets up to [`MAX_USERS_PER_MINUTE`]. An unreadable old value is
+/// replaced, as for the other counters.
+pub(super) fn merge_minute(_key: &[u8], old: Option<&[u8]>, new: &[u8]) -> Option<Vec<u8>> {
+    let Some((old_count, old_users)) = old.and_then(decode_minute) else {
+        return Some(new.to_vec());
+    };
+    let (new_count, new_users) = decode_minute(new)?;
+    let mut users: Vec<u64> = old_users.collect();
+    for user in new_users {
+        if users.len() >= MAX_USERS_PER_MINUTE {
+            break;
+        }
+        if !users.contains(&user) {
+            users.push(user);
+        }
+    }
+    Some(encode_minute(old_count.saturating_add(new_count), &users))
 }
 
 fn read_minute(key: &[u8]) -> Option<u32> {

@@ -12,7 +12,7 @@
 //! - `batches`: seq (u64 BE) → [`BatchRecord`], what the queue handed on.
 //! - `meta`: schema version, the signature count, the first event's time and
 //!   the gate's batch cursor.
-//! - the gate's trees (`minutes`, `users`, `traffic`, `releases`,
+//! - the gate's trees (`minutes`, `traffic`, `releases`,
 //!   `deploy_runs`, `spike_runs`, `candidates`): see [`gate`].
 //!
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
@@ -28,7 +28,7 @@ use crate::event::Event;
 pub use commit::{CommitSummary, RecordCache, SignedEvent};
 pub use gate::{
     Candidate, CandidateState, GateRun, JudgedSignature, ReleaseRecord, RunKind, TrafficRecord,
-    minute_of, minute_start_ms,
+    WindowSeries, minute_of, minute_start_ms,
 };
 pub use records::{
     BatchEntry, BatchRecord, DeployRecord, DeploySource, HandoffReason, PendingEntry,
@@ -81,7 +81,6 @@ pub struct Store {
     pending: sled::Tree,
     batches: sled::Tree,
     minutes: sled::Tree,
-    users: sled::Tree,
     traffic: sled::Tree,
     releases: sled::Tree,
     deploy_runs: sled::Tree,
@@ -121,7 +120,6 @@ impl Store {
             pending: open("pending")?,
             batches: open("batches")?,
             minutes: open("minutes")?,
-            users: open("users")?,
             traffic: open("traffic")?,
             releases: open("releases")?,
             deploy_runs: open("deploy_runs")?,
@@ -134,7 +132,7 @@ impl Store {
         let store = store.with_sync_file(&path)?;
         store.hourly.set_merge_operator(add_u64);
         store.meta.set_merge_operator(add_u64);
-        store.minutes.set_merge_operator(add_u64);
+        store.minutes.set_merge_operator(gate::merge_minute);
         store.traffic.set_merge_operator(add_u64);
         store.pending.set_merge_operator(merge_pending);
         store.check_schema(&path)?;
