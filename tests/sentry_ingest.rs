@@ -66,6 +66,9 @@ async fn post_envelope(base: &str, body: Vec<u8>, extra: &[(&str, &str)]) -> com
     send_with("POST", &envelope_url(base), &headers, body).await
 }
 
+/// A body compressor for one `Content-Encoding`.
+type Compress = fn(&[u8]) -> Vec<u8>;
+
 fn gzip(data: &[u8]) -> Vec<u8> {
     let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     e.write_all(data).expect("write");
@@ -99,7 +102,7 @@ async fn envelopes_in_every_framing_and_encoding_are_stored_with_their_context()
     assert_eq!(first.status, 200, "{}", first.json);
     assert_eq!(first.json, json!({"id": EVENT_ID}));
 
-    let encodings: [(&str, fn(&[u8]) -> Vec<u8>); 6] = [
+    let encodings: [(&str, Compress); 6] = [
         ("identity", |d| d.to_vec()),
         ("gzip", gzip),
         ("deflate", zlib),
