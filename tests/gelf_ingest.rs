@@ -3,24 +3,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::time::Duration;
 
-use common::{eventually, get, metric, start, stored_total};
+use common::{eventually, get, gzip, metric, start, stored_total, zlib};
 use serde_json::json;
 use suture::wire::gelf::chunks::chunk;
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).expect("write");
-    e.finish().expect("gzip")
-}
-
-fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).expect("write");
-    e.finish().expect("zlib")
-}
 
 /// A GELF error line; `n` varies the order number (masked by grouping).
 fn gelf_error(n: u32) -> Vec<u8> {

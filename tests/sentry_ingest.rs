@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 
 use base64::Engine as _;
-use common::{eventually, get, send_with, start, stored_total};
+use common::{eventually, get, gzip, send_with, start, stored_total, zlib};
 use serde_json::{Value, json};
 use suture::config::DEFAULT_PUBLIC_KEY;
 
@@ -68,18 +68,6 @@ async fn post_envelope(base: &str, body: Vec<u8>, extra: &[(&str, &str)]) -> com
 
 /// A body compressor for one `Content-Encoding`.
 type Compress = fn(&[u8]) -> Vec<u8>;
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).expect("write");
-    e.finish().expect("gzip")
-}
-
-fn zlib(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).expect("write");
-    e.finish().expect("zlib")
-}
 
 fn brotli(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();

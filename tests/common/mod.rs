@@ -139,3 +139,19 @@ pub async fn metric(base: &str, series: &str) -> u64 {
         .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
         .map_or(0, |v| v as u64)
 }
+
+/// Gzip, as senders compress bodies and datagrams.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("gzip")
+}
+
+/// Zlib (HTTP `deflate`, GELF's zlib datagrams, old Sentry store bodies).
+pub fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("zlib")
+}
