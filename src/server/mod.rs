@@ -2,9 +2,12 @@
 //! signal, then shut down in order (stop accepting, let in-flight requests
 //! get their acknowledgement, commit what is queued, stop the actors, flush).
 
+pub mod capture;
+pub mod cors;
 pub mod error;
 pub mod gate_api;
 pub mod http;
+pub mod sentry;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -85,13 +88,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
     });
     let udp_stop = Arc::new(AtomicBool::new(false));
-    let udp_threads = udp::spawn(
-        &socket,
-        config.server.udp_workers,
-        engine.clone(),
-        config.ingest.max_event_bytes,
-        udp_stop.clone(),
-    )?;
+    let udp_threads = udp::spawn(&socket, &config, engine.clone(), udp_stop.clone())?;
     tracing::info!(%http_addr, %udp_addr, "suture is serving");
     Ok(Running {
         http_addr,
