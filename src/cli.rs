@@ -52,6 +52,10 @@ pub enum Command {
         /// Print one JSON document instead of text.
         #[arg(long)]
         json: bool,
+        /// Text output: also list every signature judged and not flagged,
+        /// with the gate's reason.
+        #[arg(long)]
+        explain: bool,
     },
     /// Print the DSN to paste into a Sentry SDK, from the configuration.
     Dsn {
@@ -100,7 +104,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Replay { file, config, json } => {
+        Command::Replay {
+            file,
+            config,
+            json,
+            explain,
+        } => {
             let (config, _) = load_config(config)?;
             let report =
                 tokio::task::spawn_blocking(move || crate::replay::replay_path(&file, &config))
@@ -108,7 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
-                print!("{}", crate::replay::render(&report));
+                print!("{}", crate::replay::render(&report, explain));
             }
             Ok(())
         }

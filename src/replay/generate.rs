@@ -35,6 +35,10 @@ pub struct StreamSpec {
     pub new_error_per_minute: f64,
     /// Factor applied to a background signature by a multiplying deploy.
     pub multiply_by: f64,
+    /// Shape of the hourly gamma frailty on each background rate: the
+    /// hour-to-hour coefficient of variation is `1/sqrt(shape)` (8: 35%,
+    /// strongly overdispersed as real error counts are; 50: 14%).
+    pub frailty_shape: f64,
 }
 
 impl Default for StreamSpec {
@@ -50,6 +54,7 @@ impl Default for StreamSpec {
             first_deploy_hours: 48,
             new_error_per_minute: 1.0,
             multiply_by: 5.0,
+            frailty_shape: 8.0,
         }
     }
 }
@@ -164,7 +169,7 @@ pub fn write_stream(
         let season = 1.0 + 0.6 * ((hour_of_day as f64 - 9.0) / 24.0 * std::f64::consts::TAU).sin();
         if minute % 60 == 0 {
             for b in &mut background {
-                b.frailty = rng.gamma(8.0) / 8.0;
+                b.frailty = rng.gamma(spec.frailty_shape) / spec.frailty_shape;
             }
         }
         if deploy_minutes.last().is_some_and(|(m, _)| *m == minute) {

@@ -31,8 +31,8 @@ use suture_actors::gate::decide::Verdict;
 use suture_actors::gate::runner::GateRunner;
 use suture_actors::signature::Signer;
 use suture_actors::store::{
-    DeployRecord, DeploySource, GateRun, RecordCache, RunKind, SignedEvent, Store, TrafficRecord,
-    minute_of, minute_start_ms,
+    DeployRecord, DeploySource, GateRun, JudgedSignature, RecordCache, RunKind, SignedEvent, Store,
+    TrafficRecord, minute_of, minute_start_ms,
 };
 
 use crate::config::Config;
@@ -61,6 +61,10 @@ pub struct DeployReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub flagged: Vec<FlaggedReport>,
+    /// Every other signature judged in the window, with the reason it was
+    /// not flagged (pre-deploy spikes included), so "why not?" has an answer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub not_flagged: Vec<FlaggedReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -480,21 +484,14 @@ impl Simulation {
                     flagged: run
                         .decisions
                         .iter()
-                        .filter(|j| {
-                            matches!(j.decision.verdict, Verdict::Regression | Verdict::New)
-                        })
-                        .map(|j| FlaggedReport {
-                            signature: j.decision.signature.clone(),
-                            sample_message: j.sample_message.clone(),
-                            observed: j.decision.observed,
-                            expected: j.decision.expected,
-                            p: j.decision.p,
-                            q: j.decision.q,
-                            impact: j.decision.impact,
-                            verdict: j.decision.verdict,
-                            severity: j.decision.severity.as_str().to_string(),
-                            reason: j.decision.reason.clone(),
-                        })
+                        .filter(|j| attributed(j.decision.verdict))
+                        .map(flagged_report)
+                        .collect(),
+                    not_flagged: run
+                        .decisions
+                        .iter()
+                        .filter(|j| !attributed(j.decision.verdict))
+                        .map(flagged_report)
                         .collect(),
                 });
             }
@@ -518,8 +515,29 @@ impl Simulation {
     }
 }
 
-/// The human form of a replay report.
-pub fn render(report: &ReplayReport) -> String {
+/// Whether a deploy's verdict attributes the change to the deploy.
+fn attributed(verdict: Verdict) -> bool {
+    matches!(verdict, Verdict::Regression | Verdict::New)
+}
+
+fn flagged_report(j: &JudgedSignature) -> FlaggedReport {
+    FlaggedReport {
+        signature: j.decision.signature.clone(),
+        sample_message: j.sample_message.clone(),
+        observed: j.decision.observed,
+        expected: j.decision.expected,
+        p: j.decision.p,
+        q: j.decision.q,
+        impact: j.decision.impact,
+        verdict: j.decision.verdict,
+        severity: j.decision.severity.as_str().to_string(),
+        reason: j.decision.reason.clone(),
+    }
+}
+
+/// The human form of a replay report; `explain` adds every signature that
+/// was judged and not flagged, with the reason.
+pub fn render(report: &ReplayReport, explain: bool) -> String {
     let mut out = String::new();
     for deploy in &report.deploys {
         out.push_str(&format!(
@@ -535,7 +553,11 @@ pub fn render(report: &ReplayReport) -> String {
         if let Some(note) = &deploy.note {
             out.push_str(&format!("  {note}\n"));
         }
-        for f in &deploy.flagged {
+        let shown = deploy
+            .flagged
+            .iter()
+            .chain(deploy.not_flagged.iter().filter(|_| explain));
+        for f in shown {
             out.push_str(&format!(
                 "  {:<10} {} {:>6} observed, {:>8.2} expected, q={:.2e}, severity {}: {}\n",
                 f.verdict.as_str(),
@@ -546,6 +568,9 @@ pub fn render(report: &ReplayReport) -> String {
                 f.severity,
                 one_line(&f.sample_message, 80)
             ));
+            if explain {
+                out.push_str(&format!("             {}\n", one_line(&f.reason, 400)));
+            }
         }
     }
     for s in &report.spikes {
