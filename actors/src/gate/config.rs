@@ -91,7 +91,7 @@ impl Default for SeverityConfig {
 }
 
 /// Every knob of the regression gate. `GateConfig::default()` is the
-/// configuration the evaluation in GATE.md measured.
+/// configuration the evaluation in docs/gate.md measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GateConfig {
@@ -144,7 +144,7 @@ pub struct GateConfig {
     /// It is never exactly right (rates drift day to day, the hour-of-day
     /// baseline mixes weekdays and weekends), and the target is at most one
     /// false flag per 20 no-change deploys, so the nominal level has to sit
-    /// below the tolerated rate. On the tuning seeds (GATE.md) 0.05 gave
+    /// below the tolerated rate. On the tuning seeds (docs/gate.md) 0.05 gave
     /// 0.08-0.09 false flags per no-change deploy, 0.02 gave 0.045-0.048
     /// (no margin), 0.01 gave 0.035-0.038, for 3-4 points of recall on the
     /// target regressions.

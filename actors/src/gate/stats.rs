@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn conditional_test_is_negbin_predictive() {
-        // Identity used in GATE.md to justify the NB branch: the conditional
+        // Identity used in docs/gate.md to justify the NB branch: the conditional
         // binomial tail equals the tail of a negative binomial with size
         // x_b + 1 and success probability e_b / (e_b + e_w) (the Bayesian
         // predictive of a Poisson count under a Gamma(x_b + 1, e_b) rate):
