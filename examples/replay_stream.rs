@@ -20,20 +20,8 @@ fn main() -> std::io::Result<()> {
         spec.seed = seed;
     }
     if let Ok(small) = std::env::var("SMALL") {
-        // The replay test's spec: SMALL=<seed>.
-        spec = StreamSpec {
-            seed: small.parse().unwrap_or(1),
-            days: 4,
-            events_per_second: 0.5,
-            signatures: 12,
-            requests_per_minute: 3_000,
-            deploys: 6,
-            first_deploy_hours: 30,
-            new_error_per_minute: 0.5,
-            multiply_by: 5.0,
-            frailty_shape: 50.0,
-            ..StreamSpec::default()
-        };
+        // The replay tests' stream: SMALL=<seed>.
+        spec = StreamSpec::small(small.parse().unwrap_or(1));
     }
     let stdout = std::io::stdout();
     let mut out = BufWriter::with_capacity(1 << 20, stdout.lock());

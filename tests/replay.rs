@@ -15,26 +15,10 @@ fn generated(spec: &StreamSpec) -> (Vec<u8>, Vec<suture::replay::generate::Deplo
     (out, truths)
 }
 
-fn small_spec(seed: u64) -> StreamSpec {
-    StreamSpec {
-        seed,
-        days: 4,
-        events_per_second: 0.5,
-        signatures: 12,
-        requests_per_minute: 3_000,
-        deploys: 6,
-        first_deploy_hours: 30,
-        new_error_per_minute: 0.5,
-        multiply_by: 5.0,
-        frailty_shape: 50.0,
-        ..StreamSpec::default()
-    }
-}
-
 #[test]
 fn replay_flags_the_injected_changes_and_nothing_else() {
     for seed in [1, 2] {
-        let (stream, truths) = generated(&small_spec(seed));
+        let (stream, truths) = generated(&StreamSpec::small(seed));
         let report = replay(Cursor::new(stream), &Config::default()).expect("replays");
         assert_eq!(report.deploys.len(), truths.len(), "{report:#?}");
         for (deploy, truth) in report.deploys.iter().zip(&truths) {

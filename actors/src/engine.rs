@@ -152,37 +152,29 @@ impl EngineHandle {
 
     /// Stores a deploy marker durably, through the writer.
     pub async fn record_deploy(&self, deploy: DeployRecord) -> Result<DeployRecord, EngineError> {
-        let actor = self
-            .inner
-            .ingest_actor
-            .get()
-            .ok_or(EngineError::Unavailable("ingest"))?;
-        let reply = actor
-            .call(
-                move |r| IngestMsg::RecordDeploy(deploy, r),
-                Some(QUERY_TIMEOUT),
-            )
+        self.ask_writer(move |r| IngestMsg::RecordDeploy(deploy, r))
             .await
-            .map_err(|_| EngineError::Unavailable("ingest"))?;
-        match reply {
-            ractor::rpc::CallResult::Success(result) => result.map_err(Into::into),
-            _ => Err(EngineError::Unavailable("ingest")),
-        }
     }
 
     /// Stores served requests durably, through the writer: the regression
     /// gate's exposure (from `POST /v1/traffic` and Sentry sessions).
     pub async fn record_traffic(&self, traffic: TrafficRecord) -> Result<(), EngineError> {
+        self.ask_writer(move |r| IngestMsg::RecordTraffic(traffic, r))
+            .await
+    }
+
+    /// One durable write through the ingest actor (the only writer), and its answer.
+    async fn ask_writer<T: Send + 'static>(
+        &self,
+        message: impl FnOnce(ractor::RpcReplyPort<Result<T, IngestError>>) -> IngestMsg,
+    ) -> Result<T, EngineError> {
         let actor = self
             .inner
             .ingest_actor
             .get()
             .ok_or(EngineError::Unavailable("ingest"))?;
         let reply = actor
-            .call(
-                move |r| IngestMsg::RecordTraffic(traffic, r),
-                Some(QUERY_TIMEOUT),
-            )
+            .call(message, Some(QUERY_TIMEOUT))
             .await
             .map_err(|_| EngineError::Unavailable("ingest"))?;
         match reply {

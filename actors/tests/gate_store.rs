@@ -206,12 +206,20 @@ fn a_deploy_that_adds_an_error_is_flagged_and_one_that_does_not_is_not() {
     );
 
     // Stored: the run, and exactly one candidate; a later tick judges nothing again.
-    assert_eq!(f.store.deploy_run(&broken.id).expect("read"), Some(run.clone()));
+    assert_eq!(
+        f.store.deploy_run(&broken.id).expect("read"),
+        Some(run.clone())
+    );
     let candidates = f.store.candidates().expect("candidates");
     assert_eq!(candidates.len(), 1);
     assert_eq!(candidates[0].deploy_id.as_deref(), Some(broken.id.as_str()));
     assert_eq!(candidates[0].verdict, Verdict::New);
-    assert!(runner.tick(broken.at_ms + 3 * HOUR).expect("tick").is_empty());
+    assert!(
+        runner
+            .tick(broken.at_ms + 3 * HOUR)
+            .expect("tick")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -230,7 +238,11 @@ fn a_new_error_with_one_user_is_not_enough() {
         .find(|d| d.decision.signature == f.signature_of("Retry"))
         .expect("judged");
     assert_eq!(retry.decision.verdict, Verdict::Pass);
-    assert!(retry.decision.reason.contains("user"), "{}", retry.decision.reason);
+    assert!(
+        retry.decision.reason.contains("user"),
+        "{}",
+        retry.decision.reason
+    );
 }
 
 #[test]
@@ -243,7 +255,13 @@ fn a_young_store_is_not_judged() {
     let runs = runner.tick(deploy.at_ms + 2 * HOUR).expect("tick");
     assert_eq!(runs.len(), 1);
     assert!(runs[0].decisions.is_empty());
-    assert!(runs[0].note.as_deref().unwrap_or("").contains("min_history"));
+    assert!(
+        runs[0]
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("min_history")
+    );
     assert!(f.store.candidates().expect("candidates").is_empty());
 }
 

@@ -59,6 +59,26 @@ impl Default for StreamSpec {
     }
 }
 
+impl StreamSpec {
+    /// Four days at 0.5 events/s over 12 signatures with mild overdispersion:
+    /// the replay tests' stream (about 200,000 lines).
+    pub fn small(seed: u64) -> Self {
+        Self {
+            seed,
+            days: 4,
+            events_per_second: 0.5,
+            signatures: 12,
+            requests_per_minute: 3_000,
+            deploys: 6,
+            first_deploy_hours: 30,
+            new_error_per_minute: 0.5,
+            multiply_by: 5.0,
+            frailty_shape: 50.0,
+            ..Self::default()
+        }
+    }
+}
+
 /// What a deploy did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Injected {

@@ -11,7 +11,7 @@ use suture_actors::clock::now_ms;
 use suture_actors::store::{GateRun, TrafficRecord};
 
 use super::error::ApiError;
-use super::http::{AppState, deploy_json, parse_since, store_error};
+use super::http::{AppState, deploy_json, since_param, store_error};
 use crate::wire::time::{format_rfc3339, parse_timestamp};
 
 /// Runs listed by default, newest first.
@@ -110,15 +110,7 @@ pub async fn list_decisions(
     State(state): State<AppState>,
     Query(query): Query<DecisionsQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let since_ms = match query.since.as_deref() {
-        None | Some("") => 0,
-        Some(text) => parse_since(text).ok_or_else(|| ApiError::BadRequest {
-            field: "since".into(),
-            message: format!(
-                "since: {text:?} is not an RFC 3339 time, epoch ms, or a duration like 1h"
-            ),
-        })?,
-    };
+    let since_ms = since_param(query.since.as_deref())?;
     let filter = query.verdict.as_deref().unwrap_or("all");
     if !["all", "flagged", "regression", "new", "spike", "pass"].contains(&filter) {
         return Err(ApiError::BadRequest {

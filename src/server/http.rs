@@ -217,15 +217,7 @@ async fn list_signatures(
     State(state): State<AppState>,
     Query(query): Query<SinceQuery>,
 ) -> Result<Json<Value>, ApiError> {
-    let since_ms = match query.since.as_deref() {
-        None | Some("") => 0,
-        Some(text) => parse_since(text).ok_or_else(|| ApiError::BadRequest {
-            field: "since".into(),
-            message: format!(
-                "since: {text:?} is not an RFC 3339 time, epoch ms, or a duration like 1h"
-            ),
-        })?,
-    };
+    let since_ms = since_param(query.since.as_deref())?;
     let records = state
         .engine
         .store()
@@ -235,7 +227,20 @@ async fn list_signatures(
     Ok(Json(json!({ "signatures": signatures })))
 }
 
-pub(super) fn parse_since(text: &str) -> Option<i64> {
+/// The `since` query parameter: absent or empty means from the beginning.
+pub(super) fn since_param(since: Option<&str>) -> Result<i64, ApiError> {
+    match since {
+        None | Some("") => Ok(0),
+        Some(text) => parse_since(text).ok_or_else(|| ApiError::BadRequest {
+            field: "since".into(),
+            message: format!(
+                "since: {text:?} is not an RFC 3339 time, epoch ms, or a duration like 1h"
+            ),
+        }),
+    }
+}
+
+fn parse_since(text: &str) -> Option<i64> {
     if let Ok(ms) = text.parse::<i64>() {
         return Some(ms);
     }

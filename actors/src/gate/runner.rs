@@ -130,13 +130,7 @@ impl GateRunner {
             kind: RunKind::Deploy,
             deploy: Some(deploy.clone()),
             batch_seq: None,
-            window_start_ms: start_ms,
-            window_minutes: self.cfg.window_minutes(),
-            baseline_hours: gathered.baseline_hours,
-            judged_at_ms: now_ms,
-            traffic_known: gathered.traffic_known,
-            note: gathered.note.clone(),
-            decisions: self.explain(&gathered, decisions, now_ms)?,
+            ..self.finish_run(&gathered, decisions, start_ms, now_ms)?
         };
         self.store_run(&run)?;
         Ok(run)
@@ -163,16 +157,33 @@ impl GateRunner {
             kind: RunKind::Continuous,
             deploy: None,
             batch_seq: Some(batch.seq),
+            ..self.finish_run(&gathered, decisions, start_ms, now_ms)?
+        };
+        self.store_run(&run)?;
+        Ok(Some(run))
+    }
+
+    /// The parts of a run every kind shares (the caller names it).
+    fn finish_run(
+        &mut self,
+        gathered: &Gathered,
+        decisions: Vec<Decision>,
+        start_ms: i64,
+        now_ms: i64,
+    ) -> Result<GateRun, StoreError> {
+        Ok(GateRun {
+            id: String::new(),
+            kind: RunKind::Continuous,
+            deploy: None,
+            batch_seq: None,
             window_start_ms: start_ms,
             window_minutes: self.cfg.window_minutes(),
             baseline_hours: gathered.baseline_hours,
             judged_at_ms: now_ms,
             traffic_known: gathered.traffic_known,
             note: gathered.note.clone(),
-            decisions: self.explain(&gathered, decisions, now_ms)?,
-        };
-        self.store_run(&run)?;
-        Ok(Some(run))
+            decisions: self.explain(gathered, decisions, now_ms)?,
+        })
     }
 
     /// Adds what a reader needs to each decision and chooses the candidates:
