@@ -38,7 +38,7 @@ async fn panics_in_children_are_survived_without_losing_acknowledged_events() {
     }
 
     let engine = server.running.engine.clone();
-    for child in [Child::Ingest, Child::Queue, Child::Ingest] {
+    for child in [Child::Ingest, Child::Queue, Child::Gate, Child::Ingest] {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(engine.inject_panic(child), "{child:?} was running");
         // The sidecar comes back by itself.
@@ -70,6 +70,11 @@ async fn panics_in_children_are_survived_without_losing_acknowledged_events() {
     let status = get(&format!("{}/v1/status", server.base)).await;
     assert_eq!(
         status.json["supervision"]["restarts"]["ingest"], 2,
+        "{}",
+        status.json
+    );
+    assert_eq!(
+        status.json["supervision"]["restarts"]["gate"], 1,
         "{}",
         status.json
     );
