@@ -150,6 +150,12 @@ async fn conn_task(s: Arc<Shared>, record_from: Instant, end: Instant) -> Tally 
                 }
             },
         };
+        // A server may close the connection after each reply (gunicorn's sync
+        // workers do: no keep-alive). That is not a failed request: reconnect.
+        if conn.ready().await.is_err() {
+            sender = None;
+            continue;
+        }
         let n = s.next.fetch_add(1, Ordering::Relaxed);
         let mut req = Request::post(s.target.path.as_str())
             .header(header::HOST, s.target.authority.as_str())
