@@ -13,7 +13,7 @@ use suture_actors::config::{
 };
 
 /// The whole configuration, one field per `[section]`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub server: ServerConfig,
@@ -23,6 +23,108 @@ pub struct Config {
     pub queue: QueueConfig,
     pub signature: SignatureConfig,
     pub supervision: SupervisionConfig,
+    pub sentry: SentryConfig,
+    pub gelf: GelfConfig,
+    /// `[[projects]]`: Sentry projects and the public keys that may send to them.
+    pub projects: Vec<ProjectConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            log: LogConfig::default(),
+            store: StoreConfig::default(),
+            ingest: IngestConfig::default(),
+            queue: QueueConfig::default(),
+            signature: SignatureConfig::default(),
+            supervision: SupervisionConfig::default(),
+            sentry: SentryConfig::default(),
+            gelf: GelfConfig::default(),
+            projects: vec![ProjectConfig {
+                id: 1,
+                name: "default".into(),
+                keys: vec![DEFAULT_PUBLIC_KEY.into()],
+            }],
+        }
+    }
+}
+
+/// The public key of the default project. Well known on purpose, so a
+/// fresh sidecar accepts Sentry SDKs out of the box (`suture dsn` prints
+/// it); the sidecar listens on loopback, where a well-known key is no
+/// secret worth having. Give projects their own keys before exposing it.
+pub const DEFAULT_PUBLIC_KEY: &str = "5e17c0de5e17c0de5e17c0de5e17c0de";
+
+/// `[[projects]]`: one Sentry project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectConfig {
+    /// The number at the end of the DSN and in `/api/{id}/envelope/`.
+    pub id: u64,
+    pub name: String,
+    /// Public keys (the DSN's user part) accepted for this project.
+    pub keys: Vec<String>,
+}
+
+impl Config {
+    /// The project a public key belongs to.
+    pub fn project_of_key(&self, key: &str) -> Option<&ProjectConfig> {
+        self.projects
+            .iter()
+            .find(|p| p.keys.iter().any(|k| k == key))
+    }
+}
+
+/// `[sentry]`: the Sentry-compatible endpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SentryConfig {
+    /// Largest envelope (or store body) in bytes, compressed or not: a body
+    /// that decompresses past it is refused with 413 once the limit is
+    /// reached, so a compression bomb never takes more memory. 100 MiB is
+    /// Relay's `max_envelope_size`; events inside are still limited to
+    /// `ingest.max_event_bytes` (Relay's `max_event_size`, 1 MiB).
+    pub max_envelope_bytes: usize,
+}
+
+impl Default for SentryConfig {
+    fn default() -> Self {
+        Self {
+            max_envelope_bytes: 100 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[gelf]`: GELF messages on the UDP socket.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GelfConfig {
+    /// Highest syslog level stored as an error (0 emergency, 3 error,
+    /// 4 warning, 6 info, 7 debug). Loggers send every line; only errors
+    /// are exceptions. Lines above it are counted as filtered.
+    pub max_level: u8,
+    /// Whether a message carrying a stack trace (a logged exception) is an
+    /// error whatever its level.
+    pub accept_stack_traces: bool,
+    /// How long the chunks of a message may take to arrive. 5 s, as Graylog.
+    #[serde(with = "suture_actors::config::duration")]
+    pub chunk_expiry: std::time::Duration,
+    /// Most bytes held by incomplete chunked messages; chunks past it are
+    /// dropped with their message. 32 MiB is 256 messages of GELF's maximum
+    /// size (128 chunks of 1 KiB) waiting at once.
+    pub chunk_memory_bytes: usize,
+}
+
+impl Default for GelfConfig {
+    fn default() -> Self {
+        Self {
+            max_level: 3,
+            accept_stack_traces: true,
+            chunk_expiry: std::time::Duration::from_secs(5),
+            chunk_memory_bytes: 32 * 1024 * 1024,
+        }
+    }
 }
 
 /// `[server]`: the listeners.
@@ -49,6 +151,11 @@ pub struct ServerConfig {
     /// the UDP path's cost, and one thread dropped datagrams at 50,000/s on
     /// two cores where two did not as often (see the README's figures).
     pub udp_workers: usize,
+    /// Origins whose pages may post events from a browser (CORS on the
+    /// ingest routes: the Sentry endpoints and `/v1/events`). `["*"]`: any
+    /// page, as Sentry's default "allowed domains"; the admin API never
+    /// answers cross-origin requests.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -60,6 +167,7 @@ impl Default for ServerConfig {
             ack_timeout: std::time::Duration::from_secs(30),
             udp_recv_buffer: 16 * 1024 * 1024,
             udp_workers: 2,
+            cors_origins: vec!["*".into()],
         }
     }
 }

@@ -76,6 +76,40 @@ pub struct Event {
     /// Where the event came from (`http`, `udp`, `sentry`, `gelf`, ...).
     #[serde(default)]
     pub source: String,
+    /// The platform the sender named (`python`, `javascript`, `node`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
+    /// The other exceptions of a chain (`raise ... from ...`, an error's
+    /// `cause`), root cause first as Sentry orders them. The event's own
+    /// type, message and frames are the outermost exception's, the one the
+    /// application saw and the one grouping uses; the chain is kept so a
+    /// person (or the triage stage) reading a sample sees the whole story.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub chain: Vec<ChainedException>,
+    /// What happened before the error (Sentry breadcrumbs), as sent. Kept
+    /// only in samples: they explain an error, they do not group it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub breadcrumbs: Vec<serde_json::Value>,
+    /// Sentry `contexts` (runtime, os, browser, trace, ...), as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contexts: Option<serde_json::Value>,
+    /// Free-form extra data (Sentry `extra`, GELF fields with no tag form), as sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extra: Option<serde_json::Value>,
+}
+
+/// One exception of a chain other than the event's own.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainedException {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exception_type: Option<String>,
+    #[serde(default)]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub module: Option<String>,
+    /// Oldest call first, crashing frame last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<Frame>,
 }
 
 /// A new random event id: 32 lowercase hex characters, laid out as a UUID v4

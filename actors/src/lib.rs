@@ -36,4 +36,4 @@ pub mod store;
 pub mod supervisor;
 
 pub use engine::{Engine, EngineError, EngineHandle};
-pub use event::{Event, Frame};
+pub use event::{ChainedException, Event, Frame};

@@ -16,8 +16,9 @@ use serde_json::{Value, json};
 use suture_actors::EngineHandle;
 use suture_actors::clock::now_ms;
 use suture_actors::ingest::SubmitError;
-use suture_actors::store::DeployRecord;
+use suture_actors::store::{DeployRecord, SignedEvent};
 
+use super::cors::{self, CorsPolicy};
 use super::error::ApiError;
 use crate::config::Config;
 use crate::wire::native::{self, Receipt};
@@ -34,8 +35,18 @@ pub struct AppState {
 /// The router, with the body limit from config.
 pub fn router(state: AppState) -> Router {
     let body_limit = state.config.server.max_body_bytes;
-    Router::new()
+    let cors = Arc::new(CorsPolicy::new(&state.config.server.cors_origins));
+    // Ingest routes browsers post to: CORS, each with its own body limit.
+    let native_ingest = Router::new()
         .route("/v1/events", post(post_events))
+        .layer(DefaultBodyLimit::max(body_limit));
+    let ingest = native_ingest
+        .merge(super::sentry::routes(&state.config))
+        .layer(axum::middleware::from_fn_with_state(
+            cors,
+            cors::allow_origins,
+        ));
+    let admin = Router::new()
         .route("/v1/deploys", post(post_deploy).get(list_deploys))
         .route("/v1/signatures", get(list_signatures))
         .route("/v1/signatures/{id}", get(get_signature))
@@ -43,8 +54,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .with_state(state)
+        .route("/capture.js", get(super::capture::script))
+        .layer(DefaultBodyLimit::max(body_limit));
+    ingest.merge(admin).with_state(state)
 }
 
 #[derive(Serialize)]
@@ -94,6 +106,20 @@ async fn accept_events(
             signature: s.signature.id.clone(),
         })
         .collect();
+    store_durably(state, signed).await?;
+    Ok(Json(json!({ "events": accepted })))
+}
+
+/// Hands signed events to the writer and waits until they are on disk: the
+/// one submit path behind every HTTP ingest route, so a 200 means the same
+/// everywhere. A full ingest queue is [`ApiError::Busy`] (429).
+pub(crate) async fn store_durably(
+    state: &AppState,
+    signed: Vec<SignedEvent>,
+) -> Result<(), ApiError> {
+    if signed.is_empty() {
+        return Ok(());
+    }
     let ack = state.engine.ingest().submit(signed).map_err(|e| match e {
         SubmitError::Full => ApiError::Busy {
             retry_after_secs: 1,
@@ -101,7 +127,7 @@ async fn accept_events(
         SubmitError::Closed => ApiError::Unavailable("shutting down; not stored".into()),
     })?;
     match tokio::time::timeout(state.config.server.ack_timeout, ack).await {
-        Ok(Ok(Ok(()))) => Ok(Json(json!({ "events": accepted }))),
+        Ok(Ok(Ok(()))) => Ok(()),
         Ok(Ok(Err(error))) => Err(ApiError::Unavailable(format!("{error}; not stored, retry"))),
         Ok(Err(_)) => Err(ApiError::Unavailable(
             "the writer restarted before storing these events; not stored, retry".into(),

@@ -2,7 +2,11 @@
 //! them report problems as a [`WireError`] naming the offending field, which
 //! the servers turn into a 400 (HTTP) or a counted drop (UDP).
 
+pub mod datagram;
+pub mod decode;
+pub mod gelf;
 pub mod native;
+pub mod sentry;
 pub mod time;
 
 /// A payload that cannot become an event, with the field at fault.

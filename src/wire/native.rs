@@ -182,6 +182,7 @@ pub fn parse_event(
         tags: fields.tags()?,
         fingerprint: fields.fingerprint()?,
         source: receipt.source.to_string(),
+        ..Event::default()
     })
 }
 
