@@ -17,8 +17,9 @@ import pytest
 from conftest import BUILD, HERE, need_node_modules
 
 APPS = HERE / "apps"
-# Chromium's message for `({}).items.map`: the page reads a missing property.
-TYPE_ERROR = "TypeError: Cannot read properties of undefined (reading 'map')"
+# Chromium's message for `({}).items.map` (the page reads a missing property),
+# with the quoted name masked as Suture masks quoted values in titles.
+TYPE_ERROR = "TypeError: Cannot read properties of undefined (reading <q>)"
 
 
 @pytest.fixture
