@@ -1,4 +1,4 @@
-//! The command line: `suture serve | deploy | status`.
+//! The command line: `suture serve | deploy | status | dsn`.
 
 use std::path::PathBuf;
 
@@ -40,6 +40,15 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
         url: String,
     },
+    /// Print the DSN to paste into a Sentry SDK, from the configuration.
+    Dsn {
+        /// The project's id (default: the first project in the configuration).
+        #[arg(long)]
+        project: Option<u64>,
+        /// Configuration file; when not given, ./config.toml if present, else built-in defaults.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
     /// Print a running sidecar's state.
     Status {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
@@ -56,6 +65,11 @@ const DEFAULT_URL: &str = "http://127.0.0.1:8787";
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { config } => serve(config).await,
+        Command::Dsn { project, config } => {
+            let (config, _) = load_config(config)?;
+            println!("{}", dsn(&config, project)?);
+            Ok(())
+        }
         Command::Deploy {
             revision,
             environment,
@@ -85,12 +99,52 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+/// Loads `--config`, or `./config.toml` when present, else the defaults.
+fn load_config(path: Option<PathBuf>) -> anyhow::Result<(Config, PathBuf)> {
     let (path, required) = match path {
         Some(path) => (path, true),
         None => (PathBuf::from("config.toml"), false),
     };
-    let config = Config::load(&path, required)?;
+    Ok((Config::load(&path, required)?, path))
+}
+
+/// `http://<key>@<server.http_addr>/<project id>`. An unspecified bind
+/// address (`0.0.0.0`) is printed as loopback, which is where a sidecar's
+/// own service reaches it.
+pub fn dsn(config: &Config, project: Option<u64>) -> anyhow::Result<String> {
+    let chosen = match project {
+        Some(id) => config.projects.iter().find(|p| p.id == id),
+        None => config.projects.first(),
+    };
+    let Some(chosen) = chosen else {
+        let known: Vec<String> = config.projects.iter().map(|p| p.id.to_string()).collect();
+        anyhow::bail!(
+            "no project {} in the configuration (projects: {})",
+            project.map_or("at all".to_string(), |id| id.to_string()),
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        );
+    };
+    let key = chosen
+        .keys
+        .first()
+        .ok_or_else(|| anyhow::anyhow!("project {} has no keys", chosen.id))?;
+    let mut addr = config.server.http_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    Ok(format!("http://{key}@{addr}/{}", chosen.id))
+}
+
+async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
+    let (config, path) = load_config(path)?;
     crate::telemetry::init_logging(&config.log);
     if !path.exists() {
         tracing::info!("no {} found; using built-in defaults", path.display());
@@ -159,4 +213,31 @@ pub fn render_status(status: &Value) -> String {
         out.push_str(&format!("restarts   {}\n", list.join(", ")));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ProjectConfig;
+
+    #[test]
+    fn dsn_from_the_configuration() {
+        let mut config = Config::default();
+        assert_eq!(
+            dsn(&config, None).expect("default project"),
+            "http://5e17c0de5e17c0de5e17c0de5e17c0de@127.0.0.1:8787/1"
+        );
+        config.server.http_addr = "0.0.0.0:9000".parse().expect("addr");
+        config.projects.push(ProjectConfig {
+            id: 7,
+            name: "web".into(),
+            keys: vec!["abc".into()],
+        });
+        assert_eq!(
+            dsn(&config, Some(7)).expect("project 7"),
+            "http://abc@127.0.0.1:9000/7"
+        );
+        let error = dsn(&config, Some(9)).expect_err("no project 9").to_string();
+        assert!(error.contains("projects: 1, 7"), "{error}");
+    }
 }

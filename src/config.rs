@@ -373,6 +373,36 @@ mod tests {
     }
 
     #[test]
+    fn capture_sections_and_projects() {
+        let config = load(
+            "[gelf]\nmax_level = 4\n[[projects]]\nid = 3\nname = \"web\"\nkeys = [\"k1\", \"k2\"]\n",
+            &[
+                ("SUTURE_GELF__CHUNK_EXPIRY", "2s"),
+                ("SUTURE_SENTRY__MAX_ENVELOPE_BYTES", "1000"),
+                ("SUTURE_SERVER__CORS_ORIGINS", "[\"https://app.example.com\"]"),
+            ],
+        )
+        .expect("valid");
+        assert_eq!(config.gelf.max_level, 4);
+        assert_eq!(config.gelf.chunk_expiry, Duration::from_secs(2));
+        assert_eq!(config.sentry.max_envelope_bytes, 1000);
+        assert_eq!(config.server.cors_origins, ["https://app.example.com"]);
+        assert_eq!(
+            config.projects.len(),
+            1,
+            "a file's projects replace the default"
+        );
+        assert_eq!(config.project_of_key("k2").map(|p| p.id), Some(3));
+        assert!(config.project_of_key(DEFAULT_PUBLIC_KEY).is_none());
+        let error = load(
+            "[[projects]]\nid = 1\nname = \"x\"\nkeys = []\nkey = \"typo\"\n",
+            &[],
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("key"), "{error}");
+    }
+
+    #[test]
     fn shipped_config_file_matches_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
         let config = Config::load_with_env(&path, true, []).expect("config.toml parses");

@@ -209,6 +209,32 @@ async fn deploy_markers_health_and_metrics() {
     assert_eq!(bad_at.status, 400);
     assert_eq!(bad_at.json["field"], "at");
 
+    // The same revision again within the hour is the same deploy.
+    let again = post(
+        &format!("{base}/v1/deploys"),
+        json!({"revision": "abc123", "at": "2026-01-05T10:20:00Z"}).to_string(),
+    )
+    .await;
+    assert_eq!(again.json["id"], deploy.json["id"], "{}", again.json);
+
+    let traffic = post(
+        &format!("{base}/v1/traffic"),
+        json!({"requests": 1200, "at": "2026-01-05T10:01:00Z"}).to_string(),
+    )
+    .await;
+    assert_eq!(traffic.status, 200, "{}", traffic.json);
+    let minute = suture_actors::store::minute_of(1_767_607_260_000);
+    let stored = server.running.engine.store().traffic_minutes(minute, 1);
+    assert_eq!(stored.expect("traffic readable"), 1200);
+    for bad in [
+        r#"{"requests": -1}"#,
+        r#"{"requests": "many"}"#,
+        r#"{"reqs": 1}"#,
+    ] {
+        let response = post(&format!("{base}/v1/traffic"), bad).await;
+        assert_eq!(response.status, 400, "{bad}: {}", response.json);
+    }
+
     assert_eq!(get(&format!("{base}/healthz")).await.status, 200);
     assert_eq!(get(&format!("{base}/readyz")).await.status, 200);
     post(&format!("{base}/v1/events"), r#"{"message":"counted"}"#).await;

@@ -13,7 +13,7 @@ use crate::queue::{QueueMsg, QueueStatus};
 use crate::signature::{SignatureConfigError, Signer};
 use crate::slot::ActorSlot;
 use crate::stats::Stats;
-use crate::store::{DeployRecord, SignedEvent, Store, StoreError};
+use crate::store::{DeployRecord, SignedEvent, Store, StoreError, TrafficRecord};
 use crate::supervisor::{Child, RootArgs, RootMsg, RootSupervisor, SupervisionStatus};
 
 /// Longest a status query waits for an actor.
@@ -152,16 +152,36 @@ impl EngineHandle {
             .ingest_actor
             .get()
             .ok_or(EngineError::Unavailable("ingest"))?;
-        let copy = deploy.clone();
         let reply = actor
             .call(
-                move |r| IngestMsg::RecordDeploy(copy, r),
+                move |r| IngestMsg::RecordDeploy(deploy, r),
                 Some(QUERY_TIMEOUT),
             )
             .await
             .map_err(|_| EngineError::Unavailable("ingest"))?;
         match reply {
-            ractor::rpc::CallResult::Success(result) => result.map(|()| deploy).map_err(Into::into),
+            ractor::rpc::CallResult::Success(result) => result.map_err(Into::into),
+            _ => Err(EngineError::Unavailable("ingest")),
+        }
+    }
+
+    /// Stores served requests durably, through the writer: the regression
+    /// gate's exposure (from `POST /v1/traffic` and Sentry sessions).
+    pub async fn record_traffic(&self, traffic: TrafficRecord) -> Result<(), EngineError> {
+        let actor = self
+            .inner
+            .ingest_actor
+            .get()
+            .ok_or(EngineError::Unavailable("ingest"))?;
+        let reply = actor
+            .call(
+                move |r| IngestMsg::RecordTraffic(traffic, r),
+                Some(QUERY_TIMEOUT),
+            )
+            .await
+            .map_err(|_| EngineError::Unavailable("ingest"))?;
+        match reply {
+            ractor::rpc::CallResult::Success(result) => result.map_err(Into::into),
             _ => Err(EngineError::Unavailable("ingest")),
         }
     }

@@ -28,7 +28,7 @@ use crate::clock::now_ms;
 use crate::queue::QueueMsg;
 use crate::slot::ActorSlot;
 use crate::stats::Stats;
-use crate::store::{DeployRecord, RecordCache, SignedEvent, Store};
+use crate::store::{DeployRecord, RecordCache, SignedEvent, Store, TrafficRecord};
 
 /// How long an idle drain waits before yielding to the mailbox, so status
 /// requests and shutdown are served promptly when no events arrive.
@@ -155,8 +155,14 @@ impl IngestSender {
 pub enum IngestMsg {
     /// Take the next group from the channel (the actor sends this to itself).
     Drain,
-    /// Store a deploy marker durably.
-    RecordDeploy(DeployRecord, RpcReplyPort<Result<(), IngestError>>),
+    /// Store a deploy marker durably; replies with the stored deploy (an
+    /// earlier one when it is the same deploy).
+    RecordDeploy(
+        DeployRecord,
+        RpcReplyPort<Result<DeployRecord, IngestError>>,
+    ),
+    /// Store served requests durably (the gate's exposure).
+    RecordTraffic(TrafficRecord, RpcReplyPort<Result<(), IngestError>>),
     /// Stop taking submissions, commit what is queued, then stop.
     Shutdown(RpcReplyPort<()>),
     /// Panics inside the handler: lets tests prove supervision works.
@@ -225,6 +231,14 @@ impl Actor for IngestActor {
                 let result = record_deploy(&state.args.store, &deploy).await;
                 let _ = reply.send(result);
             }
+            IngestMsg::RecordTraffic(traffic, reply) => {
+                let store = &state.args.store;
+                let result = match store.record_traffic(&traffic) {
+                    Ok(()) => store.flush().await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result.map_err(|e| IngestError::Store(e.to_string())));
+            }
             IngestMsg::Shutdown(reply) => {
                 state.args.inbox.rx.lock().await.close();
                 while drain_once(state, None).await {}
@@ -240,15 +254,15 @@ impl Actor for IngestActor {
     }
 }
 
-async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<(), IngestError> {
-    store
+async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<DeployRecord, IngestError> {
+    let stored = store
         .record_deploy(deploy)
         .map_err(|e| IngestError::Store(e.to_string()))?;
     store
         .flush()
         .await
         .map_err(|e| IngestError::Store(e.to_string()))?;
-    Ok(())
+    Ok(stored)
 }
 
 /// Takes one group from the channel and commits it. Waits at most `idle`

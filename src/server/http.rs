@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use suture_actors::EngineHandle;
 use suture_actors::clock::now_ms;
 use suture_actors::ingest::SubmitError;
-use suture_actors::store::{DeployRecord, SignedEvent};
+use suture_actors::store::{DeployRecord, DeploySource, SignedEvent, TrafficRecord};
 
 use super::cors::{self, CorsPolicy};
 use super::error::ApiError;
@@ -48,6 +48,7 @@ pub fn router(state: AppState) -> Router {
         ));
     let admin = Router::new()
         .route("/v1/deploys", post(post_deploy).get(list_deploys))
+        .route("/v1/traffic", post(post_traffic))
         .route("/v1/signatures", get(list_signatures))
         .route("/v1/signatures/{id}", get(get_signature))
         .route("/v1/status", get(status))
@@ -174,6 +175,7 @@ async fn post_deploy(State(state): State<AppState>, body: Bytes) -> Result<Json<
         environment: request.environment,
         at_ms,
         received_at_ms,
+        source: DeploySource::Marker,
     };
     let stored = state
         .engine
@@ -189,7 +191,51 @@ fn deploy_json(deploy: &DeployRecord) -> Value {
         "revision": deploy.revision,
         "environment": deploy.environment,
         "at": format_rfc3339(deploy.at_ms),
+        "source": deploy.source,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TrafficRequest {
+    requests: u64,
+    #[serde(default)]
+    at: Option<Value>,
+    #[serde(default)]
+    release: Option<String>,
+}
+
+/// `POST /v1/traffic {requests, at?, release?}`: requests served since the
+/// previous report, the regression gate's exposure. 200 once durable.
+async fn post_traffic(State(state): State<AppState>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let request: TrafficRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
+            field: "body".into(),
+            message: format!(
+                "expected {{\"requests\": <non-negative integer>, \"at\"?, \"release\"?}}: {e}"
+            ),
+        })?;
+    let at_ms = match &request.at {
+        None | Some(Value::Null) => now_ms(),
+        Some(value) => parse_timestamp(value).map_err(|problem| ApiError::BadRequest {
+            field: "at".into(),
+            message: format!("at: {problem}"),
+        })?,
+    };
+    let traffic = TrafficRecord {
+        at_ms,
+        requests: request.requests,
+        release: request.release,
+    };
+    state
+        .engine
+        .record_traffic(traffic)
+        .await
+        .map_err(|e| ApiError::Unavailable(e.to_string()))?;
+    Ok(Json(json!({
+        "requests": request.requests,
+        "at": format_rfc3339(at_ms),
+    })))
 }
 
 async fn list_deploys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {

@@ -87,13 +87,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
             .await
     });
     let udp_stop = Arc::new(AtomicBool::new(false));
-    let udp_threads = udp::spawn(
-        &socket,
-        config.server.udp_workers,
-        engine.clone(),
-        config.ingest.max_event_bytes,
-        udp_stop.clone(),
-    )?;
+    let udp_threads = udp::spawn(&socket, &config, engine.clone(), udp_stop.clone())?;
     tracing::info!(%http_addr, %udp_addr, "suture is serving");
     Ok(Running {
         http_addr,

@@ -24,6 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use suture_actors::clock::now_ms;
+use suture_actors::store::TrafficRecord;
 
 use super::error::ApiError;
 use super::http::{AppState, store_durably};
@@ -214,13 +215,13 @@ async fn accept_envelope(
             _ => {}
         }
     }
-    record_sessions(&sessions);
     let reply_id = events
         .first()
         .map(|e| e.id.clone())
         .or_else(|| envelope_event_id(&envelope));
     let signed = events.into_iter().map(|e| state.engine.sign(e)).collect();
     store_durably(state, signed).await?;
+    record_sessions(state, sessions).await;
     Ok(Json(match reply_id {
         Some(id) => json!({ "id": id }),
         None => json!({}),
@@ -346,11 +347,27 @@ fn item_label(item_type: &str) -> &'static str {
         .unwrap_or("other")
 }
 
-/// Session counts, the gate's traffic denominator. Counted as a metric
-/// until the engine can store traffic per hour.
-fn record_sessions(sessions: &[(i64, u64)]) {
-    let total: u64 = sessions.iter().map(|(_, count)| count).sum();
-    if total > 0 {
-        metrics::counter!("suture_sentry_sessions_total").increment(total);
+/// Session counts, the gate's traffic denominator, stored per minute of
+/// their start. Recorded after the events: a failure here is logged and
+/// counted but does not refuse the envelope, because a retry would store its
+/// events twice to save a denominator that tolerates a gap.
+async fn record_sessions(state: &AppState, sessions: Vec<(i64, u64)>) {
+    let mut per_minute: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
+    for (at_ms, count) in sessions {
+        let minute = at_ms - at_ms.rem_euclid(60_000);
+        let total = per_minute.entry(minute).or_default();
+        *total = total.saturating_add(count);
+    }
+    for (at_ms, requests) in per_minute {
+        metrics::counter!("suture_sentry_sessions_total").increment(requests);
+        let traffic = TrafficRecord {
+            at_ms,
+            requests,
+            release: None,
+        };
+        if let Err(error) = state.engine.record_traffic(traffic).await {
+            tracing::warn!(%error, requests, "could not record session traffic");
+            metrics::counter!("suture_sentry_sessions_unrecorded_total").increment(requests);
+        }
     }
 }

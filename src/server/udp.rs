@@ -1,5 +1,5 @@
-//! The UDP listener: one native JSON event per datagram (GELF joins this
-//! socket in a later change).
+//! The UDP listener: GELF messages (plain, gzip, zlib, chunked) and native
+//! JSON events, told apart per datagram (see `wire::datagram`).
 //!
 //! It runs on its own OS threads, not on the async runtime: parsing a flood
 //! of datagrams is CPU work that would otherwise starve the HTTP side (health
@@ -9,10 +9,14 @@
 //! unacknowledged submission, so the writer sees a few large groups.
 //! Malformed datagrams and bursts refused by a full ingest queue are counted
 //! and dropped; nothing a sender writes can stop the listener.
+//!
+//! GELF chunks of one message may land on different listener threads, so
+//! the reassembly buffer is shared behind a mutex (held only to copy a
+//! chunk in or a message out); it is bounded in time and memory.
 
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -21,7 +25,11 @@ use suture_actors::clock::now_ms;
 use suture_actors::ingest::SubmitError;
 use suture_actors::store::SignedEvent;
 
-use crate::wire::native::{self, Receipt};
+use crate::config::Config;
+use crate::wire::datagram::{Datagram, parse_datagram};
+use crate::wire::gelf::GelfRules;
+use crate::wire::gelf::chunks::{CHUNK_MAGIC, ChunkLimits, ChunkOutcome, Reassembler};
+use crate::wire::native::Receipt;
 
 /// Most datagrams gathered into one submission.
 const BURST: usize = 512;
@@ -29,6 +37,9 @@ const BURST: usize = 512;
 const FLUSH_AFTER: Duration = Duration::from_millis(2);
 /// How often an idle listener checks for shutdown.
 const IDLE_POLL: Duration = Duration::from_millis(100);
+/// How often a listener sweeps expired GELF chunks (without taking the
+/// shared lock per datagram).
+const EXPIRY_CHECK: Duration = Duration::from_millis(250);
 /// Largest UDP payload.
 const MAX_DATAGRAM: usize = 65_536;
 
@@ -89,20 +100,33 @@ fn log_recv_buffer(socket: &socket2::Socket, asked: usize) {
     }
 }
 
-/// Starts `workers` listener threads on clones of `socket`; they stop when `stop` is set.
+/// Starts `server.udp_workers` listener threads on clones of `socket`;
+/// they stop when `stop` is set.
 pub fn spawn(
     socket: &UdpSocket,
-    workers: usize,
+    config: &Config,
     engine: EngineHandle,
-    max_event_bytes: usize,
     stop: Arc<AtomicBool>,
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
-    (0..workers.max(1))
+    let chunks = Arc::new(Mutex::new(Reassembler::new(
+        ChunkLimits {
+            expiry: config.gelf.chunk_expiry,
+            memory_bytes: config.gelf.chunk_memory_bytes,
+        },
+        Instant::now(),
+    )));
+    let rules = GelfRules {
+        max_level: config.gelf.max_level,
+        accept_stack_traces: config.gelf.accept_stack_traces,
+    };
+    (0..config.server.udp_workers.max(1))
         .map(|i| {
             let listener = Listener {
                 socket: socket.try_clone()?,
                 engine: engine.clone(),
-                max_event_bytes,
+                max_event_bytes: config.ingest.max_event_bytes,
+                rules,
+                chunks: chunks.clone(),
                 stop: stop.clone(),
             };
             std::thread::Builder::new()
@@ -116,6 +140,8 @@ struct Listener {
     socket: UdpSocket,
     engine: EngineHandle,
     max_event_bytes: usize,
+    rules: GelfRules,
+    chunks: Arc<Mutex<Reassembler>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -125,6 +151,7 @@ impl Listener {
         let mut burst: Vec<SignedEvent> = Vec::with_capacity(BURST);
         let mut burst_started = Instant::now();
         let mut timeout = Duration::ZERO;
+        let mut last_expiry_check = Instant::now();
         while !self.stop.load(Ordering::Relaxed) {
             let wanted = if burst.is_empty() {
                 IDLE_POLL
@@ -157,19 +184,54 @@ impl Listener {
             {
                 self.submit(&mut burst);
             }
+            if last_expiry_check.elapsed() >= EXPIRY_CHECK {
+                last_expiry_check = Instant::now();
+                self.expire_chunks();
+            }
         }
         self.submit(&mut burst);
     }
 
     fn parse(&self, datagram: &[u8], burst: &mut Vec<SignedEvent>) {
+        if datagram.starts_with(&CHUNK_MAGIC) {
+            let outcome = match self.chunks.lock() {
+                Ok(mut chunks) => chunks.push(datagram, Instant::now()),
+                Err(_) => ChunkOutcome::Dropped("reassembly_unavailable"),
+            };
+            match outcome {
+                ChunkOutcome::Complete(message) => self.parse_message(&message, burst),
+                ChunkOutcome::Pending => {}
+                ChunkOutcome::Dropped(reason) => drop_chunks(reason, 1),
+            }
+            return;
+        }
+        self.parse_message(datagram, burst);
+    }
+
+    /// One whole message: a datagram, or reassembled chunks.
+    fn parse_message(&self, message: &[u8], burst: &mut Vec<SignedEvent>) {
         let receipt = Receipt {
             source: "udp",
             received_at_ms: now_ms(),
             max_event_bytes: self.max_event_bytes,
         };
-        match native::parse_body(datagram, receipt) {
-            Ok(events) => burst.extend(events.into_iter().map(|e| self.engine.sign(e))),
-            Err(_) => drop_datagrams(&self.engine, "malformed", 1),
+        match parse_datagram(message, self.rules, receipt) {
+            Ok(Datagram::Events(events)) => {
+                burst.extend(events.into_iter().map(|e| self.engine.sign(e)));
+            }
+            Ok(Datagram::Filtered) => metrics::counter!("suture_gelf_filtered_total").increment(1),
+            Err(error) => drop_datagrams(&self.engine, error.reason(), 1),
+        }
+    }
+
+    /// Drops chunked messages that did not complete in time.
+    fn expire_chunks(&self) {
+        let expired = match self.chunks.lock() {
+            Ok(mut chunks) => chunks.expire(Instant::now()),
+            Err(_) => 0,
+        };
+        if expired > 0 {
+            drop_chunks("expired", expired as u64);
         }
     }
 
@@ -190,4 +252,9 @@ impl Listener {
 fn drop_datagrams(engine: &EngineHandle, reason: &'static str, count: u64) {
     engine.stats().rejected("udp", reason, count);
     metrics::counter!("suture_udp_datagrams_dropped_total", "reason" => reason).increment(count);
+}
+
+/// Chunks dropped (counted per chunk, or per message when a whole message expires).
+fn drop_chunks(reason: &'static str, count: u64) {
+    metrics::counter!("suture_gelf_chunks_dropped_total", "reason" => reason).increment(count);
 }

@@ -6,9 +6,13 @@
 //! sample writes (the first events ever, then at most one of the latest per
 //! `samples_latest_interval`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::{PendingEntry, SIGNATURE_COUNT_KEY, SignatureRecord, Store, StoreError, hour_of};
+use super::gate::{ReleaseRecord, minute_of, user_hash};
+use super::{
+    DeployRecord, DeploySource, PendingEntry, SIGNATURE_COUNT_KEY, SignatureRecord, Store,
+    StoreError, hour_of,
+};
 use crate::event::Event;
 use crate::signature::Signature;
 
@@ -25,6 +29,8 @@ pub struct CommitSummary {
     pub events: usize,
     pub new_signatures: usize,
     pub changed: Vec<(String, u64)>,
+    /// Deploys recorded because a new release appeared in this group.
+    pub new_deploys: Vec<DeployRecord>,
 }
 
 /// The writer's copy of the signature records it has touched. Ingest is the
@@ -33,6 +39,10 @@ pub struct CommitSummary {
 #[derive(Debug, Default)]
 pub struct RecordCache {
     records: HashMap<String, SignatureRecord>,
+    /// Releases known to be recorded, so each event does not look them up.
+    releases: HashSet<String>,
+    /// Whether the store's first-event time is known to be set.
+    first_event_noted: bool,
 }
 
 /// Records kept in a [`RecordCache`] before it starts over.
@@ -108,7 +118,66 @@ impl Store {
                 (summary.new_signatures as u64).to_be_bytes(),
             )?;
         }
+        if !cache.first_event_noted {
+            if let Some(earliest) = events.iter().map(|e| e.event.timestamp_ms).min() {
+                self.note_first_event(earliest)?;
+                cache.first_event_noted = true;
+            }
+        }
+        summary.new_deploys = self.note_releases(events, now_ms, cache)?;
         Ok(summary)
+    }
+
+    /// Records releases seen for the first time. A new release is a deploy
+    /// (its window starts at its first event), unless it is the first
+    /// release the store ever sees: that is the state Suture started in, and
+    /// judging it against an empty history would flag everything.
+    fn note_releases(
+        &self,
+        events: &[SignedEvent],
+        now_ms: i64,
+        cache: &mut RecordCache,
+    ) -> Result<Vec<DeployRecord>, StoreError> {
+        let mut first_seen: BTreeMap<&str, &SignedEvent> = BTreeMap::new();
+        for signed in events {
+            if let Some(release) = signed.event.release.as_deref() {
+                if release.is_empty() || cache.releases.contains(release) {
+                    continue;
+                }
+                let entry = first_seen.entry(release).or_insert(signed);
+                if signed.event.timestamp_ms < entry.event.timestamp_ms {
+                    *entry = signed;
+                }
+            }
+        }
+        let mut deploys = Vec::new();
+        for (release, signed) in first_seen {
+            let had_releases = self.knows_releases()?;
+            let record = ReleaseRecord {
+                release: release.to_string(),
+                first_seen_ms: signed.event.timestamp_ms,
+                environment: signed.event.environment.clone(),
+            };
+            if self.note_release(&record)? && had_releases {
+                let deploy = DeployRecord {
+                    id: crate::event::new_id(),
+                    revision: release.to_string(),
+                    environment: record.environment.clone(),
+                    at_ms: record.first_seen_ms,
+                    received_at_ms: now_ms,
+                    source: DeploySource::Release,
+                };
+                let stored = self.record_deploy(&deploy)?;
+                if stored.id == deploy.id {
+                    deploys.push(stored);
+                }
+            }
+            if cache.releases.len() >= RECORD_CACHE_LIMIT {
+                cache.releases.clear();
+            }
+            cache.releases.insert(release.to_string());
+        }
+        Ok(deploys)
     }
 
     /// Updates one signature with its events; true when the signature is new.
@@ -126,6 +195,8 @@ impl Store {
         let previous_total = record.total;
 
         let mut hours: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut minutes: BTreeMap<u32, u64> = BTreeMap::new();
+        let mut users: HashSet<(u32, u64)> = HashSet::new();
         for signed in group {
             let event = &signed.event;
             record.first_seen_ms = record.first_seen_ms.min(event.timestamp_ms);
@@ -139,6 +210,11 @@ impl Store {
                 );
             }
             *hours.entry(hour_of(event.timestamp_ms)).or_default() += 1;
+            let minute = minute_of(event.timestamp_ms);
+            *minutes.entry(minute).or_default() += 1;
+            if let Some(user) = event.user.as_ref().and_then(user_hash) {
+                users.insert((minute, user));
+            }
         }
         if let Some(last) = group.last() {
             record.last_message.clone_from(&last.event.message);
@@ -155,6 +231,7 @@ impl Store {
             key.extend_from_slice(&hour.to_be_bytes());
             self.hourly.merge(key, count.to_be_bytes())?;
         }
+        self.commit_minutes(id, &minutes, &users)?;
         self.write_samples(id, group, previous_total, sample_latest)?;
         let pending = PendingEntry {
             first_change_ms: now_ms,

@@ -10,20 +10,29 @@
 //! - `deploys`: at (i64 BE) ‖ id → [`DeployRecord`].
 //! - `pending`: signature id → [`PendingEntry`], the debounce queue's durable state.
 //! - `batches`: seq (u64 BE) → [`BatchRecord`], what the queue handed on.
-//! - `meta`: schema version and the signature count.
+//! - `meta`: schema version, the signature count, the first event's time and
+//!   the gate's batch cursor.
+//! - the gate's trees (`minutes`, `users`, `traffic`, `releases`,
+//!   `deploy_runs`, `spike_runs`, `candidates`): see [`gate`].
 //!
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
 //! whole group of requests, flushes once, then acknowledges them all.
 
 mod commit;
+pub mod gate;
 mod records;
 
 use crate::config::{Durability, StoreConfig};
 use crate::event::Event;
 
 pub use commit::{CommitSummary, RecordCache, SignedEvent};
+pub use gate::{
+    Candidate, CandidateState, GateRun, JudgedSignature, ReleaseRecord, RunKind, TrafficRecord,
+    minute_of, minute_start_ms,
+};
 pub use records::{
-    BatchEntry, BatchRecord, DeployRecord, HandoffReason, PendingEntry, SignatureRecord,
+    BatchEntry, BatchRecord, DeployRecord, DeploySource, HandoffReason, PendingEntry,
+    SignatureRecord,
 };
 
 /// The on-disk layout this build writes. Bump it with a migration.
@@ -31,6 +40,11 @@ pub const SCHEMA_VERSION: u32 = 1;
 const SCHEMA_KEY: &[u8] = b"schema_version";
 const SIGNATURE_COUNT_KEY: &[u8] = b"signature_count";
 const MS_PER_HOUR: i64 = 3_600_000;
+
+/// Two deploys of one revision this close together are one deploy: CI's
+/// marker often arrives minutes before or after the first event of the
+/// release it names.
+pub const SAME_DEPLOY_WITHIN_MS: i64 = MS_PER_HOUR;
 
 /// Why the store could not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +80,13 @@ pub struct Store {
     deploys: sled::Tree,
     pending: sled::Tree,
     batches: sled::Tree,
+    minutes: sled::Tree,
+    users: sled::Tree,
+    traffic: sled::Tree,
+    releases: sled::Tree,
+    deploy_runs: sled::Tree,
+    spike_runs: sled::Tree,
+    candidates: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -99,6 +120,13 @@ impl Store {
             deploys: open("deploys")?,
             pending: open("pending")?,
             batches: open("batches")?,
+            minutes: open("minutes")?,
+            users: open("users")?,
+            traffic: open("traffic")?,
+            releases: open("releases")?,
+            deploy_runs: open("deploy_runs")?,
+            spike_runs: open("spike_runs")?,
+            candidates: open("candidates")?,
             db,
             config: config.clone(),
             sync_file: None,
@@ -106,6 +134,8 @@ impl Store {
         let store = store.with_sync_file(&path)?;
         store.hourly.set_merge_operator(add_u64);
         store.meta.set_merge_operator(add_u64);
+        store.minutes.set_merge_operator(add_u64);
+        store.traffic.set_merge_operator(add_u64);
         store.pending.set_merge_operator(merge_pending);
         store.check_schema(&path)?;
         Ok(store)
@@ -181,12 +211,20 @@ impl Store {
         Ok(flushed)
     }
 
-    /// Records a deploy marker (not yet flushed).
-    pub fn record_deploy(&self, deploy: &DeployRecord) -> Result<(), StoreError> {
+    /// Records a deploy (not yet flushed) and returns what is stored: a
+    /// deploy of the same revision within [`SAME_DEPLOY_WITHIN_MS`] is the
+    /// same deploy (a marker and the release its events carry, or a marker
+    /// sent twice), so the earlier record is kept and returned.
+    pub fn record_deploy(&self, deploy: &DeployRecord) -> Result<DeployRecord, StoreError> {
+        if let Some(existing) =
+            self.deploy_near(&deploy.revision, deploy.at_ms, SAME_DEPLOY_WITHIN_MS)?
+        {
+            return Ok(existing);
+        }
         let mut key = deploy.at_ms.to_be_bytes().to_vec();
         key.extend_from_slice(deploy.id.as_bytes());
         self.deploys.insert(key, serde_json::to_vec(deploy)?)?;
-        Ok(())
+        Ok(deploy.clone())
     }
 
     /// Deploy markers, oldest first.

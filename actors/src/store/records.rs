@@ -35,16 +35,32 @@ fn never() -> i64 {
     i64::MIN
 }
 
-/// A deploy marker: from `POST /v1/deploys`, `suture deploy`, or (later) a new release seen in events.
+/// A deploy: a marker from `POST /v1/deploys` or `suture deploy`, or a new
+/// `release` value first seen in events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeployRecord {
     pub id: String,
+    /// The marker's revision, or the new release value.
     pub revision: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub environment: Option<String>,
-    /// When the deploy happened (the marker's `at`, else when it was received).
+    /// When the deploy happened (the marker's `at`, else when it was
+    /// received; for a release, its first event's time).
     pub at_ms: i64,
     pub received_at_ms: i64,
+    #[serde(default)]
+    pub source: DeploySource,
+}
+
+/// How Suture learned of a deploy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeploySource {
+    /// `POST /v1/deploys` or `suture deploy`.
+    #[default]
+    Marker,
+    /// A `release` value first seen in events.
+    Release,
 }
 
 /// Why the queue handed a batch on.

@@ -1,0 +1,588 @@
+//! What the regression gate reads and writes: per-minute counts, distinct
+//! users, traffic, releases seen, gate runs and the candidates they produce.
+//!
+//! Keys are laid out so the gate's questions are range scans:
+//! - `minutes`: minute (u32 BE, minutes since the epoch) ‖ signature id →
+//!   count (u64 BE, merge-added). "Which signatures fired in this window,
+//!   and how often per minute" is one scan of the window's minutes.
+//! - `users`: minute ‖ signature id ‖ user hash (u64 BE) → empty. Distinct
+//!   users of a signature in a window, for the new-signature rule.
+//! - `traffic`: `h` ‖ hour (u32 BE) and `m` ‖ minute → requests (merge-added):
+//!   hourly exposure for baselines, per-minute for windows.
+//! - `releases`: release → [`ReleaseRecord`], so a new release is noticed once.
+//! - `deploy_runs`: deploy id → [`GateRun`]; `spike_runs`: judged at (i64 BE)
+//!   ‖ batch seq (u64 BE) → [`GateRun`].
+//! - `candidates`: run id ‖ `/` ‖ signature → [`Candidate`], written in the
+//!   same transaction as the run, so a crash never leaves one without the other.
+//!
+//! Per-minute data (`minutes`, `users`, `m` traffic) is only needed for
+//! windows, so [`Store::prune_minutes`] drops it after a retention period;
+//! the hourly trees keep the long history.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+
+use super::{DeployRecord, Store, StoreError, decode_u64, hour_of};
+use crate::gate::decide::{Decision, ImpactUnit, Severity, Verdict};
+
+const MS_PER_MINUTE: i64 = 60_000;
+const FIRST_EVENT_KEY: &[u8] = b"first_event_ms";
+const BATCH_CURSOR_KEY: &[u8] = b"gate_batch_cursor";
+
+/// The minute bucket (minutes since the epoch) of an epoch-ms timestamp.
+pub fn minute_of(ms: i64) -> u32 {
+    u32::try_from(ms.div_euclid(MS_PER_MINUTE)).unwrap_or(0)
+}
+
+/// Epoch ms at the start of a minute bucket.
+pub fn minute_start_ms(minute: u32) -> i64 {
+    i64::from(minute) * MS_PER_MINUTE
+}
+
+/// When a release was first seen in events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRecord {
+    pub release: String,
+    pub first_seen_ms: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+}
+
+/// Requests served, as reported by `POST /v1/traffic` or counted from
+/// Sentry sessions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficRecord {
+    /// When the requests were served (the end of the reporting interval).
+    pub at_ms: i64,
+    pub requests: u64,
+    /// The release that served them, when the reporter knows it. Recorded
+    /// for the operator; exposure is the service's total traffic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub release: Option<String>,
+}
+
+/// What started a gate run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    /// A deploy's window closed.
+    Deploy,
+    /// The debounce queue handed on a batch between deploys.
+    Continuous,
+}
+
+/// One signature's decision, with what a reader needs to recognise it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgedSignature {
+    #[serde(flatten)]
+    pub decision: Decision,
+    pub title: String,
+    /// The first message of the signature, as sent (untrusted, unscrubbed).
+    pub sample_message: String,
+    /// Distinct users in the window, when events carried users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct_users: Option<u64>,
+    /// Whether this decision became a candidate for the analyzer (flagged,
+    /// and not a repeat of a spike flagged moments ago).
+    #[serde(default)]
+    pub candidate: bool,
+}
+
+/// One judgement of one window: every signature tested, with its decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GateRun {
+    /// `deploy:<deploy id>` or `batch:<seq>`.
+    pub id: String,
+    pub kind: RunKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<DeployRecord>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_seq: Option<u64>,
+    pub window_start_ms: i64,
+    pub window_minutes: u32,
+    /// Hours of baseline the store had (fewer than configured on a young store).
+    pub baseline_hours: u32,
+    pub judged_at_ms: i64,
+    /// Whether requests were the exposure (else hours).
+    pub traffic_known: bool,
+    /// Why nothing was tested, when nothing was (e.g. no history yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    pub decisions: Vec<JudgedSignature>,
+}
+
+impl GateRun {
+    /// The decisions that ask for action.
+    pub fn flagged(&self) -> impl Iterator<Item = &JudgedSignature> {
+        self.decisions
+            .iter()
+            .filter(|d| d.decision.verdict.flagged())
+    }
+}
+
+/// Where a candidate is in the later stages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CandidateState {
+    /// Waiting for the analyzer.
+    New,
+}
+
+/// A signature that passed the gate: the input of the analyzer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// `<run id>/<signature>`: deterministic, so judging a run again after a
+    /// crash overwrites instead of duplicating.
+    pub id: String,
+    pub run: String,
+    pub signature: String,
+    pub title: String,
+    pub verdict: Verdict,
+    pub severity: Severity,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    pub decided_at_ms: i64,
+    pub observed: u64,
+    pub expected: f64,
+    pub q: f64,
+    pub impact: f64,
+    pub impact_unit: ImpactUnit,
+    pub state: CandidateState,
+}
+
+impl Candidate {
+    fn from_judged(run: &GateRun, judged: &JudgedSignature) -> Self {
+        let d = &judged.decision;
+        Self {
+            id: format!("{}/{}", run.id, d.signature),
+            run: run.id.clone(),
+            signature: d.signature.clone(),
+            title: judged.title.clone(),
+            verdict: d.verdict,
+            severity: d.severity,
+            deploy_id: run.deploy.as_ref().map(|x| x.id.clone()),
+            revision: run.deploy.as_ref().map(|x| x.revision.clone()),
+            decided_at_ms: run.judged_at_ms,
+            observed: d.observed,
+            expected: d.expected,
+            q: d.q,
+            impact: d.impact,
+            impact_unit: d.impact_unit,
+            state: CandidateState::New,
+        }
+    }
+}
+
+/// A stable 64-bit hash of a user as events carry it: the `id`, else
+/// `email`, `username` or `ip_address` of an object, else the value itself.
+pub fn user_hash(user: &serde_json::Value) -> Option<u64> {
+    use serde_json::Value;
+    let key = match user {
+        Value::Null => return None,
+        Value::String(s) if s.is_empty() => return None,
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Object(map) => ["id", "email", "username", "ip_address"]
+            .iter()
+            .find_map(|k| match map.get(*k) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
+                Some(Value::Number(n)) => Some(n.to_string()),
+                _ => None,
+            })?,
+        other => other.to_string(),
+    };
+    Some(xxhash_rust::xxh3::xxh3_64(key.as_bytes()))
+}
+
+fn minute_key(minute: u32, id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(4 + id.len());
+    key.extend_from_slice(&minute.to_be_bytes());
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn traffic_key(kind: u8, bucket: u32) -> [u8; 5] {
+    let b = bucket.to_be_bytes();
+    [kind, b[0], b[1], b[2], b[3]]
+}
+
+impl Store {
+    /// Adds one signature's per-minute counts and user hashes (part of a
+    /// group commit; not yet durable).
+    pub(super) fn commit_minutes(
+        &self,
+        id: &str,
+        minutes: &BTreeMap<u32, u64>,
+        users: &HashSet<(u32, u64)>,
+    ) -> Result<(), StoreError> {
+        for (&minute, &count) in minutes {
+            self.minutes
+                .merge(minute_key(minute, id), count.to_be_bytes())?;
+        }
+        for &(minute, user) in users {
+            let mut key = minute_key(minute, id);
+            key.extend_from_slice(&user.to_be_bytes());
+            self.users.insert(key, &[])?;
+        }
+        Ok(())
+    }
+
+    /// Remembers the earliest event time the store holds (baselines cannot
+    /// reach further back than that).
+    pub(super) fn note_first_event(&self, at_ms: i64) -> Result<(), StoreError> {
+        if self.meta.get(FIRST_EVENT_KEY)?.is_none() {
+            self.meta.insert(FIRST_EVENT_KEY, &at_ms.to_be_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// The earliest event time the store holds, if any event was stored.
+    pub fn first_event_ms(&self) -> Result<Option<i64>, StoreError> {
+        Ok(self
+            .meta
+            .get(FIRST_EVENT_KEY)?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes))
+    }
+
+    /// Records a release the first time it is seen. Returns true when it is
+    /// new (not yet durable).
+    pub(super) fn note_release(&self, record: &ReleaseRecord) -> Result<bool, StoreError> {
+        let value = serde_json::to_vec(record)?;
+        let previous = self.releases.compare_and_swap(
+            record.release.as_bytes(),
+            None as Option<&[u8]>,
+            Some(value),
+        )?;
+        Ok(previous.is_ok())
+    }
+
+    /// Whether any release was recorded before.
+    pub fn knows_releases(&self) -> Result<bool, StoreError> {
+        Ok(!self.releases.is_empty())
+    }
+
+    /// A deploy of `revision` whose time is within `within_ms` of `at_ms`, if
+    /// one is recorded: a marker and the release it names are one deploy.
+    pub fn deploy_near(
+        &self,
+        revision: &str,
+        at_ms: i64,
+        within_ms: i64,
+    ) -> Result<Option<DeployRecord>, StoreError> {
+        let from = at_ms.saturating_sub(within_ms);
+        for value in self.deploys.range(from.to_be_bytes()..).values() {
+            let deploy: DeployRecord = serde_json::from_slice(&value?)?;
+            if deploy.at_ms > at_ms.saturating_add(within_ms) {
+                break;
+            }
+            if deploy.revision == revision {
+                return Ok(Some(deploy));
+            }
+        }
+        Ok(None)
+    }
+
+    /// One deploy by id.
+    pub fn deploy(&self, id: &str) -> Result<Option<DeployRecord>, StoreError> {
+        for value in self.deploys.iter().values() {
+            let deploy: DeployRecord = serde_json::from_slice(&value?)?;
+            if deploy.id == id {
+                return Ok(Some(deploy));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Adds served requests to the hour and minute of `at_ms` (not yet durable).
+    pub fn record_traffic(&self, traffic: &TrafficRecord) -> Result<(), StoreError> {
+        let requests = traffic.requests.to_be_bytes();
+        self.traffic
+            .merge(traffic_key(b'h', hour_of(traffic.at_ms)), requests)?;
+        self.traffic
+            .merge(traffic_key(b'm', minute_of(traffic.at_ms)), requests)?;
+        Ok(())
+    }
+
+    /// Requests per hour for `hours` hours from `from_hour`, or `None` when
+    /// traffic reporting had not started by `from_hour` (then requests are
+    /// not a usable exposure for that baseline).
+    pub fn traffic_hours(
+        &self,
+        from_hour: u32,
+        hours: u32,
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        let first = self
+            .traffic
+            .range(traffic_key(b'h', 0)..=traffic_key(b'h', u32::MAX))
+            .next()
+            .transpose()?;
+        let Some((first_key, _)) = first else {
+            return Ok(None);
+        };
+        let first_hour = first_key
+            .get(1..5)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_be_bytes)
+            .unwrap_or(u32::MAX);
+        if first_hour > from_hour {
+            return Ok(None);
+        }
+        let mut out = vec![0u64; hours as usize];
+        let end = from_hour.saturating_add(hours);
+        for item in self
+            .traffic
+            .range(traffic_key(b'h', from_hour)..traffic_key(b'h', end))
+        {
+            let (key, value) = item?;
+            let hour = key
+                .get(1..5)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes);
+            if let (Some(hour), Some(count)) = (hour, decode_u64(&value)) {
+                if let Some(slot) = out.get_mut((hour - from_hour) as usize) {
+                    *slot = count;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// Requests in `minutes` minutes from `from_minute`.
+    pub fn traffic_minutes(&self, from_minute: u32, minutes: u32) -> Result<u64, StoreError> {
+        let end = from_minute.saturating_add(minutes);
+        let mut total = 0u64;
+        for value in self
+            .traffic
+            .range(traffic_key(b'm', from_minute)..traffic_key(b'm', end))
+            .values()
+        {
+            total = total.saturating_add(decode_u64(&value?).unwrap_or(0));
+        }
+        Ok(total)
+    }
+
+    /// Per-minute counts of every signature that fired in the window.
+    pub fn window_counts(
+        &self,
+        from_minute: u32,
+        minutes: u32,
+    ) -> Result<BTreeMap<String, Vec<u64>>, StoreError> {
+        let mut out: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        let end = from_minute.saturating_add(minutes);
+        for item in self
+            .minutes
+            .range(from_minute.to_be_bytes()..end.to_be_bytes())
+        {
+            let (key, value) = item?;
+            let (Some(minute), Some(count)) = (read_minute(&key), decode_u64(&value)) else {
+                continue;
+            };
+            let id = String::from_utf8_lossy(&key[4..]).into_owned();
+            let series = out.entry(id).or_insert_with(|| vec![0; minutes as usize]);
+            if let Some(slot) = series.get_mut((minute - from_minute) as usize) {
+                *slot = count;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Distinct users per signature in the window (signatures whose events
+    /// carried no user are absent).
+    pub fn window_users(
+        &self,
+        from_minute: u32,
+        minutes: u32,
+    ) -> Result<HashMap<String, u64>, StoreError> {
+        let mut seen: HashMap<String, HashSet<u64>> = HashMap::new();
+        let end = from_minute.saturating_add(minutes);
+        for key in self
+            .users
+            .range(from_minute.to_be_bytes()..end.to_be_bytes())
+            .keys()
+        {
+            let key = key?;
+            if key.len() < 4 + 8 {
+                continue;
+            }
+            let (id, user) = key[4..].split_at(key.len() - 12);
+            let Ok(user) = <[u8; 8]>::try_from(user) else {
+                continue;
+            };
+            seen.entry(String::from_utf8_lossy(id).into_owned())
+                .or_default()
+                .insert(u64::from_be_bytes(user));
+        }
+        Ok(seen
+            .into_iter()
+            .map(|(id, users)| (id, users.len() as u64))
+            .collect())
+    }
+
+    /// Events of one signature per hour for `hours` hours from `from_hour`.
+    pub fn hourly_range(
+        &self,
+        id: &str,
+        from_hour: u32,
+        hours: u32,
+    ) -> Result<Vec<u64>, StoreError> {
+        let mut out = vec![0u64; hours as usize];
+        let key = |hour: u32| {
+            let mut k = id.as_bytes().to_vec();
+            k.extend_from_slice(&hour.to_be_bytes());
+            k
+        };
+        let end = from_hour.saturating_add(hours);
+        for item in self.hourly.range(key(from_hour)..key(end)) {
+            let (k, value) = item?;
+            let hour = k
+                .get(id.len()..)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes);
+            if let (Some(hour), Some(count)) = (hour, decode_u64(&value)) {
+                if let Some(slot) = out.get_mut((hour - from_hour) as usize) {
+                    *slot = count;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Drops per-minute data (counts, users, per-minute traffic) older than
+    /// `before_minute`. Returns how many keys went.
+    pub fn prune_minutes(&self, before_minute: u32) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for tree in [&self.minutes, &self.users] {
+            for key in tree.range(..before_minute.to_be_bytes()).keys() {
+                tree.remove(key?)?;
+                removed += 1;
+            }
+        }
+        for key in self
+            .traffic
+            .range(traffic_key(b'm', 0)..traffic_key(b'm', before_minute))
+            .keys()
+        {
+            self.traffic.remove(key?)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// Stores a run and the candidates of its flagged decisions atomically.
+    pub fn record_run(&self, run: &GateRun) -> Result<Vec<Candidate>, StoreError> {
+        let candidates: Vec<Candidate> = run
+            .decisions
+            .iter()
+            .filter(|j| j.candidate)
+            .map(|j| Candidate::from_judged(run, j))
+            .collect();
+        let run_key = match (run.kind, &run.deploy, run.batch_seq) {
+            (RunKind::Deploy, Some(deploy), _) => deploy.id.as_bytes().to_vec(),
+            (_, _, seq) => {
+                let mut k = run.judged_at_ms.to_be_bytes().to_vec();
+                k.extend_from_slice(&seq.unwrap_or(0).to_be_bytes());
+                k
+            }
+        };
+        let run_tree = match run.kind {
+            RunKind::Deploy => &self.deploy_runs,
+            RunKind::Continuous => &self.spike_runs,
+        };
+        let run_value = serde_json::to_vec(run)?;
+        let candidate_values = candidates
+            .iter()
+            .map(|c| Ok((c.id.clone(), serde_json::to_vec(c)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        (run_tree, &self.candidates)
+            .transaction(|(runs, cands)| {
+                for (id, value) in &candidate_values {
+                    cands.insert(id.as_bytes(), value.as_slice())?;
+                }
+                runs.insert(run_key.as_slice(), run_value.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e: sled::transaction::TransactionError<()>| match e {
+                sled::transaction::TransactionError::Storage(e) => StoreError::Io(e),
+                sled::transaction::TransactionError::Abort(()) => {
+                    StoreError::Io(sled::Error::Unsupported("transaction aborted".into()))
+                }
+            })?;
+        Ok(candidates)
+    }
+
+    /// The judgement of a deploy's window, once its window has closed.
+    pub fn deploy_run(&self, deploy_id: &str) -> Result<Option<GateRun>, StoreError> {
+        match self.deploy_runs.get(deploy_id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Runs judged at or after `since_ms`, newest first, at most `limit`.
+    pub fn runs_since(&self, since_ms: i64, limit: usize) -> Result<Vec<GateRun>, StoreError> {
+        let mut out: Vec<GateRun> = Vec::new();
+        for value in self.deploy_runs.iter().values() {
+            let run: GateRun = serde_json::from_slice(&value?)?;
+            if run.judged_at_ms >= since_ms {
+                out.push(run);
+            }
+        }
+        for value in self
+            .spike_runs
+            .range(since_ms.to_be_bytes()..)
+            .values()
+            .rev()
+            .take(limit)
+        {
+            out.push(serde_json::from_slice(&value?)?);
+        }
+        out.sort_by(|a, b| b.judged_at_ms.cmp(&a.judged_at_ms).then(a.id.cmp(&b.id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Every candidate, in key order (run, then signature).
+    pub fn candidates(&self) -> Result<Vec<Candidate>, StoreError> {
+        self.candidates
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
+    /// Drops continuous-mode runs judged before `before_ms` (deploy runs are
+    /// kept with their deploys).
+    pub fn prune_spike_runs(&self, before_ms: i64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for key in self.spike_runs.range(..before_ms.to_be_bytes()).keys() {
+            self.spike_runs.remove(key?)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    /// The last batch sequence number the gate has judged.
+    pub fn gate_batch_cursor(&self) -> Result<u64, StoreError> {
+        Ok(self
+            .meta
+            .get(BATCH_CURSOR_KEY)?
+            .and_then(|v| decode_u64(&v))
+            .unwrap_or(0))
+    }
+
+    pub fn set_gate_batch_cursor(&self, seq: u64) -> Result<(), StoreError> {
+        self.meta.insert(BATCH_CURSOR_KEY, &seq.to_be_bytes())?;
+        Ok(())
+    }
+}
+
+fn read_minute(key: &[u8]) -> Option<u32> {
+    key.get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+}
