@@ -34,8 +34,8 @@ cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 
 trap cleanup EXIT
 
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print(d['$1'])"; }
-load() { # URL KEY ENCODING CONNECTIONS DURATION WARMUP -> JSON report
-  "$BENCH" sentry --url "$1" --key "$2" --encoding "$3" --connections "$4" \
+load() { # URL KEY ENCODING CONNECTIONS DURATION WARMUP [more args] -> JSON report
+  "$BENCH" sentry "${@:7}" --url "$1" --key "$2" --encoding "$3" --connections "$4" \
     --duration "$5" --warmup "$6" --fixture bench/fixtures/sentry-python-envelope.json --json
 }
 
@@ -53,7 +53,7 @@ BKEY=$($M shell -c "
 from teams.models import Team; from projects.models import Project
 p = Project.objects.create(name='bench', slug='bench', team=Team.objects.create(name='bench'))
 print('KEY', p.sentry_key.hex)" 2>/dev/null | awk '/^KEY/{print $2}')
-digested() { $M shell -c "from projects.models import Project; print('N', Project.objects.get(slug='bench').digested_event_count)" 2>/dev/null | awk '/^N/{print $2}'; }
+digested() { (cd "$WORK/bugsink" && $M shell -c "from projects.models import Project; print('N', Project.objects.get(slug='bench').digested_event_count)" 2>/dev/null) | awk '/^N/{print $2}'; }
 "$VENV/bin/gunicorn" --bind="127.0.0.1:$BPORT" --workers="$WORKERS" --timeout=6 \
   --max-requests=1000 --max-requests-jitter=100 bugsink.wsgi >gunicorn.log 2>&1 &
 PIDS+=($!)
@@ -62,13 +62,13 @@ cd "$ROOT"
 
 echo "== Bugsink $("$VENV/bin/bugsink-show-version" 2>/dev/null), gunicorn $WORKERS workers: connection sweep (5 s each, identity)" >&2
 BEST_C=1 BEST=0
-for c in 1 2 4 8 16 32 64; do
+for c in ${BUGSINK_SWEEP:-1 2 4 8 16 32 64}; do
   r=$(load "http://127.0.0.1:$BPORT" "$BKEY" identity "$c" 5s 1s | field events_per_sec)
   echo "   $c connections: $r events/s" >&2
   if python3 -c "import sys; sys.exit(not $r > $BEST)"; then BEST=$r BEST_C=$c; fi
 done
 B_ID=$(load "http://127.0.0.1:$BPORT" "$BKEY" identity "$BEST_C" "$DUR" "$WARM")
-B_BR=$(load "http://127.0.0.1:$BPORT" "$BKEY" br "$BEST_C" "$DUR" "$WARM")
+B_BR=$(load "http://127.0.0.1:$BPORT" "$BKEY" br "$BEST_C" "$DUR" "$WARM" --pool 20000)
 
 # Digest: start the worker on the backlog and count what it finishes in 20 s, with no HTTP load.
 (cd "$WORK/bugsink" && exec "$VENV/bin/bugsink-runsnappea" >snappea.log 2>&1) &
