@@ -87,7 +87,7 @@ PIDS+=($!)
 SKEY=$("$SUTURE" dsn --config config.toml | python3 -c "import sys, urllib.parse; print(urllib.parse.urlsplit(sys.stdin.read().split()[-1]).username)")
 S_C=${SUTURE_CONNECTIONS:-64}
 S_ID=$(load "http://127.0.0.1:$SPORT" "$SKEY" identity "$S_C" "$DUR" "$WARM")
-S_BR=$(load "http://127.0.0.1:$SPORT" "$SKEY" br "$S_C" "$DUR" "$WARM")
+S_BR=$(load "http://127.0.0.1:$SPORT" "$SKEY" br "$S_C" "$DUR" "$WARM" --pool 150000)
 
 python3 - "$B_ID" "$B_BR" "$S_ID" "$S_BR" "$BEST_C" "$S_C" "$B_DIGEST" <<'PY'
 import json, sys
