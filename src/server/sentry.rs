@@ -147,10 +147,7 @@ async fn post_envelope(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, SentryError> {
     let result = accept_envelope(&state, &project_id, query.as_deref(), &headers, body).await;
-    if let Err(error) = &result {
-        state.engine.stats().rejected(SOURCE, error.reason(), 1);
-    }
-    result
+    count_refusal(&state, result)
 }
 
 /// `POST /api/{project_id}/store/`: one event, JSON or base64 (optionally zlib).
@@ -162,6 +159,11 @@ async fn post_store(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, SentryError> {
     let result = accept_store(&state, &project_id, query.as_deref(), &headers, body).await;
+    count_refusal(&state, result)
+}
+
+/// Counts a refused request in the rejection metric, by reason.
+fn count_refusal<T>(state: &AppState, result: Result<T, SentryError>) -> Result<T, SentryError> {
     if let Err(error) = &result {
         state.engine.stats().rejected(SOURCE, error.reason(), 1);
     }

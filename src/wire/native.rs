@@ -16,7 +16,7 @@ use suture_actors::signature::infer_exception_type;
 use suture_actors::{Event, Frame};
 
 use super::WireError;
-use super::time::parse_timestamp;
+use super::time::{parse_timestamp, unless_skewed};
 
 /// Browser capture kinds sent in `type`: they say how the error was caught,
 /// not what class it is, so the class is inferred from the message instead.
@@ -26,9 +26,6 @@ const CAPTURE_KINDS: [&str; 4] = [
     "unhandledrejection",
     "exception",
 ];
-
-/// Timestamps further ahead than this are clock skew: the receive time is used.
-const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Why a body was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -154,11 +151,7 @@ pub fn parse_event(
         Some(value) => {
             let ms = parse_timestamp(&value)
                 .map_err(|problem| WireError::new(format!("{path}.timestamp"), problem))?;
-            if ms > receipt.received_at_ms + MAX_FUTURE_SKEW_MS {
-                receipt.received_at_ms
-            } else {
-                ms
-            }
+            unless_skewed(ms, receipt.received_at_ms)
         }
     };
 

@@ -4,6 +4,20 @@
 /// be before March 1973, which no live error is.
 const SECONDS_THRESHOLD: f64 = 1e11;
 
+/// Timestamps further ahead of the receive time than this are clock skew.
+pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+
+/// A sender's timestamp, or the receive time when the sender's clock is
+/// more than [`MAX_FUTURE_SKEW_MS`] ahead (an hourly count in the future
+/// would never be compared with anything).
+pub fn unless_skewed(ms: i64, received_at_ms: i64) -> i64 {
+    if ms > received_at_ms.saturating_add(MAX_FUTURE_SKEW_MS) {
+        received_at_ms
+    } else {
+        ms
+    }
+}
+
 /// Parses epoch ms / epoch seconds (numbers) or RFC 3339 text into epoch ms.
 pub fn parse_timestamp(value: &serde_json::Value) -> Result<i64, String> {
     match value {

@@ -52,13 +52,22 @@ pub struct Reply {
 }
 
 pub async fn send(method: &str, url: &str, body: impl Into<Bytes>) -> Reply {
+    send_with(method, url, &[("content-type", "application/json")], body).await
+}
+
+/// A request with exactly the given headers.
+pub async fn send_with(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = hyper::Request::builder()
-        .method(method)
-        .uri(url)
-        .header("content-type", "application/json")
-        .body(Full::new(body.into()))
-        .expect("request");
+    let mut request = hyper::Request::builder().method(method).uri(url);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(body.into())).expect("request");
     let response = client.request(request).await.expect("server answers");
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -110,4 +119,39 @@ where
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// The Prometheus text, for asserting counters.
+pub async fn metrics_text(base: &str) -> String {
+    get(&format!("{base}/metrics"))
+        .await
+        .json
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The value of one metric line (exact name and labels), or 0.
+pub async fn metric(base: &str, series: &str) -> u64 {
+    metrics_text(base)
+        .await
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse::<f64>().ok())
+        .map_or(0, |v| v as u64)
+}
+
+/// Gzip, as senders compress bodies and datagrams.
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("gzip")
+}
+
+/// Zlib (HTTP `deflate`, GELF's zlib datagrams, old Sentry store bodies).
+pub fn zlib(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).expect("write");
+    e.finish().expect("zlib")
 }

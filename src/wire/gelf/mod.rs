@@ -34,7 +34,7 @@ use suture_actors::stack::parse_stack;
 
 use super::WireError;
 use super::native::Receipt;
-use super::time::parse_timestamp;
+use super::time::{parse_timestamp, unless_skewed};
 
 /// Which messages count as errors.
 #[derive(Debug, Clone, Copy)]
@@ -59,9 +59,6 @@ pub fn is_gelf(object: &Map<String, Value>) -> bool {
 
 /// GELF's default level when none is given: 1 (alert).
 const DEFAULT_LEVEL: u8 = 1;
-
-/// Timestamps further ahead than this are clock skew: the receive time is used.
-const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
 
 /// Fields mapped to event fields, by priority.
 const RELEASE: [&str; 3] = ["_release", "_version", "_app_version"];
@@ -106,11 +103,7 @@ pub fn parse_gelf(
         Some(value) => {
             let ms =
                 parse_timestamp(&value).map_err(|problem| WireError::new("timestamp", problem))?;
-            if ms > receipt.received_at_ms + MAX_FUTURE_SKEW_MS {
-                receipt.received_at_ms
-            } else {
-                ms
-            }
+            unless_skewed(ms, receipt.received_at_ms)
         }
     };
     let mut take = |names: &[&str]| {

@@ -18,10 +18,7 @@ use suture_actors::{ChainedException, Event, Frame};
 
 use crate::wire::WireError;
 use crate::wire::native::Receipt;
-use crate::wire::time::parse_timestamp;
-
-/// Timestamps further ahead than this are clock skew: the receive time is used.
-const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+use crate::wire::time::{parse_timestamp, unless_skewed};
 
 /// What Sentry shows for an event with neither an exception nor a message.
 const UNLABELED: &str = "<unlabeled event>";
@@ -129,8 +126,9 @@ fn event_from_object(
     let timestamp_ms = object
         .get("timestamp")
         .and_then(|t| parse_timestamp(t).ok())
-        .filter(|ms| *ms <= receipt.received_at_ms + MAX_FUTURE_SKEW_MS)
-        .unwrap_or(receipt.received_at_ms);
+        .map_or(receipt.received_at_ms, |ms| {
+            unless_skewed(ms, receipt.received_at_ms)
+        });
     Event {
         id,
         received_at_ms: receipt.received_at_ms,
