@@ -22,6 +22,10 @@ pub enum Command {
     /// Fire-and-forget UDP datagrams at a fixed rate; measures loss by
     /// diffing the server's accepted counter.
     Udp(UdpArgs),
+    /// Keep-alive connections POSTing a real Sentry envelope (fixture) to
+    /// /api/{project}/envelope/, each with its own event_id; any
+    /// Sentry-compatible server (Suture, Bugsink).
+    Sentry(SentryArgs),
     /// Poll a URL until it answers 200 (used by run.sh to wait for /healthz).
     #[command(hide = true)]
     WaitHealthy {
@@ -114,6 +118,49 @@ pub struct UdpArgs {
     pub drain_cap: Duration,
     #[command(flatten)]
     pub common: Common,
+}
+
+#[derive(Debug, Args)]
+pub struct SentryArgs {
+    /// Server base URL; requests go to {url}/api/{project}/envelope/.
+    #[arg(long, default_value = "http://127.0.0.1:8787")]
+    pub url: String,
+    /// Sentry project id (the number at the end of the DSN).
+    #[arg(long, default_value_t = 1)]
+    pub project: u64,
+    /// Public key (the user part of the DSN), sent in X-Sentry-Auth.
+    #[arg(long)]
+    pub key: String,
+    /// The uncompressed envelope to send (bench/record.py writes it).
+    #[arg(long, default_value = "bench/fixtures/sentry-python-envelope.json")]
+    pub fixture: String,
+    /// identity, or br (brotli, as sentry-python sends with the brotli module installed).
+    #[arg(long, default_value = "identity")]
+    pub encoding: String,
+    /// For br: distinct bodies compressed before the run; more requests than this reuse ids.
+    #[arg(long, default_value_t = 200_000)]
+    pub pool: u64,
+    /// Concurrent keep-alive connections, one request in flight each.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+    /// Client runtime worker threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Server process id: report its RSS and CPU use.
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
+    #[arg(long)]
+    pub label: Option<String>,
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 /// Parses `10s`, `250ms`, `1.5s`, `2m`, `100us` or a bare number of seconds.

@@ -88,7 +88,7 @@ impl ConnResult {
     }
 }
 
-async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(&target.connect)
         .await
         .with_context(|| format!("connecting to {}", target.connect))?;
@@ -104,7 +104,7 @@ async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>> {
 
 /// Sends one request and reads the whole reply (needed to reuse the
 /// connection). Returns the status and any Retry-After, in seconds.
-async fn exchange(
+pub(crate) async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     req: Request<Full<Bytes>>,
 ) -> Result<(StatusCode, Option<Duration>)> {

@@ -9,6 +9,7 @@ mod http_load;
 mod metrics;
 mod payloads;
 mod procfs;
+mod sentry_load;
 mod stats;
 mod udp_load;
 
@@ -37,6 +38,7 @@ fn run(cli: Cli) -> Result<()> {
     // the runtime only polls /metrics, so one worker is plenty there.
     let threads = match &cli.command {
         Command::Http(a) => a.threads.max(1),
+        Command::Sentry(a) => a.threads.max(1),
         _ => 1,
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -56,6 +58,10 @@ async fn dispatch(cmd: Command) -> Result<()> {
         Command::Udp(a) => {
             let (j, t) = udp_load::run(&a, seed(a.common.seed)).await?;
             (j, t, a.common.json)
+        }
+        Command::Sentry(a) => {
+            let (j, t) = sentry_load::run(&a, seed(a.seed)).await?;
+            (j, t, a.json)
         }
         Command::WaitHealthy { url, timeout } => return metrics::wait_healthy(&url, timeout).await,
         Command::FreePorts => return free_ports(),
