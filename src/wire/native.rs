@@ -143,7 +143,17 @@ pub fn parse_event(
                 .map(str::to_string)
                 .or_else(|| Some("UnhandledRejection".to_string()))
         }
-        _ => None,
+        // A window `error`: the class is in the message ("Uncaught
+        // TypeError: ...") or heads the stack ("TypeError: ...").
+        (Some(_), true) => infer_exception_type(&message)
+            .or_else(|| {
+                raw_stack
+                    .as_deref()
+                    .and_then(|s| s.lines().next())
+                    .and_then(infer_exception_type)
+            })
+            .map(str::to_string),
+        (None, _) => None,
     };
 
     let timestamp_ms = match fields.object.remove("timestamp") {
@@ -352,8 +362,9 @@ mod tests {
         .expect("valid");
         let event = &events[0];
         assert_eq!(
-            event.exception_type, None,
-            "`error` is a capture kind, not a class"
+            event.exception_type.as_deref(),
+            Some("TypeError"),
+            "`error` is a capture kind, not a class: the class comes from the message"
         );
         assert_eq!(event.timestamp_ms, 1_767_607_100_000);
         assert_eq!(event.user_agent.as_deref(), Some("Mozilla/5.0"));
