@@ -239,6 +239,24 @@ pub fn render_status(status: &Value) -> String {
                 .unwrap_or_default()
         ));
     }
+    let gate = &status["gate"];
+    if gate["enabled"] == Value::Bool(false) {
+        out.push_str("gate       disabled\n");
+    } else if !gate.is_null() {
+        out.push_str(&format!(
+            "gate       {} runs, {} candidates since start, last tick {}{}\n",
+            text(&gate["runs"]),
+            text(&gate["candidates"]),
+            gate["last_tick_ms"]
+                .as_i64()
+                .map(crate::wire::time::format_rfc3339)
+                .unwrap_or_else(|| "-".into()),
+            gate["last_error"]
+                .as_str()
+                .map(|e| format!(", last error: {e}"))
+                .unwrap_or_default()
+        ));
+    }
     if let Some(restarts) = status["supervision"]["restarts"]
         .as_object()
         .filter(|r| !r.is_empty())
@@ -253,6 +271,22 @@ pub fn render_status(status: &Value) -> String {
 mod tests {
     use super::*;
     use crate::config::ProjectConfig;
+
+    #[test]
+    fn status_shows_the_gate() {
+        let status = serde_json::json!({
+            "gate": {"enabled": true, "runs": 2, "candidates": 1, "last_tick_ms": 0, "last_error": null}
+        });
+        let text = render_status(&status);
+        assert!(
+            text.contains(
+                "gate       2 runs, 1 candidates since start, last tick 1970-01-01T00:00:00.000Z\n"
+            ),
+            "{text}"
+        );
+        let off = render_status(&serde_json::json!({"gate": {"enabled": false}}));
+        assert!(off.contains("gate       disabled"), "{off}");
+    }
 
     #[test]
     fn dsn_from_the_configuration() {
