@@ -20,6 +20,11 @@ use crate::supervisor::{Child, RootArgs, RootMsg, RootSupervisor, SupervisionSta
 /// Longest a status query waits for an actor.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest a durable write (deploy marker, traffic) waits for the writer:
+/// it includes an fsync, which takes seconds when the disk is busy. The
+/// same bound as `server.ack_timeout`'s default for events.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Why the engine could not start or answer.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -31,6 +36,8 @@ pub enum EngineError {
     Spawn(String),
     #[error("{0} is restarting; try again")]
     Unavailable(&'static str),
+    #[error("{0} did not answer within {1:?}; try again")]
+    Slow(&'static str, Duration),
     #[error(transparent)]
     Ingest(#[from] IngestError),
 }
@@ -174,12 +181,13 @@ impl EngineHandle {
             .get()
             .ok_or(EngineError::Unavailable("ingest"))?;
         let reply = actor
-            .call(message, Some(QUERY_TIMEOUT))
+            .call(message, Some(WRITE_TIMEOUT))
             .await
             .map_err(|_| EngineError::Unavailable("ingest"))?;
         match reply {
             ractor::rpc::CallResult::Success(result) => result.map_err(Into::into),
-            _ => Err(EngineError::Unavailable("ingest")),
+            ractor::rpc::CallResult::Timeout => Err(EngineError::Slow("ingest", WRITE_TIMEOUT)),
+            ractor::rpc::CallResult::SenderError => Err(EngineError::Unavailable("ingest")),
         }
     }
 
