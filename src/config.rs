@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use suture_actors::config::{
-    EngineConfig, GateConfig, IngestConfig, QueueConfig, SignatureConfig, StoreConfig,
-    SupervisionConfig,
+    EngineConfig, GateConfig, IngestConfig, LlmConfig, QueueConfig, ScrubConfig, SignatureConfig,
+    StoreConfig, SupervisionConfig,
 };
 
 /// The whole configuration, one field per `[section]`.
@@ -25,6 +25,8 @@ pub struct Config {
     pub signature: SignatureConfig,
     pub supervision: SupervisionConfig,
     pub gate: GateConfig,
+    pub scrub: ScrubConfig,
+    pub llm: LlmConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -44,6 +46,8 @@ impl Default for Config {
             sentry: SentryConfig::default(),
             gelf: GelfConfig::default(),
             gate: GateConfig::default(),
+            scrub: ScrubConfig::default(),
+            llm: LlmConfig::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -275,6 +279,8 @@ impl Config {
             signature: self.signature.clone(),
             supervision: self.supervision.clone(),
             gate: self.gate.clone(),
+            scrub: self.scrub.clone(),
+            llm: self.llm.clone(),
         }
     }
 }
