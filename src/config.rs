@@ -413,6 +413,36 @@ mod tests {
     }
 
     #[test]
+    fn llm_and_scrub_sections() {
+        let config = load(
+            "[llm]\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3.1:8b\"\n\
+             [scrub]\ndisabled = [\"ipv4\"]\n[[scrub.patterns]]\nname = \"order\"\nregex = \"ord_[0-9]+\"\n",
+            &[("SUTURE_LLM__BREAKER_COOLDOWN", "30s")],
+        )
+        .expect("valid");
+        assert_eq!(config.llm.model, "llama3.1:8b");
+        assert_eq!(config.llm.breaker_cooldown, Duration::from_secs(30));
+        assert_eq!(config.engine().scrub.patterns.len(), 1);
+
+        let error = load(
+            "[[scrub.patterns]]\nname = \"order\"\nregex = \"ord_(\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("scrub.patterns[0].regex"), "{error}");
+        assert!(error.contains("invalid regex"), "{error}");
+        let error = load("[scrub]\ndisabled = [\"ipv5\"]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("scrub.disabled"), "{error}");
+        let error = load("[llm]\ntimeout = \"soon\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("llm.timeout"), "{error}");
+    }
+
+    #[test]
     fn shipped_config_file_matches_the_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
         let config = Config::load_with_env(&path, true, []).expect("config.toml parses");

@@ -300,7 +300,7 @@ async fn planted_secrets_never_reach_the_endpoint() {
         &template,
         &Scrubber::builtin(),
         Boundary::random(),
-        &[view.clone()],
+        std::slice::from_ref(&view),
     )
     .expect("renders");
     llm.ask(&rendered, analyzer).await.expect("answer");

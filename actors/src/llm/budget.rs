@@ -2,8 +2,9 @@
 //!
 //! Fixed windows, not sliding ones: "tokens this hour / today" is what an
 //! operator reads on a bill and in `suture status`, and a window's spend is
-//! one number to persist. A call is admitted on an estimate and charged
-//! what the response's `usage` says.
+//! one number to persist. A call reserves its estimate when admitted (so
+//! calls running at once cannot overshoot together) and is settled at what
+//! the response's `usage` says.
 
 use serde::Serialize;
 
@@ -33,6 +34,15 @@ pub struct OverBudget {
     pub window: Window,
     pub spent: u64,
     pub limit: u64,
+}
+
+/// An admitted call's estimate, held against the windows it was made in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "settle the reservation with what the call used"]
+pub struct Reservation {
+    hour: i64,
+    day: i64,
+    tokens: u64,
 }
 
 /// Spend in the current windows.
@@ -81,8 +91,9 @@ impl TokenBudget {
         }
     }
 
-    /// Whether a call estimated at `estimate` tokens fits both windows.
-    pub fn admit(&mut self, now_ms: i64, estimate: u64) -> Result<(), OverBudget> {
+    /// Whether a call estimated at `estimate` tokens fits both windows;
+    /// when it does, the estimate is reserved until [`TokenBudget::settle`].
+    pub fn admit(&mut self, now_ms: i64, estimate: u64) -> Result<Reservation, OverBudget> {
         self.roll(now_ms);
         for (window, spent, limit) in [
             (Window::Hourly, self.hour_spent, self.hour_limit),
@@ -96,7 +107,26 @@ impl TokenBudget {
                 });
             }
         }
-        Ok(())
+        self.hour_spent = self.hour_spent.saturating_add(estimate);
+        self.day_spent = self.day_spent.saturating_add(estimate);
+        Ok(Reservation {
+            hour: self.hour,
+            day: self.day,
+            tokens: estimate,
+        })
+    }
+
+    /// Replaces a reservation by what the call used (0 when it failed
+    /// before an answer). A window that turned since keeps only the use.
+    pub fn settle(&mut self, now_ms: i64, reservation: Reservation, used: u64) {
+        self.roll(now_ms);
+        if reservation.hour == self.hour {
+            self.hour_spent = self.hour_spent.saturating_sub(reservation.tokens);
+        }
+        if reservation.day == self.day {
+            self.day_spent = self.day_spent.saturating_sub(reservation.tokens);
+        }
+        self.charge(now_ms, used);
     }
 
     /// Charges what a call used.
@@ -126,8 +156,8 @@ mod tests {
     #[test]
     fn hourly_budget_refuses_then_resets_at_the_next_hour() {
         let mut b = TokenBudget::new(1000, 0);
-        assert_eq!(b.admit(T0, 600), Ok(()));
-        b.charge(T0, 600);
+        let r = b.admit(T0, 100).expect("fits");
+        b.settle(T0, r, 600);
         let refused = b.admit(T0 + 1000, 500).unwrap_err();
         assert_eq!(
             refused,
@@ -137,8 +167,27 @@ mod tests {
                 limit: 1000
             }
         );
-        assert_eq!(b.admit(T0 + 1000, 400), Ok(()), "exactly the limit fits");
-        assert_eq!(b.admit(T0 + HOUR_MS, 500), Ok(()), "a new hour");
+        assert!(b.admit(T0 + 1000, 400).is_ok(), "exactly the limit fits");
+        assert!(b.admit(T0 + HOUR_MS, 500).is_ok(), "a new hour");
+    }
+
+    #[test]
+    fn reservations_stop_concurrent_calls_overshooting() {
+        let mut b = TokenBudget::new(1000, 0);
+        let first = b.admit(T0, 600).expect("fits");
+        assert!(
+            b.admit(T0, 600).is_err(),
+            "the first call's estimate is held"
+        );
+        b.settle(T0, first, 100);
+        assert_eq!(b.status(T0).hour_spent, 100);
+        let second = b.admit(T0, 600).expect("fits after settling");
+        b.settle(T0 + HOUR_MS, second, 50);
+        assert_eq!(
+            b.status(T0 + HOUR_MS).hour_spent,
+            50,
+            "the old hour's reservation is gone"
+        );
     }
 
     #[test]
@@ -151,14 +200,14 @@ mod tests {
             Window::Daily
         );
         let next_day = (T0.div_euclid(DAY_MS) + 1) * DAY_MS;
-        assert_eq!(b.admit(next_day, 200), Ok(()));
-        assert_eq!(b.status(next_day).day_spent, 0);
+        assert!(b.admit(next_day, 200).is_ok());
+        assert_eq!(b.status(next_day).day_spent, 200, "reserved");
     }
 
     #[test]
     fn zero_limits_are_off() {
         let mut b = TokenBudget::new(0, 0);
         b.charge(T0, u64::MAX);
-        assert_eq!(b.admit(T0, u64::MAX), Ok(()));
+        assert!(b.admit(T0, u64::MAX).is_ok());
     }
 }

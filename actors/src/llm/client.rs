@@ -295,21 +295,27 @@ impl LlmClient {
         let user = c.scrubber.scrub(&prompt.user).into_owned();
         let estimate = estimate_tokens(system.len() + user.len())
             .saturating_add(u64::from(c.max_output_tokens));
-        {
+        let reservation = {
             let mut control = c.lock();
+            let now = (control.clock)();
+            // Budget first: a refused call must not take the half-open probe.
+            let reservation = match control.budget.admit(now, estimate) {
+                Ok(reservation) => reservation,
+                Err(over) => {
+                    return Err(refuse(Refused::OverBudget {
+                        window: over.window,
+                        spent: over.spent,
+                        limit: over.limit,
+                    }));
+                }
+            };
             if let Err(retry_in) = control.breaker.admit(Instant::now()) {
+                control.budget.settle(now, reservation, 0);
                 return Err(refuse(Refused::BreakerOpen { retry_in }));
             }
             publish_breaker(&control.breaker);
-            let now = (control.clock)();
-            if let Err(over) = control.budget.admit(now, estimate) {
-                return Err(refuse(Refused::OverBudget {
-                    window: over.window,
-                    spent: over.spent,
-                    limit: over.limit,
-                }));
-            }
-        }
+            reservation
+        };
         let result = c.complete(&system, &user).await;
         let mut control = c.lock();
         control.calls += 1;
@@ -317,7 +323,7 @@ impl LlmClient {
             Ok((raw, usage, attempts)) => {
                 control.tokens = control.tokens.saturating_add(usage.total());
                 let now = (control.clock)();
-                control.budget.charge(now, usage.total());
+                control.budget.settle(now, reservation, usage.total());
                 count_tokens(&usage);
                 match parse(&raw) {
                     Ok(value) => {
@@ -336,6 +342,8 @@ impl LlmClient {
                 }
             }
             Err(error) => {
+                let now = (control.clock)();
+                control.budget.settle(now, reservation, 0);
                 control.breaker.failure(Instant::now());
                 Err(error)
             }

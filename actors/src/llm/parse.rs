@@ -136,35 +136,47 @@ pub struct AnalyzerAnswer {
 
 /// Reads the analyzer's answer for `count` exceptions.
 pub fn parse_analyzer(text: &str, count: usize) -> Result<AnalyzerAnswer, ParseError> {
+    first_valid(
+        text,
+        "a list of groups or {\"groups\": [...]}",
+        |value| match unwrap_wrappers(value) {
+            Value::Array(items) => Some(check_groups(items, count)),
+            Value::Object(map) => match map.get("groups") {
+                Some(Value::Array(items)) => Some(check_groups(items, count)),
+                Some(_) => Some(Err(field_error("groups", "not a list"))),
+                None if map.contains_key("root_cause") => {
+                    Some(check_groups(std::slice::from_ref(value), count))
+                }
+                None => None,
+            },
+            _ => None,
+        },
+    )
+}
+
+/// The first candidate `check` accepts; else the first error it gave
+/// (the likeliest reading's), else a shape error. `check` answers `None`
+/// for a value that is not even an attempt at the expected shape.
+fn first_valid<T>(
+    text: &str,
+    expected: &'static str,
+    check: impl Fn(&Value) -> Option<Result<T, ParseError>>,
+) -> Result<T, ParseError> {
     let candidates = json_candidates(text);
     if candidates.is_empty() {
         return Err(ParseError::NoJson);
     }
     let mut first_error = None;
     for value in &candidates {
-        let groups = match unwrap_wrappers(value) {
-            Value::Array(items) => items,
-            Value::Object(map) => match map.get("groups") {
-                Some(Value::Array(items)) => items,
-                Some(_) => {
-                    first_error.get_or_insert(field_error("groups", "not a list"));
-                    continue;
-                }
-                None if map.contains_key("root_cause") => std::slice::from_ref(value),
-                None => continue,
-            },
-            _ => continue,
-        };
-        match check_groups(groups, count) {
-            Ok(answer) => return Ok(answer),
-            Err(e) => {
+        match check(value) {
+            Some(Ok(found)) => return Ok(found),
+            Some(Err(e)) => {
                 first_error.get_or_insert(e);
             }
+            None => {}
         }
     }
-    Err(first_error.unwrap_or(ParseError::Shape {
-        expected: "a list of groups or {\"groups\": [...]}",
-    }))
+    Err(first_error.unwrap_or(ParseError::Shape { expected }))
 }
 
 fn check_groups(items: &[Value], count: usize) -> Result<AnalyzerAnswer, ParseError> {
@@ -298,32 +310,17 @@ pub struct TriageVerdict {
 
 /// Reads triage's answer; `known` are the signature ids the prompt showed.
 pub fn parse_triage(text: &str, known: &[String]) -> Result<TriageVerdict, ParseError> {
-    let candidates = json_candidates(text);
-    if candidates.is_empty() {
-        return Err(ParseError::NoJson);
-    }
-    let mut first_error = None;
-    for value in &candidates {
+    first_valid(text, "an object with a decision", |value| {
         let Value::Object(map) = unwrap_wrappers(value) else {
-            continue;
+            return None;
         };
         let map = match (map.get("decision"), map.get("verdict")) {
             (None, Some(Value::Object(inner))) => inner,
             _ => map,
         };
-        if !map.contains_key("decision") {
-            continue;
-        }
-        match check_verdict(map, known) {
-            Ok(v) => return Ok(v),
-            Err(e) => {
-                first_error.get_or_insert(e);
-            }
-        }
-    }
-    Err(first_error.unwrap_or(ParseError::Shape {
-        expected: "an object with a decision",
-    }))
+        map.contains_key("decision")
+            .then(|| check_verdict(map, known))
+    })
 }
 
 fn check_verdict(map: &Map<String, Value>, known: &[String]) -> Result<TriageVerdict, ParseError> {
