@@ -281,6 +281,10 @@ impl LlmClient {
     /// Sends `prompt`, checks the answer with `parse`, and returns it.
     /// Errors after the retries and answers `parse` rejects both count as
     /// failures for the breaker; only a valid answer closes it.
+    ///
+    /// Dropping the future mid-call keeps its budget reservation until the
+    /// window turns (a ceiling errs on the safe side); stages run calls in
+    /// spawned tasks that finish, as the architecture asks anyway.
     pub async fn ask<T>(
         &self,
         prompt: &RenderedPrompt,
@@ -316,38 +320,42 @@ impl LlmClient {
             publish_breaker(&control.breaker);
             reservation
         };
-        let result = c.complete(&system, &user).await;
+        // Parsed before taking the lock: the caller's parser is not held
+        // up behind other calls' bookkeeping, nor they behind it.
+        let result = c
+            .complete(&system, &user)
+            .await
+            .map(|(raw, usage, attempts)| (parse(&raw), raw, usage, attempts));
         let mut control = c.lock();
         control.calls += 1;
+        let now = (control.clock)();
+        let used = result.as_ref().map_or(0, |(_, _, usage, _)| usage.total());
+        control.budget.settle(now, reservation, used);
+        control.tokens = control.tokens.saturating_add(used);
         let outcome = match result {
-            Ok((raw, usage, attempts)) => {
-                control.tokens = control.tokens.saturating_add(usage.total());
-                let now = (control.clock)();
-                control.budget.settle(now, reservation, usage.total());
-                count_tokens(&usage);
-                match parse(&raw) {
-                    Ok(value) => {
-                        control.breaker.success();
-                        Ok(Answer {
-                            value,
-                            raw,
-                            usage,
-                            attempts,
-                        })
-                    }
-                    Err(error) => {
-                        control.breaker.failure(Instant::now());
-                        Err(LlmError::Invalid { error, raw, usage })
-                    }
-                }
+            Ok((Ok(value), raw, usage, attempts)) => {
+                control.breaker.success();
+                Ok(Answer {
+                    value,
+                    raw,
+                    usage,
+                    attempts,
+                })
+            }
+            Ok((Err(error), raw, usage, _)) => {
+                control.breaker.failure(Instant::now());
+                Err(LlmError::Invalid { error, raw, usage })
             }
             Err(error) => {
-                let now = (control.clock)();
-                control.budget.settle(now, reservation, 0);
                 control.breaker.failure(Instant::now());
                 Err(error)
             }
         };
+        if let Ok(answer) = &outcome {
+            count_tokens(&answer.usage);
+        } else if let Err(LlmError::Invalid { usage, .. }) = &outcome {
+            count_tokens(usage);
+        }
         publish_breaker(&control.breaker);
         let now = (control.clock)();
         publish_budget(&mut control.budget, now);
