@@ -257,6 +257,23 @@ pub fn render_status(status: &Value) -> String {
                 .unwrap_or_default()
         ));
     }
+    let llm = &status["llm"];
+    if llm["configured"].as_bool() == Some(true) {
+        let budget = &llm["budget"];
+        out.push_str(&format!(
+            "llm        {} breaker {}, {} calls, {} tokens; this hour {}/{}, today {}/{}\n",
+            text(&llm["model"]),
+            text(&llm["breaker"]),
+            text(&llm["calls"]),
+            text(&llm["tokens"]),
+            text(&budget["hour_spent"]),
+            text(&budget["hour_limit"]),
+            text(&budget["day_spent"]),
+            text(&budget["day_limit"])
+        ));
+    } else if !llm.is_null() {
+        out.push_str("llm        not configured (deterministic grouping and triage)\n");
+    }
     if let Some(restarts) = status["supervision"]["restarts"]
         .as_object()
         .filter(|r| !r.is_empty())

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use suture_actors::config::{
-    EngineConfig, GateConfig, IngestConfig, QueueConfig, SignatureConfig, StoreConfig,
-    SupervisionConfig,
+    EngineConfig, GateConfig, IngestConfig, LlmConfig, QueueConfig, ScrubConfig, SignatureConfig,
+    StoreConfig, SupervisionConfig,
 };
 
 /// The whole configuration, one field per `[section]`.
@@ -25,6 +25,8 @@ pub struct Config {
     pub signature: SignatureConfig,
     pub supervision: SupervisionConfig,
     pub gate: GateConfig,
+    pub scrub: ScrubConfig,
+    pub llm: LlmConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -44,6 +46,8 @@ impl Default for Config {
             sentry: SentryConfig::default(),
             gelf: GelfConfig::default(),
             gate: GateConfig::default(),
+            scrub: ScrubConfig::default(),
+            llm: LlmConfig::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -275,6 +279,8 @@ impl Config {
             signature: self.signature.clone(),
             supervision: self.supervision.clone(),
             gate: self.gate.clone(),
+            scrub: self.scrub.clone(),
+            llm: self.llm.clone(),
         }
     }
 }
@@ -404,6 +410,36 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("key"), "{error}");
+    }
+
+    #[test]
+    fn llm_and_scrub_sections() {
+        let config = load(
+            "[llm]\nbase_url = \"http://127.0.0.1:11434/v1\"\nmodel = \"llama3.1:8b\"\n\
+             [scrub]\ndisabled = [\"ipv4\"]\n[[scrub.patterns]]\nname = \"order\"\nregex = \"ord_[0-9]+\"\n",
+            &[("SUTURE_LLM__BREAKER_COOLDOWN", "30s")],
+        )
+        .expect("valid");
+        assert_eq!(config.llm.model, "llama3.1:8b");
+        assert_eq!(config.llm.breaker_cooldown, Duration::from_secs(30));
+        assert_eq!(config.engine().scrub.patterns.len(), 1);
+
+        let error = load(
+            "[[scrub.patterns]]\nname = \"order\"\nregex = \"ord_(\"\n",
+            &[],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("scrub.patterns[0].regex"), "{error}");
+        assert!(error.contains("invalid regex"), "{error}");
+        let error = load("[scrub]\ndisabled = [\"ipv5\"]\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("scrub.disabled"), "{error}");
+        let error = load("[llm]\ntimeout = \"soon\"\n", &[])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("llm.timeout"), "{error}");
     }
 
     #[test]

@@ -82,4 +82,28 @@ fn describe() {
         "suture_actor_restarts_total",
         "Actor restarts by the supervisor, by actor."
     );
+    describe_counter!(
+        "suture_llm_calls_total",
+        "LLM calls made, by outcome (ok, invalid answer, failed after retries)."
+    );
+    describe_counter!(
+        "suture_llm_retries_total",
+        "LLM attempts retried after a timeout, connection error, 429 or 5xx."
+    );
+    describe_counter!(
+        "suture_llm_refused_total",
+        "LLM calls refused before sending, by reason (not_configured, over_budget_hourly, over_budget_daily, breaker_open)."
+    );
+    describe_counter!(
+        "suture_llm_tokens_total",
+        "Tokens the LLM endpoint reported, by kind (prompt, completion)."
+    );
+    describe_gauge!(
+        "suture_llm_breaker_state",
+        "LLM circuit breaker: 0 closed, 1 half-open, 2 open."
+    );
+    describe_gauge!(
+        "suture_llm_budget_spent_tokens",
+        "Tokens spent in the current LLM budget window, by window (hourly, daily)."
+    );
 }

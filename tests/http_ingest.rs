@@ -136,6 +136,10 @@ async fn bad_input_gets_its_status_and_loses_nothing_accepted() {
     let status = get(&format!("{}/v1/status", server.base)).await;
     assert_eq!(status.json["events"]["accepted"], 1);
     assert_eq!(status.json["events"]["rejected"], 9);
+    assert_eq!(
+        status.json["llm"]["configured"], false,
+        "no [llm]: deterministic path"
+    );
     server.running.shutdown().await;
 }
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::gate::config::GateConfig;
+pub use crate::llm::config::LlmConfig;
+pub use crate::scrub::ScrubConfig;
 pub use crate::signature::SignatureConfig;
 
 /// Everything the engine needs to start.
@@ -21,6 +23,8 @@ pub struct EngineConfig {
     pub signature: SignatureConfig,
     pub supervision: SupervisionConfig,
     pub gate: GateConfig,
+    pub scrub: ScrubConfig,
+    pub llm: LlmConfig,
 }
 
 /// `[store]`: where and how events are kept.

@@ -40,6 +40,12 @@ pub enum EngineError {
     Slow(&'static str, Duration),
     #[error(transparent)]
     Ingest(#[from] IngestError),
+    #[error("invalid [scrub] configuration: {0}")]
+    Scrub(#[from] crate::scrub::ScrubError),
+    #[error(transparent)]
+    Llm(#[from] crate::llm::client::LlmConfigError),
+    #[error("invalid prompt: {0}")]
+    Prompt(#[from] crate::llm::prompt::PromptError),
 }
 
 /// The running engine. Drop it only after [`Engine::shutdown`].
@@ -67,12 +73,47 @@ struct HandleParts {
     gate: ActorSlot<GateMsg>,
     config: Arc<EngineConfig>,
     stats: Arc<Stats>,
+    llm: Arc<LlmParts>,
+}
+
+/// What the LLM stages share: the client (its budgets and breaker), the
+/// scrubber and the checked prompt templates. Built at start, so a bad
+/// `[llm]`, `[scrub]` or prompt file stops the start with the key named.
+pub struct LlmParts {
+    pub client: crate::llm::LlmClient,
+    pub scrubber: Arc<crate::scrub::Scrubber>,
+    pub analyzer_prompt: crate::llm::prompt::Template,
+    pub triage_prompt: crate::llm::prompt::Template,
+}
+
+impl LlmParts {
+    fn build(config: &EngineConfig) -> Result<Self, EngineError> {
+        use crate::llm::prompt::{PromptKind, Template};
+        let scrubber = Arc::new(crate::scrub::Scrubber::new(&config.scrub)?);
+        let client = crate::llm::LlmClient::new(&config.llm, scrubber.clone())?;
+        let analyzer_prompt = Template::load(PromptKind::Analyzer, &config.llm.analyzer_prompt)?;
+        let triage_prompt = Template::load(PromptKind::Triage, &config.llm.triage_prompt)?;
+        if client.is_configured() {
+            tracing::info!(base_url = %config.llm.base_url, model = %config.llm.model, "LLM configured");
+        } else {
+            tracing::info!(
+                "no LLM configured (llm.base_url and llm.model are empty): grouping and triage take their deterministic path"
+            );
+        }
+        Ok(Self {
+            client,
+            scrubber,
+            analyzer_prompt,
+            triage_prompt,
+        })
+    }
 }
 
 impl Engine {
     /// Opens the store, compiles the signature masks and starts the actor tree.
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
         let signer = Arc::new(Signer::new(&config.signature)?);
+        let llm = Arc::new(LlmParts::build(&config)?);
         let store = Store::open(&config.store)?;
         let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
         let queue = ActorSlot::default();
@@ -103,6 +144,7 @@ impl Engine {
                     gate,
                     config: Arc::new(config),
                     stats,
+                    llm,
                 }),
             },
             root_join,
@@ -151,6 +193,11 @@ impl EngineHandle {
     /// Accepted and rejected totals (the edges count their rejections here too).
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// The LLM client, scrubber and prompts the later stages use.
+    pub fn llm(&self) -> &LlmParts {
+        &self.inner.llm
     }
 
     pub fn config(&self) -> &EngineConfig {

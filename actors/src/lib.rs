@@ -16,6 +16,9 @@
 //! - [`engine`]: start, stop, and the typed handle the servers keep.
 //! - [`gate`]: the regression gate's statistics and its evaluation harness
 //!   (pure; the gate actor that feeds it from the store comes next).
+//! - [`scrub`]: secrets out of untrusted text before anything leaves the machine.
+//! - [`llm`]: the LLM client (budgets, breaker, retries), prompts and answer
+//!   parsing the analyzer and triage stages are built on.
 //!
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
 //! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
@@ -27,7 +30,9 @@ pub mod engine;
 pub mod event;
 pub mod gate;
 pub mod ingest;
+pub mod llm;
 pub mod queue;
+pub mod scrub;
 pub mod signature;
 pub mod slot;
 pub mod stack;

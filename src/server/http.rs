@@ -341,5 +341,6 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         "last_batch": last_batch,
         "supervision": supervision,
         "gate": engine.gate_status().await,
+        "llm": engine.llm().client.status(),
     })))
 }

@@ -1,0 +1,162 @@
+//! An OpenAI-compatible stub server for the LLM tests: `POST
+//! /v1/chat/completions` on a loopback ephemeral port, answering from a
+//! script and recording every request (body and `Authorization` header), so
+//! tests go through async-openai's real client and real HTTP.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+
+/// One scripted reply.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// A completion whose message is `content`, with this `usage`.
+    Answer {
+        content: String,
+        prompt_tokens: u32,
+        completion_tokens: u32,
+    },
+    /// A completion without `usage` (as some local servers send).
+    AnswerWithoutUsage(String),
+    /// An HTTP error status with a plain-text body.
+    Status(u16),
+    /// Waits, then answers `content`.
+    Slow(Duration, String),
+}
+
+impl Reply {
+    /// A completion of `content` costing 100 prompt and 20 completion tokens.
+    pub fn answer(content: &str) -> Self {
+        Reply::Answer {
+            content: content.to_string(),
+            prompt_tokens: 100,
+            completion_tokens: 20,
+        }
+    }
+}
+
+/// A recorded request.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub body: String,
+    pub authorization: Option<String>,
+}
+
+#[derive(Default)]
+struct State {
+    script: Mutex<VecDeque<Reply>>,
+    recorded: Mutex<Vec<Recorded>>,
+}
+
+pub struct Stub {
+    /// What `llm.base_url` should be: `http://127.0.0.1:PORT/v1`.
+    pub base_url: String,
+    state: Arc<State>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Stub {
+    pub async fn start(script: Vec<Reply>) -> Self {
+        let state = Arc::new(State::default());
+        state.script.lock().expect("lock").extend(script);
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(state.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            base_url: format!("http://{addr}/v1"),
+            state,
+            task,
+        }
+    }
+
+    /// Adds replies to the end of the script.
+    pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.state.script.lock().expect("lock").extend(replies);
+    }
+
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.state.recorded.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Stub {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn completions(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    state.recorded.lock().expect("lock").push(Recorded {
+        body,
+        authorization: headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+    });
+    let reply = state.script.lock().expect("lock").pop_front();
+    match reply {
+        None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
+        // 5xx as plain text (OpenAI does not promise JSON there), 4xx as
+        // OpenAI's error object.
+        Some(Reply::Status(code)) if code >= 500 => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            "scripted failure",
+        )
+            .into_response(),
+        Some(Reply::Status(code)) => (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_REQUEST),
+            axum::Json(serde_json::json!({
+                "error": {"message": "scripted failure", "type": "invalid_request_error", "param": null, "code": null}
+            })),
+        )
+            .into_response(),
+        Some(Reply::Answer {
+            content,
+            prompt_tokens,
+            completion_tokens,
+        }) => completion(&content, Some((prompt_tokens, completion_tokens))),
+        Some(Reply::AnswerWithoutUsage(content)) => completion(&content, None),
+        Some(Reply::Slow(delay, content)) => {
+            tokio::time::sleep(delay).await;
+            completion(&content, Some((10, 10)))
+        }
+    }
+}
+
+fn completion(content: &str, usage: Option<(u32, u32)>) -> Response {
+    let mut body = serde_json::json!({
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 1_767_600_000,
+        "model": "stub-model",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop"
+        }]
+    });
+    if let Some((p, c)) = usage {
+        body["usage"] = serde_json::json!({
+            "prompt_tokens": p,
+            "completion_tokens": c,
+            "total_tokens": p + c
+        });
+    }
+    axum::Json(body).into_response()
+}
