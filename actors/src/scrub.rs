@@ -165,7 +165,7 @@ impl BuiltinKind {
                 0,
                 None,
             ),
-            BuiltinKind::Card => (r"\b[2-6][0-9](?:[ -]?[0-9]){11,17}\b", 0, Some(luhn_ok)),
+            BuiltinKind::Card => (r"\b[2-6][0-9](?:[ -]?[0-9]){11,17}\b", 0, Some(card_in)),
             BuiltinKind::Ipv4 => (
                 r"\b(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\b",
                 0,
@@ -174,7 +174,7 @@ impl BuiltinKind {
             BuiltinKind::Ipv6 => (
                 r"[0-9A-Fa-f]*:[0-9A-Fa-f:]*:[0-9A-Fa-f:]*",
                 0,
-                Some(ipv6_ok),
+                Some(ipv6_in),
             ),
         };
         (Cow::Borrowed(pattern), group, check)
@@ -187,8 +187,9 @@ const SECRET_PATTERN: &str = concat!(
     r#"|credentials?|session[_-]?id)[a-z0-9_.-]*["']?\s*[:=]\s*["']?{VALUE}"#
 );
 
-/// A check on a candidate: the whole text and the candidate's byte range.
-type Check = fn(&str, usize, usize) -> bool;
+/// A check on a candidate: the whole text and the candidate's byte range;
+/// the range of the secret inside it (maybe narrower), or `None`.
+type Check = fn(&str, usize, usize) -> Option<(usize, usize)>;
 
 /// Why a scrubber could not be built from its configuration.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -300,11 +301,13 @@ impl Rule {
             let Some((start, end)) = secret_range(&caps, self.group) else {
                 continue;
             };
-            if let Some(check) = self.check
-                && !check(text, start, end)
-            {
-                continue;
-            }
+            let (start, end) = match self.check {
+                Some(check) => match check(text, start, end) {
+                    Some(range) => range,
+                    None => continue,
+                },
+                None => (start, end),
+            };
             if start < last {
                 continue;
             }
@@ -337,6 +340,41 @@ fn is_placeholder_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// The card number inside a run of digits and separators: the longest span
+/// of 13 to 19 digits that starts a digit group with 2-6 and passes the
+/// Luhn check. The run can be longer than the card (the pattern is greedy:
+/// `4111 1111 1111 1111 4` is one run), so every span is tried, longest
+/// and earliest first.
+fn card_in(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    let run = text.get(start..end)?;
+    let digits: Vec<(usize, u8)> = run
+        .bytes()
+        .enumerate()
+        .filter(|(_, b)| b.is_ascii_digit())
+        .map(|(i, b)| (start + i, b))
+        .collect();
+    let group_start = |k: usize| {
+        k == 0
+            || digits
+                .get(k - 1)
+                .is_some_and(|(at, _)| *at + 1 != digits[k].0)
+    };
+    for len in (13..=19usize).rev() {
+        for first in 0..digits.len().saturating_sub(len - 1) {
+            let last = first + len - 1;
+            let ends_group = last + 1 == digits.len() || digits[last + 1].0 != digits[last].0 + 1;
+            if !group_start(first) || !ends_group || !(b'2'..=b'6').contains(&digits[first].1) {
+                continue;
+            }
+            let (from, to) = (digits[first].0, digits[last].0 + 1);
+            if luhn_ok(text, from, to) {
+                return Some((from, to));
+            }
+        }
+    }
+    None
+}
+
 /// The Luhn checksum of the digits in `text[start..end]`, which must be 13
 /// to 19 of them: what every issued card number satisfies, and only one
 /// random number in ten.
@@ -367,6 +405,10 @@ fn luhn_ok(text: &str, start: usize, end: usize) -> bool {
 /// An IPv6 candidate is an address when it stands alone (no word
 /// character, `:` or `.` glued to either side), parses, and has a digit:
 /// `dead::beef` parses too, but `Foo::Bar` paths in stack traces must stay.
+fn ipv6_in(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
+    ipv6_ok(text, start, end).then_some((start, end))
+}
+
 fn ipv6_ok(text: &str, start: usize, end: usize) -> bool {
     let Some(candidate) = text.get(start..end) else {
         return false;

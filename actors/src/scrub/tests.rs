@@ -154,6 +154,20 @@ fn ordinary_stack_traces_are_unchanged() {
 #[test]
 fn luhn_rejects_most_long_numbers() {
     assert!(luhn_ok("4111111111111111", 0, 16));
+    // A card in a longer run of digit groups (found by the property test).
+    let scrubber = Scrubber::new(&ScrubConfig::default()).expect("default scrubber");
+    for text in [
+        " 4111 1111 1111 1111 4 ",
+        "7 4111 1111 1111 1111",
+        "4111-1111-1111-1111-0000",
+    ] {
+        let out = scrubber.scrub(text);
+        assert!(
+            !out.contains("4111 1111 1111 1111") && !out.contains("4111-1111-1111-1111"),
+            "{text:?} -> {out:?}"
+        );
+        assert!(out.contains("[REDACTED:card]"), "{text:?} -> {out:?}");
+    }
     assert!(!luhn_ok("4111111111111112", 0, 16));
     assert!(!luhn_ok("411111111111", 0, 12), "too short");
     assert_eq!(
