@@ -131,6 +131,7 @@ async fn a_recent_deploy_says_when_it_will_be_judged() {
     let server = start(|_| {}).await;
     let base = &server.base;
     let deploy = post(&format!("{base}/v1/deploys"), r#"{"revision":"fresh"}"#).await;
+    assert_eq!(deploy.status, 200, "{}", deploy.json);
     let id = deploy.json["id"].as_str().expect("id");
     let reply = get(&format!("{base}/v1/deploys/{id}")).await;
     assert_eq!(
