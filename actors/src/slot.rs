@@ -22,9 +22,12 @@ impl<M: ractor::Message> Default for ActorSlot<M> {
 }
 
 impl<M: ractor::Message> ActorSlot<M> {
-    /// The running instance, or `None` while it is being restarted. An
-    /// instance that has died but whose supervisor has not yet reacted is
-    /// not returned: a message sent to it would be lost with it.
+    /// The current instance, or `None` while it is being restarted. An
+    /// instance that has died (or is stopping) but whose supervisor has not
+    /// yet reacted is not returned: a message sent to it would be lost with
+    /// it. One still in `post_start` is returned: its mailbox already takes
+    /// messages and handles them once started (refusing it made requests
+    /// right after start fail with "restarting" on a loaded machine).
     pub fn get(&self) -> Option<ActorRef<M>> {
         let actor = self
             .0
@@ -33,7 +36,7 @@ impl<M: ractor::Message> ActorSlot<M> {
             .unwrap_or_else(|p| p.into_inner().clone())?;
         matches!(
             actor.get_status(),
-            ActorStatus::Running | ActorStatus::Upgrading
+            ActorStatus::Starting | ActorStatus::Running | ActorStatus::Upgrading
         )
         .then_some(actor)
     }
