@@ -255,7 +255,23 @@ fn clean_text() -> impl Strategy<Value = String> {
         Just("\n    at".to_string()),
         Just("(main.js:10:5)".to_string()),
         Just("src/lib.rs".to_string()),
-    ];
+    ]
+    // Key names the key=value rule rightly treats as secrets (`pwd: a`
+    // is a password) are not clean text.
+    .prop_filter("a secret's key name", |w| {
+        let w = w.to_ascii_lowercase();
+        ![
+            "pwd",
+            "passwd",
+            "password",
+            "token",
+            "secret",
+            "apikey",
+            "credential",
+        ]
+        .iter()
+        .any(|key| w.contains(key))
+    });
     let sep = prop_oneof![Just(" "), Just("\n"), Just(", "), Just(": "), Just(" - ")];
     prop::collection::vec((word, sep), 0..40).prop_map(|parts| {
         parts
