@@ -76,9 +76,7 @@ impl GateRunner {
         let settle_ms = millis(self.cfg.settle);
         for deploy in &deploys {
             let closes = deploy.at_ms.saturating_add(window_ms);
-            if closes.saturating_add(settle_ms) > now_ms
-                || self.store.deploy_run(&deploy.id)?.is_some()
-            {
+            if closes.saturating_add(settle_ms) > now_ms || self.store.has_deploy_run(&deploy.id)? {
                 continue;
             }
             runs.push(self.judge_deploy(deploy, now_ms)?);

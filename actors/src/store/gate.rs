@@ -488,6 +488,12 @@ impl Store {
         Ok(candidates)
     }
 
+    /// Whether a deploy has been judged (a key lookup: the gate asks this
+    /// for every deploy on every tick, and need not decode the run).
+    pub fn has_deploy_run(&self, deploy_id: &str) -> Result<bool, StoreError> {
+        Ok(self.deploy_runs.contains_key(deploy_id.as_bytes())?)
+    }
+
     /// The judgement of a deploy's window, once its window has closed.
     pub fn deploy_run(&self, deploy_id: &str) -> Result<Option<GateRun>, StoreError> {
         match self.deploy_runs.get(deploy_id.as_bytes())? {
