@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use suture_actors::config::{
-    EngineConfig, GateConfig, IngestConfig, LlmConfig, QueueConfig, ScrubConfig, SignatureConfig,
-    StoreConfig, SupervisionConfig,
+    AnalyzerConfig, EngineConfig, GateConfig, GitHubConfig, IngestConfig, LlmConfig, QueueConfig,
+    RepoConfig, ScrubConfig, SignatureConfig, StoreConfig, SupervisionConfig, TicketsConfig,
+    TriageConfig,
 };
 
 /// The whole configuration, one field per `[section]`.
@@ -27,6 +28,11 @@ pub struct Config {
     pub gate: GateConfig,
     pub scrub: ScrubConfig,
     pub llm: LlmConfig,
+    pub analyzer: AnalyzerConfig,
+    pub triage: TriageConfig,
+    pub repo: RepoConfig,
+    pub tickets: TicketsConfig,
+    pub github: GitHubConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -48,6 +54,11 @@ impl Default for Config {
             gate: GateConfig::default(),
             scrub: ScrubConfig::default(),
             llm: LlmConfig::default(),
+            analyzer: AnalyzerConfig::default(),
+            triage: TriageConfig::default(),
+            repo: RepoConfig::default(),
+            tickets: TicketsConfig::default(),
+            github: GitHubConfig::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -281,6 +292,11 @@ impl Config {
             gate: self.gate.clone(),
             scrub: self.scrub.clone(),
             llm: self.llm.clone(),
+            analyzer: self.analyzer.clone(),
+            triage: self.triage.clone(),
+            repo: self.repo.clone(),
+            tickets: self.tickets.clone(),
+            github: self.github.clone(),
         }
     }
 }

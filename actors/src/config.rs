@@ -8,10 +8,15 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::analyzer::AnalyzerConfig;
 pub use crate::gate::config::GateConfig;
+pub use crate::github::GitHubConfig;
 pub use crate::llm::config::LlmConfig;
+pub use crate::repo::RepoConfig;
 pub use crate::scrub::ScrubConfig;
 pub use crate::signature::SignatureConfig;
+pub use crate::tickets::TicketsConfig;
+pub use crate::triage::TriageConfig;
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -25,6 +30,11 @@ pub struct EngineConfig {
     pub gate: GateConfig,
     pub scrub: ScrubConfig,
     pub llm: LlmConfig,
+    pub analyzer: AnalyzerConfig,
+    pub triage: TriageConfig,
+    pub repo: RepoConfig,
+    pub tickets: TicketsConfig,
+    pub github: GitHubConfig,
 }
 
 /// `[store]`: where and how events are kept.

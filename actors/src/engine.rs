@@ -6,6 +6,7 @@ use std::time::Duration;
 use ractor::{Actor, ActorRef};
 use tokio::task::JoinHandle;
 
+use crate::analyzer::actor::{AnalyzerMsg, AnalyzerStatus};
 use crate::config::EngineConfig;
 use crate::event::Event;
 use crate::gate::actor::{GateMsg, GateStatus};
@@ -16,6 +17,7 @@ use crate::slot::ActorSlot;
 use crate::stats::Stats;
 use crate::store::{DeployRecord, SignedEvent, Store, StoreError, TrafficRecord};
 use crate::supervisor::{Child, RootArgs, RootMsg, RootSupervisor, SupervisionStatus};
+use crate::triage::actor::{TriageMsg, TriageStatus};
 
 /// Longest a status query waits for an actor.
 const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -46,6 +48,10 @@ pub enum EngineError {
     Llm(#[from] crate::llm::client::LlmConfigError),
     #[error("invalid prompt: {0}")]
     Prompt(#[from] crate::llm::prompt::PromptError),
+    #[error("invalid [repo] configuration: {0}")]
+    Repo(#[from] crate::repo::RepoError),
+    #[error(transparent)]
+    GitHub(#[from] crate::github::GitHubConfigError),
 }
 
 /// The running engine. Drop it only after [`Engine::shutdown`].
@@ -71,54 +77,74 @@ struct HandleParts {
     queue: ActorSlot<QueueMsg>,
     ingest_actor: ActorSlot<IngestMsg>,
     gate: ActorSlot<GateMsg>,
+    analyzer: ActorSlot<AnalyzerMsg>,
+    triage: ActorSlot<TriageMsg>,
     config: Arc<EngineConfig>,
     stats: Arc<Stats>,
     llm: Arc<LlmParts>,
 }
 
-/// What the LLM stages share: the client (its budgets and breaker), the
-/// scrubber and the checked prompt templates. Built at start, so a bad
-/// `[llm]`, `[scrub]` or prompt file stops the start with the key named.
-pub struct LlmParts {
-    pub client: crate::llm::LlmClient,
-    pub scrubber: Arc<crate::scrub::Scrubber>,
-    pub analyzer_prompt: crate::llm::prompt::Template,
-    pub triage_prompt: crate::llm::prompt::Template,
+pub use crate::llm::LlmParts;
+
+/// Says at start what the ticket stages will and will not do.
+fn announce_outputs(config: &EngineConfig, repo: bool, github: bool) {
+    if !repo {
+        tracing::info!(
+            "no repository configured (repo.path is empty): triage cannot read deploy diffs and marks deploy-attributed tickets unsure"
+        );
+    }
+    match (config.tickets.shadow, github) {
+        (true, true) => tracing::info!(
+            "shadow mode (tickets.shadow): tickets are decided and stored; no GitHub issue is opened"
+        ),
+        (true, false) => {
+            tracing::info!("shadow mode (tickets.shadow): tickets are decided and stored only")
+        }
+        (false, true) => {
+            tracing::info!(repo = %config.github.repo, "tickets are published as GitHub issues")
+        }
+        (false, false) => {}
+    }
 }
 
-impl LlmParts {
-    fn build(config: &EngineConfig) -> Result<Self, EngineError> {
-        use crate::llm::prompt::{PromptKind, Template};
-        let scrubber = Arc::new(crate::scrub::Scrubber::new(&config.scrub)?);
-        let client = crate::llm::LlmClient::new(&config.llm, scrubber.clone())?;
-        let analyzer_prompt = Template::load(PromptKind::Analyzer, &config.llm.analyzer_prompt)?;
-        let triage_prompt = Template::load(PromptKind::Triage, &config.llm.triage_prompt)?;
-        if client.is_configured() {
-            tracing::info!(base_url = %config.llm.base_url, model = %config.llm.model, "LLM configured");
-        } else {
-            tracing::info!(
-                "no LLM configured (llm.base_url and llm.model are empty): grouping and triage take their deterministic path"
-            );
-        }
-        Ok(Self {
-            client,
-            scrubber,
-            analyzer_prompt,
-            triage_prompt,
-        })
+/// Builds the LLM stages' parts from `[llm]` and `[scrub]`.
+fn build_llm_parts(config: &EngineConfig) -> Result<LlmParts, EngineError> {
+    use crate::llm::prompt::{PromptKind, Template};
+    let scrubber = Arc::new(crate::scrub::Scrubber::new(&config.scrub)?);
+    let client = crate::llm::LlmClient::new(&config.llm, scrubber.clone())?;
+    let analyzer_prompt = Template::load(PromptKind::Analyzer, &config.llm.analyzer_prompt)?;
+    let triage_prompt = Template::load(PromptKind::Triage, &config.llm.triage_prompt)?;
+    if client.is_configured() {
+        tracing::info!(base_url = %config.llm.base_url, model = %config.llm.model, "LLM configured");
+    } else {
+        tracing::info!(
+            "no LLM configured (llm.base_url and llm.model are empty): grouping and triage take their deterministic path"
+        );
     }
+    Ok(LlmParts {
+        client,
+        scrubber,
+        analyzer_prompt,
+        triage_prompt,
+    })
 }
 
 impl Engine {
     /// Opens the store, compiles the signature masks and starts the actor tree.
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
         let signer = Arc::new(Signer::new(&config.signature)?);
-        let llm = Arc::new(LlmParts::build(&config)?);
+        let llm = Arc::new(build_llm_parts(&config)?);
         let store = Store::open(&config.store)?;
+        crate::llm::restore_state(&llm.client, &store);
+        let repo = crate::repo::Repo::open(&config.repo).await?;
+        let github = crate::github::GitHub::new(&config.github)?;
+        announce_outputs(&config, repo.is_some(), github.is_some());
         let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
         let queue = ActorSlot::default();
         let ingest_actor = ActorSlot::default();
         let gate = ActorSlot::default();
+        let analyzer = ActorSlot::default();
+        let triage = ActorSlot::default();
         let stats = Arc::new(Stats::default());
         let args = RootArgs {
             config: config.clone(),
@@ -127,7 +153,12 @@ impl Engine {
             queue: queue.clone(),
             ingest: ingest_actor.clone(),
             gate: gate.clone(),
+            analyzer: analyzer.clone(),
+            triage: triage.clone(),
             stats: stats.clone(),
+            llm: llm.clone(),
+            repo,
+            github,
         };
         let (root, root_join) = Actor::spawn(None, RootSupervisor, args)
             .await
@@ -142,6 +173,8 @@ impl Engine {
                     queue,
                     ingest_actor,
                     gate,
+                    analyzer,
+                    triage,
                     config: Arc::new(config),
                     stats,
                     llm,
@@ -256,6 +289,77 @@ impl EngineHandle {
         }
     }
 
+    /// The analyzer's state, or `None` while it restarts.
+    pub async fn analyzer_status(&self) -> Option<AnalyzerStatus> {
+        let actor = self.inner.analyzer.get()?;
+        match actor.call(AnalyzerMsg::Status, Some(QUERY_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Triage's state, or `None` while it restarts.
+    pub async fn triage_status(&self) -> Option<TriageStatus> {
+        let actor = self.inner.triage.get()?;
+        match actor.call(TriageMsg::Status, Some(QUERY_TIMEOUT)).await {
+            Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Records an operator's label on a ticket's triage verdict.
+    pub fn label_ticket(
+        &self,
+        id: &str,
+        correct: bool,
+        note: Option<String>,
+    ) -> Result<crate::tickets::Ticket, crate::store::tickets::TicketUpdateError> {
+        let note = note.map(|n| self.inner.llm.scrubber.scrub(&n).into_owned());
+        let now = crate::clock::now_ms();
+        let (ticket, ()) = self.inner.store.update_ticket(id, |t| {
+            if t.disposition.is_none() {
+                return Err(crate::store::tickets::TicketUpdateError::Refused(format!(
+                    "ticket {id} has not been triaged yet; label it once it has a disposition"
+                )));
+            }
+            t.label = Some(crate::tickets::Label {
+                correct,
+                note: note.clone(),
+                at_ms: now,
+            });
+            t.audit(
+                now,
+                "operator",
+                "label",
+                format!(
+                    "triage was {}{}",
+                    if correct { "correct" } else { "wrong" },
+                    note.as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                ),
+            );
+            Ok(())
+        })?;
+        Ok(ticket)
+    }
+
+    /// An operator's state change (dismiss, escalate, resolve).
+    pub fn move_ticket(
+        &self,
+        id: &str,
+        to: crate::tickets::TicketState,
+        reason: &str,
+    ) -> Result<crate::tickets::Ticket, crate::store::tickets::TicketUpdateError> {
+        let reason = self.inner.llm.scrubber.scrub(reason).into_owned();
+        let now = crate::clock::now_ms();
+        let (ticket, ()) = self.inner.store.update_ticket(id, |t| {
+            t.transition(to, now, "operator", &reason)?;
+            Ok(())
+        })?;
+        Ok(ticket)
+    }
+
     /// Restart counts per child.
     pub async fn supervision_status(&self) -> Option<SupervisionStatus> {
         match self
@@ -274,6 +378,8 @@ impl EngineHandle {
         self.inner.queue.get().is_some()
             && self.inner.ingest_actor.get().is_some()
             && self.inner.gate.get().is_some()
+            && self.inner.analyzer.get().is_some()
+            && self.inner.triage.get().is_some()
     }
 
     /// Panics one child inside its handler. For failure tests; harmless in
@@ -284,6 +390,8 @@ impl EngineHandle {
             Child::Queue => self.inner.queue.cast(QueueMsg::InjectPanic),
             Child::Ingest => self.inner.ingest_actor.cast(IngestMsg::InjectPanic),
             Child::Gate => self.inner.gate.cast(GateMsg::InjectPanic),
+            Child::Analyzer => self.inner.analyzer.cast(AnalyzerMsg::InjectPanic),
+            Child::Triage => self.inner.triage.cast(TriageMsg::InjectPanic),
         }
     }
 }

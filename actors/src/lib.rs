@@ -23,15 +23,18 @@
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
 //! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
 
+pub mod analyzer;
 pub mod clock;
 pub mod config;
 pub mod debounce;
 pub mod engine;
 pub mod event;
 pub mod gate;
+pub mod github;
 pub mod ingest;
 pub mod llm;
 pub mod queue;
+pub mod repo;
 pub mod scrub;
 pub mod signature;
 pub mod slot;
@@ -39,6 +42,8 @@ pub mod stack;
 pub mod stats;
 pub mod store;
 pub mod supervisor;
+pub mod tickets;
+pub mod triage;
 
 pub use engine::{Engine, EngineError, EngineHandle};
 pub use event::{ChainedException, Event, Frame};

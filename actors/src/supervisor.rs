@@ -16,6 +16,7 @@ use ractor::{
 use serde::Serialize;
 use tokio::time::Instant;
 
+use crate::analyzer::actor::{AnalyzerActor, AnalyzerArgs, AnalyzerContext, AnalyzerMsg};
 use crate::config::EngineConfig;
 use crate::gate::actor::{GateActor, GateArgs, GateMsg};
 use crate::ingest::{IngestActor, IngestArgs, IngestInbox, IngestMsg};
@@ -23,6 +24,7 @@ use crate::queue::{QueueActor, QueueArgs, QueueMsg};
 use crate::slot::ActorSlot;
 use crate::stats::Stats;
 use crate::store::Store;
+use crate::triage::actor::{TriageActor, TriageArgs, TriageContext, TriageMsg};
 
 /// Longest a graceful shutdown waits for one child.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -34,16 +36,27 @@ pub enum Child {
     Queue,
     Ingest,
     Gate,
+    Analyzer,
+    Triage,
 }
 
 impl Child {
-    pub const ALL: [Child; 3] = [Child::Queue, Child::Ingest, Child::Gate];
+    /// Start order: a stage starts after the ones it sends to.
+    pub const ALL: [Child; 5] = [
+        Child::Queue,
+        Child::Ingest,
+        Child::Triage,
+        Child::Analyzer,
+        Child::Gate,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Child::Queue => "queue",
             Child::Ingest => "ingest",
             Child::Gate => "gate",
+            Child::Analyzer => "analyzer",
+            Child::Triage => "triage",
         }
     }
 }
@@ -56,7 +69,12 @@ pub struct RootArgs {
     pub queue: ActorSlot<QueueMsg>,
     pub ingest: ActorSlot<IngestMsg>,
     pub gate: ActorSlot<GateMsg>,
+    pub analyzer: ActorSlot<AnalyzerMsg>,
+    pub triage: ActorSlot<TriageMsg>,
     pub stats: Arc<Stats>,
+    pub llm: Arc<crate::llm::LlmParts>,
+    pub repo: Option<crate::repo::Repo>,
+    pub github: Option<crate::github::GitHub>,
 }
 
 pub enum RootMsg {
@@ -221,9 +239,42 @@ async fn spawn_child(
             let gate_args = GateArgs {
                 config: args.config.gate.clone(),
                 store: args.store.clone(),
+                analyzer: args.analyzer.clone(),
             };
             let (actor, _) = Actor::spawn_linked(None, GateActor, gate_args, supervisor).await?;
             args.gate.set(Some(actor.clone()));
+            actor.get_cell()
+        }
+        Child::Analyzer => {
+            let analyzer_args = AnalyzerArgs {
+                context: AnalyzerContext {
+                    config: args.config.analyzer.clone(),
+                    shadow: args.config.tickets.shadow,
+                    store: args.store.clone(),
+                    llm: args.llm.clone(),
+                    repo: args.repo.clone(),
+                },
+                triage: args.triage.clone(),
+            };
+            let (actor, _) =
+                Actor::spawn_linked(None, AnalyzerActor, analyzer_args, supervisor).await?;
+            args.analyzer.set(Some(actor.clone()));
+            actor.get_cell()
+        }
+        Child::Triage => {
+            let triage_args = TriageArgs {
+                context: TriageContext {
+                    config: args.config.triage.clone(),
+                    shadow: args.config.tickets.shadow,
+                    store: args.store.clone(),
+                    llm: args.llm.clone(),
+                    repo: args.repo.clone(),
+                    github: args.github.clone(),
+                },
+            };
+            let (actor, _) =
+                Actor::spawn_linked(None, TriageActor, triage_args, supervisor).await?;
+            args.triage.set(Some(actor.clone()));
             actor.get_cell()
         }
         Child::Ingest => {
@@ -249,11 +300,21 @@ fn slot_clear(state: &RootState, child: Child) {
         Child::Queue => state.args.queue.set(None),
         Child::Ingest => state.args.ingest.set(None),
         Child::Gate => state.args.gate.set(None),
+        Child::Analyzer => state.args.analyzer.set(None),
+        Child::Triage => state.args.triage.set(None),
     }
 }
 
-/// Ingest first (it drains and commits what was accepted), then the queue.
+/// The LLM stages first (their handlers are short: work runs in tasks that
+/// commit atomically), then ingest (it drains and commits what was
+/// accepted), then the queue.
 async fn shutdown_children(state: &mut RootState) {
+    if let Some(analyzer) = state.args.analyzer.get() {
+        let _ = analyzer.stop_and_wait(None, Some(SHUTDOWN_GRACE)).await;
+    }
+    if let Some(triage) = state.args.triage.get() {
+        let _ = triage.stop_and_wait(None, Some(SHUTDOWN_GRACE)).await;
+    }
     if let Some(ingest) = state.args.ingest.get() {
         let drained = ingest.call(IngestMsg::Shutdown, Some(SHUTDOWN_GRACE)).await;
         if drained.is_err() {

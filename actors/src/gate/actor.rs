@@ -9,9 +9,11 @@ use std::sync::{Arc, Mutex};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::Serialize;
 
+use crate::analyzer::actor::AnalyzerMsg;
 use crate::clock::now_ms;
 use crate::gate::config::GateConfig;
 use crate::gate::runner::GateRunner;
+use crate::slot::ActorSlot;
 use crate::store::Store;
 
 pub enum GateMsg {
@@ -43,10 +45,13 @@ pub struct GateActor;
 pub struct GateArgs {
     pub config: GateConfig,
     pub store: Store,
+    /// Told when a tick made candidates.
+    pub analyzer: ActorSlot<AnalyzerMsg>,
 }
 
 pub struct GateState {
     store: Store,
+    analyzer: ActorSlot<AnalyzerMsg>,
     interval: std::time::Duration,
     /// Shared with the blocking task that runs a tick.
     runner: Arc<Mutex<GateRunner>>,
@@ -74,6 +79,7 @@ impl Actor for GateActor {
         }
         Ok(GateState {
             store: args.store,
+            analyzer: args.analyzer,
             interval,
             runner: Arc::new(Mutex::new(runner)),
             status,
@@ -105,10 +111,14 @@ impl Actor for GateActor {
                             state.store.flush().await?;
                         }
                         state.status.runs += runs.len() as u64;
-                        state.status.candidates += runs
+                        let made = runs
                             .iter()
                             .map(|r| r.decisions.iter().filter(|d| d.candidate).count() as u64)
                             .sum::<u64>();
+                        state.status.candidates += made;
+                        if made > 0 {
+                            state.analyzer.cast(AnalyzerMsg::Tick);
+                        }
                         state.status.last_error = None;
                     }
                     Err(error) => {

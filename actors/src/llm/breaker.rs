@@ -103,6 +103,27 @@ impl Breaker {
         }
     }
 
+    /// How long it stays open from `now` (a half-open breaker whose probe
+    /// is out counts as open for a moment: after a restart the probe is
+    /// lost, and the next call probes again).
+    pub fn open_for(&self, now: Instant) -> Option<Duration> {
+        match self.state {
+            State::Closed { .. } => None,
+            State::Open { until } => Some(until.saturating_duration_since(now)),
+            State::HalfOpen { .. } => Some(Duration::ZERO),
+        }
+    }
+
+    /// Takes back a saved state: the failure count, or open for `open_for`.
+    pub fn restore(&mut self, failures: u32, open_for: Option<Duration>, now: Instant) {
+        self.state = match open_for {
+            Some(left) => State::Open { until: now + left },
+            None => State::Closed {
+                failures: failures.min(self.threshold.saturating_sub(1)),
+            },
+        };
+    }
+
     /// Consecutive failures while closed.
     pub fn failures(&self) -> u32 {
         match self.state {
@@ -154,6 +175,29 @@ mod tests {
         b.success();
         assert_eq!(b.state(), BreakerState::Closed);
         assert_eq!(b.admit(t + 2 * COOL), Ok(()));
+    }
+
+    #[test]
+    fn a_restored_open_breaker_stays_open_for_what_was_left() {
+        let t = Instant::now();
+        let mut b = Breaker::new(2, COOL);
+        b.failure(t);
+        b.failure(t);
+        let left = b.open_for(t + Duration::from_secs(20));
+        assert_eq!(left, Some(Duration::from_secs(40)));
+        let mut restored = Breaker::new(2, COOL);
+        restored.restore(0, left, t);
+        assert_eq!(restored.state(), BreakerState::Open);
+        assert!(restored.admit(t + Duration::from_secs(39)).is_err());
+        assert_eq!(restored.admit(t + Duration::from_secs(40)), Ok(()));
+        let mut counted = Breaker::new(2, COOL);
+        counted.restore(1, None, t);
+        counted.failure(t);
+        assert_eq!(
+            counted.state(),
+            BreakerState::Open,
+            "the saved failure counts"
+        );
     }
 
     #[test]

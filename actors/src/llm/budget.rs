@@ -54,6 +54,15 @@ pub struct BudgetStatus {
     pub day_limit: u64,
 }
 
+/// The spend a restart must not forget (else a crash loop resets the budget).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct PersistedBudget {
+    pub hour: i64,
+    pub hour_spent: u64,
+    pub day: i64,
+    pub day_spent: u64,
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenBudget {
     hour_limit: u64,
@@ -136,6 +145,29 @@ impl TokenBudget {
         self.day_spent = self.day_spent.saturating_add(tokens);
     }
 
+    /// What survives a restart: the windows and what they spent
+    /// (reservations included: an estimate in flight when the process
+    /// died was never settled, and erring high is the safe side).
+    pub fn persisted(&self) -> PersistedBudget {
+        PersistedBudget {
+            hour: self.hour,
+            hour_spent: self.hour_spent,
+            day: self.day,
+            day_spent: self.day_spent,
+        }
+    }
+
+    /// Takes back a saved spend; windows that have turned since are ignored.
+    pub fn restore(&mut self, now_ms: i64, saved: &PersistedBudget) {
+        self.roll(now_ms);
+        if saved.hour == self.hour {
+            self.hour_spent = self.hour_spent.max(saved.hour_spent);
+        }
+        if saved.day == self.day {
+            self.day_spent = self.day_spent.max(saved.day_spent);
+        }
+    }
+
     pub fn status(&mut self, now_ms: i64) -> BudgetStatus {
         self.roll(now_ms);
         BudgetStatus {
@@ -202,6 +234,20 @@ mod tests {
         let next_day = (T0.div_euclid(DAY_MS) + 1) * DAY_MS;
         assert!(b.admit(next_day, 200).is_ok());
         assert_eq!(b.status(next_day).day_spent, 200, "reserved");
+    }
+
+    #[test]
+    fn a_restored_spend_counts_in_its_own_windows_only() {
+        let mut before = TokenBudget::new(1000, 5000);
+        before.charge(T0, 900);
+        let saved = before.persisted();
+        let mut after = TokenBudget::new(1000, 5000);
+        after.restore(T0 + 1000, &saved);
+        assert!(after.admit(T0 + 1000, 200).is_err(), "same hour: spent");
+        let mut later = TokenBudget::new(1000, 5000);
+        later.restore(T0 + HOUR_MS, &saved);
+        assert_eq!(later.status(T0 + HOUR_MS).hour_spent, 0, "a new hour");
+        assert_eq!(later.status(T0 + HOUR_MS).day_spent, 900, "the same day");
     }
 
     #[test]

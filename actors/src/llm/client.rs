@@ -139,6 +139,18 @@ pub struct LlmStatus {
     pub tokens: u64,
 }
 
+/// What [`LlmClient::persisted`] saves in the store.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct PersistedControl {
+    pub saved_at_ms: i64,
+    pub budget: super::budget::PersistedBudget,
+    pub breaker_failures: u32,
+    /// Epoch ms until which the breaker is open.
+    pub breaker_open_until_ms: Option<i64>,
+    pub calls: u64,
+    pub tokens: u64,
+}
+
 /// Milliseconds since the epoch; replaceable in tests to move budgets' windows.
 pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
 
@@ -369,6 +381,42 @@ impl LlmClient {
             tracing::warn!(error = %e, breaker = ?control.breaker.state(), "LLM call failed; the caller takes the deterministic path");
         }
         outcome
+    }
+
+    /// The control state a restart must keep: budget spend, breaker, totals.
+    /// `None` when no LLM is configured.
+    pub fn persisted(&self) -> Option<PersistedControl> {
+        let c = self.inner.as_ref()?;
+        let control = c.lock();
+        let now_ms = (control.clock)();
+        let now = Instant::now();
+        Some(PersistedControl {
+            saved_at_ms: now_ms,
+            budget: control.budget.persisted(),
+            breaker_failures: control.breaker.failures(),
+            breaker_open_until_ms: control.breaker.open_for(now).map(|left| {
+                now_ms.saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX))
+            }),
+            calls: control.calls,
+            tokens: control.tokens,
+        })
+    }
+
+    /// Takes back what [`LlmClient::persisted`] saved, at start.
+    pub fn restore(&self, saved: &PersistedControl) {
+        let Some(c) = &self.inner else { return };
+        let mut control = c.lock();
+        let now_ms = (control.clock)();
+        control.budget.restore(now_ms, &saved.budget);
+        let open_for = saved.breaker_open_until_ms.map(|until| {
+            Duration::from_millis(u64::try_from(until.saturating_sub(now_ms)).unwrap_or(0))
+        });
+        control
+            .breaker
+            .restore(saved.breaker_failures, open_for, Instant::now());
+        control.calls = control.calls.max(saved.calls);
+        control.tokens = control.tokens.max(saved.tokens);
+        publish_breaker(&control.breaker);
     }
 
     /// The state for `suture status`.

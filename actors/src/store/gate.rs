@@ -135,6 +135,8 @@ impl GateRun {
 pub enum CandidateState {
     /// Waiting for the analyzer.
     New,
+    /// Grouped into a ticket (`Candidate::ticket`).
+    Analyzed,
 }
 
 /// A signature that passed the gate: the input of the analyzer.
@@ -158,7 +160,13 @@ pub struct Candidate {
     pub q: f64,
     pub impact: f64,
     pub impact_unit: ImpactUnit,
+    /// The gate's sentence for this decision.
+    #[serde(default)]
+    pub reason: String,
     pub state: CandidateState,
+    /// The ticket the analyzer put it in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
 }
 
 impl Candidate {
@@ -179,7 +187,9 @@ impl Candidate {
             q: d.q,
             impact: d.impact,
             impact_unit: d.impact_unit,
+            reason: d.reason.clone(),
             state: CandidateState::New,
+            ticket: None,
         }
     }
 }

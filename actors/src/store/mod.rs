@@ -14,6 +14,7 @@
 //!   the gate's batch cursor.
 //! - the gate's trees (`minutes`, `traffic`, `releases`,
 //!   `deploy_runs`, `spike_runs`, `candidates`): see [`gate`].
+//! - `tickets`, `ticket_index`: see [`tickets`].
 //!
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
 //! whole group of requests, flushes once, then acknowledges them all.
@@ -21,6 +22,7 @@
 mod commit;
 pub mod gate;
 mod records;
+pub mod tickets;
 
 use crate::config::{Durability, StoreConfig};
 use crate::event::Event;
@@ -86,6 +88,8 @@ pub struct Store {
     deploy_runs: sled::Tree,
     spike_runs: sled::Tree,
     candidates: sled::Tree,
+    tickets: sled::Tree,
+    ticket_index: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -125,6 +129,8 @@ impl Store {
             deploy_runs: open("deploy_runs")?,
             spike_runs: open("spike_runs")?,
             candidates: open("candidates")?,
+            tickets: open("tickets")?,
+            ticket_index: open("ticket_index")?,
             db,
             config: config.clone(),
             sync_file: None,

@@ -1,0 +1,281 @@
+//! Tickets in sled.
+//!
+//! - `tickets`: ticket id → [`Ticket`] (JSON).
+//! - `ticket_index`: `s` ‖ signature id and `c` ‖ crash site → ticket id,
+//!   for tickets that are not closed: "is there an open ticket for this
+//!   root cause already?" is a key lookup. Closing a ticket drops its keys,
+//!   so the next occurrence of a fixed bug opens a new ticket.
+//! - `meta` key `ticket_seq`: the last ticket number handed out.
+//!
+//! The analyzer's whole outcome for a batch (new tickets, tickets that grew,
+//! and the candidates marked analyzed) is one sled transaction: a crash
+//! before it leaves the candidates new and the batch is analyzed again; a
+//! crash after it leaves nothing to redo. That is what makes ticket creation
+//! idempotent across restarts.
+
+use serde::{Deserialize, Serialize};
+use sled::Transactional;
+use sled::transaction::{
+    ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
+};
+
+use super::gate::{Candidate, CandidateState};
+use super::{Store, StoreError, decode_u64};
+use crate::tickets::{Ticket, TransitionError};
+
+const TICKET_SEQ_KEY: &[u8] = b"ticket_seq";
+const LLM_STATE_KEY: &[u8] = b"llm_state";
+
+/// One ticket the analyzer wants written.
+#[derive(Debug, Clone)]
+pub enum TicketWrite {
+    /// A new root cause. Its `id` is assigned inside the transaction.
+    Create(Box<Ticket>),
+    /// More of an open ticket's root cause: `apply` adds it. If the ticket
+    /// was closed in the meantime, `fallback` is created instead.
+    Grow {
+        id: String,
+        addition: Box<Ticket>,
+        fallback: Box<Ticket>,
+    },
+}
+
+/// The analyzer's outcome for one batch.
+#[derive(Debug, Clone, Default)]
+pub struct AnalysisCommit {
+    /// Each write with the candidates it consumes.
+    pub writes: Vec<(TicketWrite, Vec<String>)>,
+}
+
+/// What [`Store::commit_analysis`] did: ticket ids created and grown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnalysisOutcome {
+    pub created: Vec<String>,
+    pub grown: Vec<String>,
+}
+
+/// Why a ticket update was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TicketUpdateError {
+    #[error("no ticket {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Transition(#[from] TransitionError),
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<TicketUpdateError>>;
+
+fn abort<T>(e: TicketUpdateError) -> TxResult<T> {
+    Err(ConflictableTransactionError::Abort(e))
+}
+
+fn decode_ticket(bytes: &[u8]) -> TxResult<Ticket> {
+    serde_json::from_slice(bytes)
+        .or_else(|e| abort(TicketUpdateError::Store(StoreError::Decode(e))))
+}
+
+fn encode<T: Serialize>(value: &T) -> TxResult<Vec<u8>> {
+    serde_json::to_vec(value).or_else(|e| abort(TicketUpdateError::Store(StoreError::Decode(e))))
+}
+
+fn index_key(kind: u8, value: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(1 + value.len());
+    key.push(kind);
+    key.extend_from_slice(value.as_bytes());
+    key
+}
+
+/// The index keys of a ticket: its signatures and crash sites.
+fn index_keys(ticket: &Ticket) -> Vec<Vec<u8>> {
+    ticket
+        .signature_ids()
+        .map(|s| index_key(b's', s))
+        .chain(ticket.crash_sites().map(|c| index_key(b'c', c)))
+        .collect()
+}
+
+fn write_index(
+    index: &TransactionalTree,
+    ticket: &Ticket,
+) -> Result<(), UnabortableTransactionError> {
+    if ticket.state.is_closed() {
+        for key in index_keys(ticket) {
+            // Only drop keys that still point here: a newer ticket may own them.
+            if index.get(&key)?.as_deref() == Some(ticket.id.as_bytes()) {
+                index.remove(key)?;
+            }
+        }
+    } else {
+        for key in index_keys(ticket) {
+            index.insert(key, ticket.id.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+fn map_tx_error(e: TransactionError<TicketUpdateError>) -> TicketUpdateError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => TicketUpdateError::Store(StoreError::Io(e)),
+    }
+}
+
+impl Store {
+    /// Writes the analyzer's outcome for a batch atomically (see the module doc).
+    pub fn commit_analysis(
+        &self,
+        commit: &AnalysisCommit,
+        at_ms: i64,
+    ) -> Result<AnalysisOutcome, TicketUpdateError> {
+        (
+            &self.tickets,
+            &self.ticket_index,
+            &self.candidates,
+            &self.meta,
+        )
+            .transaction(|(tickets, index, candidates, meta)| {
+                let mut outcome = AnalysisOutcome::default();
+                let mut seq = meta
+                    .get(TICKET_SEQ_KEY)?
+                    .and_then(|v| decode_u64(&v))
+                    .unwrap_or(0);
+                for (write, consumed) in &commit.writes {
+                    let existing = match write {
+                        TicketWrite::Grow { id, .. } => match tickets.get(id.as_bytes())? {
+                            Some(bytes) => Some(decode_ticket(&bytes)?),
+                            None => None,
+                        },
+                        TicketWrite::Create(_) => None,
+                    };
+                    let ticket = match (write, existing) {
+                        (TicketWrite::Grow { addition, .. }, Some(mut ticket))
+                            if !ticket.state.is_closed() =>
+                        {
+                            crate::tickets::grow(&mut ticket, addition, at_ms);
+                            outcome.grown.push(ticket.id.clone());
+                            ticket
+                        }
+                        (TicketWrite::Create(new), _)
+                        | (TicketWrite::Grow { fallback: new, .. }, _) => {
+                            seq += 1;
+                            let mut ticket = (**new).clone();
+                            ticket.id = format!("T-{seq}");
+                            outcome.created.push(ticket.id.clone());
+                            ticket
+                        }
+                    };
+                    tickets.insert(ticket.id.as_bytes(), encode(&ticket)?)?;
+                    write_index(index, &ticket)?;
+                    for candidate_id in consumed {
+                        let Some(bytes) = candidates.get(candidate_id.as_bytes())? else {
+                            continue;
+                        };
+                        let mut candidate: Candidate = serde_json::from_slice(&bytes)
+                            .or_else(|e| abort(TicketUpdateError::Store(StoreError::Decode(e))))?;
+                        candidate.state = CandidateState::Analyzed;
+                        candidate.ticket = Some(ticket.id.clone());
+                        candidates.insert(candidate_id.as_bytes(), encode(&candidate)?)?;
+                    }
+                }
+                meta.insert(TICKET_SEQ_KEY, &seq.to_be_bytes())?;
+                Ok(outcome)
+            })
+            .map_err(map_tx_error)
+    }
+
+    /// Applies `change` to a ticket atomically (read, change, write, index).
+    /// `change` may run more than once (sled retries on conflict), so it
+    /// must only change the ticket it is given.
+    pub fn update_ticket<T>(
+        &self,
+        id: &str,
+        change: impl Fn(&mut Ticket) -> Result<T, TicketUpdateError>,
+    ) -> Result<(Ticket, T), TicketUpdateError> {
+        (&self.tickets, &self.ticket_index)
+            .transaction(|(tickets, index)| {
+                let Some(bytes) = tickets.get(id.as_bytes())? else {
+                    return abort(TicketUpdateError::NotFound(id.to_string()));
+                };
+                let mut ticket = decode_ticket(&bytes)?;
+                let result = match change(&mut ticket) {
+                    Ok(result) => result,
+                    Err(e) => return abort(e),
+                };
+                tickets.insert(id.as_bytes(), encode(&ticket)?)?;
+                write_index(index, &ticket)?;
+                Ok((ticket, result))
+            })
+            .map_err(map_tx_error)
+    }
+
+    pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        match self.tickets.get(id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Every ticket, oldest first.
+    pub fn tickets(&self) -> Result<Vec<Ticket>, StoreError> {
+        let mut out: Vec<Ticket> = self
+            .tickets
+            .iter()
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect::<Result<_, StoreError>>()?;
+        out.sort_by_key(|t| ticket_number(&t.id));
+        Ok(out)
+    }
+
+    /// The open (not closed) ticket that already holds one of these
+    /// signatures, else one of these crash sites.
+    pub fn open_ticket_for<'a>(
+        &self,
+        signatures: impl IntoIterator<Item = &'a str>,
+        crash_sites: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Option<String>, StoreError> {
+        let keys = signatures
+            .into_iter()
+            .map(|s| index_key(b's', s))
+            .chain(crash_sites.into_iter().map(|c| index_key(b'c', c)));
+        for key in keys {
+            if let Some(id) = self.ticket_index.get(key)? {
+                return Ok(Some(String::from_utf8_lossy(&id).into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Candidates the analyzer has not taken yet, oldest run first.
+    pub fn new_candidates(&self) -> Result<Vec<Candidate>, StoreError> {
+        let mut out: Vec<Candidate> = self
+            .candidates()?
+            .into_iter()
+            .filter(|c| c.state == CandidateState::New)
+            .collect();
+        out.sort_by(|a, b| a.decided_at_ms.cmp(&b.decided_at_ms).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// The LLM client's persisted control state (budgets spent, breaker).
+    pub fn llm_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.meta.get(LLM_STATE_KEY)?.map(|v| v.to_vec()))
+    }
+
+    /// Saves it (made durable by the next flush).
+    pub fn set_llm_state(&self, state: &[u8]) -> Result<(), StoreError> {
+        self.meta.insert(LLM_STATE_KEY, state)?;
+        Ok(())
+    }
+}
+
+/// `T-12` → 12, for ordering; other ids sort last.
+fn ticket_number(id: &str) -> u64 {
+    id.strip_prefix("T-")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(u64::MAX)
+}
