@@ -19,6 +19,7 @@
 //! - [`scrub`]: secrets out of untrusted text before anything leaves the machine.
 //! - [`llm`]: the LLM client (budgets, breaker, retries), prompts and answer
 //!   parsing the analyzer and triage stages are built on.
+//! - [`github`]: GitHub issues for tickets, idempotent by a marker in the body.
 //!
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
 //! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
