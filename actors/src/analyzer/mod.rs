@@ -422,7 +422,11 @@ pub fn llm_groups(
                 }
             }
             for path in in_stacks {
-                if !kept.contains(&path) && kept.len() < 8 {
+                let path = validate_file(&path, files, items, &members);
+                if let Some(path) = path
+                    && !kept.contains(&path)
+                    && kept.len() < 8
+                {
                     kept.push(path);
                 }
             }

@@ -2,6 +2,7 @@
 //! /v1/chat/completions` on a loopback ephemeral port, answering from a
 //! script and recording every request (body and `Authorization` header), so
 //! tests go through async-openai's real client and real HTTP.
+#![allow(dead_code)] // each test binary uses its own part of the stub
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 
 /// One scripted reply.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Reply {
     /// A completion whose message is `content`, with this `usage`.
     Answer {
@@ -27,6 +28,24 @@ pub enum Reply {
     Status(u16),
     /// Waits, then answers `content`.
     Slow(Duration, String),
+    /// Answers what the function makes of the request's system and user
+    /// messages (a stand-in model that reads the prompt).
+    Respond(Responder),
+}
+
+/// A scripted model: (system, user) → answer.
+pub type Responder = Arc<dyn Fn(&str, &str) -> String + Send + Sync>;
+
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reply::Answer { content, .. } => write!(f, "Answer({content:?})"),
+            Reply::AnswerWithoutUsage(c) => write!(f, "AnswerWithoutUsage({c:?})"),
+            Reply::Status(code) => write!(f, "Status({code})"),
+            Reply::Slow(d, c) => write!(f, "Slow({d:?}, {c:?})"),
+            Reply::Respond(_) => f.write_str("Respond(..)"),
+        }
+    }
 }
 
 impl Reply {
@@ -102,6 +121,13 @@ async fn completions(
     headers: HeaderMap,
     body: String,
 ) -> Response {
+    let messages: Vec<String> = serde_json::from_str::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["messages"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .map(|m| m["content"].as_str().unwrap_or_default().to_string())
+        .collect();
     state.recorded.lock().expect("lock").push(Recorded {
         body,
         authorization: headers
@@ -132,6 +158,11 @@ async fn completions(
             completion_tokens,
         }) => completion(&content, Some((prompt_tokens, completion_tokens))),
         Some(Reply::AnswerWithoutUsage(content)) => completion(&content, None),
+        Some(Reply::Respond(model)) => {
+            let system = messages.first().map(String::as_str).unwrap_or_default();
+            let user = messages.get(1).map(String::as_str).unwrap_or_default();
+            completion(&model(system, user), Some((200, 50)))
+        }
         Some(Reply::Slow(delay, content)) => {
             tokio::time::sleep(delay).await;
             completion(&content, Some((10, 10)))
