@@ -38,7 +38,14 @@ async fn panics_in_children_are_survived_without_losing_acknowledged_events() {
     }
 
     let engine = server.running.engine.clone();
-    for child in [Child::Ingest, Child::Queue, Child::Gate, Child::Ingest] {
+    for child in [
+        Child::Ingest,
+        Child::Queue,
+        Child::Gate,
+        Child::Analyzer,
+        Child::Triage,
+        Child::Ingest,
+    ] {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(engine.inject_panic(child), "{child:?} was running");
         // The sidecar comes back by itself.
