@@ -19,6 +19,7 @@
 //! - [`scrub`]: secrets out of untrusted text before anything leaves the machine.
 //! - [`llm`]: the LLM client (budgets, breaker, retries), prompts and answer
 //!   parsing the analyzer and triage stages are built on.
+//! - [`repo`]: what a deploy changed, read from the service's git checkout.
 //!
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
 //! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
@@ -32,6 +33,7 @@ pub mod gate;
 pub mod ingest;
 pub mod llm;
 pub mod queue;
+pub mod repo;
 pub mod scrub;
 pub mod signature;
 pub mod slot;
