@@ -10,11 +10,12 @@
 //!
 //! Each question is one `git` subprocess (`-C <repo root>`, no pager,
 //! `LC_ALL=C`, `GIT_TERMINAL_PROMPT=0`, `core.quotepath=off`), killed when it
-//! runs past `repo.git_timeout`. Output is read with a bound: listings refuse
-//! to grow past [`LIST_LIMIT`], the hunk headers are taken from a `-U0` patch
-//! as it streams past (only the headers are kept), and the patch for the LLM
-//! is read to a few times `repo.max_diff_bytes` and git is then stopped, so a
-//! 20 MB diff costs a few hundred kilobytes.
+//! runs past `repo.git_timeout`. What is kept of its output is bounded:
+//! listings refuse to grow past [`LIST_LIMIT`], the hunk headers are taken
+//! from a `-U0` patch as it streams past (only the headers are kept), and of
+//! the patch for the LLM only the most relevant [`PATCH_KEEP_FACTOR`] times
+//! `repo.max_diff_bytes` is kept as it streams past, so a 20 MB diff costs a
+//! few hundred kilobytes of memory (and the time git takes to print it).
 //!
 //! Revisions come from deploy markers sent over HTTP and are untrusted: text
 //! that is empty, starts with `-`, is longer than 200 characters or has
@@ -76,20 +77,18 @@ pub use files::RepoFiles;
 pub use git::MAX_REVISION_LEN;
 
 use git::{Git, check_revision, failed, is_full_id, quote_untrusted};
-use parse::{HunkScanner, PatchReader};
+use parse::{HunkScanner, PatchCollector};
 
 /// Most bytes a listing (`ls-tree`, the diff's file list) may print before
 /// the call fails with [`RepoError::OutputTooLarge`]. A repository of
 /// 400,000 files lists in about 25 MB; past 64 MiB something is wrong.
 pub const LIST_LIMIT: usize = 64 * 1024 * 1024;
 
-/// The patch is read to this many times `max_diff_bytes` before git is
-/// stopped: enough beyond the budget to pick the code files out of a diff
-/// that starts with long test or lockfile changes, still a bounded read.
-pub const PATCH_READ_FACTOR: usize = 4;
-
-/// Least patch read, so a tiny `max_diff_bytes` still sees past the first file.
-const PATCH_READ_MIN: usize = 256 * 1024;
+/// Of the patch streaming past, this many times `max_diff_bytes` is kept
+/// (the best-ranked sections, each cut to `max_diff_bytes`), to choose what
+/// to show from: twice the budget is enough to fill it with whole files and
+/// the head of the first that does not fit; four leaves slack.
+pub const PATCH_KEEP_FACTOR: usize = 4;
 
 /// `[repo]`: the service's git checkout, which triage reads to see what a
 /// deploy changed.
@@ -288,8 +287,9 @@ impl Repo {
     /// Three git runs over the resolved ids: the file list with statuses,
     /// renames (`-M`) and line counts (`--raw --numstat -z`), the hunk
     /// headers (`-U0`, exact line numbers, streamed), and the `-U3` patch
-    /// for the LLM, read to [`PATCH_READ_FACTOR`] times `max_diff_bytes` and
-    /// cut to `max_diff_bytes` (see [`DeployDiff::patch`]).
+    /// for the LLM, streamed, of which [`PATCH_KEEP_FACTOR`] times
+    /// `max_diff_bytes` is kept and then cut to `max_diff_bytes` (see
+    /// [`DeployDiff::patch`]).
     pub async fn diff(&self, from: &str, to: &str) -> Result<DeployDiff, RepoError> {
         let from = self.commit(from).await?;
         let to = self.commit(to).await?;
@@ -336,21 +336,22 @@ impl Repo {
 
         let mut args: Vec<&str> = diff_args();
         args.extend(["-U3", from.as_str(), to.as_str(), "--"]);
-        let cap = self
-            .max_diff_bytes
-            .saturating_mul(PATCH_READ_FACTOR)
-            .max(PATCH_READ_MIN);
-        let mut reader = PatchReader::new(cap);
-        let finished = self.git.stream(&args, |chunk| reader.feed(chunk)).await?;
-        if !finished.stopped && !finished.status.success() {
+        let ranks = files.iter().map(parse::patch_rank).collect();
+        let keep = self.max_diff_bytes.saturating_mul(PATCH_KEEP_FACTOR);
+        let mut collector = PatchCollector::new(ranks, self.max_diff_bytes, keep);
+        let finished = self
+            .git
+            .stream(&args, |chunk| collector.feed(chunk))
+            .await?;
+        if !finished.status.success() {
             return Err(failed(&args, &finished));
         }
-        let sections = reader.sections();
-        if sections.len() > files.len() {
+        let (sections, count) = collector.finish();
+        if count != files.len() {
             tracing::warn!(
                 files = files.len(),
-                sections = sections.len(),
-                "git diff -U3 has more file sections than --raw has files"
+                sections = count,
+                "git diff -U3 disagrees with --raw on the file count"
             );
         }
         let (patch, truncated) = parse::assemble(&files, &sections, self.max_diff_bytes);

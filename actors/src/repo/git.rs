@@ -25,15 +25,13 @@ pub(crate) enum Flow {
     Stop,
 }
 
-/// How a git run ended.
+/// How a git run ended. When the reader stopped early git was killed, and
+/// `status` says so.
 #[derive(Debug)]
 pub(crate) struct Finished {
     pub status: ExitStatus,
     /// The head of stderr, lossy UTF-8.
     pub stderr: String,
-    /// The reader stopped before the end of stdout (git was killed, so
-    /// `status` says nothing about success).
-    pub stopped: bool,
 }
 
 /// Stderr kept per run. Git's messages are a few lines; a runaway stream of
@@ -231,7 +229,6 @@ pub(crate) async fn run(
         Ok(Finished {
             status,
             stderr: String::from_utf8_lossy(&stderr).into_owned(),
-            stopped,
         })
     };
     match tokio::time::timeout(timeout, work).await {

@@ -1,6 +1,7 @@
 //! Reading git's diff output: the file list (`--raw --numstat -z`), the hunk
 //! headers of a `-U0` patch (streamed, nothing kept but the headers), and the
-//! `-U3` patch shown to the LLM, cut to a budget.
+//! `-U3` patch shown to the LLM (streamed, the most relevant part kept), cut
+//! to a budget.
 
 use super::classify::is_lockfile;
 use super::git::Flow;
@@ -204,79 +205,158 @@ pub(crate) fn changed_lines(hunks: &[Hunk]) -> Vec<u32> {
         .collect()
 }
 
-/// Collects the `-U3` patch up to `cap` bytes, then asks git to stop.
-#[derive(Debug)]
-pub(crate) struct PatchReader {
-    bytes: Vec<u8>,
-    cap: usize,
-    stopped: bool,
-}
-
 /// One file's part of the patch, from its `diff --git` line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Section {
     pub text: String,
-    /// False for the last section read when reading stopped at the cap.
+    /// False when the section was longer than the per-section cap and only
+    /// its head (to a line boundary) was kept.
     pub complete: bool,
 }
 
-impl PatchReader {
-    pub fn new(cap: usize) -> Self {
-        PatchReader {
-            bytes: Vec::new(),
-            cap,
-            stopped: false,
+/// `diff --git `: the only line that starts a file's section (content lines
+/// start with `+`, `-`, ` ` or `\`).
+const SECTION_START: &[u8] = b"diff --git ";
+
+/// Reads the whole `-U3` patch as it streams past, keeping only what may be
+/// shown: the head of each section up to `section_cap` bytes, and of those
+/// the best-ranked ([`patch_rank`], then git's order) up to `keep_cap` bytes
+/// in all. Memory stays under `keep_cap + section_cap` however long the
+/// diff, and a code file after 20 MB of generated output is still seen.
+#[derive(Debug)]
+pub(crate) struct PatchCollector {
+    /// Rank of each file, by section number (git's order).
+    ranks: Vec<u8>,
+    section_cap: usize,
+    keep_cap: usize,
+    /// The kept sections, by section number.
+    kept: Vec<Option<Section>>,
+    kept_bytes: usize,
+    /// Kept sections, worst (highest rank, then latest) on top.
+    worst: std::collections::BinaryHeap<(u8, usize)>,
+    /// The section being read: its number, bytes, and whether it overflowed.
+    current: Option<(usize, Vec<u8>, bool)>,
+    /// Sections seen.
+    count: usize,
+    /// The first bytes of the current line, while it is not yet known
+    /// whether it starts a section.
+    line_start: Vec<u8>,
+    /// Whether the next byte starts a line.
+    at_line_start: bool,
+}
+
+impl PatchCollector {
+    pub fn new(ranks: Vec<u8>, section_cap: usize, keep_cap: usize) -> Self {
+        PatchCollector {
+            kept: vec![None; ranks.len()],
+            ranks,
+            section_cap,
+            keep_cap,
+            kept_bytes: 0,
+            worst: std::collections::BinaryHeap::new(),
+            current: None,
+            count: 0,
+            line_start: Vec::new(),
+            at_line_start: true,
         }
     }
 
     pub fn feed(&mut self, chunk: &[u8]) -> Flow {
-        let room = self.cap.saturating_sub(self.bytes.len());
-        if chunk.len() > room {
-            self.bytes
-                .extend_from_slice(chunk.get(..room).unwrap_or_default());
-            self.stopped = true;
-            return Flow::Stop;
+        let mut rest = chunk;
+        while !rest.is_empty() {
+            let newline = rest.iter().position(|&b| b == b'\n');
+            if self.at_line_start || !self.line_start.is_empty() {
+                // Gather up to SECTION_START.len() bytes (or the whole
+                // line) before deciding where the line belongs.
+                let need = SECTION_START.len() - self.line_start.len();
+                let take = newline
+                    .map_or(need, |at| (at + 1).min(need))
+                    .min(rest.len());
+                let (head, tail) = rest.split_at(take);
+                self.line_start.extend_from_slice(head);
+                rest = tail;
+                self.at_line_start = false;
+                let ended = self.line_start.last() == Some(&b'\n');
+                if ended || self.line_start.len() == SECTION_START.len() {
+                    if self.line_start.starts_with(SECTION_START) {
+                        self.start_section();
+                    }
+                    let line_start = std::mem::take(&mut self.line_start);
+                    self.append(&line_start);
+                    self.at_line_start = ended;
+                }
+            } else {
+                let end = newline.map_or(rest.len(), |at| at + 1);
+                let (line, tail) = rest.split_at(end);
+                self.append(line);
+                rest = tail;
+                self.at_line_start = newline.is_some();
+            }
         }
-        self.bytes.extend_from_slice(chunk);
         Flow::More
     }
 
-    /// The patch split at its `diff --git` lines. When reading stopped, the
-    /// partial last line is dropped and the last section is incomplete.
-    pub fn sections(self) -> Vec<Section> {
-        split_sections(self.bytes, self.stopped)
+    /// The kept sections by section number (None: not kept, or not in the
+    /// patch), and how many sections the patch had.
+    pub fn finish(mut self) -> (Vec<Option<Section>>, usize) {
+        let line_start = std::mem::take(&mut self.line_start);
+        self.append(&line_start);
+        self.end_section();
+        (self.kept, self.count)
     }
-}
 
-pub(crate) fn split_sections(mut bytes: Vec<u8>, stopped: bool) -> Vec<Section> {
-    if stopped {
-        let keep = bytes
-            .iter()
-            .rposition(|&b| b == b'\n')
-            .map_or(0, |at| at + 1);
-        bytes.truncate(keep);
+    fn start_section(&mut self) {
+        self.end_section();
+        self.current = Some((self.count, Vec::new(), false));
+        self.count += 1;
     }
-    let mut starts = Vec::new();
-    let mut offset = 0;
-    for line in bytes.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b"diff --git ") {
-            starts.push(offset);
-        }
-        offset += line.len();
-    }
-    let count = starts.len();
-    starts
-        .iter()
-        .enumerate()
-        .map(|(i, &start)| {
-            let end = starts.get(i + 1).copied().unwrap_or(bytes.len());
-            Section {
-                text: String::from_utf8_lossy(bytes.get(start..end).unwrap_or_default())
-                    .into_owned(),
-                complete: !(stopped && i + 1 == count),
+
+    fn append(&mut self, bytes: &[u8]) {
+        if let Some((_, text, overflow)) = &mut self.current {
+            let room = self.section_cap.saturating_sub(text.len());
+            if bytes.len() > room {
+                *overflow = true;
             }
-        })
-        .collect()
+            text.extend_from_slice(bytes.get(..room.min(bytes.len())).unwrap_or_default());
+        }
+    }
+
+    fn end_section(&mut self) {
+        let Some((index, mut bytes, overflow)) = self.current.take() else {
+            return;
+        };
+        if overflow {
+            let keep = bytes
+                .iter()
+                .rposition(|&b| b == b'\n')
+                .map_or(0, |at| at + 1);
+            bytes.truncate(keep);
+        }
+        let Some(&rank) = self.ranks.get(index) else {
+            return; // More sections than files: nothing to attribute it to.
+        };
+        let key = (rank, index);
+        let size = bytes.len();
+        while self.kept_bytes.saturating_add(size) > self.keep_cap {
+            match self.worst.peek() {
+                Some(&worst) if worst > key => {
+                    self.worst.pop();
+                    if let Some(evicted) = self.kept.get_mut(worst.1).and_then(Option::take) {
+                        self.kept_bytes -= evicted.text.len();
+                    }
+                }
+                _ => return, // Everything kept is better: drop this one.
+            }
+        }
+        if let Some(slot) = self.kept.get_mut(index) {
+            *slot = Some(Section {
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+                complete: !overflow,
+            });
+            self.kept_bytes += size;
+            self.worst.push(key);
+        }
+    }
 }
 
 /// Bytes of the patch budget kept for the note saying what was cut.
@@ -305,7 +385,7 @@ pub(crate) fn patch_rank(file: &ChangedFile) -> u8 {
 /// (git's order within a rank) into `max_bytes` less [`NOTE_RESERVE`]:
 ///
 /// - a file that fits is shown whole;
-/// - the first that does not fit (or was not read) closes the ranks after
+/// - the first that does not fit (or was not kept) closes the ranks after
 ///   its own: no test or doc is shown while code is missing. Smaller files
 ///   of its rank still come whole, then it is shown cut at a line boundary
 ///   in what room is left, last;
@@ -316,13 +396,19 @@ pub(crate) fn patch_rank(file: &ChangedFile) -> u8 {
 /// smaller than the reserve).
 pub(crate) fn assemble(
     files: &[ChangedFile],
-    sections: &[Section],
+    sections: &[Option<Section>],
     max_bytes: usize,
 ) -> (String, bool) {
-    let total: usize = sections.iter().map(|s| s.text.len()).sum();
-    let all_read = sections.len() == files.len() && sections.iter().all(|s| s.complete);
-    if all_read && total <= max_bytes {
-        return (sections.iter().map(|s| s.text.as_str()).collect(), false);
+    let all_kept = sections.len() == files.len()
+        && sections
+            .iter()
+            .all(|s| s.as_ref().is_some_and(|s| s.complete));
+    let total: usize = sections.iter().flatten().map(|s| s.text.len()).sum();
+    if all_kept && total <= max_bytes {
+        return (
+            sections.iter().flatten().map(|s| s.text.as_str()).collect(),
+            false,
+        );
     }
     let mut order: Vec<usize> = (0..files.len()).collect();
     order.sort_by_key(|&i| files.get(i).map_or(u8::MAX, patch_rank));
@@ -342,7 +428,7 @@ pub(crate) fn assemble(
             not_shown.push((rank, &file.path));
             continue;
         }
-        match sections.get(index) {
+        match sections.get(index).and_then(Option::as_ref) {
             Some(section)
                 if section.complete && body.len().saturating_add(section.text.len()) <= budget =>
             {

@@ -1,8 +1,8 @@
 use super::files::frame_components;
 use super::git::{self, Flow, check_revision, is_full_id, quote_untrusted};
 use super::parse::{
-    self, HunkScanner, NOTE_RESERVE, PatchReader, Section, assemble, parse_hunk_header,
-    parse_raw_numstat, split_sections,
+    self, HunkScanner, NOTE_RESERVE, PatchCollector, Section, assemble, parse_hunk_header,
+    parse_raw_numstat,
 };
 use super::*;
 
@@ -365,7 +365,7 @@ fn raw_numstat_parse() -> Result<(), String> {
 #[test]
 fn raw_numstat_mismatch_is_an_error() {
     assert!(parse_raw_numstat(b":100644 100644 a b M\0x.py\0").is_err());
-    assert!(parse_raw_numstat(b":100644 100644 a b M\0x.py\01\t1\ty.py\0").is_err());
+    assert!(parse_raw_numstat(b":100644 100644 a b M\0x.py\x001\t1\ty.py\0").is_err());
     assert!(parse_raw_numstat(b":100644 100644 a b M\0x.py\0one\t1\tx.py\0").is_err());
     assert!(parse_raw_numstat(b"1\t1\tx.py\0").is_err());
 }
@@ -583,8 +583,8 @@ fn patch_that_fits_is_unchanged() {
         changed("docs/a.md", Vec::new()),
         changed("src/b.py", Vec::new()),
     ];
-    let sections = vec![section("docs/a.md", 3), section("src/b.py", 3)];
-    let whole: String = sections.iter().map(|s| s.text.as_str()).collect();
+    let sections = vec![Some(section("docs/a.md", 3)), Some(section("src/b.py", 3))];
+    let whole: String = sections.iter().flatten().map(|s| s.text.as_str()).collect();
     assert_eq!(assemble(&files, &sections, whole.len()), (whole, false));
 }
 
@@ -601,7 +601,7 @@ fn patch_cut_puts_code_first_and_names_the_rest() {
     let files: Vec<_> = paths.iter().map(|p| changed(p, Vec::new())).collect();
     let sections: Vec<_> = paths
         .iter()
-        .map(|p| section(p, if *p == "src/big.py" { 400 } else { 20 }))
+        .map(|p| Some(section(p, if *p == "src/big.py" { 400 } else { 20 })))
         .collect();
     let max = NOTE_RESERVE + 4000;
     let (patch, truncated) = assemble(&files, &sections, max);
@@ -629,7 +629,7 @@ fn patch_cut_puts_code_first_and_names_the_rest() {
          config/x.yaml, yarn.lock, tests/test_b.py, docs/a.md ...]"
     );
     // Every body line is a whole line of the original.
-    let original: String = sections.iter().map(|s| s.text.as_str()).collect();
+    let original: String = sections.iter().flatten().map(|s| s.text.as_str()).collect();
     let original_lines: std::collections::HashSet<&str> = original.lines().collect();
     for line in patch.lines().filter(|l| !l.starts_with("[...")) {
         assert!(original_lines.contains(line), "{line:?}");
@@ -642,7 +642,12 @@ fn patch_cut_puts_code_first_and_names_the_rest() {
         .collect();
     let sections2: Vec<_> = files2
         .iter()
-        .map(|f| section(&f.path, if f.path == "src/big.py" { 400 } else { 20 }))
+        .map(|f| {
+            Some(section(
+                &f.path,
+                if f.path == "src/big.py" { 400 } else { 20 },
+            ))
+        })
         .collect();
     let (patch, _) = assemble(&files2, &sections2, NOTE_RESERVE + 6000);
     let shown: Vec<&str> = patch
@@ -665,7 +670,7 @@ fn patch_note_stays_within_its_reserve() {
         .map(|i| format!("src/{}/file_{i}.py", "deep/".repeat(40)))
         .collect();
     let files: Vec<_> = paths.iter().map(|p| changed(p, Vec::new())).collect();
-    let sections: Vec<_> = paths.iter().map(|p| section(p, 50)).collect();
+    let sections: Vec<_> = paths.iter().map(|p| Some(section(p, 50))).collect();
     for max in [0, 10, NOTE_RESERVE, NOTE_RESERVE + 1, 20_000, 100_000] {
         let (patch, truncated) = assemble(&files, &sections, max);
         assert!(truncated);
@@ -691,7 +696,7 @@ fn unread_and_incomplete_sections_are_named() {
         .collect();
     let mut partial = section("src/b.py", 5);
     partial.complete = false;
-    let sections = vec![section("src/a.py", 5), partial];
+    let sections = vec![Some(section("src/a.py", 5)), Some(partial), None];
     let (patch, truncated) = assemble(&files, &sections, 100_000);
     assert!(truncated);
     assert!(
@@ -700,29 +705,77 @@ fn unread_and_incomplete_sections_are_named() {
     );
 }
 
+fn collect(
+    text: &str,
+    ranks: Vec<u8>,
+    section_cap: usize,
+    keep_cap: usize,
+    chunk: usize,
+) -> (Vec<Option<Section>>, usize) {
+    let mut collector = PatchCollector::new(ranks, section_cap, keep_cap);
+    for piece in text.as_bytes().chunks(chunk) {
+        assert_eq!(collector.feed(piece), Flow::More);
+    }
+    collector.finish()
+}
+
+fn whole(text: &str) -> Option<Section> {
+    Some(Section {
+        text: text.to_string(),
+        complete: true,
+    })
+}
+
 #[test]
-fn patch_reader_stops_at_its_cap_on_a_line_boundary() {
-    let text = "diff --git a/a b/a\n+1\ndiff --git a/b b/b\n+2\n+3333\n";
-    let mut reader = PatchReader::new(text.len() - 3);
-    assert_eq!(reader.feed(text.as_bytes()), Flow::Stop);
-    let sections = reader.sections();
-    assert_eq!(
-        sections,
-        [
-            Section {
-                text: "diff --git a/a b/a\n+1\n".into(),
-                complete: true
-            },
-            Section {
-                text: "diff --git a/b b/b\n+2\n".into(),
-                complete: false
-            },
-        ]
+fn patch_collector_splits_sections_whatever_the_chunking() {
+    let a =
+        "diff --git a/a b/a\n--- a/a\n+++ b/a\n@@ -1 +1 @@\n-diff --git a/x b/x\n+diff --git\n\n";
+    let b = "diff --git a/b b/b\n+\u{e9}t\u{e9}\n\\ No newline at end of file";
+    let text = format!("{a}{b}");
+    for chunk in [1, 2, 5, 10, 11, 12, 4096] {
+        let (sections, count) = collect(&text, vec![0, 0], 1 << 20, 1 << 20, chunk);
+        assert_eq!(count, 2, "chunk {chunk}");
+        assert_eq!(sections, [whole(a), whole(b)], "chunk {chunk}");
+    }
+    let (sections, count) = collect("no header\n", vec![0], 100, 100, 3);
+    assert_eq!((sections, count), (vec![None], 0));
+}
+
+#[test]
+fn patch_collector_keeps_the_head_of_a_long_section() {
+    let long = format!("diff --git a/a b/a\n{}", "+0123456789\n".repeat(100));
+    let next = "diff --git a/b b/b\n+x\n";
+    let text = format!("{long}{next}");
+    let (sections, _) = collect(&text, vec![0, 0], 50, 1 << 20, 7);
+    let first = sections[0].clone().unwrap_or_else(|| panic!("kept"));
+    assert!(!first.complete);
+    assert_eq!(first.text, "diff --git a/a b/a\n+0123456789\n+0123456789\n");
+    assert_eq!(sections[1], whole(next));
+}
+
+#[test]
+fn patch_collector_keeps_the_best_ranked_within_its_cap() {
+    let docs = format!("diff --git a/d b/d\n{}", "+doc\n".repeat(20));
+    let code = format!("diff --git a/c b/c\n{}", "+code\n".repeat(20));
+    let test = format!("diff --git a/t b/t\n{}", "+test\n".repeat(20));
+    let extra = "diff --git a/e b/e\n+e\n";
+    let text = format!("{docs}{code}{test}{extra}");
+    // Room for two sections: docs (rank 5) and code (0) are kept, docs goes
+    // when test (3) comes, and a section beyond the file list is ignored.
+    let cap = code.len() + test.len();
+    assert!(docs.len() < test.len());
+    let (sections, count) = collect(&text, vec![5, 0, 3], 1 << 20, cap, 64);
+    assert_eq!(count, 4);
+    assert_eq!(sections, [None, whole(&code), whole(&test)]);
+    // Equal ranks: the earlier is kept.
+    let (sections, _) = collect(
+        &format!("{code}{code}"),
+        vec![0, 0],
+        1 << 20,
+        code.len(),
+        64,
     );
-    let mut reader = PatchReader::new(text.len());
-    assert_eq!(reader.feed(text.as_bytes()), Flow::More);
-    assert!(reader.sections().iter().all(|s| s.complete));
-    assert!(split_sections(b"no header\n".to_vec(), false).is_empty());
+    assert_eq!(sections, [whole(&code), None]);
 }
 
 #[test]
@@ -790,7 +843,8 @@ async fn stopping_early_kills_a_chatty_command() -> Result<(), RepoError> {
         }
     })
     .await?;
-    assert!(finished.stopped);
+    // `yes` never ends by itself: returning at all means it was killed.
+    assert!(!finished.status.success());
     assert!(seen < 2_000_000);
     Ok(())
 }
