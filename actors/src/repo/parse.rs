@@ -336,13 +336,15 @@ impl PatchCollector {
             return; // More sections than files: nothing to attribute it to.
         };
         let key = (rank, index);
-        let size = bytes.len();
+        // Counted as kept: lossy decoding may lengthen invalid UTF-8.
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let size = text.len();
         while self.kept_bytes.saturating_add(size) > self.keep_cap {
             match self.worst.peek() {
                 Some(&worst) if worst > key => {
                     self.worst.pop();
                     if let Some(evicted) = self.kept.get_mut(worst.1).and_then(Option::take) {
-                        self.kept_bytes -= evicted.text.len();
+                        self.kept_bytes = self.kept_bytes.saturating_sub(evicted.text.len());
                     }
                 }
                 _ => return, // Everything kept is better: drop this one.
@@ -350,7 +352,7 @@ impl PatchCollector {
         }
         if let Some(slot) = self.kept.get_mut(index) {
             *slot = Some(Section {
-                text: String::from_utf8_lossy(&bytes).into_owned(),
+                text,
                 complete: !overflow,
             });
             self.kept_bytes += size;

@@ -767,6 +767,20 @@ fn patch_collector_keeps_the_best_ranked_within_its_cap() {
     let (sections, count) = collect(&text, vec![5, 0, 3], 1 << 20, cap, 64);
     assert_eq!(count, 4);
     assert_eq!(sections, [None, whole(&code), whole(&test)]);
+    // Invalid UTF-8 is kept lossy and counted at its decoded length.
+    let latin1 = b"diff --git a/l b/l\n+caf\xe9 cr\xe8me\n".to_vec();
+    let mut collector = PatchCollector::new(vec![5, 0], 1 << 20, code.len() + 10);
+    collector.feed(&latin1);
+    collector.feed(code.as_bytes());
+    let (sections, _) = collector.finish();
+    assert_eq!(sections, [None, whole(&code)], "evicted for the code");
+    let mut collector = PatchCollector::new(vec![0], 1 << 20, 1 << 20);
+    collector.feed(&latin1);
+    let (sections, _) = collector.finish();
+    assert_eq!(
+        sections,
+        [whole("diff --git a/l b/l\n+caf\u{fffd} cr\u{fffd}me\n")]
+    );
     // Equal ranks: the earlier is kept.
     let (sections, _) = collect(
         &format!("{code}{code}"),
