@@ -493,11 +493,15 @@ pub struct DeployDiff {
     pub to: String,
     /// Every changed file, in git's (path) order, never cut.
     pub files: Vec<ChangedFile>,
-    /// The unified diff (`-U3`), at most `repo.max_diff_bytes`. When it had
-    /// to be cut, files are in order of relevance (code, then prompt and
-    /// config, then lockfiles, tests, CI, docs), the first that did not fit
-    /// is cut at a line boundary, and a last line names what is missing:
-    /// `[... diff cut at 49152 bytes: src/big.py cut short; 2 more files not shown: a.py, b.md ...]`.
+    /// The unified diff (`-U3`), at most `repo.max_diff_bytes`; git's patch
+    /// unchanged when it fits. When it does not, files come in order of
+    /// relevance (code, then prompt and config, lockfiles, tests, CI, docs):
+    /// whole while they fit; the first that does not fit closes the lower
+    /// ranks, the files of its own rank that fit still come whole, and it
+    /// comes last, cut at a line boundary. A last line names what is missing:
+    /// `[... diff cut at 49152 bytes: src/big.py cut short; 2 more files not shown: a.py, b.md ...]`
+    /// (the note is at most 1 KiB; names that do not fit are counted as
+    /// "and N others").
     pub patch: String,
     /// Whether `patch` is missing anything.
     pub truncated: bool,
