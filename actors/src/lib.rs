@@ -15,10 +15,14 @@
 //! - [`supervisor`]: the root that starts, restarts and escalates.
 //! - [`engine`]: start, stop, and the typed handle the servers keep.
 //! - [`gate`]: the regression gate's statistics and its evaluation harness
-//!   (pure; the gate actor that feeds it from the store comes next).
+//!   and the gate actor that feeds it from the store.
 //! - [`scrub`]: secrets out of untrusted text before anything leaves the machine.
 //! - [`llm`]: the LLM client (budgets, breaker, retries), prompts and answer
 //!   parsing the analyzer and triage stages are built on.
+//! - [`analyzer`]: gated candidates grouped by root cause into tickets.
+//! - [`triage`]: whether a deploy's diff caused a ticket's errors.
+//! - [`tickets`]: the ticket model, its state machine and `suture report`.
+//! - [`repo`]: what a deploy changed, read from the service's git checkout.
 //! - [`github`]: GitHub issues for tickets, idempotent by a marker in the body.
 //!
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
