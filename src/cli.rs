@@ -1,4 +1,4 @@
-//! The command line: `suture serve | deploy | status | dsn`.
+//! The command line: `suture serve | deploy | replay | dsn | status | report`.
 
 use std::path::PathBuf;
 
@@ -74,6 +74,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print how good triage has been against operators' labels, the
+    /// tickets per state and disposition, and what the LLM has cost.
+    Report {
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8787";
@@ -127,6 +136,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("{}", serde_json::to_string_pretty(&status)?);
             } else {
                 print!("{}", render_status(&status));
+            }
+            Ok(())
+        }
+        Command::Report { url, json } => {
+            let report = crate::client::request("GET", &endpoint(&url, "/v1/report"), None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", render_report(&report));
             }
             Ok(())
         }
@@ -193,11 +211,6 @@ fn endpoint(base: &str, path: &str) -> String {
 
 /// The human form of `GET /v1/status`.
 pub fn render_status(status: &Value) -> String {
-    let text = |v: &Value| match v {
-        Value::Null => "-".to_string(),
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
     let mut out = String::new();
     out.push_str(&format!(
         "suture {}  up {}s  ready: {}\n",
@@ -257,10 +270,154 @@ pub fn render_status(status: &Value) -> String {
                 .unwrap_or_default()
         ));
     }
-    let llm = &status["llm"];
+    if let Some(analyzer) = status.get("analyzer") {
+        out.push_str(&render_analyzer(analyzer));
+    }
+    if let Some(triage) = status.get("triage") {
+        out.push_str(&render_triage(triage));
+    }
+    if let Some(tickets) = status.get("tickets") {
+        out.push_str(&format!("tickets    {}\n", ticket_counts(tickets)));
+    }
+    out.push_str(&llm_line(&status["llm"]));
+    if let Some(restarts) = status["supervision"]["restarts"]
+        .as_object()
+        .filter(|r| !r.is_empty())
+    {
+        let list: Vec<String> = restarts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        out.push_str(&format!("restarts   {}\n", list.join(", ")));
+    }
+    out
+}
+
+/// A JSON value as one word: strings bare, null as `-`.
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_string(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Epoch milliseconds as RFC 3339, `-` when absent.
+fn time(v: &Value) -> String {
+    v.as_i64()
+        .map(crate::wire::time::format_rfc3339)
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The analyzer's line of `suture status` (null: restarting).
+fn render_analyzer(analyzer: &Value) -> String {
+    if analyzer.is_null() {
+        return "analyzer   restarting\n".to_string();
+    }
+    let method = match (
+        analyzer["last_method"].as_str(),
+        analyzer["last_fallback_reason"].as_str(),
+    ) {
+        (Some(m), Some(why)) => format!(" by {m} ({why})"),
+        (Some(m), None) => format!(" by {m}"),
+        (None, _) => String::new(),
+    };
+    format!(
+        "analyzer   {} batches, {} tickets opened, {} grown, last batch {}{method}{}\n",
+        text(&analyzer["batches"]),
+        text(&analyzer["tickets_created"]),
+        text(&analyzer["tickets_grown"]),
+        time(&analyzer["last_batch_ms"]),
+        last_error(&analyzer["last_error"]),
+    )
+}
+
+/// Triage's line of `suture status` (null: restarting).
+fn render_triage(triage: &Value) -> String {
+    if triage.is_null() {
+        return "triage     restarting\n".to_string();
+    }
+    let mode = match (
+        triage["shadow"].as_bool() == Some(true),
+        triage["github"].as_bool() == Some(true),
+    ) {
+        (true, _) => "shadow mode",
+        (false, true) => "publishing to GitHub",
+        (false, false) => "no GitHub configured",
+    };
+    format!(
+        "triage     {} triaged, {} published, {mode}, last pass {}{}\n",
+        text(&triage["triaged"]),
+        text(&triage["published"]),
+        time(&triage["last_pass_ms"]),
+        last_error(&triage["last_error"]),
+    )
+}
+
+fn last_error(error: &Value) -> String {
+    error
+        .as_str()
+        .map(|e| format!(", last error: {e}"))
+        .unwrap_or_default()
+}
+
+/// Ticket states in the order a ticket lives them, for listing counts.
+const STATE_ORDER: [&str; 7] = [
+    "open",
+    "triaged",
+    "fixing",
+    "pr_open",
+    "resolved",
+    "escalated",
+    "dismissed",
+];
+const DISPOSITION_ORDER: [&str; 3] = ["fix_candidate", "external", "noise"];
+
+/// The non-zero counts of a `{name: count}` object, in `order` (names not
+/// in it after, as they come): `triaged 2, dismissed 1`.
+fn nonzero_counts(map: &Value, order: &[&str]) -> String {
+    let Some(map) = map.as_object() else {
+        return "-".to_string();
+    };
+    let mut names: Vec<&str> = order
+        .iter()
+        .copied()
+        .filter(|n| map.contains_key(*n))
+        .collect();
+    names.extend(
+        map.keys()
+            .map(String::as_str)
+            .filter(|k| !order.contains(k)),
+    );
+    let parts: Vec<String> = names
+        .into_iter()
+        .filter_map(|n| match map.get(n).and_then(Value::as_u64) {
+            Some(0) | None => None,
+            Some(count) => Some(format!("{n} {count}")),
+        })
+        .collect();
+    if parts.is_empty() {
+        "none".to_string()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// `/v1/status`'s `tickets` object in one line.
+fn ticket_counts(tickets: &Value) -> String {
+    match tickets["total"].as_u64() {
+        Some(0) => "none yet".to_string(),
+        _ => format!(
+            "{} ({}; {})",
+            text(&tickets["total"]),
+            nonzero_counts(&tickets["by_state"], &STATE_ORDER),
+            nonzero_counts(&tickets["by_disposition"], &DISPOSITION_ORDER)
+        ),
+    }
+}
+
+/// The LLM client's line: model, breaker, calls, tokens and budgets.
+fn llm_line(llm: &Value) -> String {
     if llm["configured"].as_bool() == Some(true) {
         let budget = &llm["budget"];
-        out.push_str(&format!(
+        format!(
             "llm        {} breaker {}, {} calls, {} tokens; this hour {}/{}, today {}/{}\n",
             text(&llm["model"]),
             text(&llm["breaker"]),
@@ -270,18 +427,78 @@ pub fn render_status(status: &Value) -> String {
             text(&budget["hour_limit"]),
             text(&budget["day_spent"]),
             text(&budget["day_limit"])
-        ));
+        )
     } else if !llm.is_null() {
-        out.push_str("llm        not configured (deterministic grouping and triage)\n");
+        "llm        not configured (deterministic grouping and triage)\n".to_string()
+    } else {
+        String::new()
     }
-    if let Some(restarts) = status["supervision"]["restarts"]
-        .as_object()
-        .filter(|r| !r.is_empty())
-    {
-        let list: Vec<String> = restarts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-        out.push_str(&format!("restarts   {}\n", list.join(", ")));
+}
+
+/// Below this many labels the report warns that its ratios are anecdotes:
+/// with 20 labels one wrong call still moves precision by five points.
+const MIN_MEANINGFUL_LABELS: u64 = 20;
+
+/// The human form of `GET /v1/report`.
+pub fn render_report(report: &Value) -> String {
+    let triage = &report["triage"];
+    let mut out = String::new();
+    out.push_str(&format!(
+        "tickets    {} ({}; {})\n",
+        text(&triage["tickets"]),
+        nonzero_counts(&triage["by_state"], &STATE_ORDER),
+        nonzero_counts(&triage["by_disposition"], &DISPOSITION_ORDER)
+    ));
+    let overall = &triage["overall"];
+    out.push_str(&format!(
+        "labels     {} triaged, {} labeled, {} unlabeled\n",
+        text(&triage["triaged"]),
+        text(&overall["labeled"]),
+        text(&triage["unlabeled"])
+    ));
+    out.push_str("\ntriage against the labels (positive = fix_candidate)\n");
+    out.push_str(&format!(
+        "  {:<14} {:>9} {:>6} {:>4} {:>4} {:>4} {:>4} {:>7}\n",
+        "", "precision", "recall", "TP", "FP", "FN", "TN", "labeled"
+    ));
+    out.push_str(&score_row("overall", overall));
+    if let Some(methods) = triage["by_method"].as_object() {
+        for (method, scores) in methods {
+            out.push_str(&score_row(method, scores));
+        }
     }
+    let labeled = overall["labeled"].as_u64().unwrap_or(0);
+    if labeled < MIN_MEANINGFUL_LABELS {
+        out.push_str(&format!(
+            "warning: only {labeled} labeled ticket(s); below {MIN_MEANINGFUL_LABELS} these ratios are anecdotes, not rates (label with POST /v1/tickets/{{id}}/label)\n"
+        ));
+    }
+    out.push('\n');
+    out.push_str(&llm_line(&report["llm"]));
+    out.push_str(&format!(
+        "tokens     {} recorded on tickets\n",
+        text(&triage["ticket_tokens"])
+    ));
     out
+}
+
+/// One row of the precision/recall table.
+fn score_row(name: &str, scores: &Value) -> String {
+    let ratio = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "n/a".to_string(), |r| format!("{r:.2}"))
+    };
+    format!(
+        "  {:<14} {:>9} {:>6} {:>4} {:>4} {:>4} {:>4} {:>7}\n",
+        name,
+        ratio(&scores["precision"]),
+        ratio(&scores["recall"]),
+        text(&scores["true_positives"]),
+        text(&scores["false_positives"]),
+        text(&scores["false_negatives"]),
+        text(&scores["true_negatives"]),
+        text(&scores["labeled"])
+    )
 }
 
 #[cfg(test)]
@@ -303,6 +520,98 @@ mod tests {
         );
         let off = render_status(&serde_json::json!({"gate": {"enabled": false}}));
         assert!(off.contains("gate       disabled"), "{off}");
+    }
+
+    #[test]
+    fn status_shows_the_ticket_stages() {
+        let status = serde_json::json!({
+            "analyzer": {"running": false, "last_batch_ms": 0, "batches": 2,
+                "tickets_created": 3, "tickets_grown": 1, "last_method": "deterministic",
+                "last_fallback_reason": "no LLM configured", "last_error": null},
+            "triage": {"running": false, "shadow": true, "github": false, "last_pass_ms": 0,
+                "triaged": 3, "published": 0, "last_error": "T-2: boom"},
+            "tickets": {"total": 3,
+                "by_state": {"dismissed": 1, "open": 0, "triaged": 2},
+                "by_disposition": {"external": 2, "fix_candidate": 1, "noise": 0}},
+        });
+        let text = render_status(&status);
+        assert!(
+            text.contains(
+                "analyzer   2 batches, 3 tickets opened, 1 grown, last batch 1970-01-01T00:00:00.000Z by deterministic (no LLM configured)\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "triage     3 triaged, 0 published, shadow mode, last pass 1970-01-01T00:00:00.000Z, last error: T-2: boom\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("tickets    3 (triaged 2, dismissed 1; fix_candidate 1, external 2)\n"),
+            "{text}"
+        );
+        let restarting = render_status(&serde_json::json!({
+            "analyzer": null, "triage": null, "tickets": {"total": 0}
+        }));
+        assert!(
+            restarting.contains("analyzer   restarting\n"),
+            "{restarting}"
+        );
+        assert!(
+            restarting.contains("triage     restarting\n"),
+            "{restarting}"
+        );
+        assert!(restarting.contains("tickets    none yet\n"), "{restarting}");
+        // An older server without these keys: no lines, no noise.
+        let old = render_status(&serde_json::json!({}));
+        assert!(
+            !old.contains("analyzer") && !old.contains("tickets"),
+            "{old}"
+        );
+    }
+
+    #[test]
+    fn report_shows_scores_counts_and_spend() {
+        let scores = |labeled, tp, fp, fnn, tn, p: Option<f64>, r: Option<f64>| {
+            serde_json::json!({"labeled": labeled, "true_positives": tp, "false_positives": fp,
+                "false_negatives": fnn, "true_negatives": tn, "precision": p, "recall": r})
+        };
+        let report = serde_json::json!({
+            "triage": {
+                "tickets": 4, "triaged": 3, "unlabeled": 1,
+                "by_state": {"open": 1, "triaged": 2, "dismissed": 1},
+                "by_disposition": {"external": 2, "fix_candidate": 1},
+                "overall": scores(2, 1, 0, 1, 0, Some(1.0), Some(0.5)),
+                "by_method": {
+                    "deterministic": scores(1, 0, 0, 1, 0, None, Some(0.0)),
+                    "llm": scores(1, 1, 0, 0, 0, Some(1.0), Some(1.0)),
+                },
+                "ticket_tokens": 900,
+            },
+            "llm": {"configured": true, "model": "m1", "breaker": "closed", "calls": 4,
+                "tokens": 1200, "budget": {"hour_spent": 1200, "hour_limit": 50000,
+                "day_spent": 1200, "day_limit": 500000}},
+        });
+        let text = render_report(&report);
+        for line in [
+            "tickets    4 (open 1, triaged 2, dismissed 1; fix_candidate 1, external 2)\n",
+            "labels     3 triaged, 2 labeled, 1 unlabeled\n",
+            "  overall             1.00   0.50    1    0    1    0       2\n",
+            "  deterministic        n/a   0.00    0    0    1    0       1\n",
+            "  llm                 1.00   1.00    1    0    0    0       1\n",
+            "warning: only 2 labeled ticket(s); below 20",
+            "llm        m1 breaker closed, 4 calls, 1200 tokens; this hour 1200/50000, today 1200/500000\n",
+            "tokens     900 recorded on tickets\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
+        let mut many = report.clone();
+        many["triage"]["overall"]["labeled"] = serde_json::json!(20);
+        many["llm"] = serde_json::json!({"configured": false});
+        let text = render_report(&many);
+        assert!(!text.contains("warning"), "{text}");
+        assert!(text.contains("llm        not configured"), "{text}");
     }
 
     #[test]

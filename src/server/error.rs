@@ -20,6 +20,9 @@ pub enum ApiError {
     Unavailable(String),
     /// 404.
     NotFound(String),
+    /// 409: the request is well formed but the resource's state refuses it
+    /// (a ticket that cannot make that move, or is not triaged yet).
+    Conflict(String),
 }
 
 impl ApiError {
@@ -31,6 +34,7 @@ impl ApiError {
             ApiError::Busy { .. } => "queue_full",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict(_) => "conflict",
         }
     }
 }
@@ -69,6 +73,7 @@ impl IntoResponse for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, json!({ "error": message }))
             }
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, json!({ "error": message })),
+            ApiError::Conflict(message) => (StatusCode::CONFLICT, json!({ "error": message })),
         };
         let mut response = (status, Json(body)).into_response();
         if let ApiError::Busy { retry_after_secs } = self {

@@ -1,5 +1,6 @@
 //! The HTTP API: native ingest, deploy markers, signature queries, health,
-//! readiness, metrics and status.
+//! readiness, metrics and status. The gate's and the tickets' routes live
+//! in [`super::gate_api`] and [`super::tickets_api`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +23,7 @@ use suture_actors::store::{DeployRecord, DeploySource};
 use super::cors::{self, CorsPolicy};
 use super::error::ApiError;
 use super::gate_api;
+use super::tickets_api;
 use crate::config::Config;
 use crate::wire::native::{self, Receipt};
 use crate::wire::time::{format_rfc3339, parse_timestamp};
@@ -54,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/traffic", post(gate_api::post_traffic))
         .route("/v1/gate/decisions", get(gate_api::list_decisions))
         .route("/v1/gate/candidates", get(gate_api::list_candidates))
+        .route("/v1/tickets", get(tickets_api::list_tickets))
+        .route("/v1/tickets/{id}", get(tickets_api::get_ticket))
+        .route("/v1/tickets/{id}/label", post(tickets_api::label_ticket))
+        .route("/v1/tickets/{id}/state", post(tickets_api::move_ticket))
+        .route("/v1/report", get(tickets_api::get_report))
         .route("/v1/signatures", get(list_signatures))
         .route("/v1/signatures/{id}", get(get_signature))
         .route("/v1/status", get(status))
@@ -320,6 +327,7 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     let queue = engine.queue_status().await;
     let supervision = engine.supervision_status().await;
     let signatures = engine.store().signature_count().map_err(store_error)?;
+    let tickets = engine.store().tickets().map_err(store_error)?;
     let last_batch = match queue.as_ref().and_then(|q| q.last_batch.clone()) {
         Some(batch) => Some(batch),
         None => engine.store().last_batch().map_err(store_error)?,
@@ -341,6 +349,10 @@ async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         "last_batch": last_batch,
         "supervision": supervision,
         "gate": engine.gate_status().await,
+        // Null while the actor restarts.
+        "analyzer": engine.analyzer_status().await,
+        "triage": engine.triage_status().await,
+        "tickets": tickets_api::ticket_counts(&tickets),
         "llm": engine.llm().client.status(),
     })))
 }

@@ -8,6 +8,7 @@ pub mod error;
 pub mod gate_api;
 pub mod http;
 pub mod sentry;
+pub mod tickets_api;
 pub mod udp;
 
 use std::net::SocketAddr;

@@ -85,7 +85,10 @@ impl From<ApiError> for SentryError {
             ApiError::Busy { retry_after_secs } => SentryError::RateLimited { retry_after_secs },
             ApiError::TooLarge(m) => SentryError::TooLarge(m),
             ApiError::BadRequest { message, .. } => SentryError::BadRequest(message),
-            ApiError::Unavailable(m) | ApiError::NotFound(m) => SentryError::Unavailable(m),
+            // Ingest never yields these two; if it did, the client should retry.
+            ApiError::Unavailable(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => {
+                SentryError::Unavailable(m)
+            }
         }
     }
 }

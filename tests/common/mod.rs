@@ -33,7 +33,12 @@ pub fn test_config(dir: &std::path::Path) -> Config {
 }
 
 pub async fn start(adjust: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().expect("tempdir");
+    start_in(tempfile::tempdir().expect("tempdir"), adjust).await
+}
+
+/// A server on the store in `dir`: a restart when a previous server used it
+/// (stop that one first with `running.shutdown()`; sled locks its files).
+pub async fn start_in(dir: tempfile::TempDir, adjust: impl FnOnce(&mut Config)) -> TestServer {
     let mut config = test_config(dir.path());
     adjust(&mut config);
     let running = suture::server::start(config).await.expect("server starts");
