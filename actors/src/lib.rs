@@ -38,6 +38,7 @@ pub mod gate;
 pub mod github;
 pub mod ingest;
 pub mod llm;
+pub mod pass;
 pub mod queue;
 pub mod repo;
 pub mod scrub;

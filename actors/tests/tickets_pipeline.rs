@@ -1086,3 +1086,38 @@ async fn instructions_injected_in_the_message_or_the_diff_do_not_change_the_verd
     assert_eq!(triage.suspect_lines[0].line, Some(41));
     assert_eq!(triage.tokens, 250);
 }
+
+#[tokio::test]
+async fn two_passes_over_the_same_candidates_make_one_set_of_tickets() {
+    // An actor restarted mid-pass starts a second pass while the first is
+    // still running: both read the same new candidates.
+    let mut f = Fixture::new();
+    let [a, _, c] = three_errors(&mut f);
+    f.flag(
+        "batch:1",
+        None,
+        &[(&a, Severity::High), (&c, Severity::Low)],
+    );
+    // The model is slow, so both passes have read before either commits.
+    let answer = r#"{"groups": [{"root_cause": "Cart.", "severity": "high", "affected_exceptions": [0], "suggested_fix": "", "files_likely_involved": []}, {"root_cause": "Qty.", "severity": "low", "affected_exceptions": [1], "suggested_fix": "", "files_likely_involved": []}]}"#;
+    let stub = Stub::start(vec![
+        Reply::Slow(Duration::from_millis(200), answer.into()),
+        Reply::Slow(Duration::from_millis(200), answer.into()),
+    ])
+    .await;
+    let llm = f.parts(client(&stub.base_url));
+    let ctx = f.analyzer(llm);
+    let (first, second) = tokio::join!(analyze_once(&ctx), analyze_once(&ctx));
+    assert_eq!(stub.requests().len(), 2, "both passes asked");
+    assert!(
+        first.is_err() || second.is_err(),
+        "the later commit is refused: {first:?} {second:?}"
+    );
+    let created: usize = [&first, &second]
+        .iter()
+        .filter_map(|r| r.as_ref().ok())
+        .map(|r| r.outcome.created.len())
+        .sum();
+    assert_eq!(created, 2, "{first:?} {second:?}");
+    assert_eq!(f.store.tickets().expect("tickets").len(), 2);
+}

@@ -109,17 +109,13 @@ impl Actor for AnalyzerActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            AnalyzerMsg::Tick => {
-                if !state.status.running {
-                    state.status.running = true;
-                    let context = state.context.clone();
-                    let me = myself.clone();
-                    tokio::spawn(async move {
-                        let result = analyze_once(&context).await;
-                        let _ = me.send_message(AnalyzerMsg::Done(result));
-                    });
-                }
-            }
+            AnalyzerMsg::Tick => crate::pass::start(
+                &myself,
+                &mut state.status.running,
+                state.context.clone(),
+                |context: AnalyzerContext| async move { analyze_once(&context).await },
+                AnalyzerMsg::Done,
+            ),
             AnalyzerMsg::Done(result) => {
                 state.status.running = false;
                 state.status.last_batch_ms = Some(now_ms());
@@ -145,12 +141,9 @@ impl Actor for AnalyzerActor {
                         state.status.last_error = Some(error);
                     }
                 }
-                let interval = state.context.config.interval;
-                if again {
-                    myself.send_message(AnalyzerMsg::Tick)?;
-                } else {
-                    myself.send_after(interval, || AnalyzerMsg::Tick);
-                }
+                crate::pass::rearm(&myself, again, state.context.config.interval, || {
+                    AnalyzerMsg::Tick
+                })?;
             }
             AnalyzerMsg::Status(reply) => {
                 let _ = reply.send(state.status.clone());

@@ -28,6 +28,7 @@ use crate::event::{Event, Frame};
 use crate::gate::decide::Severity;
 use crate::llm::parse::{self, AnalyzerAnswer};
 use crate::llm::prompt::ExceptionView;
+use crate::pass::truncate;
 use crate::repo::RepoFiles;
 use crate::scrub::Scrubber;
 use crate::stack::{guess_in_app, parse_stack};
@@ -214,13 +215,6 @@ fn breadcrumb_line(crumb: &serde_json::Value) -> String {
         }
     }
     truncate(&line, 300)
-}
-
-fn truncate(text: &str, max_chars: usize) -> String {
-    match text.char_indices().nth(max_chars) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
-    }
 }
 
 /// How the prompts show one signature: Suture's numbers outside the data

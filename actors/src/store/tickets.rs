@@ -176,6 +176,14 @@ impl Store {
                         };
                         let mut candidate: Candidate = serde_json::from_slice(&bytes)
                             .or_else(|e| abort(TicketUpdateError::Store(StoreError::Decode(e))))?;
+                        if candidate.state != CandidateState::New {
+                            // Another pass (an actor restarted mid-pass) got
+                            // here first: commit nothing, the next pass
+                            // takes what is left.
+                            return abort(TicketUpdateError::Refused(format!(
+                                "candidate {candidate_id} was analyzed by another pass"
+                            )));
+                        }
                         candidate.state = CandidateState::Analyzed;
                         candidate.ticket = Some(ticket.id.clone());
                         candidates.insert(candidate_id.as_bytes(), encode(&candidate)?)?;

@@ -107,17 +107,13 @@ impl Actor for TriageActor {
         state: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         match message {
-            TriageMsg::Tick => {
-                if !state.status.running {
-                    state.status.running = true;
-                    let context = state.context.clone();
-                    let me = myself.clone();
-                    tokio::spawn(async move {
-                        let result = triage_once(&context).await;
-                        let _ = me.send_message(TriageMsg::Done(result));
-                    });
-                }
-            }
+            TriageMsg::Tick => crate::pass::start(
+                &myself,
+                &mut state.status.running,
+                state.context.clone(),
+                |context: TriageContext| async move { triage_once(&context).await },
+                TriageMsg::Done,
+            ),
             TriageMsg::Done(result) => {
                 state.status.running = false;
                 state.status.last_pass_ms = Some(now_ms());
@@ -134,11 +130,9 @@ impl Actor for TriageActor {
                         state.status.last_error = Some(error);
                     }
                 }
-                if again {
-                    myself.send_message(TriageMsg::Tick)?;
-                } else {
-                    myself.send_after(state.context.config.interval, || TriageMsg::Tick);
-                }
+                crate::pass::rearm(&myself, again, state.context.config.interval, || {
+                    TriageMsg::Tick
+                })?;
             }
             TriageMsg::Status(reply) => {
                 let _ = reply.send(state.status.clone());
@@ -175,7 +169,7 @@ pub async fn triage_once(ctx: &TriageContext) -> Result<PassReport, String> {
                 "{} by {} ({})",
                 chosen.as_str(),
                 record.method.as_str(),
-                short(&record.reasoning, 160)
+                crate::pass::truncate(&record.reasoning, 160)
             );
             t.transition(TicketState::Triaged, now, "triage", &why)?;
             Ok(true)
@@ -420,13 +414,6 @@ fn summary(diff: &DeployDiff, from_source: String) -> DiffSummary {
             })
             .collect(),
         truncated: diff.truncated,
-    }
-}
-
-fn short(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
     }
 }
 
