@@ -5,6 +5,7 @@
 //! is still `open` and publishes what has no issue yet (the GitHub client
 //! finds an issue it created before a crash by its marker).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -20,7 +21,7 @@ use crate::github::{GitHub, IssueDraft};
 use crate::llm::LlmParts;
 use crate::llm::parse::parse_triage;
 use crate::llm::prompt::{self, Boundary, DeployView, render_triage};
-use crate::repo::{DeployDiff, Repo};
+use crate::repo::{DeployDiff, Repo, RepoFiles};
 use crate::store::{DeployRecord, Store};
 use crate::tickets::{
     ChangedFileSummary, DiffSummary, Disposition, ExternalIssue, Method, Ticket, TicketState,
@@ -155,8 +156,9 @@ pub async fn triage_once(ctx: &TriageContext) -> Result<PassReport, String> {
         remaining: open.len().saturating_sub(ctx.config.max_per_pass),
         ..PassReport::default()
     };
+    let mut cache = PassCache::default();
     for ticket in open.into_iter().take(ctx.config.max_per_pass) {
-        let record = triage_ticket(ctx, ticket).await;
+        let record = triage_ticket(ctx, ticket, &mut cache).await;
         let chosen = disposition(ticket, record.decision, &ctx.config);
         let now = now_ms();
         let updated = store.update_ticket(&ticket.id, |t| {
@@ -192,8 +194,20 @@ pub async fn triage_once(ctx: &TriageContext) -> Result<PassReport, String> {
     Ok(report)
 }
 
+/// What one pass reads from git once, however many of its tickets share a
+/// deploy: the deploy's diff (five git commands) and the deployed files.
+#[derive(Default)]
+struct PassCache {
+    diffs: HashMap<String, Result<(DeployDiff, String), String>>,
+    files: HashMap<String, Option<RepoFiles>>,
+}
+
 /// One ticket's triage record.
-async fn triage_ticket(ctx: &TriageContext, ticket: &Ticket) -> TriageRecord {
+async fn triage_ticket(
+    ctx: &TriageContext,
+    ticket: &Ticket,
+    cache: &mut PassCache,
+) -> TriageRecord {
     let now = now_ms();
     let mut record = TriageRecord {
         method: Method::Rule,
@@ -221,7 +235,16 @@ async fn triage_ticket(ctx: &TriageContext, ticket: &Ticket) -> TriageRecord {
         );
         return record;
     };
-    let diff = match deploy_diff(ctx, deploy_id).await {
+    if !cache.diffs.contains_key(deploy_id) {
+        let diff = deploy_diff(ctx, deploy_id).await;
+        cache.diffs.insert(deploy_id.to_string(), diff);
+    }
+    let cached = cache
+        .diffs
+        .get(deploy_id)
+        .cloned()
+        .unwrap_or_else(|| Err("the diff was not read".into()));
+    let diff = match cached {
         Ok((diff, from_source)) => {
             record.diff = Some(summary(&diff, from_source));
             diff
@@ -236,7 +259,11 @@ async fn triage_ticket(ctx: &TriageContext, ticket: &Ticket) -> TriageRecord {
     };
     // Frames are resolved against the deployed revision's files.
     let mut ticket = ticket.clone();
-    if let Some(files) = repo_files(ctx.repo.as_ref(), Some(&diff.to)).await {
+    if !cache.files.contains_key(&diff.to) {
+        let files = repo_files(ctx.repo.as_ref(), Some(&diff.to)).await;
+        cache.files.insert(diff.to.clone(), files);
+    }
+    if let Some(Some(files)) = cache.files.get(&diff.to) {
         for sig in &mut ticket.signatures {
             for f in &mut sig.frames {
                 if f.repo_path.is_none() {
