@@ -158,7 +158,15 @@ pub async fn triage_once(ctx: &TriageContext) -> Result<PassReport, String> {
     };
     let mut cache = PassCache::default();
     for ticket in open.into_iter().take(ctx.config.max_per_pass) {
-        let record = triage_ticket(ctx, ticket, &mut cache).await;
+        let record = match triage_ticket(ctx, ticket, &mut cache).await {
+            Ok(record) => record,
+            Err(transient) => {
+                // Stays open: the next pass tries again.
+                tracing::warn!(ticket = %ticket.id, error = %transient, "triage postponed");
+                report.errors.push(format!("{}: {transient}", ticket.id));
+                continue;
+            }
+        };
         let chosen = disposition(ticket, record.decision, &ctx.config);
         let now = now_ms();
         let updated = store.update_ticket(&ticket.id, |t| {
@@ -198,16 +206,54 @@ pub async fn triage_once(ctx: &TriageContext) -> Result<PassReport, String> {
 /// deploy: the deploy's diff (five git commands) and the deployed files.
 #[derive(Default)]
 struct PassCache {
-    diffs: HashMap<String, Result<(DeployDiff, String), String>>,
+    diffs: HashMap<String, Result<(DeployDiff, String), DiffError>>,
     files: HashMap<String, Option<RepoFiles>>,
 }
 
-/// One ticket's triage record.
+/// Why a deploy's diff could not be read.
+#[derive(Debug, Clone)]
+struct DiffError {
+    why: String,
+    /// A git timeout or I/O error: worth another pass. Otherwise (no
+    /// repository, a revision git does not know) the verdict is `unsure`.
+    transient: bool,
+}
+
+impl DiffError {
+    fn lasting(why: impl Into<String>) -> Self {
+        Self {
+            why: why.into(),
+            transient: false,
+        }
+    }
+}
+
+impl From<crate::repo::RepoError> for DiffError {
+    fn from(e: crate::repo::RepoError) -> Self {
+        use crate::repo::RepoError;
+        Self {
+            transient: matches!(e, RepoError::TimedOut { .. } | RepoError::Io { .. }),
+            why: e.to_string(),
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for DiffError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self {
+            why: e.to_string(),
+            transient: true,
+        }
+    }
+}
+
+/// One ticket's triage record; `Err` when triage must wait for another
+/// pass (git timed out), so a passing hiccup does not become a verdict.
 async fn triage_ticket(
     ctx: &TriageContext,
     ticket: &Ticket,
     cache: &mut PassCache,
-) -> TriageRecord {
+) -> Result<TriageRecord, String> {
     let now = now_ms();
     let mut record = TriageRecord {
         method: Method::Rule,
@@ -233,7 +279,7 @@ async fn triage_ticket(
             },
             ctx.config.spike_fix_severity.as_str()
         );
-        return record;
+        return Ok(record);
     };
     if !cache.diffs.contains_key(deploy_id) {
         let diff = deploy_diff(ctx, deploy_id).await;
@@ -243,18 +289,19 @@ async fn triage_ticket(
         .diffs
         .get(deploy_id)
         .cloned()
-        .unwrap_or_else(|| Err("the diff was not read".into()));
+        .unwrap_or_else(|| Err(DiffError::lasting("the diff was not read")));
     let diff = match cached {
         Ok((diff, from_source)) => {
             record.diff = Some(summary(&diff, from_source));
             diff
         }
-        Err(why) => {
+        Err(e) if e.transient => return Err(e.why),
+        Err(e) => {
             record.method = Method::Deterministic;
             record.decision = Some(crate::llm::parse::Decision::Unsure);
             record.confidence = 0.2;
-            record.reasoning = format!("the deploy's diff is not available: {why}");
-            return record;
+            record.reasoning = format!("the deploy's diff is not available: {}", e.why);
+            return Ok(record);
         }
     };
     // Frames are resolved against the deployed revision's files.
@@ -279,14 +326,14 @@ async fn triage_ticket(
     record.links = links(&ticket, &diff, ctx.config.line_slack);
     if let Some(rule) = non_runtime_rule(&ticket, &diff) {
         apply(&mut record, Method::Rule, rule);
-        return record;
+        return Ok(record);
     }
     let fallback = deterministic(&ticket, &diff, &record.links);
     let parts = &ctx.llm;
     if !parts.client.is_configured() {
         record.fallback_reason = Some("no LLM configured".into());
         apply(&mut record, Method::Deterministic, fallback);
-        return record;
+        return Ok(record);
     }
     let view = DeployView {
         description: deploy_description(ctx, deploy_id, &diff),
@@ -313,7 +360,7 @@ async fn triage_ticket(
         Err(e) => {
             record.fallback_reason = Some(format!("prompt: {e}"));
             apply(&mut record, Method::Deterministic, fallback);
-            return record;
+            return Ok(record);
         }
     };
     let repaired = parts
@@ -336,7 +383,7 @@ async fn triage_ticket(
             apply(&mut record, Method::Deterministic, fallback);
         }
     }
-    record
+    Ok(record)
 }
 
 fn apply(record: &mut TriageRecord, method: Method, verdict: Verdict) {
@@ -350,29 +397,26 @@ fn apply(record: &mut TriageRecord, method: Method, verdict: Verdict) {
 /// The deploy's diff: from the previous deploy's revision (the last deploy
 /// before it with another revision that is a commit in the repository),
 /// else from the parent commit.
-async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<(DeployDiff, String), String> {
+async fn deploy_diff(
+    ctx: &TriageContext,
+    deploy_id: &str,
+) -> Result<(DeployDiff, String), DiffError> {
     let repo = ctx
         .repo
         .as_ref()
-        .ok_or("no repository configured (repo.path)")?;
+        .ok_or_else(|| DiffError::lasting("no repository configured (repo.path)"))?;
     let store = &ctx.store;
     let deploy = store
-        .deploy(deploy_id)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("deploy {deploy_id} is not in the store"))?;
-    let to = repo
-        .resolve(&deploy.revision)
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| {
-            format!(
-                "revision {:?} is not a commit in the repository",
-                deploy.revision
-            )
-        })?;
+        .deploy(deploy_id)?
+        .ok_or_else(|| DiffError::lasting(format!("deploy {deploy_id} is not in the store")))?;
+    let to = repo.resolve(&deploy.revision).await?.ok_or_else(|| {
+        DiffError::lasting(format!(
+            "revision {:?} is not a commit in the repository",
+            deploy.revision
+        ))
+    })?;
     let mut previous: Vec<DeployRecord> = store
-        .deploys()
-        .map_err(|e| e.to_string())?
+        .deploys()?
         .into_iter()
         .filter(|d| d.at_ms < deploy.at_ms && d.revision != deploy.revision)
         .collect();
@@ -389,18 +433,18 @@ async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<(DeployDiff
     let (from, source) = match from {
         Some(found) => found,
         None => {
-            let parent = repo
-                .parent(&to)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("the deployed revision is the repository's first commit and no earlier deploy is known")?;
+            let parent = repo.parent(&to).await?.ok_or_else(|| {
+                DiffError::lasting(
+                    "the deployed revision is the repository's first commit and no earlier deploy is known",
+                )
+            })?;
             (
                 parent,
                 "parent commit (no earlier deploy with a known revision)".to_string(),
             )
         }
     };
-    let diff = repo.diff(&from, &to).await.map_err(|e| e.to_string())?;
+    let diff = repo.diff(&from, &to).await?;
     Ok((diff, source))
 }
 
