@@ -13,6 +13,9 @@ use suture_actors::clock::now_ms;
 mod common;
 use common::{eventually, get, post, start, start_in};
 
+#[path = "../actors/tests/common/openai_stub.rs"]
+mod openai_stub;
+
 const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;
 
@@ -46,6 +49,11 @@ fn event(kind: &str, message: &str, at_ms: i64, user: &str) -> Value {
 /// ago (its window has closed), and a new error after it, twelve times,
 /// with a password and an email in its message. Returns the deploy's id.
 async fn deploy_breaks_checkout(base: &str) -> String {
+    deploy_of_revision_breaks_checkout(base, "v42").await
+}
+
+/// [`deploy_breaks_checkout`] with the deploy's revision given.
+async fn deploy_of_revision_breaks_checkout(base: &str, revision: &str) -> String {
     let deploy_at = now_ms() - 61 * MINUTE;
     let history: Vec<Value> = (0..30 * 6)
         .map(|i| {
@@ -80,7 +88,7 @@ async fn deploy_breaks_checkout(base: &str) -> String {
     assert_eq!(reply.status, 200, "{}", reply.json);
     let deploy = post(
         &format!("{base}/v1/deploys"),
-        json!({"revision": "v42", "at": deploy_at}).to_string(),
+        json!({"revision": revision, "at": deploy_at}).to_string(),
     )
     .await;
     assert_eq!(deploy.status, 200, "{}", deploy.json);
@@ -411,4 +419,123 @@ async fn a_restart_neither_duplicates_nor_forgets_tickets() {
     assert_eq!(status["analyzer"]["tickets_created"], 0, "{status}");
     assert_eq!(status["tickets"]["total"], 1, "{status}");
     server.running.shutdown().await;
+}
+
+/// The service's repository: `pay.js`, whose line 10 the deploy changed.
+fn service_repository(dir: &std::path::Path) -> String {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+            ])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let pay = |line10: &str| -> String {
+        (1..=20)
+            .map(|i| {
+                if i == 10 {
+                    format!("{line10}\n")
+                } else {
+                    format!("// {i}\n")
+                }
+            })
+            .collect()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(dir.join("pay.js"), pay("const total = cart.sum();")).expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    std::fs::write(dir.join("pay.js"), pay("const total = cart.items.sum();")).expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "the deploy"]);
+    git(&["rev-parse", "HEAD"])
+}
+
+/// A stand-in model for both prompts: groups the one exception, and blames
+/// line 10 of pay.js, naming the signature the prompt showed.
+fn model(system: &str, user: &str) -> String {
+    if !system.contains("triage step") {
+        return r#"{"groups": [{"root_cause": "Checkout sums cart.items, which is undefined for saved carts.", "severity": "high", "affected_exceptions": [0], "suggested_fix": "Fall back to cart.sum() when items is missing.", "files_likely_involved": ["pay.js"]}]}"#.into();
+    }
+    let signature = user
+        .split("signature: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default();
+    format!(
+        r#"{{"decision": "caused_by_deploy", "confidence": 0.8, "reasoning": "pay.js line 10 now reads cart.items", "signatures": ["{signature}"], "suspect_lines": [{{"file": "pay.js", "line": 10, "why": "cart.items is undefined"}}]}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_repository_and_an_llm_the_deploy_is_blamed_on_its_changed_line() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let revision = service_repository(repo.path());
+    let responder: openai_stub::Responder = std::sync::Arc::new(model);
+    let stub = openai_stub::Stub::start(vec![
+        openai_stub::Reply::Respond(responder.clone()),
+        openai_stub::Reply::Respond(responder),
+    ])
+    .await;
+    let repo_path = repo.path().to_path_buf();
+    let base_url = stub.base_url.clone();
+    let server = start(move |config| {
+        fast_stages(config);
+        config.repo.path = repo_path;
+        config.llm.base_url = base_url;
+        config.llm.model = "stub-model".into();
+        config.llm.max_retries = 0;
+    })
+    .await;
+    let base = server.base.as_str();
+    deploy_of_revision_breaks_checkout(base, &revision).await;
+    let list = triaged_list(base).await;
+    assert_eq!(list["total"], 1, "{list}");
+    let id = list["tickets"][0]["id"].as_str().expect("id");
+    let ticket = get(&format!("{base}/v1/tickets/{id}")).await.json;
+    assert_eq!(ticket["disposition"], "fix_candidate", "{ticket}");
+    assert_eq!(ticket["grouping"]["method"], "llm", "{ticket}");
+    assert_eq!(ticket["files"], json!(["pay.js"]), "{ticket}");
+    assert_eq!(
+        ticket["title"],
+        "Checkout sums cart.items, which is undefined for saved carts."
+    );
+    let triage = &ticket["triage"];
+    assert_eq!(triage["method"], "llm", "{triage}");
+    assert_eq!(triage["decision"], "caused_by_deploy");
+    assert_eq!(triage["suspect_lines"][0]["file"], "pay.js");
+    assert_eq!(triage["suspect_lines"][0]["line"], 10);
+    assert_eq!(triage["diff"]["to"], revision.as_str());
+    assert_eq!(triage["diff"]["files"][0]["path"], "pay.js");
+    assert_eq!(triage["diff"]["files"][0]["class"], "runtime");
+    assert_eq!(triage["links"][0]["on_changed_line"], true, "{triage}");
+
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 2, "one grouping, one triage call");
+    for request in &requests {
+        assert!(!request.body.contains(PASSWORD) && !request.body.contains(EMAIL));
+    }
+    assert!(
+        requests[1].body.contains("cart.items.sum()"),
+        "the diff was sent"
+    );
+    let report = get(&format!("{base}/v1/report")).await.json;
+    assert_eq!(report["llm"]["calls"], 2, "{report}");
+    assert_eq!(report["llm"]["tokens"], 500, "{report}");
 }
