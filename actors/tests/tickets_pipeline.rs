@@ -199,7 +199,7 @@ fn llm_config(base_url: &str) -> LlmConfig {
         max_retries: 0,
         retry_backoff: Duration::from_millis(10),
         breaker_failures: 2,
-        breaker_cooldown: Duration::from_millis(400),
+        breaker_cooldown: Duration::from_millis(2000),
         ..LlmConfig::default()
     }
 }
@@ -497,7 +497,7 @@ async fn two_invalid_answers_fall_back_and_failures_open_then_close_the_breaker(
     );
 
     // After the cool-down one probe goes through; its success closes it.
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    tokio::time::sleep(Duration::from_millis(2100)).await;
     stub.push([Reply::answer(
         r#"{"groups": [{"root_cause": "Quantity parsing.", "severity": "low", "affected_exceptions": [0], "suggested_fix": "", "files_likely_involved": []}]}"#,
     )]);
