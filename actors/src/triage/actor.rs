@@ -582,3 +582,25 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::DiffError;
+    use crate::repo::RepoError;
+
+    #[test]
+    fn a_git_timeout_postpones_and_an_unknown_revision_decides() {
+        let timeout = DiffError::from(RepoError::TimedOut {
+            command: "git diff".into(),
+            timeout: Duration::from_secs(30),
+        });
+        assert!(timeout.transient, "{}", timeout.why);
+        let unknown = DiffError::from(RepoError::UnknownRevision {
+            rev: "abc".into(),
+            repo: "/srv/app".into(),
+        });
+        assert!(!unknown.transient, "{}", unknown.why);
+    }
+}
