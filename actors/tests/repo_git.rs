@@ -568,12 +568,14 @@ async fn a_twenty_megabyte_diff_stays_bounded() -> TestResult {
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(20), "{elapsed:?}");
     if peak_reset {
-        // The process's peak resident memory while diffing (other tests of
-        // this binary run alongside, all small). Reading the 20 MB patch
-        // whole would show here.
+        // The process's peak resident memory while diffing, printed, not
+        // asserted: it is the whole test process's, and tests running
+        // alongside move it (5.7 MB here; 250 MB in a CI run where another
+        // test panicked and symbolized its backtrace at the same moment).
+        // That the patch is cut while streaming is asserted below and in the
+        // scanners' unit tests.
         let peak = peak_memory_kib().ok_or("VmHWM")?;
         eprintln!("20 MB diff: {elapsed:?}, peak RSS {peak} KiB");
-        assert!(peak < 64 * 1024, "peak RSS {peak} KiB");
     }
 
     let generated = diff.file("assets/generated.js").ok_or("generated")?;
@@ -616,21 +618,29 @@ async fn a_git_command_past_the_timeout_is_an_error() -> TestResult {
     repo.write("a.py", "a\n")?;
     repo.commit("one")?;
     let opened = repo.open().await?;
-    // A timeout no process start can meet.
+    // A timeout no process start can meet. Tokio polls the command before
+    // the timer, so on a loaded machine a git that already exited can still
+    // win the race now and then: a few tries, and one must time out.
     let config = RepoConfig {
         git_timeout: Duration::from_nanos(1),
         ..repo.config()
     };
-    match Repo::open(&config).await {
-        Err(error @ RepoError::TimedOut { .. }) => {
-            let text = error.to_string();
-            assert!(
-                text.contains("git rev-parse") && text.contains("repo.git_timeout"),
-                "{text}"
-            );
+    let mut timed_out = None;
+    for _ in 0..20 {
+        match Repo::open(&config).await {
+            Err(error @ RepoError::TimedOut { .. }) => {
+                timed_out = Some(error.to_string());
+                break;
+            }
+            Ok(_) => continue,
+            Err(other) => panic!("expected TimedOut, got {other:?}"),
         }
-        other => panic!("expected TimedOut, got {other:?}"),
     }
+    let text = timed_out.ok_or("git never timed out in 20 tries")?;
+    assert!(
+        text.contains("git rev-parse") && text.contains("repo.git_timeout"),
+        "{text}"
+    );
     // The opened repository still answers.
     assert!(opened.resolve("HEAD").await?.is_some());
     Ok(())
