@@ -226,10 +226,7 @@ pub fn exception_view(e: &SignatureEvidence) -> ExceptionView {
         .map(|g| {
             format!(
                 "{} ({} severity): {} events in the window, {:.1} expected, q={:.2e}",
-                serde_json::to_value(g.verdict)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
+                g.verdict.as_str(),
                 g.severity.as_str(),
                 g.observed,
                 g.expected,

@@ -288,6 +288,16 @@ pub enum Decision {
     Unsure,
 }
 
+impl Decision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::CausedByDeploy => "caused_by_deploy",
+            Decision::NotCaused => "not_caused",
+            Decision::Unsure => "unsure",
+        }
+    }
+}
+
 /// A changed line the verdict blames.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SuspectLine {

@@ -48,13 +48,7 @@ pub fn issue_body(ticket: &Ticket) -> String {
     if let Some(t) = &ticket.triage {
         out.push_str(&format!(
             "\n### Triage ({}, confidence {:.2})\n\n",
-            t.decision.map_or_else(
-                || "rule".to_string(),
-                |d| serde_json::to_value(d)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default()
-            ),
+            t.decision.map_or("rule", |d| d.as_str()),
             t.confidence
         ));
         out.push_str(&fenced(&t.reasoning));
@@ -86,8 +80,12 @@ pub fn issue_body(ticket: &Ticket) -> String {
         out.push_str(&format!("\n#### `{}`\n\n", s.signature));
         for g in &s.gate {
             out.push_str(&format!(
-                "- {:?}: {} events, {:.1} expected, q = {:.2e} (`{}`)\n",
-                g.verdict, g.observed, g.expected, g.q, g.run
+                "- {}: {} events, {:.1} expected, q = {:.2e} (`{}`)\n",
+                g.verdict.as_str(),
+                g.observed,
+                g.expected,
+                g.q,
+                g.run
             ));
         }
         let frames: String = s

@@ -202,11 +202,21 @@ pub async fn triage_once(ctx: &TriageContext) -> Result<PassReport, String> {
     Ok(report)
 }
 
+/// A deploy's diff with what triage says about where it came from.
+#[derive(Debug, Clone)]
+struct DeployChange {
+    diff: DeployDiff,
+    /// How `from` was chosen (previous deploy or parent commit).
+    from_source: String,
+    /// `deploy <id>: <from>..<to> (<environment>)`, for the prompt.
+    description: String,
+}
+
 /// What one pass reads from git once, however many of its tickets share a
 /// deploy: the deploy's diff (five git commands) and the deployed files.
 #[derive(Default)]
 struct PassCache {
-    diffs: HashMap<String, Result<(DeployDiff, String), DiffError>>,
+    diffs: HashMap<String, Result<DeployChange, DiffError>>,
     files: HashMap<String, Option<RepoFiles>>,
 }
 
@@ -290,10 +300,12 @@ async fn triage_ticket(
         .get(deploy_id)
         .cloned()
         .unwrap_or_else(|| Err(DiffError::lasting("the diff was not read")));
+    let description;
     let diff = match cached {
-        Ok((diff, from_source)) => {
-            record.diff = Some(summary(&diff, from_source));
-            diff
+        Ok(change) => {
+            record.diff = Some(summary(&change.diff, change.from_source));
+            description = change.description;
+            change.diff
         }
         Err(e) if e.transient => return Err(e.why),
         Err(e) => {
@@ -336,7 +348,7 @@ async fn triage_ticket(
         return Ok(record);
     }
     let view = DeployView {
-        description: deploy_description(ctx, deploy_id, &diff),
+        description,
         changed_files: diff
             .files
             .iter()
@@ -397,10 +409,7 @@ fn apply(record: &mut TriageRecord, method: Method, verdict: Verdict) {
 /// The deploy's diff: from the previous deploy's revision (the last deploy
 /// before it with another revision that is a commit in the repository),
 /// else from the parent commit.
-async fn deploy_diff(
-    ctx: &TriageContext,
-    deploy_id: &str,
-) -> Result<(DeployDiff, String), DiffError> {
+async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<DeployChange, DiffError> {
     let repo = ctx
         .repo
         .as_ref()
@@ -445,27 +454,21 @@ async fn deploy_diff(
         }
     };
     let diff = repo.diff(&from, &to).await?;
-    Ok((diff, source))
-}
-
-fn deploy_description(ctx: &TriageContext, deploy_id: &str, diff: &DeployDiff) -> String {
-    let environment = ctx
-        .store
-        .deploy(deploy_id)
-        .ok()
-        .flatten()
-        .and_then(|d| d.environment)
-        .unwrap_or_default();
-    format!(
+    let description = format!(
         "deploy {deploy_id}: {}..{}{}",
         diff.from,
         diff.to,
-        if environment.is_empty() {
-            String::new()
-        } else {
-            format!(" ({environment})")
-        }
-    )
+        deploy
+            .environment
+            .as_deref()
+            .map(|e| format!(" ({e})"))
+            .unwrap_or_default()
+    );
+    Ok(DeployChange {
+        diff,
+        from_source: source,
+        description,
+    })
 }
 
 fn summary(diff: &DeployDiff, from_source: String) -> DiffSummary {
@@ -493,6 +496,11 @@ fn summary(diff: &DeployDiff, from_source: String) -> DiffSummary {
 /// In shadow mode nothing leaves the sidecar: the ticket's audit says what
 /// would have been done, once.
 async fn publish(ctx: &TriageContext, report: &mut PassReport) {
+    // Without GitHub there is nothing to publish or to say would be: no
+    // need to read every ticket each pass.
+    let Some(github) = &ctx.github else {
+        return;
+    };
     let Ok(tickets) = ctx.store.tickets() else {
         return;
     };
@@ -505,10 +513,7 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
             continue;
         }
         if ctx.shadow {
-            if ticket.github.is_none()
-                && ctx.github.is_some()
-                && !ticket.audit.iter().any(|a| a.action == "shadow")
-            {
+            if ticket.github.is_none() && !ticket.audit.iter().any(|a| a.action == "shadow") {
                 let _ = ctx.store.update_ticket(&ticket.id, |t| {
                     t.audit(
                         now_ms(),
@@ -521,7 +526,6 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
             }
             continue;
         }
-        let Some(github) = &ctx.github else { continue };
         match &ticket.github {
             None => {
                 let draft = IssueDraft {
