@@ -40,74 +40,14 @@ pub fn prometheus() -> &'static PrometheusHandle {
     })
 }
 
+/// Describes every metric of the engine's catalogue, once.
 fn describe() {
-    use metrics::{describe_counter, describe_gauge, describe_histogram};
-    describe_counter!(
-        "suture_events_accepted_total",
-        "Events durably stored, by source."
-    );
-    describe_counter!(
-        "suture_events_rejected_total",
-        "Events refused, by source and reason."
-    );
-    describe_counter!(
-        "suture_udp_datagrams_dropped_total",
-        "Datagrams dropped, by reason."
-    );
-    describe_gauge!(
-        "suture_ingest_queue_depth",
-        "Submissions waiting for the writer."
-    );
-    describe_gauge!(
-        "suture_queue_pending_signatures",
-        "Signatures in the debounce queue's pending batch."
-    );
-    describe_histogram!(
-        "suture_commit_batch_events",
-        "Events written under one group-commit flush."
-    );
-    describe_histogram!(
-        "suture_commit_write_seconds",
-        "Time to write one group commit's events to the store (before the flush)."
-    );
-    describe_histogram!(
-        "suture_commit_flush_seconds",
-        "Time to flush one group commit to disk."
-    );
-    describe_histogram!(
-        "suture_ingest_wait_seconds",
-        "Time a submission waited in the ingest queue for the writer."
-    );
-    describe_counter!(
-        "suture_queue_batches_total",
-        "Batches handed on by the debounce queue, by reason."
-    );
-    describe_counter!(
-        "suture_actor_restarts_total",
-        "Actor restarts by the supervisor, by actor."
-    );
-    describe_counter!(
-        "suture_llm_calls_total",
-        "LLM calls made, by outcome (ok, invalid answer, failed after retries)."
-    );
-    describe_counter!(
-        "suture_llm_retries_total",
-        "LLM attempts retried after a timeout, connection error, 429 or 5xx."
-    );
-    describe_counter!(
-        "suture_llm_refused_total",
-        "LLM calls refused before sending, by reason (not_configured, over_budget_hourly, over_budget_daily, breaker_open)."
-    );
-    describe_counter!(
-        "suture_llm_tokens_total",
-        "Tokens the LLM endpoint reported, by kind (prompt, completion)."
-    );
-    describe_gauge!(
-        "suture_llm_breaker_state",
-        "LLM circuit breaker: 0 closed, 1 half-open, 2 open."
-    );
-    describe_gauge!(
-        "suture_llm_budget_spent_tokens",
-        "Tokens spent in the current LLM budget window, by window (hourly, daily)."
-    );
+    use suture_actors::telemetry::{METRICS, MetricKind};
+    for metric in METRICS {
+        match metric.kind {
+            MetricKind::Counter => metrics::describe_counter!(metric.name, metric.help),
+            MetricKind::Gauge => metrics::describe_gauge!(metric.name, metric.help),
+            MetricKind::Histogram => metrics::describe_histogram!(metric.name, metric.help),
+        }
+    }
 }

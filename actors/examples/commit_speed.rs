@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use suture_actors::config::StoreConfig;
-use suture_actors::event::{Event, new_id};
-use suture_actors::signature::{Signature, SignatureBasis};
+use suture_actors::domain::event::{Event, new_id};
+use suture_actors::domain::signature::{Signature, SignatureBasis};
 use suture_actors::store::{RecordCache, SignedEvent, Store};
 
 fn event(i: usize) -> SignedEvent {

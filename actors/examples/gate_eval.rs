@@ -13,9 +13,9 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use suture_actors::gate::config::GateConfig;
-use suture_actors::gate::evaluate::evaluate;
-use suture_actors::gate::scenario::ScenarioConfig;
+use suture_actors::domain::gate::config::GateConfig;
+use suture_actors::domain::gate::evaluate::evaluate;
+use suture_actors::domain::gate::scenario::ScenarioConfig;
 
 /// The seed GATE.md's table comes from.
 const REPORT_SEED: u64 = 20260501;

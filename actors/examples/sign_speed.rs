@@ -16,8 +16,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use suture_actors::event::{Event, Frame};
-use suture_actors::signature::{SignatureConfig, Signer};
+use suture_actors::domain::event::{Event, Frame};
+use suture_actors::domain::signature::{SignatureConfig, Signer};
 
 const RUNS: usize = 9;
 const ITERATIONS: u32 = 20_000;

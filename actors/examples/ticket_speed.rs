@@ -13,21 +13,22 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use suture_actors::analyzer::AnalyzerConfig;
-use suture_actors::analyzer::actor::{AnalyzerContext, analyze_once};
+use suture_actors::clients::git::{Repo, RepoConfig};
 use suture_actors::config::{Durability, StoreConfig};
-use suture_actors::event::{Event, Frame};
-use suture_actors::gate::decide::{Decision, ImpactUnit, Method, Severity, Verdict};
-use suture_actors::llm::prompt::{PromptKind, Template};
-use suture_actors::llm::{LlmClient, LlmParts};
-use suture_actors::repo::{Repo, RepoConfig};
-use suture_actors::scrub::Scrubber;
-use suture_actors::signature::{SignatureConfig, Signer};
+use suture_actors::control::Control;
+use suture_actors::domain::analyzer::AnalyzerConfig;
+use suture_actors::domain::event::{Event, Frame};
+use suture_actors::domain::gate::decide::{Decision, ImpactUnit, Method, Severity, Verdict};
+use suture_actors::domain::llm::prompt::{PromptKind, Template};
+use suture_actors::domain::scrub::Scrubber;
+use suture_actors::domain::signature::{SignatureConfig, Signer};
+use suture_actors::domain::triage::TriageConfig;
+use suture_actors::stages::analyzer::{AnalyzerContext, analyze_once};
+use suture_actors::stages::triage::{TriageContext, triage_once};
 use suture_actors::store::{
     DeployRecord, DeploySource, GateRun, JudgedSignature, RecordCache, RunKind, SignedEvent, Store,
 };
-use suture_actors::triage::TriageConfig;
-use suture_actors::triage::actor::{TriageContext, triage_once};
+use suture_actors::{clients::llm::LlmClient, clients::llm::LlmParts};
 
 const SIGNATURES: usize = 20;
 const RUNS: usize = 7;
@@ -114,7 +115,7 @@ fn store(dir: &Path, base: &str, head: &str, files: usize) -> Store {
             })
             .collect();
         let event = Event {
-            id: suture_actors::event::new_id(),
+            id: suture_actors::domain::event::new_id(),
             received_at_ms: t0,
             timestamp_ms: t0,
             exception_type: Some(format!("Error{s}")),
@@ -205,6 +206,7 @@ async fn main() {
             store: store.clone(),
             llm: llm.clone(),
             repo: Some(repo.clone()),
+            control: Control::new(store.clone(), llm.scrubber.clone()),
         };
         let start = Instant::now();
         let report = analyze_once(&analyzer).await.expect("analyzed");
@@ -216,6 +218,7 @@ async fn main() {
                 ..TriageConfig::default()
             },
             shadow: true,
+            control: Control::new(store.clone(), llm.scrubber.clone()),
             store,
             llm,
             repo: Some(repo.clone()),

@@ -8,15 +8,18 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::analyzer::AnalyzerConfig;
-pub use crate::gate::config::GateConfig;
-pub use crate::github::GitHubConfig;
-pub use crate::llm::config::LlmConfig;
-pub use crate::repo::RepoConfig;
-pub use crate::scrub::ScrubConfig;
-pub use crate::signature::SignatureConfig;
-pub use crate::tickets::TicketsConfig;
-pub use crate::triage::TriageConfig;
+pub use crate::clients::git::RepoConfig;
+pub use crate::clients::github::GitHubConfig;
+pub use crate::clients::llm::config::LlmConfig;
+pub use crate::domain::analyzer::AnalyzerConfig;
+pub use crate::domain::debounce::QueueConfig;
+/// Kept here so `#[serde(with = "suture_actors::config::duration")]` reads naturally.
+pub use crate::domain::duration;
+pub use crate::domain::gate::config::GateConfig;
+pub use crate::domain::scrub::ScrubConfig;
+pub use crate::domain::signature::SignatureConfig;
+pub use crate::domain::tickets::TicketsConfig;
+pub use crate::domain::triage::TriageConfig;
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -126,34 +129,6 @@ impl Default for IngestConfig {
     }
 }
 
-/// `[queue]`: the debounce between ingest and the later stages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QueueConfig {
-    /// Quiet time after the last change before a batch is handed on. The
-    /// original design used 1 to 10 minutes: long enough that one incident's
-    /// burst lands in one batch.
-    #[serde(with = "duration")]
-    pub debounce: Duration,
-    /// Longest a change may wait, counted from the first change of a batch,
-    /// so a steady trickle cannot postpone the batch forever.
-    #[serde(with = "duration")]
-    pub max_wait: Duration,
-    /// Distinct signatures that trigger an immediate hand-off. Keeps one
-    /// batch small enough for the stages that read it as a whole.
-    pub max_batch: usize,
-}
-
-impl Default for QueueConfig {
-    fn default() -> Self {
-        Self {
-            debounce: Duration::from_secs(60),
-            max_wait: Duration::from_secs(600),
-            max_batch: 100,
-        }
-    }
-}
-
 /// `[supervision]`: how the root supervisor restarts failed actors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -180,43 +155,5 @@ impl Default for SupervisionConfig {
             max_restarts: 10,
             restart_window: Duration::from_secs(60),
         }
-    }
-}
-
-/// Durations written as humans do: `250ms`, `60s`, `10m`, `7d`, `1h 30m`.
-pub mod duration {
-    use std::time::Duration;
-
-    use serde::{Deserialize, Deserializer, Serializer, de::Error};
-
-    /// Parses `60s`, `10m`, `7d`; a bare number is rejected because its unit
-    /// would be a guess.
-    pub fn parse(text: &str) -> Result<Duration, String> {
-        humantime::parse_duration(text.trim())
-            .map_err(|e| format!("invalid duration {text:?} ({e}); write it like 60s, 10m or 7d"))
-    }
-
-    pub fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&humantime::format_duration(*value).to_string())
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(deserializer)?;
-        parse(&text).map_err(D::Error::custom)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_parse_like_humans_write_them() {
-        assert_eq!(duration::parse("60s"), Ok(Duration::from_secs(60)));
-        assert_eq!(duration::parse("10m"), Ok(Duration::from_secs(600)));
-        assert_eq!(duration::parse("7d"), Ok(Duration::from_secs(7 * 86_400)));
-        assert_eq!(duration::parse("250ms"), Ok(Duration::from_millis(250)));
-        assert!(duration::parse("60").is_err());
-        assert!(duration::parse("soon").is_err());
     }
 }

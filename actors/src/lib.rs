@@ -5,51 +5,65 @@
 //!                                    │ changed signatures
 //!                                    ▼
 //!                                 [queue]  debounce, max wait, max batch ──► batches
+//!                                    ▼
+//!                                 [gate]   deploy windows vs baseline, spikes ──► candidates
+//!                                    ▼
+//!                                 [analyzer] root causes ──► tickets
+//!                                    ▼
+//!                                 [triage]  did the deploy's diff cause it? ──► GitHub issues
 //! ```
 //!
-//! - [`event`]: the normalized event every wire format becomes.
-//! - [`signature`], [`stack`]: grouping, as pure functions (unit tested, benchmarked).
-//! - [`store`]: the sled trees and what a commit writes.
-//! - [`ingest`]: the bounded edge channel and the single writer behind it.
-//! - [`debounce`] (pure rule) and [`queue`] (its actor).
-//! - [`supervisor`]: the root that starts, restarts and escalates.
-//! - [`engine`]: start, stop, and the typed handle the servers keep.
-//! - [`gate`]: the regression gate's statistics and its evaluation harness
-//!   and the gate actor that feeds it from the store.
-//! - [`scrub`]: secrets out of untrusted text before anything leaves the machine.
-//! - [`llm`]: the LLM client (budgets, breaker, retries), prompts and answer
-//!   parsing the analyzer and triage stages are built on.
-//! - [`analyzer`]: gated candidates grouped by root cause into tickets.
-//! - [`triage`]: whether a deploy's diff caused a ticket's errors.
-//! - [`tickets`]: the ticket model, its state machine and `suture report`.
-//! - [`repo`]: what a deploy changed, read from the service's git checkout.
-//! - [`github`]: GitHub issues for tickets, idempotent by a marker in the body.
+//! # Layers
+//!
+//! The folders say what a module is:
+//!
+//! - [`engine`]: the runtime. Starts and stops the tree, the root supervisor
+//!   and its table of children, the typed handle the shell keeps, owned pass
+//!   tasks, the one way operator commands reach the store.
+//! - [`stages`]: one supervised actor per box of the loop, in loop order
+//!   (ingest, queue, gate, analyzer, triage).
+//! - [`domain`]: the pure rules the stages run (events, signatures, stacks,
+//!   the gate's statistics, grouping, triage rules, tickets, prompts and
+//!   answer parsing, the scrubber, diffs) and the records the store keeps.
+//!   No tokio, ractor, sled, network or wall clock.
+//! - [`store`]: the one place that knows the on-disk layout (sled trees,
+//!   keys, group commit, the control tree).
+//! - [`clients`]: the outside world (LLM, git, GitHub), with timeouts and
+//!   typed errors.
+//! - [`telemetry`], [`clock`], [`config`]: counters and the catalogue of
+//!   metrics, the wall clock, and the configuration aggregate.
+//!
+//! # The dependency rule
+//!
+//! ```text
+//! engine  → stages, store, clients, domain, telemetry, clock, config
+//! stages  → store, clients, domain, telemetry, clock, config
+//!           (+ the Msg type of a *later* stage: gate → analyzer → triage)
+//! store   → domain, telemetry, clock, config
+//! clients → domain, telemetry, clock
+//! domain  → std, serde, regex, statrs, xxhash, humantime only
+//!           (one exception: domain/debounce.rs takes tokio::time::Instant
+//!           so the queue's tests can run on a paused clock)
+//! config  → the config sections of every layer (a sink: nothing but the
+//!           engine's start reads the aggregate)
+//! ```
+//!
+//! `actors/tests/engine/layers.rs` enforces it: a forbidden import fails the
+//! test with its `file:line`.
 //!
 //! Nothing here knows about HTTP: the `suture` shell translates wire formats
-//! into [`event::Event`]s and talks to the engine through [`engine::EngineHandle`].
+//! into [`Event`]s and talks to the engine through [`EngineHandle`].
 
-pub mod analyzer;
+pub mod clients;
 pub mod clock;
 pub mod config;
-pub mod debounce;
+pub mod control;
+pub mod domain;
 pub mod engine;
-pub mod event;
-pub mod gate;
-pub mod github;
-pub mod ingest;
-pub mod llm;
-pub mod pass;
-pub mod queue;
-pub mod repo;
-pub mod scrub;
-pub mod signature;
-pub mod slot;
-pub mod stack;
-pub mod stats;
+pub mod runtime;
+pub mod stages;
 pub mod store;
-pub mod supervisor;
-pub mod tickets;
-pub mod triage;
+pub mod telemetry;
 
+pub use domain::event::{ChainedException, Event, Frame};
 pub use engine::{Engine, EngineError, EngineHandle};
-pub use event::{ChainedException, Event, Frame};

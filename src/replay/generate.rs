@@ -9,7 +9,7 @@
 use std::io::Write;
 
 use serde_json::json;
-use suture_actors::gate::scenario::Rng;
+use suture_actors::domain::gate::scenario::Rng;
 
 use crate::wire::time::format_rfc3339;
 

@@ -25,11 +25,11 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use suture_actors::config::{Durability, GateConfig};
-use suture_actors::debounce::Debouncer;
-use suture_actors::gate::config::millis;
-use suture_actors::gate::decide::Verdict;
-use suture_actors::gate::runner::GateRunner;
-use suture_actors::signature::Signer;
+use suture_actors::domain::debounce::Debouncer;
+use suture_actors::domain::gate::config::millis;
+use suture_actors::domain::gate::decide::Verdict;
+use suture_actors::domain::signature::Signer;
+use suture_actors::stages::gate::runner::GateRunner;
 use suture_actors::store::{
     DeployRecord, DeploySource, GateRun, JudgedSignature, RecordCache, RunKind, SignedEvent, Store,
     TrafficRecord, minute_of, minute_start_ms,
@@ -377,7 +377,7 @@ impl Simulation {
             } => {
                 self.stats.deploys += 1;
                 self.store.record_deploy(&DeployRecord {
-                    id: suture_actors::event::new_id(),
+                    id: suture_actors::domain::event::new_id(),
                     revision,
                     environment,
                     at_ms,

@@ -2,13 +2,7 @@
 //! signal, then shut down in order (stop accepting, let in-flight requests
 //! get their acknowledgement, commit what is queued, stop the actors, flush).
 
-pub mod capture;
-pub mod cors;
-pub mod error;
-pub mod gate_api;
 pub mod http;
-pub mod sentry;
-pub mod tickets_api;
 pub mod udp;
 
 use std::net::SocketAddr;

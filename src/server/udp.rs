@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use suture_actors::EngineHandle;
 use suture_actors::clock::now_ms;
-use suture_actors::ingest::SubmitError;
+use suture_actors::stages::ingest::SubmitError;
 use suture_actors::store::SignedEvent;
 
 use crate::config::Config;

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
-use suture_actors::signature::infer_exception_type;
+use suture_actors::domain::signature::infer_exception_type;
 use suture_actors::{Event, Frame};
 
 use super::WireError;
@@ -166,7 +166,7 @@ pub fn parse_event(
     };
 
     Ok(Event {
-        id: suture_actors::event::new_id(),
+        id: suture_actors::domain::event::new_id(),
         received_at_ms: receipt.received_at_ms,
         timestamp_ms,
         exception_type,

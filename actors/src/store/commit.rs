@@ -8,20 +8,13 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::gate::{MAX_USERS_PER_MINUTE, ReleaseRecord, minute_of, user_hash};
+use super::gate::{MAX_USERS_PER_MINUTE, minute_of, user_hash};
 use super::{
     DeployRecord, DeploySource, PendingEntry, SIGNATURE_COUNT_KEY, SignatureRecord, Store,
     StoreError, hour_of,
 };
-use crate::event::Event;
-use crate::signature::Signature;
-
-/// An event with the signature computed at the edge.
-#[derive(Debug, Clone)]
-pub struct SignedEvent {
-    pub event: Event,
-    pub signature: Signature,
-}
+use crate::domain::records::ReleaseRecord;
+use crate::domain::records::SignedEvent;
 
 /// What one commit changed: per signature, how many events it added.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -160,7 +153,7 @@ impl Store {
             };
             if self.note_release(&record)? && had_releases {
                 let deploy = DeployRecord {
-                    id: crate::event::new_id(),
+                    id: crate::domain::event::new_id(),
                     revision: release.to_string(),
                     environment: record.environment.clone(),
                     at_ms: record.first_seen_ms,

@@ -22,11 +22,12 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use serde::{Deserialize, Serialize};
 use sled::Transactional;
 
-use super::{DeployRecord, Store, StoreError, decode_u64, hour_of};
-use crate::gate::decide::{Decision, ImpactUnit, Severity, Verdict};
+use super::{Store, StoreError, decode_u64, hour_of};
+use crate::domain::records::{
+    Candidate, DeployRecord, GateRun, ReleaseRecord, RunKind, TrafficRecord,
+};
 
 const MS_PER_MINUTE: i64 = 60_000;
 
@@ -46,152 +47,6 @@ pub fn minute_of(ms: i64) -> u32 {
 /// Epoch ms at the start of a minute bucket.
 pub fn minute_start_ms(minute: u32) -> i64 {
     i64::from(minute) * MS_PER_MINUTE
-}
-
-/// When a release was first seen in events.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseRecord {
-    pub release: String,
-    pub first_seen_ms: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-}
-
-/// Requests served, as reported by `POST /v1/traffic` or counted from
-/// Sentry sessions.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TrafficRecord {
-    /// When the requests were served (the end of the reporting interval).
-    pub at_ms: i64,
-    pub requests: u64,
-    /// The release that served them, when the reporter knows it. Recorded
-    /// for the operator; exposure is the service's total traffic.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub release: Option<String>,
-}
-
-/// What started a gate run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RunKind {
-    /// A deploy's window closed.
-    Deploy,
-    /// The debounce queue handed on a batch between deploys.
-    Continuous,
-}
-
-/// One signature's decision, with what a reader needs to recognise it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JudgedSignature {
-    #[serde(flatten)]
-    pub decision: Decision,
-    pub title: String,
-    /// The first message of the signature, as sent (untrusted, unscrubbed).
-    pub sample_message: String,
-    /// Distinct users in the window, when events carried users.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub distinct_users: Option<u64>,
-    /// Whether this decision became a candidate for the analyzer (flagged,
-    /// and not a repeat of a spike flagged moments ago).
-    #[serde(default)]
-    pub candidate: bool,
-}
-
-/// One judgement of one window: every signature tested, with its decision.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct GateRun {
-    /// `deploy:<deploy id>` or `batch:<seq>`.
-    pub id: String,
-    pub kind: RunKind,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy: Option<DeployRecord>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub batch_seq: Option<u64>,
-    pub window_start_ms: i64,
-    pub window_minutes: u32,
-    /// Hours of baseline the store had (fewer than configured on a young store).
-    pub baseline_hours: u32,
-    pub judged_at_ms: i64,
-    /// Whether requests were the exposure (else hours).
-    pub traffic_known: bool,
-    /// Why nothing was tested, when nothing was (e.g. no history yet).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-    pub decisions: Vec<JudgedSignature>,
-}
-
-impl GateRun {
-    /// The decisions that ask for action.
-    pub fn flagged(&self) -> impl Iterator<Item = &JudgedSignature> {
-        self.decisions
-            .iter()
-            .filter(|d| d.decision.verdict.flagged())
-    }
-}
-
-/// Where a candidate is in the later stages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CandidateState {
-    /// Waiting for the analyzer.
-    New,
-    /// Grouped into a ticket (`Candidate::ticket`).
-    Analyzed,
-}
-
-/// A signature that passed the gate: the input of the analyzer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Candidate {
-    /// `<run id>/<signature>`: deterministic, so judging a run again after a
-    /// crash overwrites instead of duplicating.
-    pub id: String,
-    pub run: String,
-    pub signature: String,
-    pub title: String,
-    pub verdict: Verdict,
-    pub severity: Severity,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deploy_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub revision: Option<String>,
-    pub decided_at_ms: i64,
-    pub observed: u64,
-    pub expected: f64,
-    pub q: f64,
-    pub impact: f64,
-    pub impact_unit: ImpactUnit,
-    /// The gate's sentence for this decision.
-    #[serde(default)]
-    pub reason: String,
-    pub state: CandidateState,
-    /// The ticket the analyzer put it in.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
-}
-
-impl Candidate {
-    fn from_judged(run: &GateRun, judged: &JudgedSignature) -> Self {
-        let d = &judged.decision;
-        Self {
-            id: format!("{}/{}", run.id, d.signature),
-            run: run.id.clone(),
-            signature: d.signature.clone(),
-            title: judged.title.clone(),
-            verdict: d.verdict,
-            severity: d.severity,
-            deploy_id: run.deploy.as_ref().map(|x| x.id.clone()),
-            revision: run.deploy.as_ref().map(|x| x.revision.clone()),
-            decided_at_ms: run.judged_at_ms,
-            observed: d.observed,
-            expected: d.expected,
-            q: d.q,
-            impact: d.impact,
-            impact_unit: d.impact_unit,
-            reason: d.reason.clone(),
-            state: CandidateState::New,
-            ticket: None,
-        }
-    }
 }
 
 /// A stable 64-bit hash of a user as events carry it: the `id`, else

@@ -15,27 +15,38 @@
 //! - the gate's trees (`minutes`, `traffic`, `releases`,
 //!   `deploy_runs`, `spike_runs`, `candidates`): see [`gate`].
 //! - `tickets`, `ticket_index`: see [`tickets`].
+//! - `control`: what governs action (the LLM's budget spend and breaker
+//!   today): see [`control`].
 //!
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
 //! whole group of requests, flushes once, then acknowledges them all.
 
 mod commit;
+pub mod control;
 pub mod gate;
-mod records;
 pub mod tickets;
 
 use crate::config::{Durability, StoreConfig};
-use crate::event::Event;
+use crate::domain::event::Event;
 
-pub use commit::{CommitSummary, RecordCache, SignedEvent};
-pub use gate::{
-    Candidate, CandidateState, GateRun, JudgedSignature, ReleaseRecord, RunKind, TrafficRecord,
-    WindowSeries, minute_of, minute_start_ms,
+pub use commit::{CommitSummary, RecordCache};
+pub use gate::{WindowSeries, minute_of, minute_start_ms};
+// The records are the domain's; re-exported because every reader of the
+// store names them.
+pub use crate::domain::records::{
+    BatchEntry, BatchRecord, Candidate, CandidateState, DeployRecord, DeploySource, GateRun,
+    HandoffReason, JudgedSignature, PendingEntry, ReleaseRecord, RunKind, SignatureRecord,
+    SignedEvent, TrafficRecord,
 };
-pub use records::{
-    BatchEntry, BatchRecord, DeployRecord, DeploySource, HandoffReason, PendingEntry,
-    SignatureRecord,
-};
+
+impl StoreError {
+    /// Whether trying again later may succeed: an I/O error may pass (a full
+    /// disk freed, a busy device); an unreadable record, a lock held by
+    /// another process or a newer schema will not change by waiting.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, StoreError::Io(_))
+    }
+}
 
 /// The on-disk layout this build writes. Bump it with a migration.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -90,6 +101,7 @@ pub struct Store {
     candidates: sled::Tree,
     tickets: sled::Tree,
     ticket_index: sled::Tree,
+    control: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -131,6 +143,7 @@ impl Store {
             candidates: open("candidates")?,
             tickets: open("tickets")?,
             ticket_index: open("ticket_index")?,
+            control: open("control")?,
             db,
             config: config.clone(),
             sync_file: None,
@@ -142,6 +155,7 @@ impl Store {
         store.traffic.set_merge_operator(add_u64);
         store.pending.set_merge_operator(merge_pending);
         store.check_schema(&path)?;
+        store.migrate_control()?;
         Ok(store)
     }
 

@@ -19,13 +19,11 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 
-use super::gate::{Candidate, CandidateState};
 use super::{Store, StoreError, decode_u64};
-use crate::tickets::{Ticket, TransitionError};
+use crate::domain::records::{Candidate, CandidateState};
+use crate::domain::tickets::{Ticket, TransitionError};
 
 const TICKET_SEQ_KEY: &[u8] = b"ticket_seq";
-const LLM_STATE_KEY: &[u8] = b"llm_state";
-
 /// One ticket the analyzer wants written.
 #[derive(Debug, Clone)]
 pub enum TicketWrite {
@@ -155,7 +153,7 @@ impl Store {
                         (TicketWrite::Grow { addition, .. }, Some(mut ticket))
                             if !ticket.state.is_closed() =>
                         {
-                            crate::tickets::grow(&mut ticket, addition, at_ms);
+                            crate::domain::tickets::grow(&mut ticket, addition, at_ms);
                             outcome.grown.push(ticket.id.clone());
                             ticket
                         }
@@ -267,17 +265,6 @@ impl Store {
             .collect();
         out.sort_by(|a, b| a.decided_at_ms.cmp(&b.decided_at_ms).then(a.id.cmp(&b.id)));
         Ok(out)
-    }
-
-    /// The LLM client's persisted control state (budgets spent, breaker).
-    pub fn llm_state(&self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.meta.get(LLM_STATE_KEY)?.map(|v| v.to_vec()))
-    }
-
-    /// Saves it (made durable by the next flush).
-    pub fn set_llm_state(&self, state: &[u8]) -> Result<(), StoreError> {
-        self.meta.insert(LLM_STATE_KEY, state)?;
-        Ok(())
     }
 }
 

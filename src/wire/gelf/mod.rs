@@ -30,7 +30,7 @@ pub mod chunks;
 
 use serde_json::{Map, Value};
 use suture_actors::Event;
-use suture_actors::stack::parse_stack;
+use suture_actors::domain::stack::parse_stack;
 
 use super::WireError;
 use super::native::Receipt;
@@ -164,7 +164,7 @@ pub fn parse_gelf(
         }
     }
     Ok(GelfMessage::Error(Box::new(Event {
-        id: suture_actors::event::new_id(),
+        id: suture_actors::domain::event::new_id(),
         received_at_ms: receipt.received_at_ms,
         timestamp_ms,
         exception_type,

@@ -62,7 +62,7 @@ fn event_from_object(
         .as_deref()
         .or(envelope_event_id)
         .and_then(normalize_event_id)
-        .unwrap_or_else(suture_actors::event::new_id);
+        .unwrap_or_else(suture_actors::domain::event::new_id);
     let log_message = log_message(&mut object);
     let mut exceptions = object
         .remove("exception")

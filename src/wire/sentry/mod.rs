@@ -1,6 +1,6 @@
 //! The Sentry protocol's wire formats: envelope framing, the event payload,
 //! session counts, the legacy store body, and where the public key is.
-//! The HTTP side (routes, auth decisions, replies) is `server::sentry`.
+//! The HTTP side (routes, auth decisions, replies) is `server::http::sentry`.
 
 pub mod auth;
 pub mod envelope;

@@ -1,0 +1,578 @@
+//! The LLM client: one chat completion, within every limit Suture sets.
+//!
+//! Built on async-openai (so OpenAI, Ollama, llama.cpp's server and vLLM
+//! all work by `base_url` alone) with Suture's own `reqwest::Client`,
+//! because async-openai's default client has no timeout, and with
+//! async-openai's built-in retry layer replaced by the loop here, which
+//! also retries timeouts and reports to the breaker.
+//!
+//! A call is either answered, refused ([`Refused`]: not configured, over
+//! budget, breaker open; the caller takes its deterministic path at once),
+//! or failed after its retries. Refusals and failures are logged and
+//! counted (`suture_llm_*`), never silent.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::error::OpenAIError;
+use async_openai::middleware::ReqwestService;
+use async_openai::types::chat::{
+    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
+    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
+};
+use serde::Serialize;
+
+pub mod config;
+mod parts;
+pub mod repair;
+
+pub use crate::domain::control::PersistedControl;
+pub use config::LlmConfig;
+pub use parts::LlmParts;
+
+use crate::domain::llm::breaker::{Breaker, BreakerState};
+use crate::domain::llm::budget::{BudgetStatus, TokenBudget, Window};
+use crate::domain::llm::parse::ParseError;
+use crate::domain::llm::prompt::RenderedPrompt;
+use crate::domain::scrub::Scrubber;
+
+/// Why a call was not even tried. The caller takes its deterministic path.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Refused {
+    #[error("no LLM is configured (llm.base_url and llm.model are empty)")]
+    NotConfigured,
+    #[error("over the {} token budget ({spent} of {limit} tokens spent)", window.name())]
+    OverBudget {
+        window: Window,
+        spent: u64,
+        limit: u64,
+    },
+    #[error("the LLM circuit breaker is open (next probe in {retry_in:?})")]
+    BreakerOpen { retry_in: Duration },
+}
+
+impl Refused {
+    /// The `reason` label of `suture_llm_refused_total`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refused::NotConfigured => "not_configured",
+            Refused::OverBudget {
+                window: Window::Hourly,
+                ..
+            } => "over_budget_hourly",
+            Refused::OverBudget {
+                window: Window::Daily,
+                ..
+            } => "over_budget_daily",
+            Refused::BreakerOpen { .. } => "breaker_open",
+        }
+    }
+}
+
+/// Why a call produced no usable answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LlmError {
+    #[error("LLM call refused: {0}")]
+    Refused(#[from] Refused),
+    #[error("LLM call timed out ({attempts} attempts)")]
+    Timeout { attempts: u32 },
+    #[error("LLM connection failed ({attempts} attempts): {message}")]
+    Connection { attempts: u32, message: String },
+    #[error("LLM endpoint answered HTTP {status} ({attempts} attempts): {message}")]
+    Http {
+        status: u16,
+        attempts: u32,
+        message: String,
+    },
+    #[error("LLM response unusable: {0}")]
+    Response(String),
+    /// The model answered, but not what the prompt asked for. `raw` is kept
+    /// for the audit trail.
+    #[error("LLM answer invalid: {error}")]
+    Invalid {
+        error: ParseError,
+        raw: String,
+        usage: Usage,
+    },
+}
+
+/// Tokens one call used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub struct Usage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// True when the server sent no `usage` and the count is estimated
+    /// (bytes / 4), as some local servers do.
+    pub estimated: bool,
+}
+
+impl Usage {
+    pub fn total(&self) -> u64 {
+        self.prompt_tokens.saturating_add(self.completion_tokens)
+    }
+}
+
+/// A validated answer, with what it cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer<T> {
+    pub value: T,
+    /// The model's text as received (for the audit trail).
+    pub raw: String,
+    pub usage: Usage,
+    /// HTTP attempts made (1 without retries).
+    pub attempts: u32,
+}
+
+/// Why `[llm]` cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("invalid configuration: key `llm.{key}`: {message}")]
+pub struct LlmConfigError {
+    pub key: &'static str,
+    pub message: String,
+}
+
+/// What `suture status` and the admin API show.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LlmStatus {
+    pub configured: bool,
+    pub base_url: String,
+    pub model: String,
+    pub breaker: BreakerState,
+    pub consecutive_failures: u32,
+    pub budget: Option<BudgetStatus>,
+    pub calls: u64,
+    pub tokens: u64,
+}
+
+/// Milliseconds since the epoch; replaceable in tests to move budgets' windows.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The client. Cheap to clone; every clone shares the budgets and the breaker.
+#[derive(Clone)]
+pub struct LlmClient {
+    inner: Option<Arc<Configured>>,
+}
+
+struct Configured {
+    api: Client<OpenAIConfig>,
+    base_url: String,
+    model: String,
+    max_output_tokens: u32,
+    max_retries: u32,
+    retry_backoff: Duration,
+    scrubber: Arc<Scrubber>,
+    control: Mutex<Control>,
+}
+
+struct Control {
+    clock: Clock,
+    budget: TokenBudget,
+    breaker: Breaker,
+    calls: u64,
+    tokens: u64,
+}
+
+impl std::fmt::Debug for LlmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.inner {
+            None => f.write_str("LlmClient(not configured)"),
+            Some(c) => write!(f, "LlmClient({} at {})", c.model, c.base_url),
+        }
+    }
+}
+
+impl LlmClient {
+    /// A client that refuses every call with [`Refused::NotConfigured`].
+    pub fn disabled() -> Self {
+        Self { inner: None }
+    }
+
+    /// The client `config` describes, or [`LlmClient::disabled`] when it
+    /// names no endpoint. The API key is read from the environment here,
+    /// once; a named variable that is unset is an error, not a silent
+    /// keyless client.
+    pub fn new(config: &LlmConfig, scrubber: Arc<Scrubber>) -> Result<Self, LlmConfigError> {
+        Self::with_env(config, scrubber, |name| std::env::var(name).ok())
+    }
+
+    /// [`LlmClient::new`] with the environment given, for tests.
+    pub fn with_env(
+        config: &LlmConfig,
+        scrubber: Arc<Scrubber>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, LlmConfigError> {
+        if !config.is_configured() {
+            return Ok(Self::disabled());
+        }
+        let error = |key, message: &str| LlmConfigError {
+            key,
+            message: message.to_string(),
+        };
+        let base_url = config.base_url.trim().trim_end_matches('/').to_string();
+        if base_url.is_empty() {
+            return Err(error("base_url", "required when llm.model is set"));
+        }
+        if !(base_url.starts_with("http://") || base_url.starts_with("https://")) {
+            return Err(error("base_url", "must start with http:// or https://"));
+        }
+        let model = config.model.trim().to_string();
+        if model.is_empty() {
+            return Err(error("model", "required when llm.base_url is set"));
+        }
+        if config.timeout.is_zero() {
+            return Err(error("timeout", "must be more than 0"));
+        }
+        let api_key = if config.api_key_env.trim().is_empty() {
+            String::new()
+        } else {
+            let name = config.api_key_env.trim();
+            let key = env(name).unwrap_or_default();
+            if key.trim().is_empty() {
+                return Err(LlmConfigError {
+                    key: "api_key_env",
+                    message: format!("the environment variable {name} is not set or empty"),
+                });
+            }
+            // async-openai puts the key in a header and panics on one that is
+            // not a valid header value; refuse it here, with its variable named.
+            if !key.trim().bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(LlmConfigError {
+                    key: "api_key_env",
+                    message: format!("the key in {name} has spaces or control characters"),
+                });
+            }
+            key.trim().to_string()
+        };
+        let http = http_client(config.timeout)
+            .map_err(|e| error("timeout", &format!("cannot build the HTTP client: {e}")))?;
+        // With an explicit (maybe empty) key, async-openai does not fall back
+        // to OPENAI_API_KEY: a local server never receives a hosted key.
+        let openai = OpenAIConfig::new()
+            .with_api_base(base_url.clone())
+            .with_api_key(api_key);
+        let api = Client::build(http.clone(), openai).with_http_service(ReqwestService::new(http));
+        Ok(Self {
+            inner: Some(Arc::new(Configured {
+                api,
+                base_url,
+                model,
+                max_output_tokens: config.max_output_tokens,
+                max_retries: config.max_retries,
+                retry_backoff: config.retry_backoff,
+                scrubber,
+                control: Mutex::new(Control {
+                    clock: Arc::new(crate::clock::now_ms),
+                    budget: TokenBudget::new(config.hourly_token_budget, config.daily_token_budget),
+                    breaker: Breaker::new(config.breaker_failures, config.breaker_cooldown),
+                    calls: 0,
+                    tokens: 0,
+                }),
+            })),
+        })
+    }
+
+    /// Replaces the clock the budgets read (tests move it across windows).
+    pub fn with_clock(self, clock: Clock) -> Self {
+        if let Some(c) = &self.inner {
+            c.lock().clock = clock;
+        }
+        self
+    }
+
+    pub fn is_configured(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Sends `prompt`, checks the answer with `parse`, and returns it.
+    /// Errors after the retries and answers `parse` rejects both count as
+    /// failures for the breaker; only a valid answer closes it.
+    ///
+    /// Dropping the future mid-call keeps its budget reservation until the
+    /// window turns (a ceiling errs on the safe side); stages run calls in
+    /// spawned tasks that finish, as the architecture asks anyway.
+    pub async fn ask<T>(
+        &self,
+        prompt: &RenderedPrompt,
+        parse: impl FnOnce(&str) -> Result<T, ParseError>,
+    ) -> Result<Answer<T>, LlmError> {
+        let Some(c) = &self.inner else {
+            return Err(refuse(Refused::NotConfigured));
+        };
+        // Second line of defence: the renderer scrubbed the untrusted
+        // slots; this catches anything a caller built some other way.
+        let system = c.scrubber.scrub(&prompt.system).into_owned();
+        let user = c.scrubber.scrub(&prompt.user).into_owned();
+        let estimate = estimate_tokens(system.len() + user.len())
+            .saturating_add(u64::from(c.max_output_tokens));
+        let reservation = {
+            let mut control = c.lock();
+            let now = (control.clock)();
+            // Budget first: a refused call must not take the half-open probe.
+            let reservation = match control.budget.admit(now, estimate) {
+                Ok(reservation) => reservation,
+                Err(over) => {
+                    return Err(refuse(Refused::OverBudget {
+                        window: over.window,
+                        spent: over.spent,
+                        limit: over.limit,
+                    }));
+                }
+            };
+            if let Err(retry_in) = control.breaker.admit(Instant::now()) {
+                control.budget.settle(now, reservation, 0);
+                return Err(refuse(Refused::BreakerOpen { retry_in }));
+            }
+            publish_breaker(&control.breaker);
+            reservation
+        };
+        // Parsed before taking the lock: the caller's parser is not held
+        // up behind other calls' bookkeeping, nor they behind it.
+        let result = c
+            .complete(&system, &user)
+            .await
+            .map(|(raw, usage, attempts)| (parse(&raw), raw, usage, attempts));
+        let mut control = c.lock();
+        control.calls += 1;
+        let now = (control.clock)();
+        let used = result.as_ref().map_or(0, |(_, _, usage, _)| usage.total());
+        control.budget.settle(now, reservation, used);
+        control.tokens = control.tokens.saturating_add(used);
+        let outcome = match result {
+            Ok((Ok(value), raw, usage, attempts)) => {
+                control.breaker.success();
+                Ok(Answer {
+                    value,
+                    raw,
+                    usage,
+                    attempts,
+                })
+            }
+            Ok((Err(error), raw, usage, _)) => {
+                control.breaker.failure(Instant::now());
+                Err(LlmError::Invalid { error, raw, usage })
+            }
+            Err(error) => {
+                control.breaker.failure(Instant::now());
+                Err(error)
+            }
+        };
+        if let Ok(answer) = &outcome {
+            count_tokens(&answer.usage);
+        } else if let Err(LlmError::Invalid { usage, .. }) = &outcome {
+            count_tokens(usage);
+        }
+        publish_breaker(&control.breaker);
+        let now = (control.clock)();
+        publish_budget(&mut control.budget, now);
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(LlmError::Invalid { .. }) => "invalid",
+            Err(_) => "failed",
+        };
+        metrics::counter!("suture_llm_calls_total", "outcome" => label).increment(1);
+        if let Err(e) = &outcome {
+            tracing::warn!(error = %e, breaker = ?control.breaker.state(), "LLM call failed; the caller takes the deterministic path");
+        }
+        outcome
+    }
+
+    /// The control state a restart must keep: budget spend, breaker, totals.
+    /// `None` when no LLM is configured.
+    pub fn persisted(&self) -> Option<PersistedControl> {
+        let c = self.inner.as_ref()?;
+        let control = c.lock();
+        let now_ms = (control.clock)();
+        let now = Instant::now();
+        Some(PersistedControl {
+            saved_at_ms: now_ms,
+            budget: control.budget.persisted(),
+            breaker_failures: control.breaker.failures(),
+            breaker_open_until_ms: control.breaker.open_for(now).map(|left| {
+                now_ms.saturating_add(i64::try_from(left.as_millis()).unwrap_or(i64::MAX))
+            }),
+            calls: control.calls,
+            tokens: control.tokens,
+        })
+    }
+
+    /// Takes back what [`LlmClient::persisted`] saved, at start.
+    pub fn restore(&self, saved: &PersistedControl) {
+        let Some(c) = &self.inner else { return };
+        let mut control = c.lock();
+        let now_ms = (control.clock)();
+        control.budget.restore(now_ms, &saved.budget);
+        let open_for = saved.breaker_open_until_ms.map(|until| {
+            Duration::from_millis(u64::try_from(until.saturating_sub(now_ms)).unwrap_or(0))
+        });
+        control
+            .breaker
+            .restore(saved.breaker_failures, open_for, Instant::now());
+        control.calls = control.calls.max(saved.calls);
+        control.tokens = control.tokens.max(saved.tokens);
+        publish_breaker(&control.breaker);
+    }
+
+    /// The state for `suture status`.
+    pub fn status(&self) -> LlmStatus {
+        match &self.inner {
+            None => LlmStatus {
+                configured: false,
+                base_url: String::new(),
+                model: String::new(),
+                breaker: BreakerState::Closed,
+                consecutive_failures: 0,
+                budget: None,
+                calls: 0,
+                tokens: 0,
+            },
+            Some(c) => {
+                let mut control = c.lock();
+                let now = (control.clock)();
+                LlmStatus {
+                    configured: true,
+                    base_url: c.base_url.clone(),
+                    model: c.model.clone(),
+                    breaker: control.breaker.state(),
+                    consecutive_failures: control.breaker.failures(),
+                    budget: Some(control.budget.status(now)),
+                    calls: control.calls,
+                    tokens: control.tokens,
+                }
+            }
+        }
+    }
+}
+
+impl Configured {
+    fn lock(&self) -> MutexGuard<'_, Control> {
+        // The guarded state is plain counters: a panic elsewhere leaves it usable.
+        self.control.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// One chat completion, retried on timeouts, connection errors, 429 and
+    /// 5xx with exponential backoff.
+    async fn complete(&self, system: &str, user: &str) -> Result<(String, Usage, u32), LlmError> {
+        let messages: Vec<ChatCompletionRequestMessage> = vec![
+            ChatCompletionRequestSystemMessage::from(system).into(),
+            ChatCompletionRequestUserMessage::from(user).into(),
+        ];
+        let request = CreateChatCompletionRequestArgs::default()
+            .model(self.model.clone())
+            .messages(messages)
+            .temperature(0.0)
+            .max_tokens(self.max_output_tokens)
+            .build()
+            .map_err(|e| LlmError::Response(format!("cannot build the request: {e}")))?;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let error = match self.api.chat().create(request.clone()).await {
+                Ok(response) => {
+                    let text = response
+                        .choices
+                        .into_iter()
+                        .next()
+                        .and_then(|choice| choice.message.content)
+                        .ok_or_else(|| LlmError::Response("no message in the response".into()))?;
+                    let usage = match response.usage {
+                        Some(u) => Usage {
+                            prompt_tokens: u64::from(u.prompt_tokens),
+                            completion_tokens: u64::from(u.completion_tokens),
+                            estimated: false,
+                        },
+                        None => Usage {
+                            prompt_tokens: estimate_tokens(system.len() + user.len()),
+                            completion_tokens: estimate_tokens(text.len()),
+                            estimated: true,
+                        },
+                    };
+                    return Ok((text, usage, attempts));
+                }
+                Err(e) => classify(e, attempts),
+            };
+            let retryable = match &error {
+                LlmError::Timeout { .. } | LlmError::Connection { .. } => true,
+                LlmError::Http { status, .. } => *status == 429 || *status >= 500,
+                _ => false,
+            };
+            if !retryable || attempts > self.max_retries {
+                return Err(error);
+            }
+            metrics::counter!("suture_llm_retries_total").increment(1);
+            let delay = self
+                .retry_backoff
+                .saturating_mul(2u32.saturating_pow(attempts - 1))
+                .min(Duration::from_secs(60));
+            tracing::info!(error = %error, ?delay, attempt = attempts, "LLM call failed; retrying");
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+/// Maps async-openai's error to Suture's, with the attempts so far.
+fn classify(error: OpenAIError, attempts: u32) -> LlmError {
+    match error {
+        OpenAIError::Reqwest(e) if e.is_timeout() => LlmError::Timeout { attempts },
+        OpenAIError::Reqwest(e) if e.is_builder() => LlmError::Response(e.to_string()),
+        OpenAIError::Reqwest(e) => LlmError::Connection {
+            attempts,
+            message: e.to_string(),
+        },
+        OpenAIError::ApiError(e) => LlmError::Http {
+            status: e.status_code.as_u16(),
+            attempts,
+            message: e.api_error.message.chars().take(500).collect(),
+        },
+        other => LlmError::Response(other.to_string().chars().take(500).collect()),
+    }
+}
+
+/// The HTTP client: a timeout per attempt (async-openai sets none) and
+/// rustls with ring, the one TLS stack of the build.
+fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    // reqwest is built without a default crypto provider (see Cargo.toml);
+    // ring is installed as the process default. Failing means one is
+    // installed already, which is as good.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .build()
+}
+
+/// Four bytes per token: the usual rule of thumb for English and code.
+fn estimate_tokens(bytes: usize) -> u64 {
+    u64::try_from(bytes.div_ceil(4)).unwrap_or(u64::MAX)
+}
+
+fn refuse(refused: Refused) -> LlmError {
+    metrics::counter!("suture_llm_refused_total", "reason" => refused.reason()).increment(1);
+    match &refused {
+        Refused::NotConfigured => tracing::debug!("{refused}; deterministic path"),
+        _ => tracing::warn!("{refused}; deterministic path"),
+    }
+    LlmError::Refused(refused)
+}
+
+fn count_tokens(usage: &Usage) {
+    metrics::counter!("suture_llm_tokens_total", "kind" => "prompt").increment(usage.prompt_tokens);
+    metrics::counter!("suture_llm_tokens_total", "kind" => "completion")
+        .increment(usage.completion_tokens);
+}
+
+fn publish_breaker(breaker: &Breaker) {
+    metrics::gauge!("suture_llm_breaker_state").set(breaker.state().gauge());
+}
+
+fn publish_budget(budget: &mut TokenBudget, now_ms: i64) {
+    let status = budget.status(now_ms);
+    #[allow(clippy::cast_precision_loss)]
+    {
+        metrics::gauge!("suture_llm_budget_spent_tokens", "window" => "hourly")
+            .set(status.hour_spent as f64);
+        metrics::gauge!("suture_llm_budget_spent_tokens", "window" => "daily")
+            .set(status.day_spent as f64);
+    }
+}

@@ -1,0 +1,85 @@
+//! The control actor: operator commands, one at a time, durable before the
+//! answer. A supervised child like the stages, so a panic in a command is a
+//! restart, not a crash of the HTTP task.
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::Control;
+use crate::domain::tickets::{Ticket, TicketState};
+use crate::store::tickets::TicketUpdateError;
+
+pub enum ControlMsg {
+    /// Label a ticket's triage verdict right or wrong.
+    Label {
+        id: String,
+        correct: bool,
+        note: Option<String>,
+        reply: RpcReplyPort<Result<Ticket, TicketUpdateError>>,
+    },
+    /// Move a ticket (dismiss, escalate, resolve).
+    Move {
+        id: String,
+        to: TicketState,
+        reason: String,
+        reply: RpcReplyPort<Result<Ticket, TicketUpdateError>>,
+    },
+    /// Panics inside the handler: lets tests prove supervision works.
+    #[doc(hidden)]
+    InjectPanic,
+}
+
+pub struct ControlActor;
+
+impl Actor for ControlActor {
+    type Msg = ControlMsg;
+    type State = Control;
+    type Arguments = Control;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        control: Control,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(control)
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        control: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            ControlMsg::Label {
+                id,
+                correct,
+                note,
+                reply,
+            } => {
+                let result = control.label_ticket(&id, correct, note);
+                let _ = reply.send(durable(control, result).await);
+            }
+            ControlMsg::Move {
+                id,
+                to,
+                reason,
+                reply,
+            } => {
+                let result = control.move_ticket(&id, to, &reason);
+                let _ = reply.send(durable(control, result).await);
+            }
+            ControlMsg::InjectPanic => panic!("injected panic in control"),
+        }
+        Ok(())
+    }
+}
+
+/// A successful write is answered only once it is on disk.
+async fn durable(
+    control: &Control,
+    result: Result<Ticket, TicketUpdateError>,
+) -> Result<Ticket, TicketUpdateError> {
+    let ticket = result?;
+    control.flush().await?;
+    Ok(ticket)
+}

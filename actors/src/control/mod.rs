@@ -1,0 +1,126 @@
+//! One home for the state that governs action, and the one way operator
+//! commands reach the store.
+//!
+//! - [`Control`]: reads and writes the store's `control` tree (today the
+//!   LLM client's budget spend and breaker; next the kill switch, the
+//!   autonomy level and rate-limit windows). Stages hold a clone; nothing
+//!   else touches that tree.
+//! - [`actor::ControlActor`]: a supervised child that executes operator
+//!   commands (label a ticket, move it) one at a time, audits them on the
+//!   ticket, and makes them durable before answering. The HTTP task only
+//!   sends a message.
+
+pub mod actor;
+
+use std::sync::Arc;
+
+use crate::clock::now_ms;
+use crate::domain::control::PersistedControl;
+use crate::domain::scrub::Scrubber;
+use crate::domain::tickets::{Label, Ticket, TicketState};
+use crate::store::Store;
+use crate::store::tickets::TicketUpdateError;
+
+/// Reads and writes the control state. Cheap to clone.
+#[derive(Clone)]
+pub struct Control {
+    store: Store,
+    scrubber: Arc<Scrubber>,
+}
+
+impl Control {
+    pub fn new(store: Store, scrubber: Arc<Scrubber>) -> Self {
+        Self { store, scrubber }
+    }
+
+    /// Saves the LLM client's budget spend and breaker (durable with the
+    /// stage's next flush), so a restart neither forgets what was spent nor
+    /// closes an open breaker. `None` (no LLM configured) saves nothing.
+    pub fn save_llm(&self, state: Option<PersistedControl>) {
+        let Some(state) = state else {
+            return;
+        };
+        if let Err(error) = self.store.set_llm_control(&state) {
+            tracing::warn!(%error, "cannot save the LLM budget and breaker state");
+        }
+    }
+
+    /// What [`Control::save_llm`] saved, at start. An unreadable value is
+    /// logged and ignored: the budget starts afresh rather than the sidecar
+    /// refusing to start.
+    pub fn restore_llm(&self) -> Option<PersistedControl> {
+        match self.store.llm_control() {
+            Ok(Some(saved)) => {
+                tracing::info!(
+                    tokens = saved.tokens,
+                    breaker_open = saved.breaker_open_until_ms.is_some(),
+                    "restored the LLM budget spend and breaker state"
+                );
+                Some(saved)
+            }
+            Ok(None) => None,
+            Err(error) => {
+                tracing::warn!(%error, "ignoring an unreadable saved LLM state");
+                None
+            }
+        }
+    }
+
+    /// Records an operator's label on a ticket's triage verdict.
+    pub fn label_ticket(
+        &self,
+        id: &str,
+        correct: bool,
+        note: Option<String>,
+    ) -> Result<Ticket, TicketUpdateError> {
+        let note = note.map(|n| self.scrubber.scrub(&n).into_owned());
+        let now = now_ms();
+        let (ticket, ()) = self.store.update_ticket(id, |t| {
+            if t.disposition.is_none() {
+                return Err(TicketUpdateError::Refused(format!(
+                    "ticket {id} has not been triaged yet; label it once it has a disposition"
+                )));
+            }
+            t.label = Some(Label {
+                correct,
+                note: note.clone(),
+                at_ms: now,
+            });
+            t.audit(
+                now,
+                "operator",
+                "label",
+                format!(
+                    "triage was {}{}",
+                    if correct { "correct" } else { "wrong" },
+                    note.as_deref()
+                        .map(|n| format!(": {n}"))
+                        .unwrap_or_default()
+                ),
+            );
+            Ok(())
+        })?;
+        Ok(ticket)
+    }
+
+    /// An operator's state change (dismiss, escalate, resolve).
+    pub fn move_ticket(
+        &self,
+        id: &str,
+        to: TicketState,
+        reason: &str,
+    ) -> Result<Ticket, TicketUpdateError> {
+        let reason = self.scrubber.scrub(reason).into_owned();
+        let now = now_ms();
+        let (ticket, ()) = self.store.update_ticket(id, |t| {
+            t.transition(to, now, "operator", &reason)?;
+            Ok(())
+        })?;
+        Ok(ticket)
+    }
+
+    /// Makes what was written durable.
+    pub async fn flush(&self) -> Result<(), crate::store::StoreError> {
+        self.store.flush().await.map(|_| ())
+    }
+}

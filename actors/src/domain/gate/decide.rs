@@ -1,0 +1,1031 @@
+//! Decisions: which signatures a deploy made worse (deploy mode), and which
+//! spiked between deploys (continuous mode), each with its explanation.
+//!
+//! Per signature the gate computes the window's expected count from the
+//! baseline (flat, same hour of day or same hour of week; per request when
+//! traffic is known, per hour otherwise), a one-sided p-value (the exact
+//! conditional Poisson test, or a negative-binomial tail when the baseline is
+//! overdispersed), and an impact (excess share of requests, or excess events
+//! per minute). The p-values of all signatures judged together are adjusted
+//! (Benjamini–Hochberg by default) and a signature passes the gate only when
+//! its adjusted p is below alpha AND its impact and ratio clear their floors;
+//! brand-new signatures must in addition repeat (minimum count) and reach
+//! several users.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::gate::config::{Correction, GateConfig, Seasonality, SeverityConfig};
+use crate::domain::gate::series::SignatureWindow;
+use crate::domain::gate::stats;
+
+/// What the gate concluded for one signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A known signature the deploy made significantly and materially worse.
+    Regression,
+    /// A signature never seen in the baseline that the deploy introduced and
+    /// that repeats across users.
+    New,
+    /// Elevated, but not attributed to a deploy: found by the continuous
+    /// batch, or already elevated in the hour before the deploy.
+    Spike,
+    /// Nothing to act on.
+    Pass,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Regression => "regression",
+            Verdict::New => "new",
+            Verdict::Spike => "spike",
+            Verdict::Pass => "pass",
+        }
+    }
+
+    /// Whether this verdict asks for action (anything but `pass`).
+    pub fn flagged(self) -> bool {
+        !matches!(self, Verdict::Pass)
+    }
+}
+
+/// Size of the problem, from impact and ratio (see `SeverityConfig`).
+/// Computed for every decision, `pass` included, so a reader can see how
+/// large a non-significant change would have been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+/// Which test produced `p`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    /// Exact conditional binomial test of two Poisson rates.
+    ExactPoisson,
+    /// Negative-binomial tail (overdispersed baseline).
+    NegativeBinomial,
+    /// No baseline event at all: conditional test against the empty
+    /// baseline, plus the new-signature rule.
+    NewSignature,
+    /// Nothing to test (empty window or no exposure).
+    NotTested,
+}
+
+/// Unit of `Decision::impact`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImpactUnit {
+    /// (observed - expected) / requests in the window, when traffic is known.
+    ShareOfRequests,
+    /// (observed - expected) / window minutes, when it is not.
+    EventsPerMinute,
+}
+
+/// One signature's judgement with everything needed to explain it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub signature: String,
+    /// Events in the window.
+    pub observed: u64,
+    /// Events the baseline predicts for the window (exposure-adjusted).
+    pub expected: f64,
+    /// Observed / expected; `None` when nothing was expected.
+    pub ratio: Option<f64>,
+    /// One-sided p-value of the test in `method`.
+    pub p: f64,
+    /// p adjusted across the signatures judged together (q-value).
+    pub q: f64,
+    /// Excess impact in `impact_unit`; never negative.
+    pub impact: f64,
+    pub impact_unit: ImpactUnit,
+    pub severity: Severity,
+    pub verdict: Verdict,
+    pub method: Method,
+    /// One sentence a human can check against the numbers above.
+    pub reason: String,
+}
+
+/// Judge the signatures of one deploy (the window starts at the deploy).
+///
+/// Verdicts: `regression`, `new`, `spike` (elevated already in the hour
+/// before the deploy, when `check_pre_deploy` is on) or `pass`. Decisions are
+/// returned in input order.
+pub fn judge_deploy(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Decision> {
+    let assessments: Vec<Assessment> = signatures
+        .iter()
+        .map(|s| assess(&Slices::window(s), cfg.seasonality, cfg))
+        .collect();
+    let q = adjust(&assessments, cfg.correction, cfg.alpha);
+    let pre = if cfg.check_pre_deploy {
+        Some(pre_deploy_spikes(signatures, cfg))
+    } else {
+        None
+    };
+    assessments
+        .into_iter()
+        .zip(q)
+        .enumerate()
+        .map(|(i, (a, q))| {
+            let pre_elevated = pre.as_ref().and_then(|v| v.get(i).copied().flatten());
+            let rule = Rule {
+                alpha: cfg.alpha,
+                min_ratio: cfg.min_ratio,
+                hit: Verdict::Regression,
+                new_hit: Verdict::New,
+                pre_elevated,
+                baseline_name: baseline_name(cfg.seasonality),
+            };
+            finish(&signatures[i], a, q, &rule, cfg)
+        })
+        .collect()
+}
+
+/// Judge one continuous-mode batch (a window between deploys).
+///
+/// Known signatures are checked for spikes against `spike_seasonality` at
+/// `spike_alpha` with `spike_min_ratio`; never-seen signatures by the same
+/// new-signature rule as deploys. Everything that passes is marked `spike`:
+/// there is no deploy to attribute it to.
+pub fn judge_continuous(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Decision> {
+    let assessments: Vec<Assessment> = signatures
+        .iter()
+        .map(|s| assess(&Slices::window(s), cfg.spike_seasonality, cfg))
+        .collect();
+    let q = adjust(&assessments, cfg.correction, cfg.spike_alpha);
+    assessments
+        .into_iter()
+        .zip(q)
+        .enumerate()
+        .map(|(i, (a, q))| {
+            let rule = Rule {
+                alpha: cfg.spike_alpha,
+                min_ratio: cfg.spike_min_ratio,
+                hit: Verdict::Spike,
+                new_hit: Verdict::Spike,
+                pre_elevated: None,
+                baseline_name: baseline_name(cfg.spike_seasonality),
+            };
+            finish(&signatures[i], a, q, &rule, cfg)
+        })
+        .collect()
+}
+
+/// For each signature, `Some((observed, expected))` when the hour right
+/// before the window is itself a spike against the baseline that precedes
+/// it (continuous-mode rules, including BH across signatures).
+fn pre_deploy_spikes(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Option<(u64, f64)>> {
+    let assessments: Vec<Option<Assessment>> = signatures
+        .iter()
+        .map(|s| Slices::pre_hour(s).map(|sl| assess(&sl, cfg.spike_seasonality, cfg)))
+        .collect();
+    let present: Vec<Assessment> = assessments.iter().flatten().cloned().collect();
+    let q = adjust(&present, cfg.correction, cfg.spike_alpha);
+    let mut qi = q.into_iter();
+    assessments
+        .into_iter()
+        .map(|a| {
+            let a = a?;
+            let q = qi.next().unwrap_or(1.0);
+            // No impact floor here: the question is only whether the
+            // signature was already abnormal before the deploy, not whether
+            // that is worth acting on.
+            let elevated = if a.is_new {
+                q < cfg.spike_alpha && a.observed >= cfg.new_min_count
+            } else {
+                q < cfg.spike_alpha && a.ratio().is_none_or(|r| r >= cfg.spike_min_ratio)
+            };
+            elevated.then_some((a.observed, a.expected))
+        })
+        .collect()
+}
+
+/// The data one test looks at: baseline hour buckets ending at the window
+/// start, and the window's totals.
+struct Slices<'a> {
+    counts: &'a [u64],
+    /// Hourly requests aligned with `counts`, if traffic is usable.
+    requests: Option<&'a [u64]>,
+    observed: u64,
+    minutes: u64,
+    window_requests: Option<u64>,
+    users: Option<u64>,
+    /// Traffic was supplied but could not be used (misaligned or zero).
+    traffic_unusable: bool,
+}
+
+impl<'a> Slices<'a> {
+    fn window(s: &'a SignatureWindow) -> Self {
+        let traffic = s.traffic();
+        let supplied = s.baseline.requests.is_some() || s.window.requests.is_some();
+        Slices {
+            counts: &s.baseline.counts,
+            requests: traffic.map(|t| t.0),
+            observed: s.window.total(),
+            minutes: s.window.minutes(),
+            window_requests: traffic.map(|t| t.1),
+            users: s.window.distinct_users,
+            traffic_unusable: supplied && traffic.is_none(),
+        }
+    }
+
+    /// The last baseline hour as a 60-minute window, judged against the
+    /// baseline hours before it.
+    fn pre_hour(s: &'a SignatureWindow) -> Option<Self> {
+        let n = s.baseline.counts.len();
+        if n < 2 {
+            return None;
+        }
+        let counts = &s.baseline.counts[..n - 1];
+        let last = s.baseline.counts[n - 1];
+        let req = s.baseline.aligned_requests();
+        let (requests, window_requests) = match req {
+            Some(r) if r[n - 1] > 0 && r[..n - 1].iter().any(|&v| v > 0) => {
+                (Some(&r[..n - 1]), Some(r[n - 1]))
+            }
+            _ => (None, None),
+        };
+        Some(Slices {
+            counts,
+            requests,
+            observed: last,
+            minutes: 60,
+            window_requests,
+            users: None,
+            traffic_unusable: false,
+        })
+    }
+}
+
+/// Everything computed for one signature before the correction.
+#[derive(Debug, Clone)]
+struct Assessment {
+    observed: u64,
+    expected: f64,
+    p: f64,
+    impact: f64,
+    impact_unit: ImpactUnit,
+    method: Method,
+    /// Smallest p this test could give with its conditioning statistic
+    /// (Tarone screening); 0 for the NB tail, which conditions on nothing.
+    p_min: f64,
+    is_new: bool,
+    users: Option<u64>,
+    /// Human-readable notes on how the numbers were obtained.
+    notes: Vec<String>,
+}
+
+impl Assessment {
+    fn ratio(&self) -> Option<f64> {
+        (self.expected > 0.0).then(|| self.observed as f64 / self.expected)
+    }
+}
+
+/// Period in hours of a seasonality mode (`None` = flat).
+fn period(s: Seasonality) -> Option<usize> {
+    match s {
+        Seasonality::None => None,
+        Seasonality::HourOfDay => Some(24),
+        Seasonality::HourOfWeek => Some(168),
+    }
+}
+
+fn baseline_name(s: Seasonality) -> &'static str {
+    match s {
+        Seasonality::None => "flat baseline",
+        Seasonality::HourOfDay => "same-hour-of-day baseline",
+        Seasonality::HourOfWeek => "same-hour-of-week baseline",
+    }
+}
+
+/// Slot of baseline bucket `i` of `n` under period `p`: buckets in the same
+/// slot cover the same clock time modulo the period. Slot 0 holds the
+/// buckets exactly k*p hours before the window start.
+fn slot(i: usize, n: usize, p: usize) -> usize {
+    (n - i) % p
+}
+
+fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assessment {
+    let n = sl.counts.len();
+    let observed = sl.observed;
+    let mut notes = Vec::new();
+    if sl.traffic_unusable {
+        notes.push("traffic supplied but misaligned or zero, per-hour exposure used".to_string());
+    }
+    let per_request = sl.requests.is_some() && sl.window_requests.is_some();
+    // Exposure of each baseline bucket and of the window.
+    let bucket_exposure = |i: usize| -> f64 {
+        match sl.requests {
+            Some(r) => r[i] as f64,
+            None => 1.0,
+        }
+    };
+    let e_w = match sl.window_requests {
+        Some(r) if per_request => r as f64,
+        _ => sl.minutes as f64 / 60.0,
+    };
+    let impact_unit = if per_request {
+        ImpactUnit::ShareOfRequests
+    } else {
+        ImpactUnit::EventsPerMinute
+    };
+    let not_tested = |notes: Vec<String>| Assessment {
+        observed,
+        expected: 0.0,
+        p: 1.0,
+        impact: 0.0,
+        impact_unit,
+        method: Method::NotTested,
+        p_min: 1.0,
+        is_new: false,
+        users: sl.users,
+        notes,
+    };
+    if sl.minutes == 0 || n == 0 {
+        notes.push("empty window or baseline".to_string());
+        return not_tested(notes);
+    }
+    let impact_of = |excess: f64| -> f64 {
+        let e = excess.max(0.0);
+        if per_request {
+            e / e_w
+        } else {
+            e / sl.minutes as f64
+        }
+    };
+    let total_b: u64 = sl.counts.iter().fold(0u64, |a, &c| a.saturating_add(c));
+    let total_e: f64 = (0..n).map(bucket_exposure).sum();
+
+    if total_b == 0 {
+        // Brand-new signature: all the evidence is the empty baseline as a
+        // whole (its seasonal subset is just as empty and shorter).
+        let p = stats::conditional_poisson_p(observed, e_w, 0, total_e);
+        return Assessment {
+            observed,
+            expected: 0.0,
+            p,
+            impact: impact_of(observed as f64),
+            impact_unit,
+            method: Method::NewSignature,
+            p_min: p,
+            is_new: true,
+            users: sl.users,
+            notes,
+        };
+    }
+
+    // Baseline buckets that match the window's clock time.
+    let window_hours = sl.minutes.div_ceil(60) as usize;
+    let matched: Vec<usize> = match period(seasonality) {
+        None => (0..n).collect(),
+        Some(p) => {
+            let wanted: Vec<usize> = (0..window_hours.min(p)).map(|o| (p - o % p) % p).collect();
+            (0..n)
+                .filter(|&i| wanted.contains(&slot(i, n, p)))
+                .collect()
+        }
+    };
+    let matched = if matched.is_empty() {
+        notes.push("baseline too short for the seasonal match, flat baseline used".to_string());
+        (0..n).collect()
+    } else {
+        matched
+    };
+    let x_b: u64 = matched
+        .iter()
+        .fold(0u64, |a, &i| a.saturating_add(sl.counts[i]));
+    let e_b: f64 = matched.iter().map(|&i| bucket_exposure(i)).sum();
+    if !stats::positive(e_b) {
+        notes.push("no exposure in the matching baseline hours".to_string());
+        return not_tested(notes);
+    }
+    let expected = x_b as f64 * e_w / e_b;
+
+    // Overdispersion of the baseline around its fitted (seasonal,
+    // exposure-adjusted) means. The dispersion model uses the configured
+    // period when each slot has at least three hours, else the next coarser
+    // one, so it never fits one parameter per hour.
+    let disp_period = [period(seasonality), Some(24), None]
+        .into_iter()
+        .find(|p| p.is_none_or(|p| n / p >= 3))
+        .flatten();
+    let (fitted, n_params) = fitted_means(sl.counts, &bucket_exposure, disp_period);
+    let disp = stats::dispersion(sl.counts, &fitted, n_params);
+
+    let overdispersed = disp
+        .filter(|d| d.index > cfg.dispersion_threshold && d.alpha > 0.0 && x_b > 0)
+        .filter(|_| expected > 0.0);
+    let (p, method, p_min) = match overdispersed {
+        Some(d) => {
+            // Gamma mixture: process overdispersion plus the sampling
+            // uncertainty of the estimated mean (CV^2 of x_b), so the
+            // baseline is not treated as exact in this branch either.
+            let alpha = d.alpha + cfg.dispersion_upper_z * d.alpha_se;
+            let mu2: f64 = matched.iter().map(|&i| fitted[i] * fitted[i]).sum();
+            let var_xb = x_b as f64 + alpha * mu2;
+            let alpha_eff = alpha + var_xb / (x_b as f64 * x_b as f64);
+            notes.push(format!(
+                "negative binomial: baseline overdispersed (dispersion index {:.2} > {:.2}, alpha {:.3} +/- {:.3}, {:.3} used with the upper bound and the baseline's own uncertainty)",
+                d.index, cfg.dispersion_threshold, d.alpha, d.alpha_se, alpha_eff
+            ));
+            (
+                stats::negbin_upper(observed, expected, alpha_eff),
+                Method::NegativeBinomial,
+                0.0,
+            )
+        }
+        None => {
+            let n = observed.saturating_add(x_b);
+            (
+                stats::conditional_poisson_p(observed, e_w, x_b, e_b),
+                Method::ExactPoisson,
+                stats::conditional_poisson_p(n, e_w, 0, e_b),
+            )
+        }
+    };
+    notes.push(format!(
+        "{} baseline hours, {} events, {}",
+        matched.len(),
+        x_b,
+        if per_request {
+            "per-request exposure"
+        } else {
+            "per-hour exposure"
+        }
+    ));
+    Assessment {
+        observed,
+        expected,
+        p,
+        impact: impact_of(observed as f64 - expected),
+        impact_unit,
+        method,
+        p_min,
+        is_new: false,
+        users: sl.users,
+        notes,
+    }
+}
+
+/// Fitted mean of every baseline bucket under a seasonal (or flat) rate per
+/// unit of exposure, and the number of rates fitted.
+fn fitted_means(
+    counts: &[u64],
+    exposure: &dyn Fn(usize) -> f64,
+    period: Option<usize>,
+) -> (Vec<f64>, usize) {
+    let n = counts.len();
+    let slots = period.unwrap_or(1);
+    let slot_of = |i: usize| period.map_or(0, |p| slot(i, n, p));
+    let mut sum_x = vec![0.0f64; slots];
+    let mut sum_e = vec![0.0f64; slots];
+    for (i, &c) in counts.iter().enumerate() {
+        sum_x[slot_of(i)] += c as f64;
+        sum_e[slot_of(i)] += exposure(i);
+    }
+    let n_params = sum_e.iter().filter(|&&e| e > 0.0).count();
+    let fitted = (0..n)
+        .map(|i| {
+            let s = slot_of(i);
+            if sum_e[s] > 0.0 {
+                sum_x[s] / sum_e[s] * exposure(i)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    (fitted, n_params)
+}
+
+fn adjust(assessments: &[Assessment], correction: Correction, alpha: f64) -> Vec<f64> {
+    let p: Vec<f64> = assessments.iter().map(|a| a.p).collect();
+    match correction {
+        Correction::Bh => stats::benjamini_hochberg(&p),
+        Correction::BhDiscrete => {
+            let p_min: Vec<f64> = assessments.iter().map(|a| a.p_min).collect();
+            stats::benjamini_hochberg_discrete(&p, &p_min, alpha)
+        }
+        Correction::None => p,
+    }
+}
+
+fn impact_floor(a: &Assessment, cfg: &GateConfig) -> f64 {
+    match a.impact_unit {
+        ImpactUnit::ShareOfRequests => cfg.min_impact_share,
+        ImpactUnit::EventsPerMinute => cfg.min_impact_per_minute,
+    }
+}
+
+/// The pass/fail rule of one mode.
+struct Rule {
+    alpha: f64,
+    min_ratio: f64,
+    hit: Verdict,
+    new_hit: Verdict,
+    pre_elevated: Option<(u64, f64)>,
+    baseline_name: &'static str,
+}
+
+fn severity(a: &Assessment, s: &SeverityConfig) -> Severity {
+    let (c, h, m) = match a.impact_unit {
+        ImpactUnit::ShareOfRequests => (s.critical_share, s.high_share, s.medium_share),
+        ImpactUnit::EventsPerMinute => (
+            s.critical_per_minute,
+            s.high_per_minute,
+            s.medium_per_minute,
+        ),
+    };
+    let base = if a.impact >= c {
+        Severity::Critical
+    } else if a.impact >= h {
+        Severity::High
+    } else if a.impact >= m {
+        Severity::Medium
+    } else {
+        Severity::Low
+    };
+    let big_ratio = a.observed > 0 && a.ratio().is_none_or(|r| r >= s.ratio_bump);
+    match (base, big_ratio) {
+        (Severity::Low, true) => Severity::Medium,
+        (Severity::Medium, true) => Severity::High,
+        (b, _) => b,
+    }
+}
+
+/// p-values: three decimals when readable that way, scientific below.
+fn fmt_p(v: f64) -> String {
+    if v >= 0.001 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.2e}")
+    }
+}
+
+fn fmt_impact(a: &Assessment) -> String {
+    match a.impact_unit {
+        ImpactUnit::ShareOfRequests => format!("{:.4}% of requests", a.impact * 100.0),
+        ImpactUnit::EventsPerMinute => format!("{:.3} events/min", a.impact),
+    }
+}
+
+fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateConfig) -> Decision {
+    let floor = impact_floor(&a, cfg);
+    let floor_txt = match a.impact_unit {
+        ImpactUnit::ShareOfRequests => format!("{:.4}%", floor * 100.0),
+        ImpactUnit::EventsPerMinute => format!("{floor} events/min"),
+    };
+    let sig_ok = q < rule.alpha;
+    let impact_ok = a.impact >= floor;
+    let mut failed: Vec<String> = Vec::new();
+    if !sig_ok {
+        failed.push(format!("q = {} is not below {}", fmt_p(q), rule.alpha));
+    }
+    if !impact_ok {
+        failed.push(format!(
+            "excess impact {} is below the floor {floor_txt}",
+            fmt_impact(&a)
+        ));
+    }
+    let verdict = if a.method == Method::NotTested {
+        failed.push("not tested".to_string());
+        Verdict::Pass
+    } else if a.is_new {
+        if a.observed < cfg.new_min_count {
+            failed.push(format!(
+                "new signature with {} events, fewer than the minimum {}",
+                a.observed, cfg.new_min_count
+            ));
+        }
+        if let Some(u) = a.users.filter(|&u| u < cfg.new_min_users) {
+            failed.push(format!(
+                "new signature seen by {u} distinct users, fewer than the minimum {}",
+                cfg.new_min_users
+            ));
+        }
+        if failed.is_empty() {
+            rule.new_hit
+        } else {
+            Verdict::Pass
+        }
+    } else {
+        let ratio = a.ratio().unwrap_or(f64::INFINITY);
+        if ratio < rule.min_ratio {
+            failed.push(format!(
+                "ratio {ratio:.2}x is below the minimum {}x",
+                rule.min_ratio
+            ));
+        }
+        if failed.is_empty() {
+            rule.hit
+        } else {
+            Verdict::Pass
+        }
+    };
+    // A deploy regression that was already there before the deploy.
+    let verdict = match (verdict, rule.pre_elevated) {
+        (Verdict::Regression | Verdict::New, Some(_)) => Verdict::Spike,
+        (v, _) => v,
+    };
+    let sev = severity(&a, &cfg.severity);
+    let counts = if a.is_new {
+        format!(
+            "{} events, none in the {}-hour baseline{}",
+            a.observed,
+            s.baseline.counts.len(),
+            a.users
+                .map(|u| format!(", {u} distinct users"))
+                .unwrap_or_default()
+        )
+    } else {
+        format!(
+            "{} events vs {:.2} expected{} from the {}",
+            a.observed,
+            a.expected,
+            a.ratio().map(|r| format!(" ({r:.2}x)")).unwrap_or_default(),
+            rule.baseline_name
+        )
+    };
+    let head = match verdict {
+        Verdict::Regression => "regression".to_string(),
+        Verdict::New => "new signature introduced by the deploy".to_string(),
+        Verdict::Spike => match rule.pre_elevated {
+            Some((o, e)) => format!(
+                "spike, not attributed to the deploy: already elevated in the hour before it ({o} events vs {e:.2} expected)"
+            ),
+            None if a.is_new => "spike: new signature between deploys".to_string(),
+            None => "spike between deploys".to_string(),
+        },
+        Verdict::Pass => "pass".to_string(),
+    };
+    let mut reason = format!(
+        "{head}: {counts}; p = {}, q = {}; excess impact {}, severity {}",
+        fmt_p(a.p),
+        fmt_p(q),
+        fmt_impact(&a),
+        sev.as_str()
+    );
+    if verdict == Verdict::Pass && !failed.is_empty() {
+        reason.push_str("; not flagged because ");
+        reason.push_str(&failed.join(" and "));
+    }
+    if !a.notes.is_empty() {
+        reason.push_str(" [");
+        reason.push_str(&a.notes.join("; "));
+        reason.push(']');
+    }
+    Decision {
+        signature: s.signature.clone(),
+        observed: a.observed,
+        expected: a.expected,
+        ratio: a.ratio(),
+        p: a.p,
+        q,
+        impact: a.impact,
+        impact_unit: a.impact_unit,
+        severity: sev,
+        verdict,
+        method: a.method,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::gate::series::{Baseline, Window};
+    use proptest::prelude::*;
+
+    /// A signature with the given hourly baseline and `window_total` events
+    /// spread over a 60-minute window, no traffic, no users.
+    fn sig(name: &str, baseline: Vec<u64>, window_total: u64) -> SignatureWindow {
+        let mut counts = vec![0u64; 60];
+        // Spread the window evenly over its minutes.
+        for k in 0..window_total {
+            counts[(k % 60) as usize] += 1;
+        }
+        SignatureWindow {
+            signature: name.to_string(),
+            baseline: Baseline {
+                counts: baseline,
+                requests: None,
+            },
+            window: Window {
+                counts,
+                requests: None,
+                distinct_users: None,
+            },
+        }
+    }
+
+    fn flat(rate: u64) -> Vec<u64> {
+        vec![rate; 168]
+    }
+
+    fn with_traffic(mut s: SignatureWindow, base: Vec<u64>, window: u64) -> SignatureWindow {
+        s.baseline.requests = Some(base);
+        s.window.requests = Some(window);
+        s
+    }
+
+    /// 150 quiet signatures at 20 / h that do not change, plus `extra`.
+    fn family(extra: Vec<SignatureWindow>) -> Vec<SignatureWindow> {
+        let mut v: Vec<SignatureWindow> = (0..150)
+            .map(|i| sig(&format!("bg{i}"), flat(20), 20))
+            .collect();
+        v.extend(extra);
+        v
+    }
+
+    fn last(d: &[Decision]) -> &Decision {
+        &d[d.len() - 1]
+    }
+
+    #[test]
+    fn unchanged_signatures_pass() {
+        let d = judge_deploy(&family(vec![]), &GateConfig::default());
+        assert!(d.iter().all(|d| d.verdict == Verdict::Pass));
+        assert!(d.iter().all(|d| (d.expected - 20.0).abs() < 1e-9));
+    }
+
+    #[test]
+    fn five_fold_regression_is_flagged_with_explanation() {
+        let d = judge_deploy(
+            &family(vec![sig("boom", flat(20), 100)]),
+            &GateConfig::default(),
+        );
+        let b = last(&d);
+        assert_eq!(b.verdict, Verdict::Regression, "{}", b.reason);
+        assert_eq!(b.observed, 100);
+        assert!((b.expected - 20.0).abs() < 1e-9);
+        assert_eq!(b.ratio, Some(5.0));
+        assert!(b.q < 0.01 && b.p <= b.q);
+        // 80 excess events over 60 minutes.
+        assert_eq!(b.impact_unit, ImpactUnit::EventsPerMinute);
+        assert!((b.impact - 80.0 / 60.0).abs() < 1e-9);
+        assert!(
+            b.reason
+                .starts_with("regression: 100 events vs 20.00 expected"),
+            "{}",
+            b.reason
+        );
+        // Every other signature still passes.
+        assert_eq!(d.iter().filter(|d| d.verdict.flagged()).count(), 1);
+    }
+
+    #[test]
+    fn first_event_of_a_new_signature_is_not_a_regression() {
+        let d = judge_deploy(
+            &family(vec![sig("once", vec![0; 168], 1)]),
+            &GateConfig::default(),
+        );
+        let b = last(&d);
+        assert_eq!(b.method, Method::NewSignature);
+        // p is the 1/169, but the minimum-count rule holds it back.
+        assert!((b.p - 1.0 / 169.0).abs() < 1e-12);
+        assert_eq!(b.verdict, Verdict::Pass);
+        assert!(
+            b.reason.contains("fewer than the minimum 5"),
+            "{}",
+            b.reason
+        );
+    }
+
+    #[test]
+    fn new_signature_needs_count_and_users() {
+        let cfg = GateConfig::default();
+        let mut many = sig("new", vec![0; 168], 30);
+        many.window.distinct_users = Some(25);
+        let d = judge_deploy(&family(vec![many.clone()]), &cfg);
+        assert_eq!(last(&d).verdict, Verdict::New, "{}", last(&d).reason);
+        assert_eq!(last(&d).ratio, None);
+        // Same burst from one user (a bot retrying) is not a new error.
+        many.window.distinct_users = Some(1);
+        let d = judge_deploy(&family(vec![many]), &cfg);
+        assert_eq!(last(&d).verdict, Verdict::Pass);
+        assert!(
+            last(&d).reason.contains("distinct users"),
+            "{}",
+            last(&d).reason
+        );
+    }
+
+    #[test]
+    fn new_error_share_of_requests_is_the_impact() {
+        // 0.5% of 20,000 requests = 100 events, traffic known.
+        let s = with_traffic(sig("new", vec![0; 168], 100), vec![20_000; 168], 20_000);
+        let d = judge_deploy(&family(vec![s]), &GateConfig::default());
+        let b = last(&d);
+        assert_eq!(b.verdict, Verdict::New);
+        assert_eq!(b.impact_unit, ImpactUnit::ShareOfRequests);
+        assert!((b.impact - 0.005).abs() < 1e-12);
+        // 0.5% of requests is `medium` by impact, raised to `high` by the
+        // infinite ratio of a new signature.
+        assert_eq!(b.severity, Severity::High);
+    }
+
+    #[test]
+    fn traffic_surge_is_not_a_regression_when_traffic_is_known() {
+        // Errors at 1 per 1,000 requests; the window has 3x the traffic and
+        // 3x the errors.
+        let base_req = vec![20_000u64; 168];
+        let s = with_traffic(sig("surge", flat(20), 60), base_req, 60_000);
+        let d = judge_deploy(&family(vec![s.clone()]), &GateConfig::default());
+        assert_eq!(last(&d).verdict, Verdict::Pass, "{}", last(&d).reason);
+        assert!((last(&d).expected - 60.0).abs() < 1e-9);
+        // Without traffic the same counts look like a 3x regression.
+        let mut blind = s;
+        blind.baseline.requests = None;
+        blind.window.requests = None;
+        let d = judge_deploy(&family(vec![blind]), &GateConfig::default());
+        assert_eq!(last(&d).verdict, Verdict::Regression);
+    }
+
+    #[test]
+    fn daily_peak_is_expected_with_the_hour_of_day_baseline() {
+        // 10 / h except 60 in the hours at the window's time of day.
+        let n = 168;
+        let base: Vec<u64> = (0..n)
+            .map(|i| if (n - i) % 24 == 0 { 60 } else { 10 })
+            .collect();
+        let s = sig("peak", base, 62);
+        let cfg = GateConfig::default();
+        let d = judge_deploy(&family(vec![s.clone()]), &cfg);
+        assert_eq!(last(&d).verdict, Verdict::Pass, "{}", last(&d).reason);
+        assert!((last(&d).expected - 60.0).abs() < 1e-9);
+        let flat_cfg = GateConfig {
+            seasonality: Seasonality::None,
+            ..GateConfig::default()
+        };
+        let d = judge_deploy(&family(vec![s]), &flat_cfg);
+        assert!(last(&d).expected < 13.0);
+        // The flat baseline's misfit makes it overdispersed, so the NB tail
+        // protects it here; but it expects far too little.
+        assert_eq!(last(&d).method, Method::NegativeBinomial);
+    }
+
+    #[test]
+    fn overdispersed_baseline_uses_negative_binomial() {
+        // Alternating 5 and 35 around a mean of 20: variance 225 >> 20.
+        let base: Vec<u64> = (0..168).map(|i| if i % 2 == 0 { 5 } else { 35 }).collect();
+        let cfg = GateConfig {
+            seasonality: Seasonality::None,
+            ..GateConfig::default()
+        };
+        let d = judge_deploy(&family(vec![sig("bursty", base, 45)]), &cfg);
+        let b = last(&d);
+        assert_eq!(b.method, Method::NegativeBinomial);
+        // 45 vs 20 is nothing unusual for this signature.
+        assert_eq!(b.verdict, Verdict::Pass);
+        assert!(b.p > 0.01, "{}", b.reason);
+        // The same 45 against a Poisson-like baseline is a clear regression.
+        let d = judge_deploy(&family(vec![sig("steady", flat(20), 45)]), &cfg);
+        assert_eq!(last(&d).method, Method::ExactPoisson);
+        assert!(last(&d).p < 1e-5);
+    }
+
+    #[test]
+    fn already_elevated_before_the_deploy_is_a_spike() {
+        let mut base = flat(20);
+        base[167] = 200; // outage in the hour before the deploy
+        let d = judge_deploy(
+            &family(vec![sig("outage", base, 200)]),
+            &GateConfig::default(),
+        );
+        assert_eq!(last(&d).verdict, Verdict::Spike, "{}", last(&d).reason);
+        assert!(last(&d).reason.contains("before"));
+        let cfg = GateConfig {
+            check_pre_deploy: false,
+            ..GateConfig::default()
+        };
+        let mut base = flat(20);
+        base[167] = 200;
+        let d = judge_deploy(&family(vec![sig("outage", base, 200)]), &cfg);
+        assert_eq!(last(&d).verdict, Verdict::Regression);
+    }
+
+    #[test]
+    fn continuous_mode_marks_spikes() {
+        let mut new = sig("new", vec![0; 168], 40);
+        new.window.distinct_users = Some(30);
+        let d = judge_continuous(
+            &family(vec![sig("spiky", flat(20), 200), new]),
+            &GateConfig::default(),
+        );
+        let n = d.len();
+        assert_eq!(d[n - 2].verdict, Verdict::Spike);
+        assert_eq!(d[n - 1].verdict, Verdict::Spike);
+        assert!(d[n - 1].reason.contains("new signature"));
+        assert!(d[..n - 2].iter().all(|d| d.verdict == Verdict::Pass));
+        // 2.5x is a regression for a deploy but not a spike (min ratio 3).
+        let d = judge_continuous(
+            &family(vec![sig("meh", flat(20), 50)]),
+            &GateConfig::default(),
+        );
+        assert_eq!(last(&d).verdict, Verdict::Pass);
+    }
+
+    #[test]
+    fn misaligned_traffic_falls_back_to_hours() {
+        let s = with_traffic(sig("x", flat(20), 20), vec![1000; 10], 1000);
+        let d = judge_deploy(&[s], &GateConfig::default());
+        assert_eq!(d[0].impact_unit, ImpactUnit::EventsPerMinute);
+        assert!(d[0].reason.contains("misaligned"));
+    }
+
+    #[test]
+    fn degenerate_inputs_do_not_panic() {
+        let empty = SignatureWindow::default();
+        let short = sig("short", vec![3], 5);
+        let d = judge_deploy(&[empty.clone(), short.clone()], &GateConfig::default());
+        assert_eq!(d.len(), 2);
+        assert!(d.iter().all(|d| d.verdict == Verdict::Pass));
+        let d = judge_continuous(&[empty, short], &GateConfig::default());
+        assert_eq!(d.len(), 2);
+        assert!(judge_deploy(&[], &GateConfig::default()).is_empty());
+    }
+
+    #[test]
+    fn decision_serializes_with_all_fields() -> Result<(), serde_json::Error> {
+        let d = judge_deploy(
+            &family(vec![sig("boom", flat(20), 100)]),
+            &GateConfig::default(),
+        );
+        let v = serde_json::to_value(last(&d))?;
+        for f in [
+            "signature",
+            "observed",
+            "expected",
+            "p",
+            "q",
+            "impact",
+            "severity",
+            "verdict",
+            "reason",
+        ] {
+            assert!(v.get(f).is_some(), "missing {f}");
+        }
+        assert_eq!(v["verdict"], "regression");
+        let back: Decision = serde_json::from_value(v)?;
+        assert_eq!(&back, last(&d));
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn more_observed_never_lowers_the_flag(
+            base in proptest::collection::vec(0u64..40, 168),
+            x in 0u64..150,
+            users in proptest::option::of(0u64..10),
+        ) {
+            let cfg = GateConfig::default();
+            let mut a = sig("s", base.clone(), x);
+            a.window.distinct_users = users;
+            let mut b = sig("s", base, x + 1);
+            b.window.distinct_users = users;
+            let da = judge_deploy(&family(vec![a]), &cfg);
+            let db = judge_deploy(&family(vec![b]), &cfg);
+            let (da, db) = (last(&da), last(&db));
+            prop_assert!(db.p <= da.p + 1e-12);
+            prop_assert!(!da.verdict.flagged() || db.verdict.flagged(), "{} / {}", da.reason, db.reason);
+        }
+
+        #[test]
+        fn scaling_all_traffic_changes_no_test(
+            base in proptest::collection::vec(0u64..40, 168),
+            x in 0u64..150,
+            req in 1_000u64..50_000,
+            scale in 2u64..50,
+        ) {
+            // Requests counted in different units (or a uniformly busier
+            // service with the same errors) give the same expected count
+            // and p; only the share-of-requests impact scales.
+            let cfg = GateConfig::default();
+            let s1 = with_traffic(sig("s", base.clone(), x), vec![req; 168], req);
+            let s2 = with_traffic(sig("s", base, x), vec![req * scale; 168], req * scale);
+            let d1 = judge_deploy(&family(vec![s1]), &cfg);
+            let d2 = judge_deploy(&family(vec![s2]), &cfg);
+            let (d1, d2) = (last(&d1), last(&d2));
+            prop_assert!((d1.expected - d2.expected).abs() <= 1e-9 * d1.expected.max(1.0));
+            prop_assert!((d1.p - d2.p).abs() <= 1e-9 * d1.p.max(1e-300));
+            prop_assert!((d1.q - d2.q).abs() <= 1e-9 * d1.q.max(1e-300));
+        }
+    }
+}

@@ -1,0 +1,16 @@
+//! The regression gate's pure rules: which error signatures a deploy really
+//! made worse, and which spiked between deploys, with an explanation for
+//! each. See docs/gate.md for the method, the defaults and the evaluation.
+//!
+//! - [`series`] (input), [`stats`], [`decide`], [`config`];
+//! - [`scenario`] and [`evaluate`]: the evaluation harness.
+//!
+//! The runner over the store and the actor that ticks it on the wall clock
+//! are [`crate::stages::gate`].
+
+pub mod config;
+pub mod decide;
+pub mod evaluate;
+pub mod scenario;
+pub mod series;
+pub mod stats;

@@ -1,0 +1,271 @@
+//! The table of supervised children. The supervisor, readiness, panic
+//! injection and status all iterate [`table`]; adding a child is one entry
+//! here plus its module.
+//!
+//! Order in the table is start order: a child starts after the ones it
+//! sends to. `stop_rank` orders the graceful shutdown (lowest first).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorCell, ActorRef, RpcReplyPort, SpawnErr};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::clients::git::Repo;
+use crate::clients::github::GitHub;
+use crate::clients::llm::LlmParts;
+use crate::config::EngineConfig;
+use crate::control::Control;
+use crate::control::actor::{ControlActor, ControlMsg};
+use crate::runtime::slot::ActorSlot;
+use crate::runtime::slots::Slots;
+use crate::stages::analyzer::{AnalyzerActor, AnalyzerArgs, AnalyzerContext, AnalyzerMsg};
+use crate::stages::gate::{GateActor, GateArgs, GateMsg};
+use crate::stages::ingest::{IngestActor, IngestArgs, IngestInbox, IngestMsg};
+use crate::stages::queue::{QueueActor, QueueArgs, QueueMsg};
+use crate::stages::triage::{TriageActor, TriageArgs, TriageContext, TriageMsg};
+use crate::store::Store;
+use crate::telemetry::Stats;
+
+/// Longest a status query waits for a child.
+pub const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What the children are built from. Every (re)start reads it again.
+pub struct Deps {
+    pub config: EngineConfig,
+    pub store: Store,
+    pub inbox: IngestInbox,
+    pub stats: Arc<Stats>,
+    pub llm: Arc<LlmParts>,
+    pub control: Control,
+    pub repo: Option<Repo>,
+    pub github: Option<GitHub>,
+    pub slots: Slots,
+}
+
+/// One supervised child, whatever its actor type.
+pub trait ChildSpec: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Starts it linked to `supervisor` and publishes it in its slot.
+    fn spawn<'a>(
+        &'a self,
+        deps: &'a Deps,
+        supervisor: ActorCell,
+    ) -> BoxFuture<'a, Result<ActorCell, SpawnErr>>;
+    /// Empties its slot (it went down).
+    fn clear(&self);
+    /// Whether an instance is running.
+    fn running(&self) -> bool;
+    /// Panics it inside a handler (failure tests).
+    fn inject_panic(&self) -> bool;
+    /// Whether it answers a status query.
+    fn has_status(&self) -> bool;
+    /// Its status as JSON; `None` when it has none or does not answer.
+    fn status(&self) -> BoxFuture<'static, Option<Value>>;
+    /// Stops it gracefully (draining first when it has a drain).
+    fn stop(&self, grace: Duration) -> BoxFuture<'static, ()>;
+    fn stop_rank(&self) -> u8;
+}
+
+type StatusFn<M> = fn(ActorRef<M>) -> BoxFuture<'static, Option<Value>>;
+
+/// A child of actor type `A`.
+struct Child<A: Actor> {
+    name: &'static str,
+    slot: ActorSlot<A::Msg>,
+    actor: fn() -> A,
+    args: fn(&Deps) -> A::Arguments,
+    panic: fn() -> A::Msg,
+    status: Option<StatusFn<A::Msg>>,
+    drain: Option<fn(RpcReplyPort<()>) -> A::Msg>,
+    stop_rank: u8,
+}
+
+impl<A: Actor> ChildSpec for Child<A> {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+
+    fn spawn<'a>(
+        &'a self,
+        deps: &'a Deps,
+        supervisor: ActorCell,
+    ) -> BoxFuture<'a, Result<ActorCell, SpawnErr>> {
+        Box::pin(async move {
+            let (actor, _) =
+                Actor::spawn_linked(None, (self.actor)(), (self.args)(deps), supervisor).await?;
+            self.slot.set(Some(actor.clone()));
+            Ok(actor.get_cell())
+        })
+    }
+
+    fn clear(&self) {
+        self.slot.set(None);
+    }
+
+    fn running(&self) -> bool {
+        self.slot.get().is_some()
+    }
+
+    fn inject_panic(&self) -> bool {
+        self.slot.cast((self.panic)())
+    }
+
+    fn has_status(&self) -> bool {
+        self.status.is_some()
+    }
+
+    fn status(&self) -> BoxFuture<'static, Option<Value>> {
+        match (self.status, self.slot.get()) {
+            (Some(status), Some(actor)) => status(actor),
+            _ => Box::pin(async { None }),
+        }
+    }
+
+    fn stop(&self, grace: Duration) -> BoxFuture<'static, ()> {
+        let actor = self.slot.get();
+        let drain = self.drain;
+        let name = self.name;
+        Box::pin(async move {
+            let Some(actor) = actor else { return };
+            if let Some(drain) = drain
+                && actor.call(drain, Some(grace)).await.is_err()
+            {
+                tracing::warn!(child = name, "did not drain in time");
+            }
+            let _ = actor.stop_and_wait(None, Some(grace)).await;
+        })
+    }
+
+    fn stop_rank(&self) -> u8 {
+        self.stop_rank
+    }
+}
+
+/// A status function for a child whose `Status` message answers `S`.
+macro_rules! status_via {
+    ($variant:path) => {
+        Some(|actor| {
+            Box::pin(async move {
+                match actor.call($variant, Some(QUERY_TIMEOUT)).await {
+                    Ok(ractor::rpc::CallResult::Success(status)) => to_json(&status),
+                    _ => None,
+                }
+            })
+        })
+    };
+}
+
+fn to_json(status: &impl Serialize) -> Option<Value> {
+    serde_json::to_value(status).ok()
+}
+
+/// Every supervised child, in start order.
+pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
+    vec![
+        // Last to stop but one: what ingest hands on must still be taken.
+        Arc::new(Child {
+            name: "queue",
+            slot: slots.of::<QueueMsg>(),
+            actor: || QueueActor,
+            args: |d| QueueArgs {
+                config: d.config.queue.clone(),
+                store: d.store.clone(),
+            },
+            panic: || QueueMsg::InjectPanic,
+            status: status_via!(QueueMsg::Status),
+            drain: None,
+            stop_rank: 4,
+        }),
+        // Drains and commits what it accepted before it stops.
+        Arc::new(Child {
+            name: "ingest",
+            slot: slots.of::<IngestMsg>(),
+            actor: || IngestActor,
+            args: |d| IngestArgs {
+                store: d.store.clone(),
+                inbox: d.inbox.clone(),
+                queue: d.slots.of::<QueueMsg>(),
+                max_group: d.config.ingest.max_commit_events,
+                stats: d.stats.clone(),
+            },
+            panic: || IngestMsg::InjectPanic,
+            status: None,
+            drain: Some(IngestMsg::Shutdown),
+            stop_rank: 3,
+        }),
+        Arc::new(Child {
+            name: "control",
+            slot: slots.of::<ControlMsg>(),
+            actor: || ControlActor,
+            args: |d| d.control.clone(),
+            panic: || ControlMsg::InjectPanic,
+            status: None,
+            drain: None,
+            stop_rank: 2,
+        }),
+        // The LLM stages stop first: their handlers are short (work runs in
+        // owned tasks that commit atomically).
+        Arc::new(Child {
+            name: "triage",
+            slot: slots.of::<TriageMsg>(),
+            actor: || TriageActor,
+            args: |d| TriageArgs {
+                context: TriageContext {
+                    config: d.config.triage.clone(),
+                    shadow: d.config.tickets.shadow,
+                    store: d.store.clone(),
+                    llm: d.llm.clone(),
+                    repo: d.repo.clone(),
+                    github: d.github.clone(),
+                    control: d.control.clone(),
+                },
+            },
+            panic: || TriageMsg::InjectPanic,
+            status: status_via!(TriageMsg::Status),
+            drain: None,
+            stop_rank: 1,
+        }),
+        Arc::new(Child {
+            name: "analyzer",
+            slot: slots.of::<AnalyzerMsg>(),
+            actor: || AnalyzerActor,
+            args: |d| AnalyzerArgs {
+                context: AnalyzerContext {
+                    config: d.config.analyzer.clone(),
+                    shadow: d.config.tickets.shadow,
+                    store: d.store.clone(),
+                    llm: d.llm.clone(),
+                    repo: d.repo.clone(),
+                    control: d.control.clone(),
+                },
+                triage: d.slots.of::<TriageMsg>(),
+            },
+            panic: || AnalyzerMsg::InjectPanic,
+            status: status_via!(AnalyzerMsg::Status),
+            drain: None,
+            stop_rank: 0,
+        }),
+        // Last: a tick in progress finishes (stop waits for the handler)
+        // and what it stored is flushed by the root's final flush.
+        Arc::new(Child {
+            name: "gate",
+            slot: slots.of::<GateMsg>(),
+            actor: || GateActor,
+            args: |d| GateArgs {
+                config: d.config.gate.clone(),
+                store: d.store.clone(),
+                analyzer: d.slots.of::<AnalyzerMsg>(),
+            },
+            panic: || GateMsg::InjectPanic,
+            status: status_via!(GateMsg::Status),
+            drain: None,
+            stop_rank: 5,
+        }),
+    ]
+}

@@ -1,0 +1,422 @@
+//! Starting and stopping the engine, and the typed handle the servers keep.
+//!
+//! - [`children`]: the table of supervised children;
+//! - [`supervisor`]: the root that starts, restarts and escalates.
+
+pub mod children;
+pub mod supervisor;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ractor::{Actor, ActorRef, RpcReplyPort};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+use crate::clients::llm::LlmParts;
+use crate::config::EngineConfig;
+use crate::control::Control;
+use crate::control::actor::ControlMsg;
+use crate::domain::event::Event;
+use crate::domain::signature::{SignatureConfigError, Signer};
+use crate::domain::tickets::{Ticket, TicketState};
+use crate::runtime::slot::ActorSlot;
+use crate::runtime::slots::Slots;
+use crate::stages::analyzer::{AnalyzerMsg, AnalyzerStatus};
+use crate::stages::gate::{GateMsg, GateStatus};
+use crate::stages::ingest::{self, IngestError, IngestMsg, IngestSender};
+use crate::stages::queue::{QueueMsg, QueueStatus};
+use crate::stages::triage::{TriageMsg, TriageStatus};
+use crate::store::tickets::TicketUpdateError;
+use crate::store::{DeployRecord, SignedEvent, Store, StoreError, TrafficRecord};
+use crate::telemetry::Stats;
+use children::{ChildSpec, Deps, QUERY_TIMEOUT};
+use supervisor::{RootArgs, RootMsg, RootSupervisor, SupervisionStatus};
+
+/// Longest a durable write (deploy marker, traffic) waits for the writer:
+/// it includes an fsync, which takes seconds when the disk is busy. The
+/// same bound as `server.ack_timeout`'s default for events.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the engine could not start or answer.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("invalid [signature] configuration: {0}")]
+    Signature(#[from] SignatureConfigError),
+    #[error("the actor tree failed to start: {0}")]
+    Spawn(String),
+    #[error("{0} is restarting; try again")]
+    Unavailable(&'static str),
+    #[error("{0} did not answer within {1:?}; try again")]
+    Slow(&'static str, Duration),
+    #[error(transparent)]
+    Ingest(#[from] IngestError),
+    #[error("invalid [scrub] configuration: {0}")]
+    Scrub(#[from] crate::domain::scrub::ScrubError),
+    #[error(transparent)]
+    Llm(#[from] crate::clients::llm::LlmConfigError),
+    #[error("invalid prompt: {0}")]
+    Prompt(#[from] crate::domain::llm::prompt::PromptError),
+    #[error("invalid [repo] configuration: {0}")]
+    Repo(#[from] crate::clients::git::RepoError),
+    #[error(transparent)]
+    GitHub(#[from] crate::clients::github::GitHubConfigError),
+}
+
+/// The running engine. Drop it only after [`Engine::shutdown`].
+pub struct Engine {
+    handle: EngineHandle,
+    root_join: JoinHandle<()>,
+}
+
+/// What the servers keep: the edge channel, the signer, read access to the
+/// store, and the actors' current references. One `Arc` inside: request
+/// handlers clone it per request, and cloning a dozen shared handles showed
+/// up in the ingest profile.
+#[derive(Clone)]
+pub struct EngineHandle {
+    inner: Arc<HandleParts>,
+}
+
+struct HandleParts {
+    ingest: IngestSender,
+    signer: Arc<Signer>,
+    store: Store,
+    root: ActorRef<RootMsg>,
+    slots: Slots,
+    children: Arc<[Arc<dyn ChildSpec>]>,
+    config: Arc<EngineConfig>,
+    stats: Arc<Stats>,
+    llm: Arc<LlmParts>,
+}
+
+/// Why an operator command was not carried out.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error(transparent)]
+    Ticket(#[from] TicketUpdateError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Says at start what the ticket stages will and will not do.
+fn announce_outputs(config: &EngineConfig, repo: bool, github: bool) {
+    if !repo {
+        tracing::info!(
+            "no repository configured (repo.path is empty): triage cannot read deploy diffs and marks deploy-attributed tickets unsure"
+        );
+    }
+    match (config.tickets.shadow, github) {
+        (true, true) => tracing::info!(
+            "shadow mode (tickets.shadow): tickets are decided and stored; no GitHub issue is opened"
+        ),
+        (true, false) => {
+            tracing::info!("shadow mode (tickets.shadow): tickets are decided and stored only")
+        }
+        (false, true) => {
+            tracing::info!(repo = %config.github.repo, "tickets are published as GitHub issues")
+        }
+        (false, false) => {}
+    }
+}
+
+/// Builds the LLM stages' parts from `[llm]` and `[scrub]`.
+fn build_llm_parts(config: &EngineConfig) -> Result<LlmParts, EngineError> {
+    use crate::domain::llm::prompt::{PromptKind, Template};
+    let scrubber = Arc::new(crate::domain::scrub::Scrubber::new(&config.scrub)?);
+    let client = crate::clients::llm::LlmClient::new(&config.llm, scrubber.clone())?;
+    let analyzer_prompt = Template::load(PromptKind::Analyzer, &config.llm.analyzer_prompt)?;
+    let triage_prompt = Template::load(PromptKind::Triage, &config.llm.triage_prompt)?;
+    if client.is_configured() {
+        tracing::info!(base_url = %config.llm.base_url, model = %config.llm.model, "LLM configured");
+    } else {
+        tracing::info!(
+            "no LLM configured (llm.base_url and llm.model are empty): grouping and triage take their deterministic path"
+        );
+    }
+    Ok(LlmParts {
+        client,
+        scrubber,
+        analyzer_prompt,
+        triage_prompt,
+    })
+}
+
+impl Engine {
+    /// Opens the store, compiles the signature masks and starts the actor tree.
+    pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
+        let signer = Arc::new(Signer::new(&config.signature)?);
+        let llm = Arc::new(build_llm_parts(&config)?);
+        let store = Store::open(&config.store)?;
+        let control = Control::new(store.clone(), llm.scrubber.clone());
+        if let Some(saved) = control.restore_llm() {
+            llm.client.restore(&saved);
+        }
+        let repo = crate::clients::git::Repo::open(&config.repo).await?;
+        let github = crate::clients::github::GitHub::new(&config.github)?;
+        announce_outputs(&config, repo.is_some(), github.is_some());
+        let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
+        let slots = Slots::default();
+        let children: Arc<[Arc<dyn ChildSpec>]> = children::table(&slots).into();
+        let stats = Arc::new(Stats::default());
+        let args = RootArgs {
+            deps: Deps {
+                config: config.clone(),
+                store: store.clone(),
+                inbox,
+                stats: stats.clone(),
+                llm: llm.clone(),
+                control,
+                repo,
+                github,
+                slots: slots.clone(),
+            },
+            children: children.clone(),
+        };
+        let (root, root_join) = Actor::spawn(None, RootSupervisor, args)
+            .await
+            .map_err(|e| EngineError::Spawn(e.to_string()))?;
+        Ok(Self {
+            handle: EngineHandle {
+                inner: Arc::new(HandleParts {
+                    ingest: sender,
+                    signer,
+                    store,
+                    root,
+                    slots,
+                    children,
+                    config: Arc::new(config),
+                    stats,
+                    llm,
+                }),
+            },
+            root_join,
+        })
+    }
+
+    pub fn handle(&self) -> EngineHandle {
+        self.handle.clone()
+    }
+
+    /// Stops in order (ingest drains and commits what it accepted, then the
+    /// queue), flushes, and waits for the tree to stop.
+    pub async fn shutdown(self) {
+        let _ = self
+            .handle
+            .inner
+            .root
+            .call(RootMsg::Shutdown, Some(Duration::from_secs(60)))
+            .await;
+        let _ = self.root_join.await;
+    }
+
+    /// Resolves when the actor tree stops by itself (an escalation).
+    pub fn stopped(&mut self) -> &mut JoinHandle<()> {
+        &mut self.root_join
+    }
+}
+
+impl EngineHandle {
+    /// Computes the signature of an event (pure; safe on any thread).
+    pub fn sign(&self, event: Event) -> SignedEvent {
+        let signature = self.inner.signer.sign(&event);
+        SignedEvent { event, signature }
+    }
+
+    /// The bounded channel into the writer.
+    pub fn ingest(&self) -> &IngestSender {
+        &self.inner.ingest
+    }
+
+    /// Read access to the store. Writes go through the actors.
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Accepted and rejected totals (the edges count their rejections here too).
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
+    }
+
+    /// The LLM client, scrubber and prompts the later stages use.
+    pub fn llm(&self) -> &LlmParts {
+        &self.inner.llm
+    }
+
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    /// Stores a deploy marker durably, through the writer.
+    pub async fn record_deploy(&self, deploy: DeployRecord) -> Result<DeployRecord, EngineError> {
+        self.ask_writer(move |r| IngestMsg::RecordDeploy(deploy, r))
+            .await
+    }
+
+    /// Stores served requests durably, through the writer: the regression
+    /// gate's exposure (from `POST /v1/traffic` and Sentry sessions).
+    pub async fn record_traffic(&self, traffic: TrafficRecord) -> Result<(), EngineError> {
+        self.ask_writer(move |r| IngestMsg::RecordTraffic(traffic, r))
+            .await
+    }
+
+    /// One durable write through the ingest actor (the only writer), and its answer.
+    async fn ask_writer<T: Send + 'static>(
+        &self,
+        message: impl FnOnce(ractor::RpcReplyPort<Result<T, IngestError>>) -> IngestMsg,
+    ) -> Result<T, EngineError> {
+        let result = ask(&self.slot::<IngestMsg>(), "ingest", message, WRITE_TIMEOUT).await?;
+        result.map_err(Into::into)
+    }
+
+    /// The slot of the child that takes messages of type `M`.
+    pub fn slot<M: ractor::Message>(&self) -> ActorSlot<M> {
+        self.inner.slots.of::<M>()
+    }
+
+    /// The queue's state, or `None` while it restarts.
+    pub async fn queue_status(&self) -> Option<QueueStatus> {
+        self.status(QueueMsg::Status).await
+    }
+
+    /// The gate's state, or `None` while it restarts.
+    pub async fn gate_status(&self) -> Option<GateStatus> {
+        self.status(GateMsg::Status).await
+    }
+
+    /// The analyzer's state, or `None` while it restarts.
+    pub async fn analyzer_status(&self) -> Option<AnalyzerStatus> {
+        self.status(AnalyzerMsg::Status).await
+    }
+
+    /// Triage's state, or `None` while it restarts.
+    pub async fn triage_status(&self) -> Option<TriageStatus> {
+        self.status(TriageMsg::Status).await
+    }
+
+    /// A child's status, or `None` while it restarts or does not answer.
+    async fn status<M: ractor::Message, S: Send + 'static>(
+        &self,
+        message: fn(RpcReplyPort<S>) -> M,
+    ) -> Option<S> {
+        ask(&self.slot::<M>(), "status", message, QUERY_TIMEOUT)
+            .await
+            .ok()
+    }
+
+    /// Every child that has a status, by child name, as JSON (null while
+    /// it restarts or does not answer).
+    pub async fn children_status(&self) -> serde_json::Map<String, Value> {
+        let mut out = serde_json::Map::new();
+        for child in self.inner.children.iter().filter(|c| c.has_status()) {
+            out.insert(
+                child.name().to_string(),
+                child.status().await.unwrap_or(Value::Null),
+            );
+        }
+        out
+    }
+
+    /// Records an operator's label on a ticket's triage verdict, through
+    /// the control actor; durable when it returns.
+    pub async fn label_ticket(
+        &self,
+        id: &str,
+        correct: bool,
+        note: Option<String>,
+    ) -> Result<Ticket, CommandError> {
+        let id = id.to_string();
+        let message = move |reply| ControlMsg::Label {
+            id,
+            correct,
+            note,
+            reply,
+        };
+        Ok(ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await??)
+    }
+
+    /// An operator's state change (dismiss, escalate, resolve), through the
+    /// control actor; durable when it returns.
+    pub async fn move_ticket(
+        &self,
+        id: &str,
+        to: TicketState,
+        reason: &str,
+    ) -> Result<Ticket, CommandError> {
+        let (id, reason) = (id.to_string(), reason.to_string());
+        let message = move |reply| ControlMsg::Move {
+            id,
+            to,
+            reason,
+            reply,
+        };
+        Ok(ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await??)
+    }
+
+    /// Restart counts per child.
+    pub async fn supervision_status(&self) -> Option<SupervisionStatus> {
+        match self
+            .inner
+            .root
+            .call(RootMsg::Status, Some(QUERY_TIMEOUT))
+            .await
+        {
+            Ok(ractor::rpc::CallResult::Success(status)) => Some(status),
+            _ => None,
+        }
+    }
+
+    /// Whether every child is running (for `/readyz`).
+    pub fn ready(&self) -> bool {
+        self.inner.children.iter().all(|c| c.running())
+    }
+
+    /// The children's names, in start order.
+    pub fn children(&self) -> Vec<&'static str> {
+        self.inner.children.iter().map(|c| c.name()).collect()
+    }
+
+    /// Panics the child named `name` inside its handler. For failure tests;
+    /// harmless in production, where nothing calls it.
+    #[doc(hidden)]
+    pub fn inject_panic(&self, name: &str) -> bool {
+        self.inner
+            .children
+            .iter()
+            .find(|c| c.name() == name)
+            .is_some_and(|c| c.inject_panic())
+    }
+}
+
+/// One request to the current instance of a child, and its answer.
+async fn ask<M: ractor::Message, T: Send + 'static>(
+    slot: &ActorSlot<M>,
+    name: &'static str,
+    message: impl FnOnce(RpcReplyPort<T>) -> M,
+    timeout: Duration,
+) -> Result<T, EngineError> {
+    let actor = slot.get().ok_or(EngineError::Unavailable(name))?;
+    match actor
+        .call(message, Some(timeout))
+        .await
+        .map_err(|_| EngineError::Unavailable(name))?
+    {
+        ractor::rpc::CallResult::Success(answer) => Ok(answer),
+        ractor::rpc::CallResult::Timeout => Err(EngineError::Slow(name, timeout)),
+        ractor::rpc::CallResult::SenderError => Err(EngineError::Unavailable(name)),
+    }
+}

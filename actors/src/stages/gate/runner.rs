@@ -1,0 +1,288 @@
+//! The gate over the store: judges each deploy once its window has closed,
+//! each batch the debounce queue hands on between deploys, stores every run
+//! with its decisions, and makes the flagged signatures candidates for the
+//! analyzer.
+//!
+//! Everything here is synchronous and takes the time as an argument, so the
+//! live actor (wall clock) and `suture replay` (simulated time) run the same
+//! code. Writes are not flushed here: the caller flushes after a tick.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::domain::gate::config::{GateConfig, millis};
+use crate::domain::gate::decide::{self, Decision, Verdict};
+use crate::stages::gate::source::{self, Gathered};
+use crate::store::{
+    BatchRecord, CandidateState, DeployRecord, GateRun, JudgedSignature, RunKind, SignatureRecord,
+    Store, StoreError, minute_of, minute_start_ms,
+};
+
+/// Work between two prunes of per-minute data and old runs.
+const PRUNE_EVERY_MS: i64 = 3_600_000;
+
+/// The gate's state between ticks.
+pub struct GateRunner {
+    store: Store,
+    cfg: GateConfig,
+    /// When each signature was last flagged (for the spike cooldown).
+    recently_flagged: HashMap<String, i64>,
+    /// Signatures with a candidate still waiting for the analyzer.
+    awaiting: HashSet<String>,
+    last_prune_ms: i64,
+}
+
+impl GateRunner {
+    /// Restores the spike cooldowns from the runs stored in the last cooldown.
+    pub fn new(store: Store, cfg: GateConfig, now_ms: i64) -> Result<Self, StoreError> {
+        let mut recently_flagged: HashMap<String, i64> = HashMap::new();
+        let since = now_ms.saturating_sub(millis(cfg.spike_cooldown));
+        for run in store.runs_since(since, usize::MAX)? {
+            for judged in run.flagged() {
+                let at = recently_flagged
+                    .entry(judged.decision.signature.clone())
+                    .or_insert(run.judged_at_ms);
+                *at = (*at).max(run.judged_at_ms);
+            }
+        }
+        let awaiting = store
+            .candidates()?
+            .into_iter()
+            .filter(|c| c.state == CandidateState::New)
+            .map(|c| c.signature)
+            .collect();
+        Ok(Self {
+            store,
+            cfg,
+            recently_flagged,
+            awaiting,
+            last_prune_ms: i64::MIN,
+        })
+    }
+
+    pub fn config(&self) -> &GateConfig {
+        &self.cfg
+    }
+
+    /// Judges what is due at `now_ms`: deploys whose window (plus
+    /// `settle`) has closed and that have no run yet, then every batch after
+    /// the stored cursor. Returns the runs it stored.
+    pub fn tick(&mut self, now_ms: i64) -> Result<Vec<GateRun>, StoreError> {
+        let mut runs = Vec::new();
+        if !self.cfg.enabled {
+            return Ok(runs);
+        }
+        let deploys = self.store.deploys()?;
+        let window_ms = millis(self.cfg.window);
+        let settle_ms = millis(self.cfg.settle);
+        for deploy in &deploys {
+            let closes = deploy.at_ms.saturating_add(window_ms);
+            if closes.saturating_add(settle_ms) > now_ms || self.store.has_deploy_run(&deploy.id)? {
+                continue;
+            }
+            runs.push(self.judge_deploy(deploy, now_ms)?);
+        }
+        let cursor = self.store.gate_batch_cursor()?;
+        for batch in self.store.batches_after(cursor)? {
+            let open_window = deploys.iter().any(|d| {
+                d.at_ms <= batch.handed_at_ms
+                    && batch.handed_at_ms < d.at_ms.saturating_add(window_ms)
+            });
+            // Inside a deploy's window the deploy's judgement covers these
+            // signatures; judging them twice would double-count one change.
+            if !open_window {
+                if let Some(run) = self.judge_batch(&batch, now_ms)? {
+                    runs.push(run);
+                }
+            }
+            self.store.set_gate_batch_cursor(batch.seq)?;
+        }
+        if now_ms.saturating_sub(self.last_prune_ms) >= PRUNE_EVERY_MS {
+            self.prune(now_ms)?;
+            self.last_prune_ms = now_ms;
+        }
+        Ok(runs)
+    }
+
+    /// Judges one deploy's window and stores the run.
+    pub fn judge_deploy(
+        &mut self,
+        deploy: &DeployRecord,
+        now_ms: i64,
+    ) -> Result<GateRun, StoreError> {
+        let start_ms = minute_start_ms(minute_of(deploy.at_ms));
+        let retention_ms = millis(self.cfg.minute_retention);
+        let gathered = if now_ms.saturating_sub(start_ms) > retention_ms {
+            Gathered {
+                note: Some(format!(
+                    "not judged: the window's per-minute data had passed gate.minute_retention ({}) when the gate got to it",
+                    humantime::format_duration(self.cfg.minute_retention)
+                )),
+                ..Gathered::default()
+            }
+        } else {
+            source::gather(&self.store, start_ms, &self.cfg, None)?
+        };
+        let decisions = decide::judge_deploy(&gathered.signatures, &self.cfg);
+        let run = GateRun {
+            id: format!("deploy:{}", deploy.id),
+            kind: RunKind::Deploy,
+            deploy: Some(deploy.clone()),
+            batch_seq: None,
+            ..self.finish_run(&gathered, decisions, start_ms, now_ms)?
+        };
+        self.store_run(&run)?;
+        Ok(run)
+    }
+
+    /// Judges the batch's signatures over the window that ends at the batch
+    /// (continuous mode). `None` when none of them fired in that window.
+    pub fn judge_batch(
+        &mut self,
+        batch: &BatchRecord,
+        now_ms: i64,
+    ) -> Result<Option<GateRun>, StoreError> {
+        let end_minute = minute_of(batch.handed_at_ms);
+        let start_minute = end_minute.saturating_sub(self.cfg.window_minutes());
+        let start_ms = minute_start_ms(start_minute);
+        let only: Vec<String> = batch.entries.iter().map(|e| e.signature.clone()).collect();
+        let gathered = source::gather(&self.store, start_ms, &self.cfg, Some(&only))?;
+        if gathered.signatures.is_empty() && gathered.note.is_none() {
+            return Ok(None);
+        }
+        let decisions = decide::judge_continuous(&gathered.signatures, &self.cfg);
+        let run = GateRun {
+            id: format!("batch:{}", batch.seq),
+            kind: RunKind::Continuous,
+            deploy: None,
+            batch_seq: Some(batch.seq),
+            ..self.finish_run(&gathered, decisions, start_ms, now_ms)?
+        };
+        self.store_run(&run)?;
+        Ok(Some(run))
+    }
+
+    /// The parts of a run every kind shares (the caller names it).
+    fn finish_run(
+        &mut self,
+        gathered: &Gathered,
+        decisions: Vec<Decision>,
+        start_ms: i64,
+        now_ms: i64,
+    ) -> Result<GateRun, StoreError> {
+        Ok(GateRun {
+            id: String::new(),
+            kind: RunKind::Continuous,
+            deploy: None,
+            batch_seq: None,
+            window_start_ms: start_ms,
+            window_minutes: self.cfg.window_minutes(),
+            baseline_hours: gathered.baseline_hours,
+            judged_at_ms: now_ms,
+            traffic_known: gathered.traffic_known,
+            note: gathered.note.clone(),
+            decisions: self.explain(gathered, decisions, now_ms)?,
+        })
+    }
+
+    /// Adds what a reader needs to each decision and chooses the candidates:
+    /// every flagged decision, except a spike of a signature that already
+    /// has a candidate waiting for the analyzer or was flagged within the
+    /// last `spike_cooldown`. The cooldown slides: a signature that stays
+    /// elevated is one incident (one candidate), however many batches or
+    /// hours it spans, and a deploy's regression is not flagged again as a
+    /// spike by the batches after it. A deploy's verdicts are always
+    /// candidates: each deploy is its own suspect.
+    fn explain(
+        &mut self,
+        gathered: &Gathered,
+        decisions: Vec<Decision>,
+        now_ms: i64,
+    ) -> Result<Vec<JudgedSignature>, StoreError> {
+        let cooldown_ms = millis(self.cfg.spike_cooldown);
+        let mut out = Vec::with_capacity(decisions.len());
+        for (mut decision, input) in decisions.into_iter().zip(&gathered.signatures) {
+            let record: Option<SignatureRecord> = self.store.signature(&decision.signature)?;
+            let mut candidate = decision.verdict.flagged();
+            if candidate
+                && decision.verdict == Verdict::Spike
+                && self.awaiting.contains(&decision.signature)
+            {
+                candidate = false;
+                decision
+                    .reason
+                    .push_str("; a candidate for this signature is already waiting for analysis");
+                self.recently_flagged
+                    .insert(decision.signature.clone(), now_ms);
+            }
+            if candidate {
+                let last = self
+                    .recently_flagged
+                    .insert(decision.signature.clone(), now_ms);
+                if let Some(at) = last.filter(|at| now_ms.saturating_sub(*at) < cooldown_ms) {
+                    if decision.verdict == Verdict::Spike {
+                        candidate = false;
+                        decision.reason.push_str(&format!(
+                            "; still elevated, flagged {} ago (gate.spike_cooldown): no new candidate",
+                            humantime::format_duration(std::time::Duration::from_secs(
+                                u64::try_from(now_ms.saturating_sub(at) / 1000).unwrap_or(0)
+                            ))
+                        ));
+                    }
+                }
+            }
+            if candidate {
+                self.awaiting.insert(decision.signature.clone());
+            }
+            out.push(JudgedSignature {
+                title: record.as_ref().map(|r| r.title.clone()).unwrap_or_default(),
+                sample_message: record.map(|r| r.sample_message).unwrap_or_default(),
+                distinct_users: input.window.distinct_users,
+                candidate,
+                decision,
+            });
+        }
+        Ok(out)
+    }
+
+    fn store_run(&self, run: &GateRun) -> Result<(), StoreError> {
+        let candidates = self.store.record_run(run)?;
+        let kind = match run.kind {
+            RunKind::Deploy => "deploy",
+            RunKind::Continuous => "continuous",
+        };
+        metrics::counter!("suture_gate_runs_total", "kind" => kind).increment(1);
+        for judged in run.flagged() {
+            metrics::counter!(
+                "suture_gate_flagged_total",
+                "verdict" => judged.decision.verdict.as_str()
+            )
+            .increment(1);
+        }
+        if run.kind == RunKind::Deploy || !candidates.is_empty() {
+            tracing::info!(
+                run = %run.id,
+                signatures = run.decisions.len(),
+                flagged = run.flagged().count(),
+                candidates = candidates.len(),
+                note = run.note.as_deref().unwrap_or(""),
+                "gate judged a window"
+            );
+        }
+        Ok(())
+    }
+
+    fn prune(&mut self, now_ms: i64) -> Result<(), StoreError> {
+        let keep_minutes_from = minute_of(now_ms.saturating_sub(millis(self.cfg.minute_retention)));
+        let minutes = self.store.prune_minutes(keep_minutes_from)?;
+        let runs = self
+            .store
+            .prune_spike_runs(now_ms.saturating_sub(millis(self.cfg.decision_retention)))?;
+        let cooldown_ms = millis(self.cfg.spike_cooldown);
+        self.recently_flagged
+            .retain(|_, at| now_ms.saturating_sub(*at) < cooldown_ms);
+        if minutes + runs > 0 {
+            tracing::debug!(minutes, runs, "pruned old gate data");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,98 @@
+//! Reads one window's input for the gate out of the store: for each
+//! signature, its hourly baseline, its per-minute window counts, the traffic
+//! when it is known, and distinct users.
+//!
+//! The store buckets hours by the clock, so the baseline is the
+//! `baseline_hours` clock hours that end where the window's first clock hour
+//! begins. Its last bucket is the hour before the one the deploy happened
+//! in, and the hour-of-day matching compares the window with the same clock
+//! hour on earlier days (off by the deploy's minutes into the hour, which
+//! the hourly history cannot resolve). Events of the deploy's own hour that
+//! came before the deploy are in neither side.
+
+use std::collections::HashSet;
+
+use crate::domain::gate::config::GateConfig;
+use crate::domain::gate::series::{Baseline, SignatureWindow, Window};
+use crate::store::{Store, StoreError, hour_of, minute_of};
+
+/// What the gate will judge, with what it knew while reading it.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    pub signatures: Vec<SignatureWindow>,
+    /// Hours of baseline actually used (fewer than configured on a young store).
+    pub baseline_hours: u32,
+    /// Whether requests are the exposure (else hours).
+    pub traffic_known: bool,
+    /// Why nothing is to be judged, when that is the case.
+    pub note: Option<String>,
+}
+
+/// Gathers the window `[start_ms, start_ms + window)` for the signatures that
+/// fired in it, or only for `only` when given (continuous mode: the batch's
+/// signatures).
+pub fn gather(
+    store: &Store,
+    start_ms: i64,
+    cfg: &GateConfig,
+    only: Option<&[String]>,
+) -> Result<Gathered, StoreError> {
+    let minutes = cfg.window_minutes();
+    let start_minute = minute_of(start_ms);
+    let window_hour = hour_of(start_ms);
+    let history_hours = match store.first_event_ms()? {
+        Some(first) => window_hour.saturating_sub(hour_of(first)),
+        None => 0,
+    };
+    let baseline_hours = cfg.baseline_hours().min(history_hours);
+    let min_hours = u32::try_from(cfg.min_history.as_secs() / 3600).unwrap_or(u32::MAX);
+    if baseline_hours < min_hours.max(1) {
+        return Ok(Gathered {
+            baseline_hours,
+            note: Some(format!(
+                "not judged: the store holds {history_hours} h of history before this window, \
+                 the gate needs at least {min_hours} h (gate.min_history)"
+            )),
+            ..Gathered::default()
+        });
+    }
+    let from_hour = window_hour - baseline_hours;
+
+    let mut series = store.window(start_minute, minutes)?;
+    if let Some(only) = only {
+        let wanted: HashSet<&str> = only.iter().map(String::as_str).collect();
+        series.retain(|id, _| wanted.contains(id.as_str()));
+    }
+    let baseline_requests = store.traffic_hours(from_hour, baseline_hours)?;
+    let window_requests = store.traffic_minutes(start_minute, minutes)?;
+    let traffic_known = baseline_requests.is_some() && window_requests > 0;
+    let (baseline_requests, window_requests) = if traffic_known {
+        (baseline_requests, Some(window_requests))
+    } else {
+        (None, None)
+    };
+
+    let mut signatures = Vec::with_capacity(series.len());
+    for (id, window) in series {
+        let baseline = store.hourly_range(&id, from_hour, baseline_hours)?;
+        signatures.push(SignatureWindow {
+            baseline: Baseline {
+                counts: baseline,
+                requests: baseline_requests.clone(),
+            },
+            window: Window {
+                counts: window.counts,
+                requests: window_requests,
+                // Events that carried no user leave the set empty: unknown.
+                distinct_users: (!window.users.is_empty()).then_some(window.users.len() as u64),
+            },
+            signature: id,
+        });
+    }
+    Ok(Gathered {
+        signatures,
+        baseline_hours,
+        traffic_known,
+        note: None,
+    })
+}

@@ -1,0 +1,379 @@
+//! Ingest: the bounded edge and the single writer behind it.
+//!
+//! Servers hand signed events to an [`IngestSender`], a bounded channel: when
+//! it is full they answer 429 (HTTP) or drop and count (UDP), because the
+//! actor mailboxes behind it are unbounded. The [`IngestActor`] drains the
+//! channel in groups: it writes a whole group, makes it durable with one
+//! flush, and only then acknowledges every submission in it (group commit).
+//! The flush runs as a spawned task, so the actor stays responsive while the
+//! disk syncs; the next group is taken only once that flush is done (at most
+//! one in flight, acknowledgements in order), so everything that arrived
+//! meanwhile shares the next flush: the group size adapts to the disk.
+//!
+//! The channel's receiver outlives any one actor instance: a restarted
+//! ingest actor picks up where the failed one stopped. Submissions that were
+//! in the failed group are never acknowledged; their senders see an error and
+//! answer 503, so nothing acknowledged is lost.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::clock::now_ms;
+use crate::runtime::slot::ActorSlot;
+use crate::stages::queue::QueueMsg;
+use crate::store::{DeployRecord, RecordCache, SignedEvent, Store, TrafficRecord};
+use crate::telemetry::Stats;
+
+/// How long an idle drain waits before yielding to the mailbox, so status
+/// requests and shutdown are served promptly when no events arrive.
+const IDLE_POLL: Duration = Duration::from_millis(100);
+
+/// Whether a submission was made durable.
+pub type Ack = Result<(), IngestError>;
+
+/// Why a submission was not stored.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum IngestError {
+    #[error("the store failed to write: {0}")]
+    Store(String),
+}
+
+/// The events of one request (or one burst of datagrams).
+pub struct Submission {
+    pub events: Vec<SignedEvent>,
+    /// Told once the events are on disk; `None` for fire-and-forget (UDP).
+    pub ack: Option<oneshot::Sender<Ack>>,
+    /// When it entered the queue, for the queue-wait histogram.
+    pub queued_at: Instant,
+}
+
+/// Why a submission was refused at the edge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SubmitError {
+    #[error("the ingest queue is full")]
+    Full,
+    #[error("ingest is shutting down")]
+    Closed,
+}
+
+/// The servers' side of the bounded ingest channel. The bound is in events,
+/// not submissions: a burst of datagrams or a batch request counts for every
+/// event it holds, so memory stays bounded whatever the mix.
+#[derive(Clone)]
+pub struct IngestSender {
+    tx: mpsc::Sender<Submission>,
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
+}
+
+/// The actor's side; shared so a restarted actor takes over the same channel.
+#[derive(Clone)]
+pub struct IngestInbox {
+    rx: Arc<Mutex<mpsc::Receiver<Submission>>>,
+    queued: Arc<AtomicUsize>,
+}
+
+/// Makes the bounded channel between the servers and the writer, holding at
+/// most `capacity` events.
+pub fn channel(capacity: usize) -> (IngestSender, IngestInbox) {
+    let capacity = capacity.max(1);
+    let (tx, rx) = mpsc::channel(capacity);
+    let queued = Arc::new(AtomicUsize::new(0));
+    (
+        IngestSender {
+            tx,
+            queued: queued.clone(),
+            capacity,
+        },
+        IngestInbox {
+            rx: Arc::new(Mutex::new(rx)),
+            queued,
+        },
+    )
+}
+
+impl IngestSender {
+    /// Queues events and returns where their acknowledgement will arrive.
+    pub fn submit(&self, events: Vec<SignedEvent>) -> Result<oneshot::Receiver<Ack>, SubmitError> {
+        let (ack, done) = oneshot::channel();
+        self.try_send(Submission {
+            events,
+            ack: Some(ack),
+            queued_at: Instant::now(),
+        })?;
+        Ok(done)
+    }
+
+    /// Queues events nobody waits for (datagrams).
+    pub fn submit_unacked(&self, events: Vec<SignedEvent>) -> Result<(), SubmitError> {
+        self.try_send(Submission {
+            events,
+            ack: None,
+            queued_at: Instant::now(),
+        })
+    }
+
+    fn try_send(&self, submission: Submission) -> Result<(), SubmitError> {
+        let n = submission.events.len();
+        let reserved = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                // An oversized submission is still taken when the queue is empty,
+                // so a large batch can never be refused forever.
+                (queued == 0 || queued + n <= self.capacity).then_some(queued + n)
+            });
+        if reserved.is_err() {
+            return Err(SubmitError::Full);
+        }
+        self.tx.try_send(submission).map_err(|e| {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => SubmitError::Full,
+                mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
+            }
+        })
+    }
+
+    /// Events waiting for the writer.
+    pub fn depth(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+
+    /// Most events that may wait.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+}
+
+/// Messages the ingest actor takes.
+pub enum IngestMsg {
+    /// Take the next group from the channel (the actor sends this to itself).
+    Drain,
+    /// Store a deploy marker durably; replies with the stored deploy (an
+    /// earlier one when it is the same deploy).
+    RecordDeploy(
+        DeployRecord,
+        RpcReplyPort<Result<DeployRecord, IngestError>>,
+    ),
+    /// Store served requests durably (the gate's exposure).
+    RecordTraffic(TrafficRecord, RpcReplyPort<Result<(), IngestError>>),
+    /// Stop taking submissions, commit what is queued, then stop.
+    Shutdown(RpcReplyPort<()>),
+    /// Panics inside the handler: lets tests prove supervision works.
+    #[doc(hidden)]
+    InjectPanic,
+}
+
+pub struct IngestActor;
+
+pub struct IngestArgs {
+    pub store: Store,
+    pub inbox: IngestInbox,
+    pub queue: ActorSlot<QueueMsg>,
+    /// Most events taken into one group commit (a larger single submission
+    /// still goes whole).
+    pub max_group: usize,
+    pub stats: Arc<Stats>,
+}
+
+pub struct IngestState {
+    args: IngestArgs,
+    cache: RecordCache,
+    /// The flush (and acknowledgement) of the previous group.
+    in_flight: Option<JoinHandle<()>>,
+}
+
+impl Actor for IngestActor {
+    type Msg = IngestMsg;
+    type State = IngestState;
+    type Arguments = IngestArgs;
+
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: IngestArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(IngestState {
+            args,
+            cache: RecordCache::default(),
+            in_flight: None,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        _state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        myself.cast(IngestMsg::Drain)?;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match message {
+            IngestMsg::Drain => {
+                if drain_once(state, Some(IDLE_POLL)).await {
+                    myself.cast(IngestMsg::Drain)?;
+                }
+            }
+            IngestMsg::RecordDeploy(deploy, reply) => {
+                let result = record_deploy(&state.args.store, &deploy).await;
+                let _ = reply.send(result);
+            }
+            IngestMsg::RecordTraffic(traffic, reply) => {
+                let store = &state.args.store;
+                let result = match store.record_traffic(&traffic) {
+                    Ok(()) => store.flush().await.map(|_| ()),
+                    Err(e) => Err(e),
+                };
+                let _ = reply.send(result.map_err(|e| IngestError::Store(e.to_string())));
+            }
+            IngestMsg::Shutdown(reply) => {
+                state.args.inbox.rx.lock().await.close();
+                while drain_once(state, None).await {}
+                if let Some(flush) = state.in_flight.take() {
+                    let _ = flush.await;
+                }
+                let _ = reply.send(());
+                myself.stop(Some("shutdown".into()));
+            }
+            IngestMsg::InjectPanic => panic!("injected panic in the ingest actor"),
+        }
+        Ok(())
+    }
+}
+
+async fn record_deploy(store: &Store, deploy: &DeployRecord) -> Result<DeployRecord, IngestError> {
+    let stored = store
+        .record_deploy(deploy)
+        .map_err(|e| IngestError::Store(e.to_string()))?;
+    store
+        .flush()
+        .await
+        .map_err(|e| IngestError::Store(e.to_string()))?;
+    Ok(stored)
+}
+
+/// Takes one group from the channel and commits it. Waits at most `idle`
+/// for the first submission (`None`: do not wait). Returns false once the
+/// channel is closed and empty.
+async fn drain_once(state: &mut IngestState, idle: Option<Duration>) -> bool {
+    // Wait for the previous group's flush before taking the next group:
+    // whatever arrives meanwhile joins the next group, so flushes (and their
+    // system calls and wake-ups) grow with load instead of multiplying.
+    if let Some(previous) = state.in_flight.take() {
+        let _ = previous.await;
+    }
+    let args = &state.args;
+    let mut group = Vec::new();
+    let mut events = 0;
+    {
+        let mut rx = args.inbox.rx.lock().await;
+        let first = match idle {
+            Some(idle) => match tokio::time::timeout(idle, rx.recv()).await {
+                Ok(first) => first,
+                Err(_) => return true,
+            },
+            None => match rx.try_recv() {
+                Ok(first) => Some(first),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => None,
+            },
+        };
+        let Some(first) = first else {
+            return false;
+        };
+        events += first.events.len();
+        group.push(first);
+        while events < args.max_group {
+            match rx.try_recv() {
+                Ok(next) => {
+                    events += next.events.len();
+                    group.push(next);
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    args.inbox.queued.fetch_sub(events, Ordering::AcqRel);
+    commit_group(state, group).await;
+    true
+}
+
+/// Writes a group, then hands its flush and acknowledgements to a task.
+async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
+    let started = Instant::now();
+    let mut acks = Vec::with_capacity(group.len());
+    let mut events = Vec::new();
+    let queue_wait = metrics::histogram!("suture_ingest_wait_seconds");
+    for submission in group {
+        queue_wait.record(started.duration_since(submission.queued_at).as_secs_f64());
+        events.extend(submission.events);
+        acks.extend(submission.ack);
+    }
+    metrics::histogram!("suture_commit_batch_events").record(events.len() as f64);
+    let written = state.args.store.commit(&events, now_ms(), &mut state.cache);
+    metrics::histogram!("suture_commit_write_seconds").record(started.elapsed().as_secs_f64());
+    let summary = match written {
+        Ok(summary) => summary,
+        Err(error) => {
+            // The cache may hold updates that did not reach the tree.
+            state.cache = RecordCache::default();
+            fail(acks, events.len(), &error.to_string());
+            return;
+        }
+    };
+    let store = state.args.store.clone();
+    let stats = state.args.stats.clone();
+    let queue = state.args.queue.clone();
+    state.in_flight = Some(tokio::spawn(async move {
+        let flush_started = Instant::now();
+        if let Err(error) = store.flush().await {
+            fail(acks, events.len(), &error.to_string());
+            return;
+        }
+        metrics::histogram!("suture_commit_flush_seconds")
+            .record(flush_started.elapsed().as_secs_f64());
+        count_accepted(&stats, &events);
+        for ack in acks {
+            let _ = ack.send(Ok(()));
+        }
+        let changed = summary.changed.into_iter().map(|(id, _)| id).collect();
+        if !queue.cast(QueueMsg::Changed(changed)) {
+            // The queue is restarting; it restores the pending set from the store.
+            tracing::debug!("queue unavailable; its restart restores pending changes");
+        }
+    }));
+}
+
+/// Tells every waiting request that its events were not stored.
+fn fail(acks: Vec<oneshot::Sender<Ack>>, events: usize, error: &str) {
+    tracing::error!(%error, events, "group commit failed");
+    metrics::counter!("suture_commit_failures_total").increment(1);
+    let error = IngestError::Store(error.to_string());
+    for ack in acks {
+        let _ = ack.send(Err(error.clone()));
+    }
+}
+
+/// Counts durably stored events by where they came from.
+fn count_accepted(stats: &Stats, events: &[SignedEvent]) {
+    let mut by_source: HashMap<&str, u64> = HashMap::new();
+    for signed in events {
+        *by_source.entry(signed.event.source.as_str()).or_default() += 1;
+    }
+    for (source, n) in by_source {
+        stats.accepted(source, n);
+    }
+}

@@ -1,0 +1,240 @@
+//! What Suture counts, described once, and the internal events that count.
+//!
+//! - [`METRICS`]: every metric either crate records, with its kind and
+//!   description. The shell's Prometheus recorder describes exactly these,
+//!   and a test fails when a `metrics::counter!`/`gauge!`/`histogram!` in
+//!   the code names a metric missing here, or this lists one nothing records.
+//! - Internal events (Vector's `internal_events`): a small struct per thing
+//!   worth counting whose `emit()` logs and increments together, so the log
+//!   and the metric cannot disagree. [`Stats`] does the same for the totals
+//!   `suture status` reads.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A metric's kind, as Prometheus describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricKind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric: its name, kind and what it means.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricDef {
+    pub name: &'static str,
+    pub kind: MetricKind,
+    pub help: &'static str,
+}
+
+const fn counter(name: &'static str, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        kind: MetricKind::Counter,
+        help,
+    }
+}
+
+const fn gauge(name: &'static str, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        kind: MetricKind::Gauge,
+        help,
+    }
+}
+
+const fn histogram(name: &'static str, help: &'static str) -> MetricDef {
+    MetricDef {
+        name,
+        kind: MetricKind::Histogram,
+        help,
+    }
+}
+
+/// Every metric Suture records, in loop order.
+pub const METRICS: &[MetricDef] = &[
+    counter(
+        "suture_events_accepted_total",
+        "Events durably stored, by source.",
+    ),
+    counter(
+        "suture_events_rejected_total",
+        "Events refused, by source and reason.",
+    ),
+    counter(
+        "suture_udp_datagrams_dropped_total",
+        "Datagrams dropped, by reason.",
+    ),
+    counter(
+        "suture_gelf_chunks_dropped_total",
+        "GELF chunks dropped during reassembly, by reason.",
+    ),
+    counter(
+        "suture_gelf_filtered_total",
+        "GELF messages below the configured level, not stored.",
+    ),
+    counter(
+        "suture_sentry_items_total",
+        "Sentry envelope items received, by type and outcome.",
+    ),
+    counter(
+        "suture_sentry_sessions_total",
+        "Sentry session updates counted as traffic.",
+    ),
+    counter(
+        "suture_sentry_sessions_unrecorded_total",
+        "Sentry session updates that could not be recorded as traffic.",
+    ),
+    gauge(
+        "suture_ingest_queue_depth",
+        "Submissions waiting for the writer.",
+    ),
+    histogram(
+        "suture_ingest_wait_seconds",
+        "Time a submission waited in the ingest queue for the writer.",
+    ),
+    histogram(
+        "suture_commit_batch_events",
+        "Events written under one group-commit flush.",
+    ),
+    histogram(
+        "suture_commit_write_seconds",
+        "Time to write one group commit's events to the store (before the flush).",
+    ),
+    histogram(
+        "suture_commit_flush_seconds",
+        "Time to flush one group commit to disk.",
+    ),
+    counter(
+        "suture_commit_failures_total",
+        "Group commits that failed (their submissions were answered 503).",
+    ),
+    gauge(
+        "suture_queue_pending_signatures",
+        "Signatures in the debounce queue's pending batch.",
+    ),
+    counter(
+        "suture_queue_batches_total",
+        "Batches handed on by the debounce queue, by reason.",
+    ),
+    counter(
+        "suture_gate_runs_total",
+        "Gate runs stored, by kind (deploy, continuous).",
+    ),
+    counter(
+        "suture_gate_flagged_total",
+        "Signatures the gate flagged, by verdict.",
+    ),
+    counter(
+        "suture_analyzer_batches_total",
+        "Analyzer batches committed, by grouping method.",
+    ),
+    counter("suture_tickets_created_total", "Tickets opened."),
+    counter(
+        "suture_tickets_triaged_total",
+        "Tickets triaged, by disposition and method.",
+    ),
+    counter(
+        "suture_llm_calls_total",
+        "LLM calls made, by outcome (ok, invalid answer, failed after retries).",
+    ),
+    counter(
+        "suture_llm_retries_total",
+        "LLM attempts retried after a timeout, connection error, 429 or 5xx.",
+    ),
+    counter(
+        "suture_llm_refused_total",
+        "LLM calls refused before sending, by reason (not_configured, over_budget_hourly, over_budget_daily, breaker_open).",
+    ),
+    counter(
+        "suture_llm_tokens_total",
+        "Tokens the LLM endpoint reported, by kind (prompt, completion).",
+    ),
+    gauge(
+        "suture_llm_breaker_state",
+        "LLM circuit breaker: 0 closed, 1 half-open, 2 open.",
+    ),
+    gauge(
+        "suture_llm_budget_spent_tokens",
+        "Tokens spent in the current LLM budget window, by window (hourly, daily).",
+    ),
+    counter(
+        "suture_github_calls_total",
+        "GitHub API calls, by operation and outcome.",
+    ),
+    counter(
+        "suture_actor_restarts_total",
+        "Actor restarts by the supervisor, by actor.",
+    ),
+    counter(
+        "suture_stage_pass_failures_total",
+        "Stage passes that failed, by stage and whether the failure is transient.",
+    ),
+];
+
+/// The supervisor restarted a child.
+pub struct ActorRestarted {
+    pub actor: &'static str,
+}
+
+impl ActorRestarted {
+    pub fn emit(self) {
+        tracing::warn!(child = self.actor, "restarted");
+        metrics::counter!("suture_actor_restarts_total", "actor" => self.actor).increment(1);
+    }
+}
+
+/// A stage's pass failed; it is retried on the stage's interval.
+pub struct PassFailed<'a> {
+    pub stage: &'static str,
+    pub error: &'a dyn std::error::Error,
+    pub transient: bool,
+}
+
+impl PassFailed<'_> {
+    pub fn emit(self) {
+        tracing::error!(
+            stage = self.stage,
+            error = %self.error,
+            transient = self.transient,
+            "pass failed; retrying next interval"
+        );
+        metrics::counter!(
+            "suture_stage_pass_failures_total",
+            "stage" => self.stage,
+            "transient" => if self.transient { "true" } else { "false" }
+        )
+        .increment(1);
+    }
+}
+
+/// Running totals since start.
+#[derive(Debug, Default)]
+pub struct Stats {
+    accepted: AtomicU64,
+    rejected: AtomicU64,
+}
+
+impl Stats {
+    /// Events made durable, by where they came from (`http`, `udp`, ...).
+    pub fn accepted(&self, source: &str, events: u64) {
+        self.accepted.fetch_add(events, Ordering::Relaxed);
+        metrics::counter!("suture_events_accepted_total", "source" => source.to_string())
+            .increment(events);
+    }
+
+    /// Events refused, by source and a short machine-readable reason.
+    pub fn rejected(&self, source: &'static str, reason: &'static str, events: u64) {
+        self.rejected.fetch_add(events, Ordering::Relaxed);
+        metrics::counter!("suture_events_rejected_total", "source" => source, "reason" => reason)
+            .increment(events);
+    }
+
+    pub fn accepted_total(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
+    }
+
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,307 @@
+//! The gate over a real sled store: what the writer records for it
+//! (per-minute counts with users, traffic, releases as deploys), and what the
+//! runner judges, stores and hands on as candidates.
+
+use std::time::Duration;
+
+use suture_actors::config::{Durability, StoreConfig};
+use suture_actors::domain::event::Event;
+use suture_actors::domain::gate::config::GateConfig;
+use suture_actors::domain::gate::decide::Verdict;
+use suture_actors::domain::signature::{SignatureConfig, Signer};
+use suture_actors::stages::gate::runner::GateRunner;
+use suture_actors::store::{
+    DeployRecord, DeploySource, HandoffReason, RecordCache, RunKind, SignedEvent, Store,
+    TrafficRecord, minute_of,
+};
+
+const HOUR: i64 = 3_600_000;
+const MINUTE: i64 = 60_000;
+/// 2026-01-05T00:00:00Z, a Monday.
+const T0: i64 = 1_767_571_200_000;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: Store,
+    signer: Signer,
+    cache: RecordCache,
+}
+
+impl Fixture {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = StoreConfig {
+            path: dir.path().join("data"),
+            durability: Durability::Flush,
+            ..StoreConfig::default()
+        };
+        Self {
+            store: Store::open(&config).expect("store opens"),
+            signer: Signer::new(&SignatureConfig::default()).expect("signer"),
+            cache: RecordCache::default(),
+            _dir: dir,
+        }
+    }
+
+    /// Commits one event of `kind` at `at_ms` (one commit per call: the
+    /// commit grouping does not matter to the counts).
+    fn event(&mut self, kind: &str, at_ms: i64, user: Option<&str>, release: Option<&str>) {
+        let event = Event {
+            id: suture_actors::domain::event::new_id(),
+            received_at_ms: at_ms,
+            timestamp_ms: at_ms,
+            exception_type: Some(kind.to_string()),
+            message: format!("{kind} happened"),
+            user: user.map(|u| serde_json::json!({ "id": u })),
+            release: release.map(str::to_string),
+            source: "test".into(),
+            ..Event::default()
+        };
+        let signature = self.signer.sign(&event);
+        self.store
+            .commit(&[SignedEvent { event, signature }], at_ms, &mut self.cache)
+            .expect("commit");
+    }
+
+    fn signature_of(&self, kind: &str) -> String {
+        let event = Event {
+            exception_type: Some(kind.to_string()),
+            message: format!("{kind} happened"),
+            ..Event::default()
+        };
+        self.signer.sign(&event).id
+    }
+
+    /// `per_hour` events of `kind` every hour from `from` for `hours`, spread
+    /// over the hour.
+    fn background(&mut self, kind: &str, from: i64, hours: i64, per_hour: i64) {
+        for h in 0..hours {
+            for i in 0..per_hour {
+                let at = from + h * HOUR + i * (HOUR / per_hour);
+                self.event(kind, at, Some(&format!("user{}", i % 7)), None);
+            }
+        }
+    }
+
+    fn deploy(&self, revision: &str, at_ms: i64) -> DeployRecord {
+        self.store
+            .record_deploy(&DeployRecord {
+                id: format!("d-{revision}"),
+                revision: revision.into(),
+                environment: None,
+                at_ms,
+                received_at_ms: at_ms,
+                source: DeploySource::Marker,
+            })
+            .expect("deploy recorded")
+    }
+}
+
+fn gate() -> GateConfig {
+    GateConfig {
+        settle: Duration::from_secs(60),
+        ..GateConfig::default()
+    }
+}
+
+#[test]
+fn minute_counts_keep_users_up_to_the_cap() {
+    let mut f = Fixture::new();
+    let at = T0 + 10 * MINUTE;
+    for i in 0..40 {
+        f.event("Boom", at + i, Some(&format!("u{i}")), None);
+    }
+    f.event("Boom", at + 100, Some("u1"), None);
+    f.event("Boom", at + MINUTE, None, None);
+    let window = f.store.window(minute_of(at), 2).expect("window");
+    let series = &window[&f.signature_of("Boom")];
+    assert_eq!(series.counts, vec![41, 1]);
+    assert_eq!(
+        series.users.len(),
+        suture_actors::store::gate::MAX_USERS_PER_MINUTE
+    );
+}
+
+#[test]
+fn traffic_is_exposure_only_when_it_covers_the_baseline() {
+    let f = Fixture::new();
+    let hour = (T0 / HOUR) as u32;
+    for h in 2..5 {
+        f.store
+            .record_traffic(&TrafficRecord {
+                at_ms: T0 + h * HOUR + 5 * MINUTE,
+                requests: 100,
+                release: None,
+            })
+            .expect("traffic");
+    }
+    assert_eq!(f.store.traffic_hours(hour, 5).expect("read"), None);
+    assert_eq!(
+        f.store.traffic_hours(hour + 2, 3).expect("read"),
+        Some(vec![100, 100, 100])
+    );
+    assert_eq!(
+        f.store
+            .traffic_minutes(minute_of(T0 + 2 * HOUR), 60)
+            .expect("read"),
+        100
+    );
+}
+
+#[test]
+fn a_new_release_is_a_deploy_and_its_marker_the_same_deploy() {
+    let mut f = Fixture::new();
+    f.event("Boom", T0, None, Some("v1"));
+    assert!(
+        f.store.deploys().expect("deploys").is_empty(),
+        "the first release is the starting state"
+    );
+    f.event("Boom", T0 + HOUR, None, Some("v2"));
+    f.event("Boom", T0 + HOUR + 5, None, Some("v2"));
+    let deploys = f.store.deploys().expect("deploys");
+    assert_eq!(deploys.len(), 1);
+    assert_eq!(deploys[0].revision, "v2");
+    assert_eq!(deploys[0].source, DeploySource::Release);
+    assert_eq!(deploys[0].at_ms, T0 + HOUR);
+    // CI's marker for v2 arrives ten minutes later: the same deploy.
+    let marker = f.deploy("v2", T0 + HOUR + 10 * MINUTE);
+    assert_eq!(marker.id, deploys[0].id);
+    assert_eq!(f.store.deploys().expect("deploys").len(), 1);
+}
+
+#[test]
+fn a_deploy_that_adds_an_error_is_flagged_and_one_that_does_not_is_not() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 72, 6);
+    let quiet = f.deploy("quiet", T0 + 48 * HOUR + 10 * MINUTE);
+    let broken = f.deploy("broken", T0 + 72 * HOUR + 10 * MINUTE);
+    f.background("Steady", T0 + 72 * HOUR, 2, 6);
+    for i in 0..20 {
+        let at = broken.at_ms + i * 2 * MINUTE;
+        f.event("Broken", at, Some(&format!("user{}", i % 5)), None);
+    }
+    let mut runner = GateRunner::new(f.store.clone(), gate(), T0).expect("runner");
+    // Before the broken deploy's window has closed and settled: only the quiet one.
+    let runs = runner.tick(broken.at_ms + HOUR).expect("tick");
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].id, format!("deploy:{}", quiet.id));
+    assert_eq!(runs[0].flagged().count(), 0, "{:#?}", runs[0]);
+
+    let runs = runner.tick(broken.at_ms + HOUR + 2 * MINUTE).expect("tick");
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run.kind, RunKind::Deploy);
+    let flagged: Vec<_> = run.flagged().collect();
+    assert_eq!(flagged.len(), 1, "{run:#?}");
+    assert_eq!(flagged[0].decision.signature, f.signature_of("Broken"));
+    assert_eq!(flagged[0].decision.verdict, Verdict::New);
+    assert_eq!(flagged[0].decision.observed, 20);
+    assert_eq!(flagged[0].distinct_users, Some(5));
+    assert_eq!(flagged[0].sample_message, "Broken happened");
+    assert!(
+        run.decisions
+            .iter()
+            .any(|d| d.decision.signature == f.signature_of("Steady")
+                && d.decision.verdict == Verdict::Pass)
+    );
+
+    // Stored: the run, and exactly one candidate; a later tick judges nothing again.
+    assert_eq!(
+        f.store.deploy_run(&broken.id).expect("read"),
+        Some(run.clone())
+    );
+    let candidates = f.store.candidates().expect("candidates");
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].deploy_id.as_deref(), Some(broken.id.as_str()));
+    assert_eq!(candidates[0].verdict, Verdict::New);
+    assert!(
+        runner
+            .tick(broken.at_ms + 3 * HOUR)
+            .expect("tick")
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_new_error_with_one_user_is_not_enough() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 30, 6);
+    let deploy = f.deploy("r1", T0 + 30 * HOUR);
+    for i in 0..20 {
+        f.event("Retry", deploy.at_ms + i * MINUTE, Some("same-user"), None);
+    }
+    let mut runner = GateRunner::new(f.store.clone(), gate(), T0).expect("runner");
+    let runs = runner.tick(deploy.at_ms + 2 * HOUR).expect("tick");
+    let retry = runs[0]
+        .decisions
+        .iter()
+        .find(|d| d.decision.signature == f.signature_of("Retry"))
+        .expect("judged");
+    assert_eq!(retry.decision.verdict, Verdict::Pass);
+    assert!(
+        retry.decision.reason.contains("user"),
+        "{}",
+        retry.decision.reason
+    );
+}
+
+#[test]
+fn a_young_store_is_not_judged() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 3, 6);
+    let deploy = f.deploy("early", T0 + 3 * HOUR);
+    f.background("Boom", T0 + 3 * HOUR, 1, 30);
+    let mut runner = GateRunner::new(f.store.clone(), gate(), T0).expect("runner");
+    let runs = runner.tick(deploy.at_ms + 2 * HOUR).expect("tick");
+    assert_eq!(runs.len(), 1);
+    assert!(runs[0].decisions.is_empty());
+    assert!(
+        runs[0]
+            .note
+            .as_deref()
+            .unwrap_or("")
+            .contains("min_history")
+    );
+    assert!(f.store.candidates().expect("candidates").is_empty());
+}
+
+#[test]
+fn a_spike_between_deploys_is_one_candidate_however_many_batches() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 48, 6);
+    f.background("Flaky", T0, 48, 2);
+    let mut runner = GateRunner::new(f.store.clone(), gate(), T0).expect("runner");
+    // A third-party outage: Flaky goes from 2/h to 120/h for three hours,
+    // and the debounce queue hands on a batch every 20 minutes.
+    let start = T0 + 48 * HOUR;
+    let mut spike_candidates = 0;
+    for step in 0..9 {
+        let from = start + step * 20 * MINUTE;
+        for i in 0..40 {
+            f.event("Flaky", from + i * 30_000, Some(&format!("u{i}")), None);
+        }
+        f.event("Steady", from, None, None);
+        let batch = f
+            .store
+            .take_pending_batch(HandoffReason::MaxWait, from + 20 * MINUTE)
+            .expect("batch")
+            .expect("something pending");
+        let runs = runner.tick(batch.handed_at_ms).expect("tick");
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].kind, RunKind::Continuous);
+        for judged in runs[0].flagged() {
+            assert_eq!(judged.decision.signature, f.signature_of("Flaky"));
+            assert_eq!(judged.decision.verdict, Verdict::Spike);
+            if judged.candidate {
+                spike_candidates += 1;
+            }
+        }
+    }
+    assert_eq!(spike_candidates, 1);
+    let candidates = f.store.candidates().expect("candidates");
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].verdict, Verdict::Spike);
+    assert_eq!(candidates[0].deploy_id, None);
+    let runs = f.store.runs_since(0, 100).expect("runs");
+    assert_eq!(runs.len(), 9, "every batch's decisions are stored");
+}

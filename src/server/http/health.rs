@@ -1,0 +1,70 @@
+//! `/healthz`, `/readyz`, `/metrics` and `GET /v1/status`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use serde_json::{Value, json};
+
+use super::common::store_error;
+use super::error::ApiError;
+use super::state::AppState;
+use super::tickets;
+
+pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if state.engine.ready() {
+        (StatusCode::OK, "ready")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting or restarting")
+    }
+}
+
+/// The queue-depth gauge is read from the queue at scrape time, not set on
+/// every request.
+pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    metrics::gauge!("suture_ingest_queue_depth").set(state.engine.ingest().depth() as f64);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::prometheus().render(),
+    )
+}
+
+/// `GET /v1/status`: what `suture status` prints.
+pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let engine = &state.engine;
+    let queue = engine.queue_status().await;
+    let supervision = engine.supervision_status().await;
+    let signatures = engine.store().signature_count().map_err(store_error)?;
+    let tickets = engine.store().tickets().map_err(store_error)?;
+    let last_batch = match queue.as_ref().and_then(|q| q.last_batch.clone()) {
+        Some(batch) => Some(batch),
+        None => engine.store().last_batch().map_err(store_error)?,
+    };
+    let children = engine.children_status().await;
+    let mut body = json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": state.started.elapsed().as_secs(),
+        "ready": engine.ready(),
+        "events": {
+            "accepted": engine.stats().accepted_total(),
+            "rejected": engine.stats().rejected_total(),
+        },
+        "signatures": signatures,
+        "ingest": {
+            "queue_depth": engine.ingest().depth(),
+            "queue_capacity": engine.ingest().capacity(),
+        },
+        "queue": queue,
+        "last_batch": last_batch,
+        "supervision": supervision,
+        "tickets": tickets::ticket_counts(&tickets),
+        "llm": engine.llm().client.status(),
+    });
+    // Each child's own status under its name (null while it restarts).
+    if let Value::Object(map) = &mut body {
+        for (name, status) in children {
+            map.entry(name).or_insert(status);
+        }
+    }
+    Ok(Json(body))
+}

@@ -1,0 +1,66 @@
+//! The HTTP API, laid out like Relay's `endpoints/`: this file is only the
+//! router; [`state`] is what handlers share, [`common`] the helpers they
+//! share, [`error`] the one error type, and each route family has its file.
+//! Route files depend on `state`, `common` and `error`, never on this file
+//! or on each other (but `health`, which counts tickets for the status).
+//!
+//! Two groups: `ingest` (what browsers and SDKs post to: CORS, per-route
+//! body limits) and `admin` (deploys, gate, tickets, signatures, status).
+
+pub mod capture;
+pub mod common;
+pub mod cors;
+pub mod deploys;
+pub mod error;
+pub mod events;
+pub mod gate;
+pub mod health;
+pub mod sentry;
+pub mod signatures;
+pub mod state;
+pub mod tickets;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+
+use cors::CorsPolicy;
+pub use state::AppState;
+
+/// The router, with the body limit from config.
+pub fn router(state: AppState) -> Router {
+    let body_limit = state.config.server.max_body_bytes;
+    let cors = Arc::new(CorsPolicy::new(&state.config.server.cors_origins));
+    // Ingest routes browsers post to: CORS, each with its own body limit.
+    let native_ingest = Router::new()
+        .route("/v1/events", post(events::post_events))
+        .layer(DefaultBodyLimit::max(body_limit));
+    let ingest = native_ingest.merge(sentry::routes(&state.config)).layer(
+        axum::middleware::from_fn_with_state(cors, cors::allow_origins),
+    );
+    let admin = Router::new()
+        .route(
+            "/v1/deploys",
+            post(deploys::post_deploy).get(deploys::list_deploys),
+        )
+        .route("/v1/deploys/{id}", get(gate::get_deploy))
+        .route("/v1/traffic", post(gate::post_traffic))
+        .route("/v1/gate/decisions", get(gate::list_decisions))
+        .route("/v1/gate/candidates", get(gate::list_candidates))
+        .route("/v1/tickets", get(tickets::list_tickets))
+        .route("/v1/tickets/{id}", get(tickets::get_ticket))
+        .route("/v1/tickets/{id}/label", post(tickets::label_ticket))
+        .route("/v1/tickets/{id}/state", post(tickets::move_ticket))
+        .route("/v1/report", get(tickets::get_report))
+        .route("/v1/signatures", get(signatures::list_signatures))
+        .route("/v1/signatures/{id}", get(signatures::get_signature))
+        .route("/v1/status", get(health::status))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .route("/capture.js", get(capture::script))
+        .layer(DefaultBodyLimit::max(body_limit));
+    ingest.merge(admin).with_state(state)
+}

@@ -1,0 +1,16 @@
+//! The state every handler shares.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use suture_actors::EngineHandle;
+
+use crate::config::Config;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: EngineHandle,
+    pub config: Arc<Config>,
+    pub started: Instant,
+}

@@ -1,0 +1,214 @@
+//! The real binary: SIGKILL loses no acknowledged event and the pending batch
+//! is handed on after restart; SIGTERM shuts down in order.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use crate::common::{eventually, get, post, stored_total};
+use serde_json::json;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+struct Sidecar {
+    child: Child,
+    base: String,
+}
+
+/// Starts `suture serve` with env overrides only (no config file).
+async fn spawn(data: &Path, port: u16, debounce: &str) -> Sidecar {
+    let child = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .arg("serve")
+        .current_dir(data.parent().expect("parent"))
+        .env("SUTURE_STORE__PATH", data)
+        .env("SUTURE_SERVER__HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .env("SUTURE_SERVER__UDP_ADDR", "127.0.0.1:0")
+        .env("SUTURE_QUEUE__DEBOUNCE", debounce)
+        .env("SUTURE_LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn suture");
+    let base = format!("http://127.0.0.1:{port}");
+    let url = format!("{base}/readyz");
+    let ready = eventually(Duration::from_secs(20), || {
+        let url = url.clone();
+        async move { reachable(&url).await }
+    })
+    .await;
+    assert!(ready, "suture became ready");
+    Sidecar { child, base }
+}
+
+async fn reachable(url: &str) -> bool {
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    match url.parse() {
+        Ok(uri) => client.get(uri).await.is_ok_and(|r| r.status() == 200),
+        Err(_) => false,
+    }
+}
+
+fn signal(child: &Child, signal: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+}
+
+#[test]
+fn an_explicit_missing_config_file_stops_the_start_naming_it() {
+    let output = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .args(["serve", "--config", "/nonexistent/suture.toml"])
+        .output()
+        .expect("run suture");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("/nonexistent/suture.toml"), "{stderr}");
+}
+
+#[test]
+fn a_bad_value_stops_the_start_naming_the_key() {
+    let output = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .arg("serve")
+        .env("SUTURE_QUEUE__DEBOUNCE", "soon")
+        .env("SUTURE_STORE__PATH", "/nonexistent/never-opened")
+        .output()
+        .expect("run suture");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("queue.debounce") && stderr.contains("SUTURE_QUEUE__DEBOUNCE"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_loses_no_acknowledged_event_and_the_pending_batch_survives() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let port = free_port();
+    // A long debounce: the batch is still pending when the process dies.
+    let mut sidecar = spawn(&data, port, "1h").await;
+
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..4 {
+        let (url, acked, stop) = (
+            format!("{}/v1/events", sidecar.base),
+            acked.clone(),
+            stop.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let kind = ["DbError", "CacheError"][i % 2];
+                let body =
+                    json!({"type": kind, "message": format!("client {client} request {i} failed")});
+                let client = hyper_util::client::legacy::Client::builder(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .build_http::<http_body_util::Full<bytes::Bytes>>();
+                let request = hyper::Request::post(&url)
+                    .body(http_body_util::Full::new(bytes::Bytes::from(
+                        body.to_string(),
+                    )))
+                    .expect("request");
+                match client.request(request).await {
+                    Ok(response) if response.status() == 200 => {
+                        acked.fetch_add(1, Ordering::SeqCst);
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Killed mid-flood: requests in flight die with it, unacknowledged.
+    signal(&sidecar.child, "KILL");
+    let _ = sidecar.child.wait();
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        let _ = client.await;
+    }
+    let acked = acked.load(Ordering::SeqCst);
+    assert!(
+        acked > 20,
+        "the flood was acknowledged before the kill ({acked})"
+    );
+
+    // Restart with a short debounce: the restored batch is handed on.
+    let mut sidecar = spawn(&data, port, "500ms").await;
+    let stored = stored_total(&sidecar.base).await;
+    assert!(stored >= acked, "stored {stored} < acknowledged {acked}");
+    let status_url = format!("{}/v1/status", sidecar.base);
+    let handed_on = eventually(Duration::from_secs(20), || {
+        let url = status_url.clone();
+        async move {
+            get(&url).await.json["last_batch"]["entries"]
+                .as_array()
+                .is_some_and(|e| e.len() == 2)
+        }
+    })
+    .await;
+    let status = get(&status_url).await.json;
+    assert!(
+        handed_on,
+        "the pending batch was handed on after restart: {status}"
+    );
+    let batch_events: u64 = status["last_batch"]["entries"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["events"].as_u64()).sum())
+        .unwrap_or(0);
+    assert_eq!(batch_events, stored, "the batch covers every stored event");
+
+    signal(&sidecar.child, "TERM");
+    let exit = sidecar.child.wait().expect("wait");
+    assert!(exit.success(), "SIGTERM is a clean exit: {exit:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_answers_in_flight_requests_then_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut sidecar = spawn(&data, port, "1h").await;
+    let url = format!("{}/v1/events", sidecar.base);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            post(
+                &url,
+                json!({"message": format!("shutdown race {i}")}).to_string(),
+            )
+            .await
+            .status
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    signal(&sidecar.child, "TERM");
+    let mut acked = 0;
+    for task in tasks {
+        if let Ok(200) = task.await {
+            acked += 1;
+        }
+    }
+    let exit = sidecar.child.wait().expect("wait");
+    assert!(exit.success(), "clean exit: {exit:?}");
+
+    let mut sidecar = spawn(&data, port, "1h").await;
+    assert!(stored_total(&sidecar.base).await >= acked);
+    signal(&sidecar.child, "TERM");
+    let _ = sidecar.child.wait();
+}

@@ -1,0 +1,14 @@
+//! The shell's integration tests, one binary (one link of the whole graph
+//! instead of one per file): each module starts the real server or the
+//! real binary on loopback ports and a fresh store.
+
+mod common;
+mod durability;
+mod gate_http;
+mod gelf_ingest;
+mod http_ingest;
+mod replay;
+mod sentry_ingest;
+mod supervision;
+mod tickets_http;
+mod udp_ingest;

@@ -1,0 +1,540 @@
+//! Tickets in a running sidecar: a deploy breaks something, the gate flags
+//! it, the analyzer opens a ticket and triage decides it (the deterministic
+//! path: no LLM, no repository), and the operator reads, labels and
+//! dismisses it over HTTP. Then the same across a restart: nothing is
+//! analyzed twice.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use suture::config::Config;
+use suture_actors::clock::now_ms;
+
+use crate::common::{eventually, get, post, start, start_in};
+
+#[path = "../../actors/tests/engine/common/openai_stub.rs"]
+mod openai_stub;
+
+const HOUR: i64 = 3_600_000;
+const MINUTE: i64 = 60_000;
+
+/// In the new error's message: the ticket must carry neither.
+const PASSWORD: &str = "hunter2";
+const EMAIL: &str = "alice@example.com";
+
+/// How long the gate, analyzer and triage get to turn the scenario into a
+/// triaged ticket: each ticks every 200 ms, so this is slack for a loaded
+/// machine, not the expected time.
+const PIPELINE_DEADLINE: Duration = Duration::from_secs(30);
+
+fn fast_stages(config: &mut Config) {
+    config.gate.interval = Duration::from_millis(200);
+    config.gate.settle = Duration::from_secs(0);
+    config.analyzer.interval = Duration::from_millis(200);
+    config.triage.interval = Duration::from_millis(200);
+}
+
+fn event(kind: &str, message: &str, at_ms: i64, user: &str) -> Value {
+    json!({
+        "type": kind,
+        "message": message,
+        "stack": format!("{kind}: {message}\n    at pay (/srv/app/pay.js:10:5)"),
+        "timestamp": at_ms,
+        "user": user,
+    })
+}
+
+/// The gate's scenario: 30 hours of a steady error, a deploy 61 minutes
+/// ago (its window has closed), and a new error after it, twelve times,
+/// with a password and an email in its message. Returns the deploy's id.
+async fn deploy_breaks_checkout(base: &str) -> String {
+    deploy_of_revision_breaks_checkout(base, "v42").await
+}
+
+/// [`deploy_breaks_checkout`] with the deploy's revision given.
+async fn deploy_of_revision_breaks_checkout(base: &str, revision: &str) -> String {
+    let deploy_at = now_ms() - 61 * MINUTE;
+    let history: Vec<Value> = (0..30 * 6)
+        .map(|i| {
+            event(
+                "Steady",
+                "Steady in the checkout",
+                deploy_at - 30 * HOUR + i * 10 * MINUTE,
+                "u1",
+            )
+        })
+        .collect();
+    let reply = post(&format!("{base}/v1/events"), json!(history).to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let traffic = post(
+        &format!("{base}/v1/traffic"),
+        json!({"requests": 5000, "at": deploy_at + 5 * MINUTE}).to_string(),
+    )
+    .await;
+    assert_eq!(traffic.status, 200, "{}", traffic.json);
+    let message = format!("Broken in the checkout: login failed password={PASSWORD} for {EMAIL}");
+    let broken: Vec<Value> = (0..12)
+        .map(|i| {
+            event(
+                "Broken",
+                &message,
+                deploy_at + i * 4 * MINUTE,
+                &format!("user{i}"),
+            )
+        })
+        .collect();
+    let reply = post(&format!("{base}/v1/events"), json!(broken).to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let deploy = post(
+        &format!("{base}/v1/deploys"),
+        json!({"revision": revision, "at": deploy_at}).to_string(),
+    )
+    .await;
+    assert_eq!(deploy.status, 200, "{}", deploy.json);
+    deploy.json["id"].as_str().expect("deploy id").to_string()
+}
+
+/// Waits for a triaged ticket and returns the list reply.
+async fn triaged_list(base: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + PIPELINE_DEADLINE;
+    loop {
+        let reply = get(&format!("{base}/v1/tickets")).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        let tickets = reply.json["tickets"].as_array();
+        if tickets.is_some_and(|t| !t.is_empty() && t.iter().all(|t| t["state"] == "triaged")) {
+            return reply.json;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no triaged ticket within {PIPELINE_DEADLINE:?}: {}",
+            reply.json
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
+    let server = start(fast_stages).await;
+    let base = server.base.as_str();
+    let deploy_id = deploy_breaks_checkout(base).await;
+
+    // The list: one ticket, the new error's; the steady background error
+    // (no change at the deploy) gets none.
+    let list = triaged_list(base).await;
+    assert_eq!(list["total"], 1, "{list}");
+    let summary = &list["tickets"][0];
+    assert_eq!(summary["disposition"], "external", "{summary}");
+    assert_eq!(summary["grouping"], "deterministic", "{summary}");
+    assert_eq!(summary["triage"], "deterministic", "{summary}");
+    assert_eq!(summary["decision"], "unsure", "{summary}");
+    assert_eq!(summary["deploy_id"], deploy_id.as_str(), "{summary}");
+    assert!(
+        !summary["title"].as_str().unwrap_or("").contains("Steady"),
+        "{summary}"
+    );
+    let id = summary["id"].as_str().expect("ticket id").to_string();
+
+    // The detail: every piece of evidence, scrubbed.
+    let reply = get(&format!("{base}/v1/tickets/{id}")).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let ticket = reply.json;
+    assert_eq!(ticket["id"], id.as_str());
+    assert_eq!(ticket["state"], "triaged", "{ticket}");
+    assert_eq!(ticket["disposition"], "external", "{ticket}");
+    assert_eq!(ticket["deploy_id"], deploy_id.as_str(), "{ticket}");
+    assert_eq!(ticket["revision"], "v42", "{ticket}");
+    assert_eq!(ticket["shadow"], true, "{ticket}");
+    let grouping = &ticket["grouping"];
+    assert_eq!(grouping["method"], "deterministic", "{grouping}");
+    assert_eq!(
+        grouping["fallback_reason"], "no LLM configured",
+        "{grouping}"
+    );
+    let triage = &ticket["triage"];
+    assert_eq!(triage["method"], "deterministic", "{triage}");
+    assert_eq!(triage["decision"], "unsure", "{triage}");
+    assert!(
+        triage["reasoning"]
+            .as_str()
+            .is_some_and(|r| r.contains("repository")),
+        "the reasoning should say no repository was there to read: {triage}"
+    );
+    let signatures = ticket["signatures"].as_array().expect("signatures");
+    assert_eq!(signatures.len(), 1, "{ticket}");
+    let evidence = &signatures[0];
+    assert_eq!(evidence["exception_type"], "Broken", "{evidence}");
+    let gate = &evidence["gate"][0];
+    assert_eq!(gate["verdict"], "new", "{gate}");
+    assert_eq!(gate["observed"], 12, "{gate}");
+    for key in ["expected", "q", "impact", "severity", "reason", "run"] {
+        assert!(!gate[key].is_null(), "gate evidence lacks {key}: {gate}");
+    }
+    let message = evidence["message"].as_str().expect("sample message");
+    assert!(
+        message.starts_with("Broken in the checkout: login failed password=[REDACTED:"),
+        "{message}"
+    );
+    assert!(message.contains("[REDACTED:email]"), "{message}");
+    let frame = evidence["frames"]
+        .as_array()
+        .and_then(|f| f.last())
+        .expect("a frame");
+    assert_eq!(frame["function"], "pay", "{frame}");
+    assert_eq!(frame["line"], 10, "{frame}");
+    assert!(
+        frame["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("pay.js")),
+        "{frame}"
+    );
+    let audit = ticket["audit"].as_array().expect("audit");
+    assert!(
+        audit
+            .iter()
+            .any(|a| a["actor"] == "analyzer" && a["action"] == "opened"),
+        "{ticket}"
+    );
+    assert!(
+        audit.iter().any(|a| a["action"] == "state"
+            && a["detail"]
+                .as_str()
+                .is_some_and(|d| d.starts_with("open -> triaged"))),
+        "{ticket}"
+    );
+    let whole = ticket.to_string();
+    assert!(
+        !whole.contains(PASSWORD) && !whole.contains(EMAIL),
+        "a secret reached the ticket: {whole}"
+    );
+    assert!(whole.contains("[REDACTED"), "{whole}");
+
+    // Filters and their refusals.
+    let count = |query: &'static str| {
+        let url = format!("{base}/v1/tickets?{query}");
+        async move {
+            let reply = get(&url).await;
+            assert_eq!(reply.status, 200, "{query}: {}", reply.json);
+            reply.json["total"].as_u64().expect("total")
+        }
+    };
+    assert_eq!(count("state=triaged").await, 1);
+    assert_eq!(count("state=open").await, 0);
+    assert_eq!(count("disposition=external").await, 1);
+    assert_eq!(count("disposition=noise").await, 0);
+    assert_eq!(count("limit=5000").await, 1);
+    let bad_state = get(&format!("{base}/v1/tickets?state=closed")).await;
+    assert_eq!(bad_state.status, 400, "{}", bad_state.json);
+    assert_eq!(bad_state.json["field"], "state");
+    let error = bad_state.json["error"].as_str().unwrap_or("");
+    assert!(
+        error.contains("\"closed\"") && error.contains("open, triaged, fixing, pr_open"),
+        "{error}"
+    );
+    let bad_disposition = get(&format!("{base}/v1/tickets?disposition=maybe")).await;
+    assert_eq!(bad_disposition.status, 400, "{}", bad_disposition.json);
+    assert!(
+        bad_disposition.json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("fix_candidate, external, noise")),
+        "{}",
+        bad_disposition.json
+    );
+    assert_eq!(
+        get(&format!("{base}/v1/tickets?limit=many")).await.status,
+        400
+    );
+    let missing = get(&format!("{base}/v1/tickets/T-999")).await;
+    assert_eq!(missing.status, 404, "{}", missing.json);
+    assert!(missing.json["error"].is_string(), "{}", missing.json);
+
+    // Status counts the ticket and shows both stages.
+    let status = get(&format!("{base}/v1/status")).await.json;
+    assert_eq!(status["tickets"]["total"], 1, "{status}");
+    assert_eq!(status["tickets"]["by_state"]["triaged"], 1, "{status}");
+    assert_eq!(status["tickets"]["by_state"]["open"], 0, "{status}");
+    assert_eq!(
+        status["tickets"]["by_disposition"]["external"], 1,
+        "{status}"
+    );
+    assert!(
+        status["analyzer"]["tickets_created"].as_u64() >= Some(1),
+        "{status}"
+    );
+    assert!(status["triage"]["triaged"].as_u64() >= Some(1), "{status}");
+    assert_eq!(status["triage"]["shadow"], true, "{status}");
+
+    // Labels: the shape is checked before the ticket is looked up.
+    let label_url = format!("{base}/v1/tickets/{id}/label");
+    let long_note = "x".repeat(2001);
+    for (body, field) in [
+        ("{}".to_string(), "body"),
+        (r#"{"correct": "yes"}"#.to_string(), "body"),
+        (r#"{"correct": true, "why": "x"}"#.to_string(), "body"),
+        ("correct".to_string(), "body"),
+        (
+            json!({"correct": true, "note": long_note}).to_string(),
+            "note",
+        ),
+    ] {
+        let reply = post(&label_url, body.clone()).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.json);
+        assert_eq!(reply.json["field"], field, "{body}: {}", reply.json);
+        if field == "body" {
+            assert!(
+                reply.json["error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains(r#"expected {"correct": true|false"#)),
+                "{body}: {}",
+                reply.json
+            );
+        }
+    }
+    let unknown = post(
+        &format!("{base}/v1/tickets/T-999/label"),
+        r#"{"correct": true}"#,
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.json);
+    // The triage was wrong: a broken checkout after a deploy was a fix
+    // candidate, and only the missing repository kept triage from seeing it.
+    let labeled = post(
+        &label_url,
+        json!({"correct": false, "note": "the deploy broke it; mail ops@example.com"}).to_string(),
+    )
+    .await;
+    assert_eq!(labeled.status, 200, "{}", labeled.json);
+    assert_eq!(labeled.json["label"]["correct"], false, "{}", labeled.json);
+    let note = labeled.json["label"]["note"].as_str().unwrap_or("");
+    assert!(
+        note.starts_with("the deploy broke it") && !note.contains("ops@example.com"),
+        "{note}"
+    );
+    let report = get(&format!("{base}/v1/report")).await;
+    assert_eq!(report.status, 200, "{}", report.json);
+    let overall = &report.json["triage"]["overall"];
+    assert_eq!(overall["labeled"], 1, "{}", report.json);
+    assert_eq!(overall["false_negatives"], 1, "{}", report.json);
+    assert_eq!(overall["true_positives"], 0, "{}", report.json);
+    assert_eq!(overall["precision"], Value::Null, "{}", report.json);
+    assert_eq!(overall["recall"], 0.0, "{}", report.json);
+    assert_eq!(
+        report.json["triage"]["by_method"]["deterministic"]["labeled"], 1,
+        "{}",
+        report.json
+    );
+    assert_eq!(report.json["triage"]["unlabeled"], 0, "{}", report.json);
+    assert_eq!(report.json["llm"]["configured"], false, "{}", report.json);
+
+    // State changes: only an operator's three, with a reason.
+    let state_url = format!("{base}/v1/tickets/{id}/state");
+    let long_reason = "r".repeat(2001);
+    for (body, field) in [
+        (json!({"state": "fixing", "reason": "x"}), "state"),
+        (json!({"state": "open", "reason": "x"}), "state"),
+        (json!({"state": "gone", "reason": "x"}), "state"),
+        (json!({"state": "dismissed"}), "body"),
+        (json!({"state": "dismissed", "reason": "  "}), "reason"),
+        (
+            json!({"state": "dismissed", "reason": long_reason}),
+            "reason",
+        ),
+        (
+            json!({"state": "dismissed", "reason": "x", "force": true}),
+            "body",
+        ),
+    ] {
+        let reply = post(&state_url, body.to_string()).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.json);
+        assert_eq!(reply.json["field"], field, "{body}: {}", reply.json);
+    }
+    let fixing = post(
+        &state_url,
+        json!({"state": "fixing", "reason": "x"}).to_string(),
+    )
+    .await;
+    assert!(
+        fixing.json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("dismissed, escalated, resolved")),
+        "{}",
+        fixing.json
+    );
+    let dismiss = json!({"state": "dismissed", "reason": "a flaky payment sandbox"}).to_string();
+    assert_eq!(
+        post(&format!("{base}/v1/tickets/T-999/state"), dismiss.clone())
+            .await
+            .status,
+        404
+    );
+    let dismissed = post(&state_url, dismiss.clone()).await;
+    assert_eq!(dismissed.status, 200, "{}", dismissed.json);
+    assert_eq!(dismissed.json["state"], "dismissed", "{}", dismissed.json);
+    assert!(
+        dismissed.json["audit"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|e| e["actor"] == "operator"
+                && e["detail"] == "triaged -> dismissed: a flaky payment sandbox")),
+        "{}",
+        dismissed.json
+    );
+    let again = post(&state_url, dismiss).await;
+    assert_eq!(again.status, 409, "{}", again.json);
+    assert!(
+        again.json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("cannot move from dismissed to dismissed")),
+        "{}",
+        again.json
+    );
+    assert_eq!(count("state=dismissed").await, 1);
+    server.running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_neither_duplicates_nor_forgets_tickets() {
+    let server = start(fast_stages).await;
+    deploy_breaks_checkout(&server.base).await;
+    let before = triaged_list(&server.base).await;
+    assert_eq!(before["total"], 1, "{before}");
+    let crate::common::TestServer { running, dir, .. } = server;
+    running.shutdown().await;
+
+    let server = start_in(dir, fast_stages).await;
+    let base = server.base.as_str();
+    // The new analyzer and triage have each made a pass over the store...
+    let passed = eventually(Duration::from_secs(10), || async {
+        let status = get(&format!("{base}/v1/status")).await.json;
+        status["analyzer"]["last_batch_ms"].is_i64() && status["triage"]["last_pass_ms"].is_i64()
+    })
+    .await;
+    assert!(passed, "the restarted stages never ran");
+    // ...and several more, with the gate ticking too.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = get(&format!("{base}/v1/tickets")).await;
+    assert_eq!(after.status, 200, "{}", after.json);
+    assert_eq!(after.json, before, "the restart changed the tickets");
+    let status = get(&format!("{base}/v1/status")).await.json;
+    assert_eq!(status["analyzer"]["tickets_created"], 0, "{status}");
+    assert_eq!(status["tickets"]["total"], 1, "{status}");
+    server.running.shutdown().await;
+}
+
+/// The service's repository: `pay.js`, whose line 10 the deploy changed.
+fn service_repository(dir: &std::path::Path) -> String {
+    let git = |args: &[&str]| {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+            .args([
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+            ])
+            .args(args)
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .output()
+            .expect("git runs");
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    };
+    let pay = |line10: &str| -> String {
+        (1..=20)
+            .map(|i| {
+                if i == 10 {
+                    format!("{line10}\n")
+                } else {
+                    format!("// {i}\n")
+                }
+            })
+            .collect()
+    };
+    git(&["init", "-q"]);
+    std::fs::write(dir.join("pay.js"), pay("const total = cart.sum();")).expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "base"]);
+    std::fs::write(dir.join("pay.js"), pay("const total = cart.items.sum();")).expect("write");
+    git(&["add", "-A"]);
+    git(&["commit", "-q", "-m", "the deploy"]);
+    git(&["rev-parse", "HEAD"])
+}
+
+/// A stand-in model for both prompts: groups the one exception, and blames
+/// line 10 of pay.js, naming the signature the prompt showed.
+fn model(system: &str, user: &str) -> String {
+    if !system.contains("triage step") {
+        return r#"{"groups": [{"root_cause": "Checkout sums cart.items, which is undefined for saved carts.", "severity": "high", "affected_exceptions": [0], "suggested_fix": "Fall back to cart.sum() when items is missing.", "files_likely_involved": ["pay.js"]}]}"#.into();
+    }
+    let signature = user
+        .split("signature: ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or_default();
+    format!(
+        r#"{{"decision": "caused_by_deploy", "confidence": 0.8, "reasoning": "pay.js line 10 now reads cart.items", "signatures": ["{signature}"], "suspect_lines": [{{"file": "pay.js", "line": 10, "why": "cart.items is undefined"}}]}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_repository_and_an_llm_the_deploy_is_blamed_on_its_changed_line() {
+    let repo = tempfile::tempdir().expect("tempdir");
+    let revision = service_repository(repo.path());
+    let responder: openai_stub::Responder = std::sync::Arc::new(model);
+    let stub = openai_stub::Stub::start(vec![
+        openai_stub::Reply::Respond(responder.clone()),
+        openai_stub::Reply::Respond(responder),
+    ])
+    .await;
+    let repo_path = repo.path().to_path_buf();
+    let base_url = stub.base_url.clone();
+    let server = start(move |config| {
+        fast_stages(config);
+        config.repo.path = repo_path;
+        config.llm.base_url = base_url;
+        config.llm.model = "stub-model".into();
+        config.llm.max_retries = 0;
+    })
+    .await;
+    let base = server.base.as_str();
+    deploy_of_revision_breaks_checkout(base, &revision).await;
+    let list = triaged_list(base).await;
+    assert_eq!(list["total"], 1, "{list}");
+    let id = list["tickets"][0]["id"].as_str().expect("id");
+    let ticket = get(&format!("{base}/v1/tickets/{id}")).await.json;
+    assert_eq!(ticket["disposition"], "fix_candidate", "{ticket}");
+    assert_eq!(ticket["grouping"]["method"], "llm", "{ticket}");
+    assert_eq!(ticket["files"], json!(["pay.js"]), "{ticket}");
+    assert_eq!(
+        ticket["title"],
+        "Checkout sums cart.items, which is undefined for saved carts."
+    );
+    let triage = &ticket["triage"];
+    assert_eq!(triage["method"], "llm", "{triage}");
+    assert_eq!(triage["decision"], "caused_by_deploy");
+    assert_eq!(triage["suspect_lines"][0]["file"], "pay.js");
+    assert_eq!(triage["suspect_lines"][0]["line"], 10);
+    assert_eq!(triage["diff"]["to"], revision.as_str());
+    assert_eq!(triage["diff"]["files"][0]["path"], "pay.js");
+    assert_eq!(triage["diff"]["files"][0]["class"], "runtime");
+    assert_eq!(triage["links"][0]["on_changed_line"], true, "{triage}");
+
+    let requests = stub.requests();
+    assert_eq!(requests.len(), 2, "one grouping, one triage call");
+    for request in &requests {
+        assert!(!request.body.contains(PASSWORD) && !request.body.contains(EMAIL));
+    }
+    assert!(
+        requests[1].body.contains("cart.items.sum()"),
+        "the diff was sent"
+    );
+    let report = get(&format!("{base}/v1/report")).await.json;
+    assert_eq!(report["llm"]["calls"], 2, "{report}");
+    assert_eq!(report["llm"]["tokens"], 500, "{report}");
+}
