@@ -15,5 +15,7 @@
 //! The user-facing rules are in `docs/coder.md`.
 
 pub mod apply;
+pub mod diff;
 pub mod edits;
+pub mod guardrails;
 pub mod path;
