@@ -19,3 +19,5 @@ pub mod diff;
 pub mod edits;
 pub mod guardrails;
 pub mod path;
+pub mod reports;
+pub mod tests_outcome;
