@@ -525,6 +525,14 @@ fn fixture_refusals() -> TestResult {
         "{verdict}"
     );
 
+    // What the model gets back (and docs/coder.md shows).
+    assert_eq!(
+        verdict.to_string(),
+        "the change breaks 2 guardrails:\n\
+         - .github/workflows/deploy.yml: fixes may not change this file (agent.deny: `**/.github/**`) (path_denied)\n\
+         - tests/test_orders.py:23: an existing assertion was removed (base line): `assert totals[\"shipping\"] == 0` (assertion_removed)"
+    );
+
     let stale = parse_edits(
         "shop/orders.py\n<<<<<<< SEARCH\n    coupon = order.coupon\n=======\n    coupon = None\n>>>>>>> REPLACE\n",
     )?;
