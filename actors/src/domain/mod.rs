@@ -4,6 +4,7 @@
 //! `tokio::time::Instant` so the queue's tests can run on a paused clock.
 
 pub mod analyzer;
+pub mod coder;
 pub mod control;
 pub mod debounce;
 pub mod diff;

@@ -139,7 +139,12 @@ mod tests {
                         SlowMsg::Done,
                     );
                 }
-                SlowMsg::Done(_) => state.pass = None,
+                SlowMsg::Done(result) => {
+                    state.pass = None;
+                    if let Err(error) = result {
+                        tracing::warn!(%error, "slow pass failed");
+                    }
+                }
             }
             Ok(())
         }

@@ -173,7 +173,7 @@ fn scan() -> Scan {
             .strip_prefix(&root)
             .map(|p| p.to_string_lossy().replace('\\', "/"))
             .unwrap_or_default();
-        if relative == "lib.rs" || relative.ends_with("/tests.rs") {
+        if relative == "lib.rs" || relative.ends_with("tests.rs") {
             continue;
         }
         let (layer, module) = module_of(&relative);
