@@ -11,7 +11,7 @@ for tool in python3 node npm cargo; do
   command -v "$tool" >/dev/null || { echo "client tests: $tool is missing" >&2; exit 1; }
 done
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || {
-  echo "client tests: no chromium at ${CHROMIUM:-/usr/bin/chromium} (apt-get install -y chromium)" >&2; exit 1; }
+  echo "client tests: no chromium at ${CHROMIUM:-/usr/bin/chromium} (scripts/setup-tests.sh installs it)" >&2; exit 1; }
 
 ./setup.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the client tests' clients, idempotently (cheap when nothing changed):
 # the pinned Python venv, the locked npm packages, and the @sentry/browser bundle.
-# Called by run.sh and by .ci/run (which also installs Debian's chromium).
+# Called by run.sh and by scripts/setup-tests.sh (which also installs Debian's chromium).
 set -euo pipefail
 cd "$(dirname "$0")"
 

@@ -38,9 +38,29 @@ async fn wait_for_total(base: &str, total: u64) -> bool {
     .await
 }
 
+/// A counter that only grows, from a fresh read of `/metrics`.
+async fn wait_for_metric_above(base: &str, series: &str, floor: u64) -> bool {
+    eventually(Duration::from_secs(10), || async {
+        metric(base, series).await > floor
+    })
+    .await
+}
+
+const DUPLICATE: &str = "suture_gelf_chunks_dropped_total{reason=\"duplicate_chunk\"}";
+const EXPIRED: &str = "suture_gelf_chunks_dropped_total{reason=\"expired\"}";
+const FILTERED: &str = "suture_gelf_filtered_total";
+
+// Two listener threads take datagrams off the socket, so two datagrams sent
+// in one order can reach the reassembler in the other. Each test therefore
+// sends a datagram whose outcome depends on an earlier one only after that
+// earlier one is seen to be handled (a counter moved, an event stored).
+// Counters are process-wide (one Prometheus recorder per test binary), so
+// they are compared with their value before the test.
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gelf_in_every_form_is_stored_and_info_lines_are_filtered() {
-    let server = start(|c| c.gelf.chunk_expiry = Duration::from_millis(500)).await;
+    // No chunked message here may expire, however slow the machine.
+    let server = start(|c| c.gelf.chunk_expiry = Duration::from_secs(60)).await;
     let base = &server.base;
     let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
         .await
@@ -52,7 +72,8 @@ async fn gelf_in_every_form_is_stored_and_info_lines_are_filtered() {
             socket.send_to(&data, to).await.expect("send");
         }
     };
-    let filtered_before = metric(base, "suture_gelf_filtered_total").await;
+    let filtered_before = metric(base, FILTERED).await;
+    let duplicates_before = metric(base, DUPLICATE).await;
 
     send(gelf_error(1)).await;
     send(gzip(&gelf_error(2))).await;
@@ -65,11 +86,21 @@ async fn gelf_in_every_form_is_stored_and_info_lines_are_filtered() {
     for c in chunks {
         send(c).await;
     }
-    // Chunked uncompressed, with a duplicate chunk.
+    // Chunked uncompressed, with a duplicate chunk: the first chunk twice,
+    // the rest once the second copy is counted. Until the rest is sent the
+    // message cannot complete, so whichever copy a listener takes second is
+    // a duplicate (sent together with the rest, a copy taken after the
+    // message completed would start a new partial message instead).
     let plain = gelf_traceback(500);
     let chunks = chunk(&plain, *b"chunk-02", 200);
+    assert!(chunks.len() > 2);
     send(chunks[0].clone()).await;
-    for c in &chunks {
+    send(chunks[0].clone()).await;
+    assert!(
+        wait_for_metric_above(base, DUPLICATE, duplicates_before).await,
+        "the second copy of a chunk is counted as a duplicate"
+    );
+    for c in chunks.iter().skip(1) {
         send(c.clone()).await;
     }
     // Native JSON on the same socket.
@@ -105,28 +136,29 @@ async fn gelf_in_every_form_is_stored_and_info_lines_are_filtered() {
         .iter()
         .find(|s| s["exception_type"] == "ValueError")
         .expect("the logged exception groups by its class");
-    assert_eq!(value_error["count"], 2);
+    assert_eq!(value_error["count"], 2, "each chunked message stored once");
     let payment = signatures
         .iter()
         .find(|s| s["count"] == 3)
         .expect("the three error lines group together");
     assert_eq!(payment["releases"], json!(["shop@2.0"]));
-    assert!(metric(base, "suture_gelf_filtered_total").await >= filtered_before + 3);
+    // The filtered lines may be handled after the events are stored.
     assert!(
-        metric(
-            base,
-            "suture_gelf_chunks_dropped_total{reason=\"duplicate_chunk\"}"
-        )
-        .await
-            >= 1
+        eventually(Duration::from_secs(10), || async {
+            metric(base, FILTERED).await >= filtered_before + 3
+        })
+        .await,
+        "three info lines filtered"
     );
     server.running.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_chunks_expire_or_drop_and_the_listener_keeps_going() {
+    // Long enough that the 11 chunks of the message above the memory cap
+    // arrive within it on a loaded machine, short enough to wait for twice.
     let server = start(|c| {
-        c.gelf.chunk_expiry = Duration::from_millis(300);
+        c.gelf.chunk_expiry = Duration::from_millis(800);
         c.gelf.chunk_memory_bytes = 4096;
     })
     .await;
@@ -135,12 +167,34 @@ async fn bad_chunks_expire_or_drop_and_the_listener_keeps_going() {
     let send = |data: &[u8]| {
         socket.send_to(data, server.udp).expect("send");
     };
-    // Incomplete: two of three chunks; the third arrives after the expiry.
+    let expired_before = metric(base, EXPIRED).await;
+
+    // Incomplete: all chunks but the last, alone in the reassembler, so
+    // nothing else can push them out early: the message expires (counted).
     let late = chunk(&gelf_error(10), *b"late-msg", 40);
-    assert!(late.len() >= 3);
-    for c in late.iter().take(late.len() - 1) {
+    let (last, first) = late.split_last().expect("chunks");
+    assert!(first.len() >= 2);
+    for c in first {
         send(c);
     }
+    assert!(
+        wait_for_metric_above(base, EXPIRED, expired_before).await,
+        "the incomplete message expires"
+    );
+    // The last chunk, after the expiry, starts a message of its own that
+    // never completes: it expires in turn.
+    let expired_once = metric(base, EXPIRED).await;
+    send(last);
+    assert!(
+        wait_for_metric_above(base, EXPIRED, expired_once).await,
+        "the late chunk waits alone, then expires"
+    );
+    assert_eq!(
+        stored_total(base).await,
+        0,
+        "the late chunk completed nothing"
+    );
+
     // Too many chunks, sequence past the count, truncated header.
     let mut too_many = chunk(&gelf_error(11), *b"too-many", 40).remove(0);
     too_many[11] = 200;
@@ -163,18 +217,6 @@ async fn bad_chunks_expire_or_drop_and_the_listener_keeps_going() {
     ] {
         send(bad);
     }
-    let expired = "suture_gelf_chunks_dropped_total{reason=\"expired\"}";
-    let before = metric(base, expired).await;
-    assert!(
-        eventually(Duration::from_secs(5), || async {
-            metric(base, expired).await > before
-        })
-        .await,
-        "the incomplete message expires"
-    );
-    if let Some(last) = late.last() {
-        send(last);
-    }
     // The listener still stores good messages, chunked or not.
     send(&gelf_error(20));
     for c in chunk(&gelf_error(21), *b"good-one", 40) {
@@ -185,23 +227,25 @@ async fn bad_chunks_expire_or_drop_and_the_listener_keeps_going() {
         "got {}",
         stored_total(base).await
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    assert_eq!(
-        stored_total(base).await,
-        2,
-        "the late chunk completed nothing"
-    );
+    // Counted by whichever listener took them, possibly after the events.
     for reason in ["bad_chunk", "memory_cap"] {
         let series = format!("suture_gelf_chunks_dropped_total{{reason=\"{reason}\"}}");
-        assert!(metric(base, &series).await >= 1, "{reason} counted");
+        assert!(
+            wait_for_metric_above(base, &series, 0).await,
+            "{reason} counted"
+        );
     }
     assert!(
-        metric(
-            base,
-            "suture_udp_datagrams_dropped_total{reason=\"malformed\"}"
-        )
-        .await
-            >= 5
+        eventually(Duration::from_secs(10), || async {
+            metric(
+                base,
+                "suture_udp_datagrams_dropped_total{reason=\"malformed\"}",
+            )
+            .await
+                >= 5
+        })
+        .await,
+        "five malformed datagrams counted"
     );
     server.running.shutdown().await;
 }

@@ -403,14 +403,28 @@ async fn a_restart_neither_duplicates_nor_forgets_tickets() {
     let server = start_in(dir, fast_stages).await;
     let base = server.base.as_str();
     // The new analyzer and triage have each made a pass over the store...
-    let passed = eventually(Duration::from_secs(10), || async {
+    let last_passes = || async {
         let status = get(&format!("{base}/v1/status")).await.json;
-        status["analyzer"]["last_batch_ms"].is_i64() && status["triage"]["last_pass_ms"].is_i64()
+        (
+            status["analyzer"]["last_batch_ms"].as_i64(),
+            status["triage"]["last_pass_ms"].as_i64(),
+        )
+    };
+    let passed = eventually(Duration::from_secs(10), || async {
+        let (analyzer, triage) = last_passes().await;
+        analyzer.is_some() && triage.is_some()
     })
     .await;
     assert!(passed, "the restarted stages never ran");
-    // ...and several more, with the gate ticking too.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    let first = last_passes().await;
+    // ...and another one each, begun after the first had ended, with the
+    // gate ticking too.
+    let passed_again = eventually(Duration::from_secs(10), || async {
+        let (analyzer, triage) = last_passes().await;
+        analyzer > first.0 && triage > first.1
+    })
+    .await;
+    assert!(passed_again, "the restarted stages ran only once");
     let after = get(&format!("{base}/v1/tickets")).await;
     assert_eq!(after.status, 200, "{}", after.json);
     assert_eq!(after.json, before, "the restart changed the tickets");

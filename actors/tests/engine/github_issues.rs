@@ -506,8 +506,10 @@ async fn a_hung_github_times_out_after_the_configured_timeout() {
     let took = started.elapsed();
     assert!(matches!(error, GitHubError::Timeout), "{error:?}");
     assert!(error.is_retryable());
+    // At least the timeout; far below the server's 30 s, with room for a
+    // loaded machine.
     assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        took >= Duration::from_millis(450) && took < Duration::from_secs(15),
         "{took:?}"
     );
 }

@@ -118,7 +118,9 @@ async fn retries_stop_at_max_and_client_errors_are_not_retried() {
 
 #[tokio::test]
 async fn a_slow_server_times_out_per_attempt() {
-    let slow = Reply::Slow(Duration::from_secs(3), VALID.into());
+    // Far slower than any stall of a loaded machine, so the time taken
+    // tells a timeout per attempt from a wait for the answer.
+    let slow = Reply::Slow(Duration::from_secs(30), VALID.into());
     let stub = Stub::start(vec![slow.clone(), slow]).await;
     let llm = client(&LlmConfig {
         timeout: Duration::from_millis(200),
@@ -131,7 +133,7 @@ async fn a_slow_server_times_out_per_attempt() {
         other => panic!("{other:?}"),
     }
     assert!(
-        started.elapsed() < Duration::from_secs(2),
+        started.elapsed() < Duration::from_secs(15),
         "{:?}",
         started.elapsed()
     );
@@ -152,8 +154,11 @@ async fn the_breaker_opens_after_failures_and_recovers_after_the_cooldown() {
         Reply::Status(500),
     ])
     .await;
+    // The breaker reads the wall clock: a cool-down long enough that a
+    // loaded machine cannot outlast it between the failure and the refusal.
     let llm = client(&LlmConfig {
         max_retries: 0,
+        breaker_cooldown: Duration::from_secs(2),
         ..config(&stub)
     });
     for _ in 0..3 {
@@ -163,13 +168,15 @@ async fn the_breaker_opens_after_failures_and_recovers_after_the_cooldown() {
         ));
     }
     assert_eq!(llm.status().breaker, BreakerState::Open);
-    match llm.ask(&prompt(), analyzer).await {
-        Err(LlmError::Refused(Refused::BreakerOpen { .. })) => {}
+    let retry_in = match llm.ask(&prompt(), analyzer).await {
+        Err(LlmError::Refused(Refused::BreakerOpen { retry_in })) => retry_in,
         other => panic!("{other:?}"),
-    }
+    };
     assert_eq!(stub.requests().len(), 3, "an open breaker sends nothing");
+    assert!(retry_in <= Duration::from_secs(2), "{retry_in:?}");
 
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    // Once the time the refusal named has passed, a probe is let through.
+    tokio::time::sleep(retry_in).await;
     stub.push([Reply::answer(VALID)]);
     llm.ask(&prompt(), analyzer)
         .await
