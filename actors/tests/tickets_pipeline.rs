@@ -149,6 +149,7 @@ impl Fixture {
                         verdict: Verdict::New,
                         method: Method::ExactPoisson,
                         reason: "new: 40 events, 1.5 expected".into(),
+                        cold_start: None,
                     },
                     title: format!("title of {sig}"),
                     sample_message: String::new(),

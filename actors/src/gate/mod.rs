@@ -2,7 +2,8 @@
 //! and which spiked between deploys, with an explanation for each. See
 //! docs/gate.md for the method, the defaults and the evaluation.
 //!
-//! - pure statistics: [`series`] (input), [`stats`], [`decide`], [`config`];
+//! - pure statistics: [`series`] (input), [`stats`], [`decide`], [`config`],
+//!   [`cold`] (short history);
 //!   [`scenario`] and [`evaluate`] are the evaluation harness;
 //! - over the store: [`source`] reads a window's input, [`runner`] judges
 //!   due deploys and batches and stores runs and candidates (time is an
@@ -10,6 +11,7 @@
 //! - [`actor`]: the supervised actor that ticks the runner on the wall clock.
 
 pub mod actor;
+pub mod cold;
 pub mod config;
 pub mod decide;
 pub mod evaluate;

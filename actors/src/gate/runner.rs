@@ -9,6 +9,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::gate::cold;
 use crate::gate::config::{GateConfig, millis};
 use crate::gate::decide::{self, Decision, Verdict};
 use crate::gate::source::{self, Gathered};
@@ -122,7 +123,15 @@ impl GateRunner {
         } else {
             source::gather(&self.store, start_ms, &self.cfg, None)?
         };
-        let decisions = decide::judge_deploy(&gathered.signatures, &self.cfg);
+        let decisions = match gathered.cold_start {
+            Some(history) => cold::judge_cold_start(
+                &gathered.signatures,
+                &gathered.seen_before,
+                history,
+                &self.cfg,
+            ),
+            None => decide::judge_deploy(&gathered.signatures, &self.cfg),
+        };
         let run = GateRun {
             id: format!("deploy:{}", deploy.id),
             kind: RunKind::Deploy,
