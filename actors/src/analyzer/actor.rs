@@ -197,10 +197,17 @@ pub async fn analyze_once(ctx: &AnalyzerContext) -> Result<BatchReport, String> 
             method: g.method,
             ..grouping.clone()
         };
-        let ticket = ticket_for(g, &items, &record, ctx.shadow, now);
-        let open = store
+        let mut ticket = ticket_for(g, &items, &record, ctx.shadow, now);
+        let mut open = store
             .open_ticket_for(ticket.signature_ids(), ticket.crash_sites())
             .map_err(|e| e.to_string())?;
+        if let Some(id) = &open {
+            let existing = store.ticket(id).map_err(|e| e.to_string())?;
+            if let Some(why) = existing.and_then(|t| super::attach::separate_from(&t, &ticket)) {
+                ticket.audit(now, "analyzer", "separated", why);
+                open = None;
+            }
+        }
         let write = match open {
             Some(id) => TicketWrite::Grow {
                 id,

@@ -15,11 +15,13 @@
 //! text in an exception that talks the model into "low" changes nothing.
 //!
 //! A group that shares a signature or a crash site with an open ticket grows
-//! that ticket instead of opening a new one.
+//! that ticket instead of opening a new one, unless the gate attributed it
+//! to a different deploy ([`attach`]).
 //!
 //! This module is pure: [`actor`] reads the store and calls the LLM.
 
 pub mod actor;
+pub mod attach;
 pub mod config;
 
 use std::collections::BTreeMap;

@@ -3,7 +3,7 @@
 //! docs/gate.md for the method, the defaults and the evaluation.
 //!
 //! - pure statistics: [`series`] (input), [`stats`], [`decide`], [`config`],
-//!   [`cold`] (short history);
+//!   [`cold`] (short history), [`since`] (the level since the previous deploy);
 //!   [`scenario`] and [`evaluate`] are the evaluation harness;
 //! - over the store: [`source`] reads a window's input, [`runner`] judges
 //!   due deploys and batches and stores runs and candidates (time is an
@@ -18,5 +18,6 @@ pub mod evaluate;
 pub mod runner;
 pub mod scenario;
 pub mod series;
+pub mod since;
 pub mod source;
 pub mod stats;
