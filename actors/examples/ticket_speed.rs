@@ -148,6 +148,7 @@ fn store(dir: &Path, base: &str, head: &str, files: usize) -> Store {
                 verdict: Verdict::New,
                 method: Method::ExactPoisson,
                 reason: "new".into(),
+                cold_start: None,
             },
             title: format!("Error{s}"),
             sample_message: String::new(),

@@ -552,3 +552,123 @@ async fn with_a_repository_and_an_llm_the_deploy_is_blamed_on_its_changed_line()
     assert_eq!(report["llm"]["calls"], 2, "{report}");
     assert_eq!(report["llm"]["tokens"], 500, "{report}");
 }
+
+/// A first day: a fresh store (no history, `gate.min_history` at its default
+/// of a day), a deploy, and a brand-new error from many users right after
+/// it. The gate judges the deploy by the cold-start rules when its window
+/// closes, on the wall clock, and the error becomes a triaged ticket.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_fresh_store_a_deploy_that_introduces_an_error_becomes_a_ticket() {
+    let server = start(|config| {
+        fast_stages(config);
+        // The shortest window, so the test waits for at most one minute.
+        config.gate.window = Duration::from_secs(60);
+    })
+    .await;
+    let base = server.base.as_str();
+    let deploy_at = now_ms();
+    // What the service already logged before the deploy (in an earlier
+    // minute than the deploy's, where its window starts).
+    let before: Vec<Value> = (0..5)
+        .map(|i| {
+            event(
+                "Timeout",
+                "upstream timed out",
+                deploy_at - 90_000,
+                &format!("u{i}"),
+            )
+        })
+        .collect();
+    let reply = post(&format!("{base}/v1/events"), json!(before).to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let deploy = post(
+        &format!("{base}/v1/deploys"),
+        json!({"revision": "first", "at": deploy_at}).to_string(),
+    )
+    .await;
+    assert_eq!(deploy.status, 200, "{}", deploy.json);
+    let deploy_id = deploy.json["id"].as_str().expect("deploy id").to_string();
+    // Sixty KeyErrors from forty users, stamped at the deploy (inside its
+    // first minute whatever the second).
+    let broken: Vec<Value> = (0..60)
+        .map(|i| {
+            event(
+                "KeyError",
+                "KeyError: 'currency'",
+                deploy_at,
+                &format!("user{}", i % 40),
+            )
+        })
+        .collect();
+    let reply = post(&format!("{base}/v1/events"), json!(broken).to_string()).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let also = post(
+        &format!("{base}/v1/events"),
+        json!([event("Timeout", "upstream timed out", deploy_at, "u9")]).to_string(),
+    )
+    .await;
+    assert_eq!(also.status, 200, "{}", also.json);
+
+    // The window closes within a minute; then gate, analyzer and triage.
+    let deadline = Duration::from_secs(60) + PIPELINE_DEADLINE;
+    let until = tokio::time::Instant::now() + deadline;
+    let ticket = loop {
+        let reply = get(&format!("{base}/v1/tickets")).await;
+        if let Some(t) = reply.json["tickets"].as_array().and_then(|t| t.first()) {
+            if t["state"] == "triaged" {
+                break t.clone();
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "no triaged ticket within {deadline:?}: {}",
+            reply.json
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(ticket["deploy_id"], deploy_id.as_str(), "{ticket}");
+
+    let judged = get(&format!("{base}/v1/deploys/{deploy_id}")).await;
+    let gate = &judged.json["gate"];
+    assert!(
+        gate["note"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("cold start")),
+        "{gate}"
+    );
+    let decisions = gate["decisions"].as_array().expect("decisions");
+    let key_error = decisions
+        .iter()
+        .find(|d| d["sample_message"] == "KeyError: 'currency'")
+        .unwrap_or_else(|| panic!("KeyError not judged: {gate}"));
+    assert_eq!(key_error["verdict"], "new", "{key_error}");
+    assert_eq!(key_error["observed"], 60, "{key_error}");
+    // All in one minute, whose user set keeps up to 32 distinct users.
+    assert_eq!(key_error["distinct_users"], 32, "{key_error}");
+    assert_eq!(key_error["candidate"], true, "{key_error}");
+    assert_eq!(
+        key_error["cold_start"]["min_history_minutes"], 1440,
+        "{key_error}"
+    );
+    assert!(
+        key_error["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("new-error rule")),
+        "{key_error}"
+    );
+    // The error the service had before the deploy is not blamed on it.
+    let timeout = decisions
+        .iter()
+        .find(|d| d["sample_message"] == "upstream timed out")
+        .unwrap_or_else(|| panic!("Timeout not listed: {gate}"));
+    assert_eq!(timeout["verdict"], "pass", "{timeout}");
+    // Not judged (no complete hour of history), or judged against the one
+    // hour there is when the clock hour turned in the last 90 seconds.
+    assert!(
+        timeout["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("cold start")),
+        "{timeout}"
+    );
+    server.running.shutdown().await;
+}

@@ -212,8 +212,17 @@ pub async fn analyze_once(ctx: &AnalyzerContext) -> Result<BatchReport, StageErr
             method: g.method,
             ..grouping.clone()
         };
-        let ticket = ticket_for(g, &items, &record, ctx.shadow, now);
-        let open = store.open_ticket_for(ticket.signature_ids(), ticket.crash_sites())?;
+        let mut ticket = ticket_for(g, &items, &record, ctx.shadow, now);
+        let mut open = store.open_ticket_for(ticket.signature_ids(), ticket.crash_sites())?;
+        if let Some(id) = &open {
+            let existing = store.ticket(id)?;
+            if let Some(why) =
+                existing.and_then(|t| crate::domain::analyzer::attach::separate_from(&t, &ticket))
+            {
+                ticket.audit(now, "analyzer", "separated", why);
+                open = None;
+            }
+        }
         let write = match open {
             Some(id) => TicketWrite::Grow {
                 id,

@@ -246,23 +246,97 @@ fn a_new_error_with_one_user_is_not_enough() {
 }
 
 #[test]
-fn a_young_store_is_not_judged() {
+fn a_young_store_judges_a_deploy_by_the_cold_start_rules() {
     let mut f = Fixture::new();
     f.background("Steady", T0, 3, 6);
+    f.background("Doubling", T0, 3, 10);
     let deploy = f.deploy("early", T0 + 3 * HOUR);
     f.background("Boom", T0 + 3 * HOUR, 1, 30);
+    f.background("Steady", T0 + 3 * HOUR, 1, 6);
+    f.background("Doubling", T0 + 3 * HOUR, 1, 20);
     let mut runner = GateRunner::new(f.store.clone(), gate(), T0).expect("runner");
     let runs = runner.tick(deploy.at_ms + 2 * HOUR).expect("tick");
     assert_eq!(runs.len(), 1);
-    assert!(runs[0].decisions.is_empty());
+    let run = &runs[0];
     assert!(
-        runs[0]
-            .note
-            .as_deref()
-            .unwrap_or("")
-            .contains("min_history")
+        run.note.as_deref().unwrap_or("").starts_with("cold start"),
+        "{:?}",
+        run.note
     );
-    assert!(f.store.candidates().expect("candidates").is_empty());
+    let verdict_of = |kind: &str| {
+        let id = f.signature_of(kind);
+        let judged = run
+            .decisions
+            .iter()
+            .find(|d| d.decision.signature == id)
+            .unwrap_or_else(|| panic!("{kind} judged"));
+        let cold = judged.decision.cold_start.expect("marked cold_start");
+        assert_eq!(cold.history_minutes, 180);
+        assert_eq!(cold.min_history_minutes, 1440);
+        (judged.decision.verdict, judged.decision.reason.clone())
+    };
+    let (boom, reason) = verdict_of("Boom");
+    assert_eq!(boom, Verdict::New, "{reason}");
+    assert!(reason.contains("3 h of history"), "{reason}");
+    // Known signatures are judged against the three hours there are: an
+    // unchanged one passes, and a doubling without traffic is below the 3x
+    // that short history asks for.
+    let (steady, reason) = verdict_of("Steady");
+    assert_eq!(steady, Verdict::Pass, "{reason}");
+    let (doubling, reason) = verdict_of("Doubling");
+    assert_eq!(doubling, Verdict::Pass, "{reason}");
+    assert!(reason.contains("daily cycle"), "{reason}");
+    let candidates = f.store.candidates().expect("candidates");
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].signature, f.signature_of("Boom"));
+}
+
+#[test]
+fn min_history_zero_judges_the_first_deploy_of_a_store() {
+    let mut f = Fixture::new();
+    // Twenty minutes of history, all in the deploy's own clock hour.
+    f.background("Steady", T0 + 10 * MINUTE, 1, 3);
+    let deploy = f.deploy("first", T0 + 30 * MINUTE);
+    for i in 0..60 {
+        f.event(
+            "KeyError",
+            deploy.at_ms + i * MINUTE / 2,
+            Some(&format!("user{}", i % 40)),
+            None,
+        );
+    }
+    f.event("Steady", deploy.at_ms + 5 * MINUTE, Some("u1"), None);
+    let cfg = GateConfig {
+        min_history: Duration::ZERO,
+        ..gate()
+    };
+    let mut runner = GateRunner::new(f.store.clone(), cfg, T0).expect("runner");
+    let runs = runner.tick(deploy.at_ms + 2 * HOUR).expect("tick");
+    let run = &runs[0];
+    let key_error = run
+        .decisions
+        .iter()
+        .find(|d| d.decision.signature == f.signature_of("KeyError"))
+        .expect("judged");
+    assert_eq!(
+        key_error.decision.verdict,
+        Verdict::New,
+        "{}",
+        key_error.decision.reason
+    );
+    assert!(key_error.candidate);
+    assert_eq!(key_error.distinct_users, Some(40));
+    let steady = run
+        .decisions
+        .iter()
+        .find(|d| d.decision.signature == f.signature_of("Steady"))
+        .expect("judged");
+    assert_eq!(steady.decision.verdict, Verdict::Pass);
+    assert!(
+        steady.decision.reason.starts_with("not judged"),
+        "{}",
+        steady.decision.reason
+    );
 }
 
 #[test]

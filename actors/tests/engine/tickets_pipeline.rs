@@ -151,6 +151,7 @@ impl Fixture {
                         verdict: Verdict::New,
                         method: Method::ExactPoisson,
                         reason: "new: 40 events, 1.5 expected".into(),
+                        cold_start: None,
                     },
                     title: format!("title of {sig}"),
                     sample_message: String::new(),
@@ -1130,4 +1131,49 @@ async fn two_passes_over_the_same_candidates_make_one_set_of_tickets() {
         .sum();
     assert_eq!(created, 2, "{first:?} {second:?}");
     assert_eq!(f.store.tickets().expect("tickets").len(), 2);
+}
+
+#[tokio::test]
+async fn a_later_deploys_regression_at_an_open_tickets_crash_site_gets_its_own_ticket() {
+    let mut f = Fixture::new();
+    let [a, b, _] = three_errors(&mut f);
+    let llm = f.parts(LlmClient::disabled());
+    // Deploy one breaks `total` in cart.js: ticket T-1.
+    let first = f.deploy_at("aaa111", T0);
+    f.flag("deploy:d-aaa111", Some(first), &[(&a, Severity::High)]);
+    let report = analyze_once(&f.analyzer(llm.clone()))
+        .await
+        .expect("analyzed");
+    assert_eq!(report.outcome.created, vec!["T-1".to_string()]);
+    // Deploy two, a day later, breaks the same function another way.
+    let second = f.deploy_at("bbb222", T0 + 86_400_000);
+    f.flag("deploy:d-bbb222", Some(second), &[(&b, Severity::High)]);
+    let report = analyze_once(&f.analyzer(llm.clone()))
+        .await
+        .expect("analyzed");
+    assert_eq!(report.outcome.created, vec!["T-2".to_string()]);
+    assert!(report.outcome.grown.is_empty());
+    let tickets = f.store.tickets().expect("tickets");
+    assert_eq!(tickets[0].deploy_id.as_deref(), Some("d-aaa111"));
+    assert_eq!(
+        tickets[0].signature_ids().collect::<Vec<_>>(),
+        vec![a.as_str()]
+    );
+    let t2 = &tickets[1];
+    assert_eq!(t2.deploy_id.as_deref(), Some("d-bbb222"));
+    let separated = t2
+        .audit
+        .iter()
+        .find(|e| e.action == "separated")
+        .expect("the separation is audited");
+    assert!(
+        separated.detail.contains("open ticket T-1"),
+        "{}",
+        separated.detail
+    );
+    // A spike at that crash site later is more of an open incident: it grows.
+    f.flag("batch:1", None, &[(&a, Severity::Low)]);
+    let report = analyze_once(&f.analyzer(llm)).await.expect("analyzed");
+    assert!(report.outcome.created.is_empty(), "{:?}", report.outcome);
+    assert_eq!(report.outcome.grown.len(), 1);
 }

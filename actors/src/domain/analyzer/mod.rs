@@ -15,10 +15,12 @@
 //! text in an exception that talks the model into "low" changes nothing.
 //!
 //! A group that shares a signature or a crash site with an open ticket grows
-//! that ticket instead of opening a new one.
+//! that ticket instead of opening a new one, unless the gate attributed it
+//! to a different deploy ([`attach`]).
 //!
 //! This module is pure: [`crate::stages::analyzer`] reads the store and calls the LLM.
 
+pub mod attach;
 pub mod config;
 
 use std::collections::BTreeMap;

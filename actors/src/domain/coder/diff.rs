@@ -1,5 +1,5 @@
 //! A whole `git diff` read into files, modes and lines: what the guardrails
-//! judge. Unlike [`crate::repo`]'s streaming readers, which keep only hunk
+//! judge. Unlike [`crate::clients::git`]'s streaming readers, which keep only hunk
 //! headers and a budgeted excerpt of a deploy's diff, the guardrails need
 //! every removed and added line of a fix (is an assertion gone?) and the
 //! file modes (a new symlink?), and a fix's diff is small: what is parsed

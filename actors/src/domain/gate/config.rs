@@ -112,9 +112,13 @@ pub struct GateConfig {
     /// reacts slower to legitimate drift (earlier deploys, feature launches).
     #[serde(with = "duration")]
     pub baseline: Duration,
-    /// Least history the store must hold before a window is judged. With
-    /// less than a day, every error not yet seen looks new and no hour of
-    /// the day has a match; the run is stored with a note instead.
+    /// History the full test needs. With less than a day, no hour of the
+    /// day has a match and the overdispersion cannot be estimated, so a
+    /// deploy on a younger store is judged by the cold-start rules instead
+    /// (`gate::cold`: never-seen signatures by the new-error rule, known ones
+    /// against the hours there are with an assumed overdispersion), and
+    /// batches between deploys are not judged (with a note). Zero means the
+    /// full test as soon as the store holds one complete hour.
     #[serde(with = "duration")]
     pub min_history: Duration,
     /// Wait after a deploy's window closes before judging it, so that late

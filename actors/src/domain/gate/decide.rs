@@ -120,6 +120,19 @@ pub struct Decision {
     pub method: Method,
     /// One sentence a human can check against the numbers above.
     pub reason: String,
+    /// Set when the store held less history than `gate.min_history` and the
+    /// decision was made by the cold-start rules (`gate::cold`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cold_start: Option<ColdStart>,
+}
+
+/// The history a cold-start decision was made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColdStart {
+    /// Minutes between the store's first event and the window start.
+    pub history_minutes: u64,
+    /// What `gate.min_history` asks for, in minutes.
+    pub min_history_minutes: u64,
 }
 
 /// Judge the signatures of one deploy (the window starts at the deploy).
@@ -543,7 +556,18 @@ struct Rule {
 }
 
 fn severity(a: &Assessment, s: &SeverityConfig) -> Severity {
-    let (c, h, m) = match a.impact_unit {
+    severity_of(a.impact, a.impact_unit, a.observed, a.ratio(), s)
+}
+
+/// Severity from the impact and the ratio (`None` = nothing expected).
+pub(super) fn severity_of(
+    impact: f64,
+    impact_unit: ImpactUnit,
+    observed: u64,
+    ratio: Option<f64>,
+    s: &SeverityConfig,
+) -> Severity {
+    let (c, h, m) = match impact_unit {
         ImpactUnit::ShareOfRequests => (s.critical_share, s.high_share, s.medium_share),
         ImpactUnit::EventsPerMinute => (
             s.critical_per_minute,
@@ -551,16 +575,16 @@ fn severity(a: &Assessment, s: &SeverityConfig) -> Severity {
             s.medium_per_minute,
         ),
     };
-    let base = if a.impact >= c {
+    let base = if impact >= c {
         Severity::Critical
-    } else if a.impact >= h {
+    } else if impact >= h {
         Severity::High
-    } else if a.impact >= m {
+    } else if impact >= m {
         Severity::Medium
     } else {
         Severity::Low
     };
-    let big_ratio = a.observed > 0 && a.ratio().is_none_or(|r| r >= s.ratio_bump);
+    let big_ratio = observed > 0 && ratio.is_none_or(|r| r >= s.ratio_bump);
     match (base, big_ratio) {
         (Severity::Low, true) => Severity::Medium,
         (Severity::Medium, true) => Severity::High,
@@ -569,7 +593,7 @@ fn severity(a: &Assessment, s: &SeverityConfig) -> Severity {
 }
 
 /// p-values: three decimals when readable that way, scientific below.
-fn fmt_p(v: f64) -> String {
+pub(super) fn fmt_p(v: f64) -> String {
     if v >= 0.001 {
         format!("{v:.3}")
     } else {
@@ -578,9 +602,13 @@ fn fmt_p(v: f64) -> String {
 }
 
 fn fmt_impact(a: &Assessment) -> String {
-    match a.impact_unit {
-        ImpactUnit::ShareOfRequests => format!("{:.4}% of requests", a.impact * 100.0),
-        ImpactUnit::EventsPerMinute => format!("{:.3} events/min", a.impact),
+    fmt_impact_of(a.impact, a.impact_unit)
+}
+
+pub(super) fn fmt_impact_of(impact: f64, unit: ImpactUnit) -> String {
+    match unit {
+        ImpactUnit::ShareOfRequests => format!("{:.4}% of requests", impact * 100.0),
+        ImpactUnit::EventsPerMinute => format!("{impact:.3} events/min"),
     }
 }
 
@@ -702,18 +730,20 @@ fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateCon
         verdict,
         method: a.method,
         reason,
+        cold_start: None,
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::domain::gate::series::{Baseline, Window};
     use proptest::prelude::*;
 
     /// A signature with the given hourly baseline and `window_total` events
-    /// spread over a 60-minute window, no traffic, no users.
-    fn sig(name: &str, baseline: Vec<u64>, window_total: u64) -> SignatureWindow {
+    /// spread over a 60-minute window, no traffic, no users (shared with the
+    /// tests of `cold` and `since`).
+    pub(crate) fn sig(name: &str, baseline: Vec<u64>, window_total: u64) -> SignatureWindow {
         let mut counts = vec![0u64; 60];
         // Spread the window evenly over its minutes.
         for k in 0..window_total {

@@ -3,14 +3,18 @@
 //! each. See docs/gate.md for the method, the defaults and the evaluation.
 //!
 //! - [`series`] (input), [`stats`], [`decide`], [`config`];
+//! - [`cold`]: judging a deploy on a store younger than `gate.min_history`;
+//! - [`since`]: a flag tested against the level since the previous deploy;
 //! - [`scenario`] and [`evaluate`]: the evaluation harness.
 //!
 //! The runner over the store and the actor that ticks it on the wall clock
 //! are [`crate::stages::gate`].
 
+pub mod cold;
 pub mod config;
 pub mod decide;
 pub mod evaluate;
 pub mod scenario;
 pub mod series;
+pub mod since;
 pub mod stats;

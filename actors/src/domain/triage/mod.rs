@@ -75,19 +75,50 @@ pub fn links(ticket: &Ticket, diff: &DeployDiff, slack: u32) -> Vec<DiffLink> {
     out
 }
 
-/// Whether the ticket's errors name `path` (its file name in a message,
-/// frame or breadcrumb): how a config or test file can still be the cause.
+/// Whether the ticket's errors name `path`: a frame resolved to that
+/// repository path, or the file in a message or breadcrumb. How a config
+/// or test file can still be the cause.
+///
+/// A frame counts only by its repository path, never by its file name: a
+/// deploy that touched `tests/__init__.py` is not named by a stack through a
+/// library's `__init__.py`. Text counts by the repository path, or by the
+/// file name standing alone as a word ("cannot parse settings.yaml"), never
+/// inside another path or name.
 fn names_file(ticket: &Ticket, path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path);
     if name.len() < 3 {
         return false;
     }
+    let in_text = |text: &str| mentions(text, path, true) || mentions(text, name, false);
     ticket.signatures.iter().any(|s| {
-        s.message.contains(name)
-            || s.breadcrumbs.iter().any(|b| b.contains(name))
+        in_text(&s.message)
+            || s.breadcrumbs.iter().any(|b| in_text(b))
             || s.frames
                 .iter()
-                .any(|f| f.file.as_deref().is_some_and(|file| file.ends_with(name)))
+                .any(|f| f.repo_path.as_deref() == Some(path))
+    })
+}
+
+/// Whether `text` contains `needle` as a whole word of a path: not inside a
+/// longer name on either side. `after_slash` also accepts it at the end of
+/// a longer path (`/srv/app/config/app.yaml` for `config/app.yaml`), which
+/// is right for a repository path and wrong for a bare file name.
+fn mentions(text: &str, needle: &str, after_slash: bool) -> bool {
+    let is_name = |c: char| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/' | '\\');
+    text.match_indices(needle).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let rest = &text[at + needle.len()..];
+        let start_ok = match before {
+            None => true,
+            Some('/') => after_slash,
+            Some(c) => !is_name(c),
+        };
+        // A trailing '.' ends a sentence, not a name.
+        let rest = rest
+            .strip_prefix('.')
+            .filter(|r| r.chars().next().is_none_or(|c| !is_name(c)))
+            .unwrap_or(rest);
+        start_ok && rest.chars().next().is_none_or(|c| !is_name(c))
     })
 }
 

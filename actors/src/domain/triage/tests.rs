@@ -146,6 +146,33 @@ fn a_deploy_of_tests_docs_and_ci_only_is_not_the_cause_without_an_llm_call() {
 }
 
 #[test]
+fn a_library_frame_of_the_same_file_name_does_not_name_a_changed_test_file() {
+    // A stack through a library's `__init__.py`, and a deploy that touched
+    // only the service's `tests/__init__.py`.
+    let mut lib = frame("json/__init__.py", 299, false);
+    lib.file = Some("/usr/lib/python3.12/json/__init__.py".into());
+    lib.repo_path = None;
+    let t = with_frames(
+        "JSONDecodeError in /usr/lib/python3.12/json/__init__.py",
+        vec![frame("src/pay.py", 10, true), lib],
+    );
+    let d = diff(vec![changed("tests/__init__.py", &[1])]);
+    let rule = non_runtime_rule(&t, &d).expect("the tests-only rule applies");
+    assert_eq!(rule.decision, Decision::NotCaused);
+    // A frame in the repository's own file, or its path in the message, does.
+    let ours = with_frames("boom", vec![frame("tests/__init__.py", 1, true)]);
+    assert!(non_runtime_rule(&ours, &d).is_none());
+    let named = with_frames("error importing /srv/app/tests/__init__.py", vec![]);
+    assert!(non_runtime_rule(&named, &d).is_none());
+    // Substrings of longer names do not count either.
+    let d = diff(vec![changed("docs/pay.md", &[1])]);
+    let longer = with_frames("see prepay.md and pay.mdx", vec![]);
+    assert!(non_runtime_rule(&longer, &d).is_some());
+    let sentence = with_frames("read pay.md.", vec![]);
+    assert!(non_runtime_rule(&sentence, &d).is_none());
+}
+
+#[test]
 fn an_error_naming_a_changed_config_file_links_it() {
     let t = with_frames(
         "KeyError reading settings.yaml: 'timeout'",

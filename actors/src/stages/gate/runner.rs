@@ -9,13 +9,20 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::domain::gate::cold;
 use crate::domain::gate::config::{GateConfig, millis};
 use crate::domain::gate::decide::{self, Decision, Verdict};
+use crate::domain::gate::since;
 use crate::stages::gate::source::{self, Gathered};
 use crate::store::{
     BatchRecord, CandidateState, DeployRecord, GateRun, JudgedSignature, RunKind, SignatureRecord,
     Store, StoreError, minute_of, minute_start_ms,
 };
+
+/// How far back the previous deploy may be for its span to be compared
+/// with (`since`): a day of per-minute data is one range scan, and a level
+/// that has held for a day is in the baseline's recent hours anyway.
+const SINCE_PREVIOUS_REACH_MS: i64 = 86_400_000;
 
 /// Work between two prunes of per-minute data and old runs.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
@@ -122,7 +129,25 @@ impl GateRunner {
         } else {
             source::gather(&self.store, start_ms, &self.cfg, None)?
         };
-        let decisions = decide::judge_deploy(&gathered.signatures, &self.cfg);
+        let decisions = match gathered.cold_start {
+            Some(history) => cold::judge_cold_start(
+                &gathered.signatures,
+                &gathered.seen_before,
+                history,
+                &self.cfg,
+            ),
+            None => decide::judge_deploy(&gathered.signatures, &self.cfg),
+        };
+        let mut decisions = decisions;
+        if let Some((previous, counts)) = self.since_previous(deploy, start_ms, &gathered)? {
+            since::apply(
+                &mut decisions,
+                &gathered.signatures,
+                &counts,
+                &previous,
+                &self.cfg,
+            );
+        }
         let run = GateRun {
             id: format!("deploy:{}", deploy.id),
             kind: RunKind::Deploy,
@@ -132,6 +157,62 @@ impl GateRunner {
         };
         self.store_run(&run)?;
         Ok(run)
+    }
+
+    /// The span from the previous deploy (within [`SINCE_PREVIOUS_REACH_MS`]
+    /// and the per-minute retention) to this window, and each signature's
+    /// events in it, for [`since::apply`].
+    fn since_previous(
+        &self,
+        deploy: &DeployRecord,
+        start_ms: i64,
+        gathered: &Gathered,
+    ) -> Result<Option<(since::SincePrevious, Vec<u64>)>, StoreError> {
+        if gathered.signatures.is_empty() {
+            return Ok(None);
+        }
+        let reach_ms = millis(self.cfg.minute_retention).min(SINCE_PREVIOUS_REACH_MS);
+        let previous = self
+            .store
+            .deploys()?
+            .into_iter()
+            .filter(|d| {
+                d.id != deploy.id
+                    && d.at_ms < deploy.at_ms
+                    && deploy.at_ms.saturating_sub(d.at_ms) <= reach_ms
+            })
+            .max_by_key(|d| d.at_ms);
+        let Some(previous) = previous else {
+            return Ok(None);
+        };
+        let from = minute_of(previous.at_ms);
+        let minutes = minute_of(start_ms).saturating_sub(from);
+        if minutes == 0 {
+            return Ok(None);
+        }
+        let series = self.store.window(from, minutes)?;
+        let counts = gathered
+            .signatures
+            .iter()
+            .map(|s| {
+                series
+                    .get(&s.signature)
+                    .map_or(0, |w| w.counts.iter().sum::<u64>())
+            })
+            .collect();
+        let requests = if gathered.traffic_known {
+            Some(self.store.traffic_minutes(from, minutes)?).filter(|&r| r > 0)
+        } else {
+            None
+        };
+        Ok(Some((
+            since::SincePrevious {
+                revision: previous.revision,
+                minutes,
+                requests,
+            },
+            counts,
+        )))
     }
 
     /// Judges the batch's signatures over the window that ends at the batch

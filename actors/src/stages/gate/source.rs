@@ -13,6 +13,7 @@
 use std::collections::HashSet;
 
 use crate::domain::gate::config::GateConfig;
+use crate::domain::gate::decide::ColdStart;
 use crate::domain::gate::series::{Baseline, SignatureWindow, Window};
 use crate::store::{Store, StoreError, hour_of, minute_of};
 
@@ -24,8 +25,14 @@ pub struct Gathered {
     pub baseline_hours: u32,
     /// Whether requests are the exposure (else hours).
     pub traffic_known: bool,
-    /// Why nothing is to be judged, when that is the case.
+    /// Why nothing is to be judged, or how (cold start).
     pub note: Option<String>,
+    /// Set when the store holds less than `gate.min_history`: the deploy is
+    /// judged by the cold-start rules (`gate::cold`).
+    pub cold_start: Option<ColdStart>,
+    /// With `cold_start`: whether each signature had an event before the
+    /// window (aligned with `signatures`).
+    pub seen_before: Vec<bool>,
 }
 
 /// Gathers the window `[start_ms, start_ms + window)` for the signatures that
@@ -40,18 +47,30 @@ pub fn gather(
     let minutes = cfg.window_minutes();
     let start_minute = minute_of(start_ms);
     let window_hour = hour_of(start_ms);
-    let history_hours = match store.first_event_ms()? {
+    let first_event = store.first_event_ms()?;
+    let history_hours = match first_event {
         Some(first) => window_hour.saturating_sub(hour_of(first)),
         None => 0,
     };
     let baseline_hours = cfg.baseline_hours().min(history_hours);
     let min_hours = u32::try_from(cfg.min_history.as_secs() / 3600).unwrap_or(u32::MAX);
-    if baseline_hours < min_hours.max(1) {
+    // The full test needs one complete hour at least, whatever min_history says.
+    let cold = baseline_hours < min_hours.max(1);
+    let history = ColdStart {
+        history_minutes: first_event
+            .map(|first| u64::try_from(start_ms.saturating_sub(first) / 60_000).unwrap_or(0))
+            .unwrap_or(0),
+        min_history_minutes: cfg.min_history.as_secs() / 60,
+    };
+    if cold && only.is_some() {
+        // Between deploys there is no change to attribute: with short
+        // history every error the service already had would look new.
         return Ok(Gathered {
             baseline_hours,
             note: Some(format!(
-                "not judged: the store holds {history_hours} h of history before this window, \
-                 the gate needs at least {min_hours} h (gate.min_history)"
+                "not judged: the store holds {history_hours} complete h of history before this window, \
+                 spikes between deploys need at least {} h (gate.min_history, and one complete hour)",
+                min_hours.max(1)
             )),
             ..Gathered::default()
         });
@@ -68,12 +87,20 @@ pub fn gather(
     let traffic_known = baseline_requests.is_some() && window_requests > 0;
     let (baseline_requests, window_requests) = if traffic_known {
         (baseline_requests, Some(window_requests))
+    } else if cold && window_requests > 0 {
+        // The new-error rule can still measure impact per request.
+        (None, Some(window_requests))
     } else {
         (None, None)
     };
 
     let mut signatures = Vec::with_capacity(series.len());
+    let mut seen_before = Vec::with_capacity(series.len());
     for (id, window) in series {
+        if cold {
+            let first_seen = store.signature(&id)?.map(|r| r.first_seen_ms);
+            seen_before.push(first_seen.is_some_and(|f| f < start_ms));
+        }
         let baseline = store.hourly_range(&id, from_hour, baseline_hours)?;
         signatures.push(SignatureWindow {
             baseline: Baseline {
@@ -89,10 +116,20 @@ pub fn gather(
             signature: id,
         });
     }
+    let note = cold.then(|| {
+        format!(
+            "cold start: the store holds {history_hours} complete h of history before this window, \
+             less than gate.min_history ({} h): signatures never seen before are judged by the \
+             new-error rule, known ones against the hours there are",
+            min_hours
+        )
+    });
     Ok(Gathered {
         signatures,
         baseline_hours,
         traffic_known,
-        note: None,
+        note,
+        cold_start: cold.then_some(history),
+        seen_before,
     })
 }
