@@ -18,6 +18,7 @@ pub mod breaker;
 pub mod budget;
 pub mod client;
 pub mod config;
+pub mod fence;
 pub mod parse;
 pub mod prompt;
 pub mod repair;
