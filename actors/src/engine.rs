@@ -138,6 +138,19 @@ impl Engine {
         crate::llm::restore_state(&llm.client, &store);
         let repo = crate::repo::Repo::open(&config.repo).await?;
         let github = crate::github::GitHub::new(&config.github)?;
+        if let Some(github) = &github {
+            let key = store.installation_key(|| {
+                crate::github::MarkerKey::generate()
+                    .ok()
+                    .map(|k| k.to_vec())
+            })?;
+            match key {
+                Some(key) => github.set_marker_key(crate::github::MarkerKey::from_bytes(&key)),
+                None => tracing::warn!(
+                    "no installation key (the system's random source failed): GitHub markers change at each restart"
+                ),
+            }
+        }
         announce_outputs(&config, repo.is_some(), github.is_some());
         let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
         let queue = ActorSlot::default();
@@ -373,9 +386,12 @@ impl EngineHandle {
         }
     }
 
-    /// Whether every child is running (for `/readyz`).
+    /// Whether every child is running and the store still acknowledges
+    /// writes (for `/readyz`): after a failed sync it never will again
+    /// until restarted, so "ready" would send traffic to a certain 503.
     pub fn ready(&self) -> bool {
-        self.inner.queue.get().is_some()
+        self.inner.store.sync_failure().is_none()
+            && self.inner.queue.get().is_some()
             && self.inner.ingest_actor.get().is_some()
             && self.inner.gate.get().is_some()
             && self.inner.analyzer.get().is_some()

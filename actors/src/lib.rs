@@ -32,6 +32,7 @@ pub mod analyzer;
 pub mod clock;
 pub mod config;
 pub mod debounce;
+pub mod dedup;
 pub mod engine;
 pub mod event;
 pub mod gate;
