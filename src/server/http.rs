@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
@@ -34,6 +33,10 @@ pub struct AppState {
     pub engine: EngineHandle,
     pub config: Arc<Config>,
     pub started: Instant,
+    /// Body timeouts and the decompression pool, shared by the ingest routes.
+    pub intake: Arc<super::intake::Intake>,
+    /// Session counts waiting to be written (see [`super::sessions`]).
+    pub sessions: Arc<super::sessions::SessionBuffer>,
 }
 
 /// The router, with the body limit from config.
@@ -81,10 +84,11 @@ struct Accepted {
 /// `POST /v1/events`: 200 only once every event of the request is on disk.
 async fn post_events(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let stats = state.engine.stats();
-    let result = accept_events(&state, body).await;
+    let result = accept_events(&state, &headers, body).await;
     if let Err(error) = &result {
         stats.rejected("http", error.reason(), 1);
     }
@@ -93,24 +97,26 @@ async fn post_events(
 
 async fn accept_events(
     state: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
-            "request body above the {}-byte limit",
-            state.config.server.max_body_bytes
-        )),
-        _ => ApiError::BadRequest {
-            field: "body".into(),
-            message: rejection.body_text(),
-        },
-    })?;
+    let body = state
+        .intake
+        .read_body(headers, body, state.config.server.max_body_bytes)
+        .await?;
     let receipt = Receipt {
         source: "http",
         received_at_ms: now_ms(),
         max_event_bytes: state.config.ingest.max_event_bytes,
     };
     let events = native::parse_body(&body, receipt)?;
+    let most = state.config.server.max_events_per_request;
+    if events.len() > most {
+        return Err(ApiError::TooLarge(format!(
+            "{} events in one request, above the limit of {most}",
+            events.len()
+        )));
+    }
     let signed: Vec<_> = events.into_iter().map(|e| state.engine.sign(e)).collect();
     let accepted: Vec<Accepted> = signed
         .iter()
@@ -181,6 +187,7 @@ async fn post_deploy(State(state): State<AppState>, body: Bytes) -> Result<Json<
             message: format!("at: {problem}"),
         })?,
     };
+    deploy_fields_in_range(&request, at_ms, received_at_ms)?;
     let deploy = DeployRecord {
         id: suture_actors::event::new_id(),
         revision: request.revision,
@@ -195,6 +202,46 @@ async fn post_deploy(State(state): State<AppState>, body: Bytes) -> Result<Json<
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     Ok(Json(deploy_json(&stored)))
+}
+
+/// Sentry's own bounds: a release name is at most 200 characters and an
+/// environment 64. A deploy time may be in the past (a marker sent late) but
+/// not ahead of this clock by more than the skew events are allowed: a
+/// future deploy would open a window no event can fall in yet.
+fn deploy_fields_in_range(
+    request: &DeployRequest,
+    at_ms: i64,
+    received_at_ms: i64,
+) -> Result<(), ApiError> {
+    let bad = |field: &str, message: String| ApiError::BadRequest {
+        field: field.into(),
+        message,
+    };
+    if request.revision.chars().count() > 200 {
+        return Err(bad("revision", "revision is above 200 characters".into()));
+    }
+    if request
+        .environment
+        .as_ref()
+        .is_some_and(|e| e.chars().count() > 64)
+    {
+        return Err(bad(
+            "environment",
+            "environment is above 64 characters".into(),
+        ));
+    }
+    let latest = received_at_ms.saturating_add(crate::wire::time::MAX_FUTURE_SKEW_MS);
+    if at_ms > latest {
+        return Err(bad(
+            "at",
+            format!(
+                "at: {} is in the future (this server's clock says {})",
+                format_rfc3339(at_ms),
+                format_rfc3339(received_at_ms)
+            ),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn deploy_json(deploy: &DeployRecord) -> Value {
@@ -304,10 +351,16 @@ pub(super) fn store_error(error: suture_actors::store::StoreError) -> ApiError {
 }
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(failure) = state.engine.store().sync_failure() {
+        return (StatusCode::SERVICE_UNAVAILABLE, failure);
+    }
     if state.engine.ready() {
-        (StatusCode::OK, "ready")
+        (StatusCode::OK, "ready".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting or restarting")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting or restarting".to_string(),
+        )
     }
 }
 

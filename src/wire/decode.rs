@@ -153,30 +153,30 @@ fn read_bounded(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Write;
 
     use super::*;
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("write");
         e.finish().expect("finish")
     }
 
-    fn zlib(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn zlib(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("write");
         e.finish().expect("finish")
     }
 
-    fn raw_deflate(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn raw_deflate(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("write");
         e.finish().expect("finish")
     }
 
-    fn brotli(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn brotli(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
         w.write_all(data).expect("write");
@@ -184,7 +184,7 @@ mod tests {
         out
     }
 
-    fn zstd(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn zstd(data: &[u8]) -> Vec<u8> {
         ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
     }
 
