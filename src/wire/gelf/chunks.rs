@@ -129,16 +129,13 @@ impl Reassembler {
             self.remove(&id);
             return ChunkOutcome::Dropped("memory_cap");
         }
-        if !self.messages.contains_key(&id) {
-            self.messages.insert(
-                id,
-                Partial {
-                    first_at: now,
-                    chunks: vec![None; usize::from(count)],
-                    received: 0,
-                    bytes: message_cost(count),
-                },
-            );
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.messages.entry(id) {
+            slot.insert(Partial {
+                first_at: now,
+                chunks: vec![None; usize::from(count)],
+                received: 0,
+                bytes: message_cost(count),
+            });
             self.bytes += message_cost(count);
             self.started.push_back((now, id));
             self.compact_started();
