@@ -60,6 +60,14 @@ impl Encoding {
     }
 }
 
+/// The codings a `Content-Encoding` header lists, in the order applied.
+pub fn codings(header: Option<&str>) -> Result<Vec<Encoding>, DecodeError> {
+    match header {
+        None => Ok(Vec::new()),
+        Some(header) => header.split(',').map(Encoding::from_name).collect(),
+    }
+}
+
 /// Decodes a body sent with the `Content-Encoding` header `header` (a list
 /// of codings, applied in order, so undone in reverse).
 pub fn decode_content(
@@ -67,13 +75,7 @@ pub fn decode_content(
     header: Option<&str>,
     limit: usize,
 ) -> Result<Vec<u8>, DecodeError> {
-    let codings = match header {
-        None => Vec::new(),
-        Some(header) => header
-            .split(',')
-            .map(Encoding::from_name)
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let codings = codings(header)?;
     let mut data: Option<Vec<u8>> = None;
     for coding in codings.into_iter().rev() {
         let input = data.as_deref().unwrap_or(body);

@@ -20,13 +20,7 @@ pub fn decode_first_line(
     header: Option<&str>,
     max_line: usize,
 ) -> Result<Vec<u8>, DecodeError> {
-    let codings = match header {
-        None => Vec::new(),
-        Some(header) => header
-            .split(',')
-            .map(Encoding::from_name)
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let codings = super::decode::codings(header)?;
     // Codings were applied in order, so the last one is undone first: it is
     // the reader nearest the body.
     let mut reader: Box<dyn Read + '_> = Box::new(body);
