@@ -104,12 +104,46 @@ pub struct SentryConfig {
     /// Relay's `max_envelope_size`; events inside are still limited to
     /// `ingest.max_event_bytes` (Relay's `max_event_size`, 1 MiB).
     pub max_envelope_bytes: usize,
+    /// Most items in one envelope, of any type. SDKs send a handful; the cap
+    /// bounds the framing work a body of millions of empty items would cost.
+    pub max_envelope_items: usize,
+    /// Most `event` items in one envelope. SDKs send one event per envelope
+    /// (the envelope header's `event_id` names it), so more is not an SDK.
+    pub max_events_per_envelope: usize,
+    /// Most `session` and `sessions` items in one envelope: Relay's
+    /// `max_session_count`, 100.
+    pub max_sessions_per_envelope: usize,
+    /// Largest `session` or `sessions` payload, in bytes. Parsed as JSON, so
+    /// bounded well below the envelope: an aggregate of 100 buckets is about
+    /// 10 KiB; 100 KiB is Relay's limit for a comparable item (a check-in).
+    pub max_session_bytes: usize,
+    /// Request bodies decompressed at once, each on the blocking pool. Two
+    /// cores' worth by default: decompression is CPU bound, and a burst of
+    /// large bodies queues (then gets 429) instead of taking every core.
+    pub max_concurrent_decodes: usize,
 }
 
 impl Default for SentryConfig {
     fn default() -> Self {
         Self {
             max_envelope_bytes: 100 * 1024 * 1024,
+            max_envelope_items: 1000,
+            max_events_per_envelope: 1,
+            max_sessions_per_envelope: 100,
+            max_session_bytes: 100 * 1024,
+            max_concurrent_decodes: 2,
+        }
+    }
+}
+
+impl SentryConfig {
+    /// The per-envelope caps, for the framer.
+    pub fn envelope_limits(&self) -> crate::wire::sentry::limits::EnvelopeLimits {
+        crate::wire::sentry::limits::EnvelopeLimits {
+            max_items: self.max_envelope_items,
+            max_events: self.max_events_per_envelope,
+            max_sessions: self.max_sessions_per_envelope,
+            max_session_bytes: self.max_session_bytes,
         }
     }
 }
@@ -161,6 +195,15 @@ pub struct ServerConfig {
     /// before answering 503 (the events may still be stored).
     #[serde(with = "suture_actors::config::duration")]
     pub ack_timeout: std::time::Duration,
+    /// Longest an ingest request may take to send its body (408 after). A
+    /// client trickling bytes would otherwise hold a connection and its
+    /// buffer for as long as it likes; 30 s moves 100 MiB at 30 Mbit/s.
+    #[serde(with = "suture_actors::config::duration")]
+    pub body_timeout: std::time::Duration,
+    /// Most events in one `POST /v1/events` batch (413 above). Bounds what
+    /// one request asks of the writer; the body limit alone allows tens of
+    /// thousands of small events.
+    pub max_events_per_request: usize,
     /// Kernel receive buffer asked for the UDP socket, in bytes. Bursts
     /// beyond it are dropped by the kernel before Suture sees them; 16 MiB
     /// holds about a third of a second of a 50,000 datagrams/s flood.
@@ -183,6 +226,8 @@ impl Default for ServerConfig {
             udp_addr: SocketAddr::from(([127, 0, 0, 1], 12201)),
             max_body_bytes: 10 * 1024 * 1024,
             ack_timeout: std::time::Duration::from_secs(30),
+            body_timeout: std::time::Duration::from_secs(30),
+            max_events_per_request: 1000,
             udp_recv_buffer: 16 * 1024 * 1024,
             udp_workers: 2,
             cors_origins: vec!["*".into()],

@@ -3,6 +3,8 @@
 //! get their acknowledgement, commit what is queued, stop the actors, flush).
 
 pub mod http;
+pub mod intake;
+pub mod sessions;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -28,6 +30,8 @@ pub struct Running {
     udp_threads: Vec<std::thread::JoinHandle<()>>,
     engine_owner: Option<Engine>,
     engine_runtime: Option<tokio::runtime::Runtime>,
+    /// Writes summed session counts; ends (after a last write) on `stop`.
+    sessions_task: Option<JoinHandle<()>>,
 }
 
 impl Drop for Running {
@@ -71,10 +75,14 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     let udp_addr = socket.local_addr()?;
 
     let stop = CancellationToken::new();
+    let sessions = Arc::new(sessions::SessionBuffer::default());
+    let sessions_task = sessions::spawn_flusher(sessions.clone(), engine.clone(), stop.clone());
     let state = http::AppState {
         engine: engine.clone(),
         config: config.clone(),
         started: Instant::now(),
+        intake: Arc::new(intake::Intake::new(&config)),
+        sessions,
     };
     let http_stop = stop.clone();
     let http_task = tokio::spawn(async move {
@@ -95,6 +103,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         udp_threads,
         engine_owner: Some(engine_owner),
         engine_runtime: Some(engine_runtime),
+        sessions_task: Some(sessions_task),
     })
 }
 
@@ -107,6 +116,10 @@ impl Running {
             None => None,
         } {
             tracing::warn!(%error, "HTTP server ended with an error");
+        }
+        // The last session counts, while the writer still runs.
+        if let Some(task) = self.sessions_task.take() {
+            let _ = task.await;
         }
         self.udp_stop.store(true, Ordering::Relaxed);
         let threads = std::mem::take(&mut self.udp_threads);

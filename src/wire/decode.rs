@@ -60,6 +60,14 @@ impl Encoding {
     }
 }
 
+/// The codings a `Content-Encoding` header lists, in the order applied.
+pub fn codings(header: Option<&str>) -> Result<Vec<Encoding>, DecodeError> {
+    match header {
+        None => Ok(Vec::new()),
+        Some(header) => header.split(',').map(Encoding::from_name).collect(),
+    }
+}
+
 /// Decodes a body sent with the `Content-Encoding` header `header` (a list
 /// of codings, applied in order, so undone in reverse).
 pub fn decode_content(
@@ -67,13 +75,7 @@ pub fn decode_content(
     header: Option<&str>,
     limit: usize,
 ) -> Result<Vec<u8>, DecodeError> {
-    let codings = match header {
-        None => Vec::new(),
-        Some(header) => header
-            .split(',')
-            .map(Encoding::from_name)
-            .collect::<Result<Vec<_>, _>>()?,
-    };
+    let codings = codings(header)?;
     let mut data: Option<Vec<u8>> = None;
     for coding in codings.into_iter().rev() {
         let input = data.as_deref().unwrap_or(body);
@@ -153,30 +155,30 @@ fn read_bounded(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Write;
 
     use super::*;
 
-    fn gzip(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn gzip(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("write");
         e.finish().expect("finish")
     }
 
-    fn zlib(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn zlib(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("write");
         e.finish().expect("finish")
     }
 
-    fn raw_deflate(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn raw_deflate(data: &[u8]) -> Vec<u8> {
         let mut e = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
         e.write_all(data).expect("write");
         e.finish().expect("finish")
     }
 
-    fn brotli(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn brotli(data: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
         let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
         w.write_all(data).expect("write");
@@ -184,7 +186,7 @@ mod tests {
         out
     }
 
-    fn zstd(data: &[u8]) -> Vec<u8> {
+    pub(crate) fn zstd(data: &[u8]) -> Vec<u8> {
         ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
     }
 

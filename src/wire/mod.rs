@@ -4,6 +4,7 @@
 
 pub mod datagram;
 pub mod decode;
+pub mod first_line;
 pub mod gelf;
 pub mod native;
 pub mod sentry;

@@ -4,8 +4,15 @@
 /// be before March 1973, which no live error is.
 const SECONDS_THRESHOLD: f64 = 1e11;
 
-/// Timestamps further ahead of the receive time than this are clock skew.
-pub const MAX_FUTURE_SKEW_MS: i64 = 5 * 60 * 1000;
+/// Timestamps further ahead of the receive time than this are clock skew
+/// (Relay's `max_secs_in_future`, 60 s).
+pub const MAX_FUTURE_SKEW_MS: i64 = 60 * 1000;
+
+/// The last millisecond RFC 3339 can write with four year digits
+/// (9999-12-31T23:59:59.999Z). Later times are refused at the edge, and a
+/// stored one is formatted as this, never a panic (humantime's formatter
+/// panics past year 9999).
+pub const MAX_TIMESTAMP_MS: i64 = 253_402_300_799_999;
 
 /// A sender's timestamp, or the receive time when the sender's clock is
 /// more than [`MAX_FUTURE_SKEW_MS`] ahead (an hourly count in the future
@@ -27,12 +34,15 @@ pub fn parse_timestamp(value: &serde_json::Value) -> Result<i64, String> {
                 return Err("must be a non-negative epoch time".into());
             }
             let ms = if v < SECONDS_THRESHOLD { v * 1000.0 } else { v };
-            if ms > 1e15 {
-                return Err("is too far in the future".into());
+            if ms > MAX_TIMESTAMP_MS as f64 {
+                return Err("is after the year 9999".into());
             }
             Ok(ms as i64)
         }
-        serde_json::Value::String(s) => parse_rfc3339(s),
+        serde_json::Value::String(s) => match parse_rfc3339(s)? {
+            ms if ms > MAX_TIMESTAMP_MS => Err("is after the year 9999".into()),
+            ms => Ok(ms),
+        },
         _ => Err("expected epoch milliseconds or an RFC 3339 string".into()),
     }
 }
@@ -71,7 +81,8 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
 
 /// Formats epoch ms as RFC 3339 UTC with milliseconds.
 pub fn format_rfc3339(ms: i64) -> String {
-    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    let ms = ms.clamp(0, MAX_TIMESTAMP_MS);
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms as u64);
     humantime::format_rfc3339_millis(time).to_string()
 }
 
@@ -105,9 +116,29 @@ mod tests {
         assert!(parse_timestamp(&json!("yesterday")).is_err());
         assert!(parse_timestamp(&json!(true)).is_err());
         assert!(parse_timestamp(&json!(-5)).is_err());
+        // Year 10000, as epoch ms and as text: refused, not stored.
+        assert!(parse_timestamp(&json!(253_402_300_800_000_i64)).is_err());
+        assert!(parse_timestamp(&json!("+10000-01-01T00:00:00Z")).is_err());
+        assert!(parse_timestamp(&json!(MAX_TIMESTAMP_MS)).is_ok());
         assert_eq!(
             format_rfc3339(1_767_607_200_000),
             "2026-01-05T10:00:00.000Z"
         );
+    }
+
+    #[test]
+    fn formatting_any_stored_time_never_panics() {
+        for ms in [
+            i64::MIN,
+            -1,
+            0,
+            MAX_TIMESTAMP_MS,
+            MAX_TIMESTAMP_MS + 1,
+            i64::MAX,
+        ] {
+            let text = format_rfc3339(ms);
+            assert!(text.ends_with('Z'), "{ms}: {text}");
+        }
+        assert_eq!(format_rfc3339(i64::MAX), "9999-12-31T23:59:59.999Z");
     }
 }

@@ -218,3 +218,32 @@ async fn sigterm_answers_in_flight_requests_then_exits_cleanly() {
     signal(&sidecar.child, "TERM");
     let _ = sidecar.child.wait();
 }
+
+/// The fsyncgate lesson: after a failed sync nothing is acknowledged again
+/// (a retried fsync can succeed on pages the kernel already dropped), and
+/// `/readyz` says so, until a restart recovers from what is really on disk.
+#[tokio::test]
+async fn after_a_failed_sync_nothing_is_acknowledged_and_readyz_says_why() {
+    let server = crate::common::start(|_| {}).await;
+    let base = &server.base;
+    let events = format!("{base}/v1/events");
+    let ok = post(&events, json!({"message": "before"}).to_string()).await;
+    assert_eq!(ok.status, 200, "{}", ok.json);
+    assert_eq!(get(&format!("{base}/readyz")).await.status, 200);
+
+    server.running.engine.store().inject_sync_failure();
+    let failed = post(&events, json!({"message": "during"}).to_string()).await;
+    assert_eq!(failed.status, 503, "{}", failed.json);
+    // The injected failure was one-shot: a retried sync would succeed now,
+    // and must not be attempted.
+    let after = post(&events, json!({"message": "after"}).to_string()).await;
+    assert_eq!(after.status, 503, "{}", after.json);
+    let ready = get(&format!("{base}/readyz")).await;
+    assert_eq!(ready.status, 503);
+    assert!(
+        ready.json.as_str().is_some_and(|t| t.contains("restart")),
+        "{}",
+        ready.json
+    );
+    server.running.shutdown().await;
+}

@@ -252,3 +252,107 @@ async fn deploy_markers_health_and_metrics() {
     }
     server.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn deploy_times_are_validated_and_any_stored_time_lists() {
+    let server = start(|_| {}).await;
+    let base = &server.base;
+    let deploys = format!("{base}/v1/deploys");
+    for (what, body) in [
+        (
+            "year 10000 as ms",
+            json!({"revision": "r", "at": 253_402_300_800_000_i64}),
+        ),
+        (
+            "year 10000 as text",
+            json!({"revision": "r", "at": "+10000-01-01T00:00:00Z"}),
+        ),
+        (
+            "a day ahead",
+            json!({"revision": "r", "at": suture_actors::clock::now_ms() + 86_400_000}),
+        ),
+        (
+            "a 300-character revision",
+            json!({"revision": "r".repeat(300)}),
+        ),
+        (
+            "a 100-character environment",
+            json!({"revision": "r", "environment": "e".repeat(100)}),
+        ),
+    ] {
+        let reply = post(&deploys, body.to_string()).await;
+        assert_eq!(reply.status, 400, "{what}: {}", reply.json);
+    }
+    // A store written before the check (or by hand) may hold any time:
+    // listing it must not panic the handler.
+    server
+        .running
+        .engine
+        .record_deploy(suture_actors::store::DeployRecord {
+            id: "far".into(),
+            revision: "far".into(),
+            environment: None,
+            at_ms: i64::MAX,
+            received_at_ms: 0,
+            source: suture_actors::store::DeploySource::Marker,
+        })
+        .await
+        .expect("stored");
+    let listed = get(&deploys).await;
+    assert_eq!(listed.status, 200, "{}", listed.json);
+    assert_eq!(listed.json["deploys"][0]["at"], "9999-12-31T23:59:59.999Z");
+    assert_eq!(get(&format!("{deploys}/far")).await.status, 200);
+    server.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_batch_above_the_event_cap_is_refused() {
+    let server = start(|c| c.server.max_events_per_request = 10).await;
+    let base = &server.base;
+    let batch = |n: usize| {
+        serde_json::Value::Array(
+            (0..n)
+                .map(|i| json!({"message": format!("e{i}")}))
+                .collect(),
+        )
+        .to_string()
+    };
+    let over = post(&format!("{base}/v1/events"), batch(11)).await;
+    assert_eq!(over.status, 413, "{}", over.json);
+    let at_cap = post(&format!("{base}/v1/events"), batch(10)).await;
+    assert_eq!(at_cap.status, 200, "{}", at_cap.json);
+    assert_eq!(stored_total(base).await, 10);
+    server.running.shutdown().await;
+}
+
+/// A client that sends its headers and one byte of a promised body, then
+/// nothing: answered 408 once the body timeout passes, connection freed.
+#[tokio::test]
+async fn a_trickled_body_is_answered_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = start(|c| c.server.body_timeout = std::time::Duration::from_secs(1)).await;
+    let addr = server.running.http_addr;
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    stream
+        .write_all(
+            b"POST /v1/events HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{",
+        )
+        .await
+        .expect("write");
+    let mut reply = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let mut buf = [0u8; 1024];
+        while !reply.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = stream.read(&mut buf).await.expect("read");
+            if n == 0 {
+                break;
+            }
+            reply.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "the server answered before the deadline");
+    let text = String::from_utf8_lossy(&reply);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    server.running.shutdown().await;
+}

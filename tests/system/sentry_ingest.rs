@@ -310,7 +310,9 @@ async fn store_endpoint_takes_json_base64_and_base64_zlib() {
     let bomb = b64.encode(zlib(&vec![b' '; 4 << 20]));
     let too_big = send_with("POST", &url, &headers, bomb).await;
     assert_eq!(too_big.status, 413);
-    assert_eq!(stored_total(base).await, 4);
+    // Four bodies of one `event_id`: to the store, a client retrying one
+    // event (see a_retried_event_id_is_stored_once).
+    assert_eq!(stored_total(base).await, 1);
     server.running.shutdown().await;
 }
 
@@ -337,12 +339,7 @@ async fn sessions_and_transactions_are_counted_not_stored() {
     assert_eq!(reply.json, json!({}), "no event, no id");
     assert_eq!(stored_total(base).await, 0, "nothing stored as an error");
     let hour = suture_actors::store::hour_of(now);
-    let traffic = server
-        .running
-        .engine
-        .store()
-        .traffic_hours(hour, 1)
-        .expect("store read");
+    let traffic = traffic_when_written(&server, hour).await;
     assert_eq!(traffic, Some(vec![13]), "1 started session + 12 aggregated");
     let metrics = crate::common::metrics_text(base).await;
     for item in ["session", "sessions", "transaction", "client_report"] {
@@ -512,4 +509,227 @@ async fn capture_js_is_served() {
         assert!(script.contains(needle), "capture.js mentions {needle}");
     }
     server.running.shutdown().await;
+}
+
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmHWM:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        })
+        .map(|kib| kib * 1024)
+        .expect("VmHWM line")
+}
+
+/// Kills the child when the test ends, passing or not.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The abuse the review found: about 100 KB of brotli, no credentials, that
+/// inflates to more than the 100 MiB envelope limit. It must be refused as
+/// unauthenticated without being inflated. Run against the real binary so
+/// the peak RSS measured is the server's alone, not this test process's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_brotli_bomb_is_refused_before_it_is_inflated() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_suture"))
+            .arg("serve")
+            .current_dir(dir.path())
+            .env("SUTURE_STORE__PATH", dir.path().join("data"))
+            .env("SUTURE_SERVER__HTTP_ADDR", format!("127.0.0.1:{port}"))
+            .env("SUTURE_SERVER__UDP_ADDR", "127.0.0.1:0")
+            .env("SUTURE_LOG__LEVEL", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn suture"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let ready = eventually(std::time::Duration::from_secs(30), || {
+        let base = base.clone();
+        async move {
+            let client =
+                hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                    .build_http::<http_body_util::Full<bytes::Bytes>>();
+            match format!("{base}/readyz").parse() {
+                Ok(uri) => client.get(uri).await.is_ok_and(|r| r.status() == 200),
+                Err(_) => false,
+            }
+        }
+    })
+    .await;
+    assert!(ready, "suture became ready");
+
+    // A header line that never ends: 128 MiB of spaces after `{"dsn":"`.
+    let mut inflated = b"{\"dsn\":\"".to_vec();
+    inflated.resize(128 << 20, b' ');
+    let bomb = brotli(&inflated);
+    drop(inflated);
+    assert!(
+        bomb.len() < 200 << 10,
+        "a bomb is small: {} bytes",
+        bomb.len()
+    );
+
+    let before = peak_rss(child.0.id());
+    let started = std::time::Instant::now();
+    let reply = send_with(
+        "POST",
+        &envelope_url(&base),
+        &[
+            ("content-type", "application/x-sentry-envelope"),
+            ("content-encoding", "br"),
+        ],
+        bomb,
+    )
+    .await;
+    let took = started.elapsed();
+    let after = peak_rss(child.0.id());
+    assert_eq!(reply.status, 401, "{}", reply.json);
+    let grew = after.saturating_sub(before);
+    eprintln!(
+        "anonymous bomb: {} in {took:?}; peak RSS {} -> {} MiB",
+        reply.status,
+        before >> 20,
+        after >> 20
+    );
+    // Inflating to the limit would take 100 MiB at least; reading the
+    // header line takes 64 KiB plus the body itself.
+    assert!(grew < 32 << 20, "peak RSS grew by {} MiB", grew >> 20);
+}
+
+#[tokio::test]
+async fn envelopes_over_the_item_caps_are_refused_whole() {
+    let server = start(|c| c.sentry.max_envelope_items = 20).await;
+    let base = &server.base;
+    let item = |kind: &str, payload: &Value| format!("{}\n{}\n", json!({"type": kind}), payload);
+    let header = format!("{}\n", json!({"event_id": EVENT_ID}));
+    let session = json!({"sid": "a", "init": true});
+
+    let two_events = format!(
+        "{header}{}{}",
+        item("event", &json!({"message": "one"})),
+        item("event", &json!({"message": "two"}))
+    );
+    let many_sessions = format!("{header}{}", item("session", &session).repeat(101));
+    let many_items = format!("{header}{}", item("client_report", &json!({})).repeat(21));
+    let big_session = format!(
+        "{header}{}",
+        item(
+            "sessions",
+            &json!({"aggregates": [], "pad": "x".repeat(200_000)})
+        )
+    );
+    for (what, body) in [
+        ("two events", two_events),
+        ("101 sessions", many_sessions),
+        ("21 items", many_items),
+        ("a 200 KB sessions item", big_session),
+    ] {
+        let reply = post_envelope(base, body.into_bytes(), &[]).await;
+        assert_eq!(reply.status, 413, "{what}: {}", reply.json);
+    }
+    assert_eq!(stored_total(base).await, 0, "nothing of a refused envelope");
+    // One accepted session: once it is written, the count shows whether any
+    // session of the refused envelopes was counted with it.
+    let now = suture_actors::clock::now_ms();
+    let one = format!("{header}{}", item("session", &session));
+    assert_eq!(post_envelope(base, one.into_bytes(), &[]).await.status, 200);
+    let traffic = traffic_when_written(&server, suture_actors::store::hour_of(now)).await;
+    assert_eq!(
+        traffic,
+        Some(vec![1]),
+        "no session of a refused envelope counted"
+    );
+    server.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn forged_session_counts_and_times_are_bounded() {
+    let server = start(|_| {}).await;
+    let base = &server.base;
+    let now = suture_actors::clock::now_ms();
+    let at = |ms: i64| suture::wire::time::format_rfc3339(ms);
+    let body = format!(
+        "{}\n{}\n{}\n{}\n{}\n",
+        json!({"sent_at": at(now)}),
+        json!({"type": "sessions"}),
+        json!({"aggregates": [
+            {"started": at(now), "exited": u64::MAX},
+            {"started": at(now + 3_600_000), "exited": 1000},
+            {"started": at(now - 10 * 86_400_000), "exited": 1000}
+        ]}),
+        json!({"type": "session"}),
+        json!({"sid": "b", "init": true, "started": at(now + 3_600_000)}),
+    );
+    let reply = post_envelope(base, body.into_bytes(), &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.json);
+    let hour = suture_actors::store::hour_of(now);
+    let traffic = traffic_when_written(&server, hour).await;
+    assert_eq!(
+        traffic,
+        Some(vec![suture::wire::sentry::session::MAX_SESSIONS_PER_BUCKET]),
+        "one bucket, capped; the future and stale ones dropped"
+    );
+    server.running.shutdown().await;
+}
+
+/// A client whose acknowledgement timed out resends the same `event_id`;
+/// if the first copy was stored after all, the retry is acknowledged again
+/// and not counted twice.
+#[tokio::test]
+async fn a_retried_event_id_is_stored_once() {
+    let server = start(|_| {}).await;
+    let base = &server.base;
+    let id = "0123456789abcdef0123456789abcdef";
+    for attempt in 0..3 {
+        let reply = post_envelope(base, envelope(&python_event(id), true), &[]).await;
+        assert_eq!(reply.status, 200, "attempt {attempt}: {}", reply.json);
+        assert_eq!(reply.json["id"], id);
+    }
+    let other = post_envelope(
+        base,
+        envelope(&python_event("fedcba9876543210fedcba9876543210"), true),
+        &[],
+    )
+    .await;
+    assert_eq!(other.status, 200, "{}", other.json);
+    assert_eq!(stored_total(base).await, 2, "one per distinct event id");
+    server.running.shutdown().await;
+}
+
+/// The traffic of `hour` once the session buffer has written something
+/// (it writes every few seconds), or `None` after the deadline.
+async fn traffic_when_written(server: &crate::common::TestServer, hour: u32) -> Option<Vec<u64>> {
+    let read = || {
+        server
+            .running
+            .engine
+            .store()
+            .traffic_hours(hour, 1)
+            .expect("store read")
+    };
+    eventually(std::time::Duration::from_secs(30), || {
+        let written = read().is_some();
+        async move { written }
+    })
+    .await;
+    read()
 }

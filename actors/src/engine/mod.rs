@@ -156,6 +156,21 @@ impl Engine {
         }
         let repo = crate::clients::git::Repo::open(&config.repo).await?;
         let github = crate::clients::github::GitHub::new(&config.github)?;
+        if let Some(github) = &github {
+            let key = store.installation_key(|| {
+                crate::clients::github::MarkerKey::generate()
+                    .ok()
+                    .map(|k| k.to_vec())
+            })?;
+            match key {
+                Some(key) => {
+                    github.set_marker_key(crate::clients::github::MarkerKey::from_bytes(&key))
+                }
+                None => tracing::warn!(
+                    "no installation key (the system's random source failed): GitHub markers change at each restart"
+                ),
+            }
+        }
         announce_outputs(&config, repo.is_some(), github.is_some());
         let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
         let slots = Slots::default();
@@ -380,9 +395,11 @@ impl EngineHandle {
         }
     }
 
-    /// Whether every child is running (for `/readyz`).
+    /// Whether every child is running and the store still acknowledges
+    /// writes (for `/readyz`): after a failed sync it never will again
+    /// until restarted, so "ready" would send traffic to a certain 503.
     pub fn ready(&self) -> bool {
-        self.inner.children.iter().all(|c| c.running())
+        self.inner.store.sync_failure().is_none() && self.inner.children.iter().all(|c| c.running())
     }
 
     /// The children's names, in start order.

@@ -187,6 +187,8 @@ pub struct IngestState {
     cache: RecordCache,
     /// The flush (and acknowledgement) of the previous group.
     in_flight: Option<JoinHandle<()>>,
+    /// Ids stored within the dedup window (see [`crate::stages::dedup`]).
+    recent: std::sync::Arc<crate::stages::dedup::RecentIds>,
 }
 
 impl Actor for IngestActor {
@@ -203,6 +205,7 @@ impl Actor for IngestActor {
             args,
             cache: RecordCache::default(),
             in_flight: None,
+            recent: std::sync::Arc::default(),
         })
     }
 
@@ -322,12 +325,15 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
         events.extend(submission.events);
         acks.extend(submission.ack);
     }
+    let now = now_ms();
+    let events = without_duplicates(events, &state.recent, now);
     metrics::histogram!("suture_commit_batch_events").record(events.len() as f64);
-    let written = state.args.store.commit(&events, now_ms(), &mut state.cache);
+    let written = state.args.store.commit(&events, now, &mut state.cache);
     metrics::histogram!("suture_commit_write_seconds").record(started.elapsed().as_secs_f64());
     let summary = match written {
         Ok(summary) => summary,
         Err(error) => {
+            state.args.store.note_write_failure(&error);
             // The cache may hold updates that did not reach the tree.
             state.cache = RecordCache::default();
             fail(acks, events.len(), &error.to_string());
@@ -337,12 +343,14 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let store = state.args.store.clone();
     let stats = state.args.stats.clone();
     let queue = state.args.queue.clone();
+    let recent = state.recent.clone();
     state.in_flight = Some(tokio::spawn(async move {
         let flush_started = Instant::now();
         if let Err(error) = store.flush().await {
             fail(acks, events.len(), &error.to_string());
             return;
         }
+        recent.insert(events.iter().map(|s| s.event.id.as_str()), now_ms());
         metrics::histogram!("suture_commit_flush_seconds")
             .record(flush_started.elapsed().as_secs_f64());
         count_accepted(&stats, &events);
@@ -355,6 +363,30 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
             tracing::debug!("queue unavailable; its restart restores pending changes");
         }
     }));
+}
+
+/// The events whose id was not stored within the dedup window, nor seen
+/// earlier in this group: a client's retry after a timed-out acknowledgement
+/// is acknowledged again, not counted twice.
+fn without_duplicates(
+    events: Vec<SignedEvent>,
+    recent: &crate::stages::dedup::RecentIds,
+    now_ms: i64,
+) -> Vec<SignedEvent> {
+    let mut in_group = std::collections::HashSet::new();
+    let before = events.len();
+    let kept: Vec<SignedEvent> = events
+        .into_iter()
+        .filter(|s| {
+            let id = s.event.id.as_str();
+            !recent.contains(id, now_ms) && in_group.insert(id.to_string())
+        })
+        .collect();
+    let dropped = before - kept.len();
+    if dropped > 0 {
+        metrics::counter!("suture_ingest_duplicates_total").increment(dropped as u64);
+    }
+    kept
 }
 
 /// Tells every waiting request that its events were not stored.

@@ -395,7 +395,8 @@ async fn triage_ticket(
     record.tokens = repaired.tokens;
     match repaired.result {
         Ok(answer) => {
-            let (verdict, note) = check_llm_verdict(&answer.value, &diff);
+            let (verdict, note) =
+                check_llm_verdict(&answer.value, &diff, &ticket, ctx.config.line_slack);
             record.llm_raw = Some(parts.scrubber.scrub(&answer.raw).into_owned());
             record.fallback_reason = note;
             apply(&mut record, Method::Llm, verdict);
@@ -420,8 +421,8 @@ fn apply(record: &mut TriageRecord, method: Method, verdict: Verdict) {
 }
 
 /// The deploy's diff: from the previous deploy's revision (the last deploy
-/// before it with another revision that is a commit in the repository),
-/// else from the parent commit.
+/// of the same environment before it with another revision that is a
+/// commit in the repository), else from the parent commit.
 async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<DeployChange, DiffError> {
     let repo = ctx
         .repo
@@ -440,7 +441,13 @@ async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<DeployChang
     let mut previous: Vec<DeployRecord> = store
         .deploys()?
         .into_iter()
-        .filter(|d| d.at_ms < deploy.at_ms && d.revision != deploy.revision)
+        // Only the same environment's history: a staging deploy between two
+        // production deploys is not what production was running before.
+        .filter(|d| {
+            d.at_ms < deploy.at_ms
+                && d.revision != deploy.revision
+                && d.environment == deploy.environment
+        })
         .collect();
     previous.sort_by_key(|d| d.at_ms);
     let mut from = None;

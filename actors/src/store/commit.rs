@@ -121,34 +121,42 @@ impl Store {
         Ok(summary)
     }
 
-    /// Records releases seen for the first time. A new release is a deploy
-    /// (its window starts at its first event), unless it is the first
+    /// Records releases seen for the first time in an environment. A new
+    /// release is a deploy of that environment, unless it is the first
     /// release the store ever sees: that is the state Suture started in, and
     /// judging it against an empty history would flag everything.
+    ///
+    /// The deploy's time is when this server first received an event of the
+    /// release, never the event's own timestamp: that is the sender's to
+    /// choose, and a forged one would place the deploy window anywhere.
     fn note_releases(
         &self,
         events: &[SignedEvent],
         now_ms: i64,
         cache: &mut RecordCache,
     ) -> Result<Vec<DeployRecord>, StoreError> {
-        let mut first_seen: BTreeMap<&str, &SignedEvent> = BTreeMap::new();
+        let mut first_seen: BTreeMap<String, &SignedEvent> = BTreeMap::new();
         for signed in events {
             if let Some(release) = signed.event.release.as_deref() {
-                if release.is_empty() || cache.releases.contains(release) {
+                let key = release_key(release, signed.event.environment.as_deref());
+                if release.is_empty() || cache.releases.contains(&key) {
                     continue;
                 }
-                let entry = first_seen.entry(release).or_insert(signed);
-                if signed.event.timestamp_ms < entry.event.timestamp_ms {
+                let entry = first_seen.entry(key).or_insert(signed);
+                if signed.event.received_at_ms < entry.event.received_at_ms {
                     *entry = signed;
                 }
             }
         }
         let mut deploys = Vec::new();
-        for (release, signed) in first_seen {
+        for (key, signed) in first_seen {
+            let Some(release) = signed.event.release.as_deref() else {
+                continue;
+            };
             let had_releases = self.knows_releases()?;
             let record = ReleaseRecord {
                 release: release.to_string(),
-                first_seen_ms: signed.event.timestamp_ms,
+                first_seen_ms: signed.event.received_at_ms.min(now_ms),
                 environment: signed.event.environment.clone(),
             };
             if self.note_release(&record)? && had_releases {
@@ -168,7 +176,7 @@ impl Store {
             if cache.releases.len() >= RECORD_CACHE_LIMIT {
                 cache.releases.clear();
             }
-            cache.releases.insert(release.to_string());
+            cache.releases.insert(key);
         }
         Ok(deploys)
     }
@@ -325,6 +333,17 @@ fn new_record(first: &SignedEvent) -> SignatureRecord {
         sample_message: event.message.clone(),
         last_message: event.message.clone(),
         latest_sample_ms: i64::MIN,
+    }
+}
+
+/// The `releases` key of a release in an environment: the release alone
+/// without one (the layout before environments were told apart), else the
+/// release, a NUL and the environment, so `r1` in `staging` and `r1` in
+/// `production` are two first sightings and two deploys.
+pub(super) fn release_key(release: &str, environment: Option<&str>) -> String {
+    match environment {
+        None => release.to_string(),
+        Some(environment) => format!("{release}\0{environment}"),
     }
 }
 

@@ -119,11 +119,10 @@ impl Store {
     /// new (not yet durable).
     pub(super) fn note_release(&self, record: &ReleaseRecord) -> Result<bool, StoreError> {
         let value = serde_json::to_vec(record)?;
-        let previous = self.releases.compare_and_swap(
-            record.release.as_bytes(),
-            None as Option<&[u8]>,
-            Some(value),
-        )?;
+        let key = super::commit::release_key(&record.release, record.environment.as_deref());
+        let previous =
+            self.releases
+                .compare_and_swap(key.as_bytes(), None as Option<&[u8]>, Some(value))?;
         Ok(previous.is_ok())
     }
 
@@ -132,11 +131,15 @@ impl Store {
         Ok(!self.releases.is_empty())
     }
 
-    /// A deploy of `revision` whose time is within `within_ms` of `at_ms`, if
-    /// one is recorded: a marker and the release it names are one deploy.
+    /// A deploy of `revision` to `environment` whose time is within
+    /// `within_ms` of `at_ms`, if one is recorded: a marker and the release
+    /// it names are one deploy. A deploy without an environment (a marker
+    /// that names none) matches any; two named environments must agree, so
+    /// one release rolled out to staging and then production is two deploys.
     pub fn deploy_near(
         &self,
         revision: &str,
+        environment: Option<&str>,
         at_ms: i64,
         within_ms: i64,
     ) -> Result<Option<DeployRecord>, StoreError> {
@@ -146,7 +149,11 @@ impl Store {
             if deploy.at_ms > at_ms.saturating_add(within_ms) {
                 break;
             }
-            if deploy.revision == revision {
+            let same_environment = match (deploy.environment.as_deref(), environment) {
+                (Some(a), Some(b)) => a == b,
+                _ => true,
+            };
+            if deploy.revision == revision && same_environment {
                 return Ok(Some(deploy));
             }
         }

@@ -21,9 +21,11 @@
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
 //! whole group of requests, flushes once, then acknowledges them all.
 
+mod blob_sync;
 mod commit;
 pub mod control;
 pub mod gate;
+pub mod health;
 pub mod tickets;
 
 use crate::config::{Durability, StoreConfig};
@@ -80,6 +82,9 @@ pub enum StoreError {
     Io(#[from] sled::Error),
     #[error("a stored record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    /// A sync failed earlier; the store acknowledges nothing until restarted.
+    #[error("{0}")]
+    SyncFailed(String),
 }
 
 /// Handle to the open database. Cheap to clone: sled's handles are shared.
@@ -105,6 +110,10 @@ pub struct Store {
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
+    /// sled's blob files, synced after each flush (see [`blob_sync`]).
+    blobs: std::sync::Arc<blob_sync::BlobSync>,
+    /// The first failed sync, after which nothing is acknowledged.
+    health: std::sync::Arc<health::SyncHealth>,
 }
 
 impl Store {
@@ -147,6 +156,8 @@ impl Store {
             db,
             config: config.clone(),
             sync_file: None,
+            blobs: std::sync::Arc::new(blob_sync::BlobSync::new(&config.path)),
+            health: std::sync::Arc::default(),
         };
         let store = store.with_sync_file(&path)?;
         store.hourly.set_merge_operator(add_u64);
@@ -208,25 +219,107 @@ impl Store {
     }
 
     /// Makes every write so far durable. One call covers a whole group commit.
+    ///
+    /// After sled's flush: `fdatasync` on the data file (fsync durability),
+    /// then every new blob file and the blob folder (both durabilities: a
+    /// blob is a page sled left out of its log). Once any sync has failed,
+    /// this fails at once, without syncing again (see [`health`]).
     pub async fn flush(&self) -> Result<usize, StoreError> {
-        let flushed = self.db.flush_async().await?;
-        if let Some(file) = &self.sync_file {
-            let file = file.clone();
-            tokio::task::spawn_blocking(move || file.sync_data())
-                .await
-                .map_err(|e| sled::Error::Io(std::io::Error::other(e)))?
-                .map_err(sled::Error::Io)?;
+        if let Some(failure) = self.health.failure() {
+            return Err(StoreError::SyncFailed(failure));
         }
+        let flushed = match self.db.flush_async().await {
+            Ok(flushed) => flushed,
+            Err(error) => {
+                // sled's own flush includes its sync: the same rule applies.
+                let message = error.to_string();
+                let failure = self.health.sync(|| Err(std::io::Error::other(message)));
+                return Err(StoreError::SyncFailed(failure.err().unwrap_or_default()));
+            }
+        };
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.sync_files())
+            .await
+            .map_err(|e| StoreError::SyncFailed(format!("the sync task failed: {e}")))??;
         Ok(flushed)
     }
 
     /// Blocking flush, for shutdown paths outside the runtime.
     pub fn flush_blocking(&self) -> Result<usize, StoreError> {
-        let flushed = self.db.flush()?;
-        if let Some(file) = &self.sync_file {
-            file.sync_data().map_err(sled::Error::Io)?;
+        if let Some(failure) = self.health.failure() {
+            return Err(StoreError::SyncFailed(failure));
         }
+        let flushed = self.db.flush()?;
+        self.sync_files()?;
         Ok(flushed)
+    }
+
+    /// The syncs after sled's flush, through the health check.
+    fn sync_files(&self) -> Result<(), StoreError> {
+        self.health
+            .sync(|| {
+                if let Some(file) = &self.sync_file {
+                    file.sync_data()?;
+                }
+                self.blobs.sync_new().map(|_| ())
+            })
+            .map_err(StoreError::SyncFailed)
+    }
+
+    /// The failure that stopped the store from acknowledging writes, if any
+    /// (`/readyz` is not ready while there is one).
+    pub fn sync_failure(&self) -> Option<String> {
+        self.health.failure()
+    }
+
+    /// Records a write that failed with an I/O error: sled keeps failing
+    /// after one (its global error), so the store is treated as a failed
+    /// sync, not ready until restarted. Other errors (a record that does
+    /// not decode) leave it ready.
+    pub fn note_write_failure(&self, error: &StoreError) {
+        if let StoreError::Io(e) = error {
+            let message = e.to_string();
+            let _ = self.health.sync(|| Err(std::io::Error::other(message)));
+        }
+    }
+
+    /// The installation's secret key for GitHub issue markers: made once
+    /// by `generate` and kept, so markers written before a restart are
+    /// found after it. Two sidecars with their own stores have their own.
+    pub fn installation_key(
+        &self,
+        generate: impl FnOnce() -> Option<Vec<u8>>,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        const KEY: &[u8] = b"installation_key";
+        if let Some(key) = self.meta.get(KEY)? {
+            return Ok(Some(key.to_vec()));
+        }
+        let Some(fresh) = generate() else {
+            return Ok(None);
+        };
+        // Two first starts racing keep whichever key landed first.
+        let _ = self
+            .meta
+            .compare_and_swap(KEY, None as Option<&[u8]>, Some(fresh))?;
+        self.flush_blocking()?;
+        Ok(self.meta.get(KEY)?.map(|k| k.to_vec()))
+    }
+
+    /// Blob files known to be synced (for tests of the blob sync).
+    pub fn synced_blobs(&self) -> usize {
+        self.blobs.synced_count()
+    }
+
+    /// The folder sled writes blobs to.
+    pub fn blob_dir(&self) -> &std::path::Path {
+        self.blobs.dir()
+    }
+
+    /// Makes the next sync fail, as a full or failing disk would. For
+    /// failure tests; nothing in production calls it.
+    #[doc(hidden)]
+    pub fn inject_sync_failure(&self) {
+        self.health.inject_failure();
     }
 
     /// Records a deploy (not yet flushed) and returns what is stored: a
@@ -234,9 +327,12 @@ impl Store {
     /// same deploy (a marker and the release its events carry, or a marker
     /// sent twice), so the earlier record is kept and returned.
     pub fn record_deploy(&self, deploy: &DeployRecord) -> Result<DeployRecord, StoreError> {
-        if let Some(existing) =
-            self.deploy_near(&deploy.revision, deploy.at_ms, SAME_DEPLOY_WITHIN_MS)?
-        {
+        if let Some(existing) = self.deploy_near(
+            &deploy.revision,
+            deploy.environment.as_deref(),
+            deploy.at_ms,
+            SAME_DEPLOY_WITHIN_MS,
+        )? {
             return Ok(existing);
         }
         let mut key = deploy.at_ms.to_be_bytes().to_vec();

@@ -170,6 +170,45 @@ fn a_new_release_is_a_deploy_and_its_marker_the_same_deploy() {
 }
 
 #[test]
+fn a_release_is_a_deploy_when_received_once_per_environment() {
+    let mut f = Fixture::new();
+    f.event("Boom", T0, None, Some("v1"));
+    let received = T0 + 3 * HOUR;
+    let mut commit = |environment: &str, timestamp_ms: i64| {
+        let event = Event {
+            id: suture_actors::domain::event::new_id(),
+            received_at_ms: received,
+            // The sender says the event happened a week earlier.
+            timestamp_ms,
+            exception_type: Some("Boom".into()),
+            message: "Boom happened".into(),
+            release: Some("v2".into()),
+            environment: Some(environment.into()),
+            source: "test".into(),
+            ..Event::default()
+        };
+        let signature = f.signer.sign(&event);
+        f.store
+            .commit(&[SignedEvent { event, signature }], received, &mut f.cache)
+            .expect("commit");
+    };
+    commit("staging", received - 7 * 24 * HOUR);
+    commit("production", received - 7 * 24 * HOUR);
+    commit("production", received);
+    let deploys = f.store.deploys().expect("deploys");
+    let mut seen: Vec<_> = deploys
+        .iter()
+        .map(|d| (d.environment.as_deref(), d.at_ms))
+        .collect();
+    seen.sort();
+    assert_eq!(
+        seen,
+        [(Some("production"), received), (Some("staging"), received)],
+        "one deploy per environment, at the time it was received, not the forged timestamp"
+    );
+}
+
+#[test]
 fn a_deploy_that_adds_an_error_is_flagged_and_one_that_does_not_is_not() {
     let mut f = Fixture::new();
     f.background("Steady", T0, 72, 6);

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use suture_actors::clients::github::{
-    GitHub, GitHubConfig, GitHubError, IssueDraft, IssueRef, PER_PAGE, SEARCH_PAGES,
+    GitHub, GitHubConfig, GitHubError, IssueDraft, IssueRef, MarkerKey, PER_PAGE, SEARCH_PAGES,
 };
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
@@ -24,12 +24,22 @@ fn config(api_url: &str) -> GitHubConfig {
     }
 }
 
+/// The installation key of the tests' sidecar (a restart keeps it).
+const KEY: [u8; 32] = [7; 32];
+
 fn client(config: &GitHubConfig) -> GitHub {
-    GitHub::with_env(config, |name| {
+    let github = GitHub::with_env(config, |name| {
         (name == "GITHUB_TOKEN").then(|| TOKEN.to_string())
     })
     .expect("valid config")
-    .expect("a repo is configured")
+    .expect("a repo is configured");
+    github.set_marker_key(MarkerKey::from_bytes(&KEY));
+    github
+}
+
+/// The tests' sidecar's marker for `ticket_id`.
+fn marker(ticket_id: &str) -> String {
+    MarkerKey::from_bytes(&KEY).marker(ticket_id)
 }
 
 fn draft(ticket_id: &str) -> IssueDraft {
@@ -55,7 +65,7 @@ fn listed(number: u64, body: &str, state: &str) -> Value {
 /// A page of `n` labelled issues, none of them Suture's ticket `t-1`.
 fn unrelated(first_number: u64, n: u64) -> Vec<Value> {
     (first_number..first_number + n)
-        .map(|i| listed(i, &GitHub::marker(&format!("other-{i}")), "open"))
+        .map(|i| listed(i, &marker(&format!("other-{i}")), "open"))
         .collect()
 }
 
@@ -116,7 +126,7 @@ async fn creates_the_issue_with_title_body_marker_labels_and_token() {
         .and(header("authorization", format!("Bearer {TOKEN}")))
         .and(body_json(json!({
             "title": "TypeError in checkout after deploy 4f2a",
-            "body": "120 events since deploy `4f2a`.\n\n<!-- suture-ticket: t-1 -->",
+            "body": format!("120 events since deploy `4f2a`.\n\n{}", marker("t-1")),
             "labels": ["suture", "bot", "severity:high"],
         })))
         .respond_with(ResponseTemplate::new(201).set_body_json(listed(7, "", "open")))
@@ -173,9 +183,9 @@ async fn a_restart_finds_the_issue_by_its_marker_instead_of_opening_another() {
 #[tokio::test]
 async fn finds_an_existing_issue_and_skips_pull_requests_with_the_marker() {
     let server = MockServer::start().await;
-    let mut pull = listed(9, &format!("fix\n{}", GitHub::marker("t-1")), "open");
+    let mut pull = listed(9, &format!("fix\n{}", marker("t-1")), "open");
     pull["pull_request"] = json!({ "url": "https://api.github.com/repos/acme/shop/pulls/9" });
-    let body = format!("text\n\n{}", GitHub::marker("t-1"));
+    let body = format!("text\n\n{}", marker("t-1"));
     Mock::given(method("GET"))
         .and(path(ISSUES))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([
@@ -203,7 +213,7 @@ async fn finds_an_existing_issue_and_skips_pull_requests_with_the_marker() {
 #[tokio::test]
 async fn a_closed_issue_with_the_marker_is_still_found() {
     let server = MockServer::start().await;
-    let body = format!("text\n\n{}", GitHub::marker("t-1"));
+    let body = format!("text\n\n{}", marker("t-1"));
     Mock::given(method("GET"))
         .and(path(ISSUES))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([listed(3, &body, "closed")])))
@@ -236,7 +246,7 @@ async fn follows_the_pages_to_a_marker_on_page_two() {
         .expect(1)
         .mount(&server)
         .await;
-    let body = format!("text\n\n{}", GitHub::marker("t-1"));
+    let body = format!("text\n\n{}", marker("t-1"));
     Mock::given(method("GET"))
         .and(path(ISSUES))
         .and(query_param("page", "2"))
@@ -291,7 +301,7 @@ async fn the_search_stops_after_the_page_bound_and_creates() {
 #[tokio::test]
 async fn github_enterprise_api_url_with_a_path_prefix() {
     let server = MockServer::start().await;
-    let body = format!("text\n\n{}", GitHub::marker("t-1"));
+    let body = format!("text\n\n{}", marker("t-1"));
     Mock::given(method("GET"))
         .and(path(format!("/api/v3{ISSUES}")))
         .and(header("authorization", format!("Bearer {TOKEN}")))
@@ -583,4 +593,35 @@ fn debug_never_prints_the_token() {
     assert!(!printed.contains(TOKEN), "{printed}");
     assert!(printed.contains("acme/shop"), "{printed}");
     assert!(printed.contains("GITHUB_TOKEN"), "{printed}");
+}
+
+/// Exception text ends up in issue bodies: a marker quoted in it, or one
+/// without the installation's tag, or another installation's, must not be
+/// taken for the ticket's issue.
+#[tokio::test]
+async fn forged_and_foreign_markers_are_not_found() {
+    let server = MockServer::start().await;
+    let quoted = format!("KeyError: '{}'", marker("t-1"));
+    let untagged = "text\n\n<!-- suture-ticket: t-1 -->".to_string();
+    let foreign = format!("text\n\n{}", MarkerKey::from_bytes(&[9; 32]).marker("t-1"));
+    Mock::given(method("GET"))
+        .and(path(ISSUES))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            listed(3, &quoted, "open"),
+            listed(2, &untagged, "open"),
+            listed(1, &foreign, "open"),
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(ISSUES))
+        .respond_with(ResponseTemplate::new(201).set_body_json(listed(4, "", "open")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let issue = client(&config(&server.uri()))
+        .ensure_issue(&draft("t-1"))
+        .await
+        .expect("created");
+    assert_eq!(issue.number, 4, "a new issue, none of the forged ones");
 }

@@ -11,7 +11,7 @@ use suture_actors::store::{DeployRecord, DeploySource};
 use super::common::{deploy_json, store_error};
 use super::error::ApiError;
 use super::state::AppState;
-use crate::wire::time::parse_timestamp;
+use crate::wire::time::{format_rfc3339, parse_timestamp};
 
 #[derive(Deserialize)]
 struct DeployRequest {
@@ -46,6 +46,7 @@ pub(crate) async fn post_deploy(
             message: format!("at: {problem}"),
         })?,
     };
+    deploy_fields_in_range(&request, at_ms, received_at_ms)?;
     let deploy = DeployRecord {
         id: suture_actors::domain::event::new_id(),
         revision: request.revision,
@@ -67,4 +68,44 @@ pub(crate) async fn list_deploys(State(state): State<AppState>) -> Result<Json<V
     Ok(Json(
         json!({ "deploys": deploys.iter().map(deploy_json).collect::<Vec<_>>() }),
     ))
+}
+
+/// Sentry's own bounds: a release name is at most 200 characters and an
+/// environment 64. A deploy time may be in the past (a marker sent late) but
+/// not ahead of this clock by more than the skew events are allowed: a
+/// future deploy would open a window no event can fall in yet.
+fn deploy_fields_in_range(
+    request: &DeployRequest,
+    at_ms: i64,
+    received_at_ms: i64,
+) -> Result<(), ApiError> {
+    let bad = |field: &str, message: String| ApiError::BadRequest {
+        field: field.into(),
+        message,
+    };
+    if request.revision.chars().count() > 200 {
+        return Err(bad("revision", "revision is above 200 characters".into()));
+    }
+    if request
+        .environment
+        .as_ref()
+        .is_some_and(|e| e.chars().count() > 64)
+    {
+        return Err(bad(
+            "environment",
+            "environment is above 64 characters".into(),
+        ));
+    }
+    let latest = received_at_ms.saturating_add(crate::wire::time::MAX_FUTURE_SKEW_MS);
+    if at_ms > latest {
+        return Err(bad(
+            "at",
+            format!(
+                "at: {} is in the future (this server's clock says {})",
+                format_rfc3339(at_ms),
+                format_rfc3339(received_at_ms)
+            ),
+        ));
+    }
+    Ok(())
 }

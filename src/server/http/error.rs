@@ -14,6 +14,8 @@ pub enum ApiError {
     BadRequest { field: String, message: String },
     /// 413: too large (an event, or the whole body).
     TooLarge(String),
+    /// 408: the request body did not arrive in time.
+    Timeout(String),
     /// 429: the ingest queue is full; retry after the given seconds.
     Busy { retry_after_secs: u32 },
     /// 503: shutting down, restarting, or the store failed; nothing was acknowledged.
@@ -31,6 +33,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest { .. } => "invalid",
             ApiError::TooLarge(_) => "too_large",
+            ApiError::Timeout(_) => "timeout",
             ApiError::Busy { .. } => "queue_full",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::NotFound(_) => "not_found",
@@ -55,6 +58,23 @@ impl From<NativeError> for ApiError {
     }
 }
 
+impl From<crate::server::intake::IntakeError> for ApiError {
+    fn from(error: crate::server::intake::IntakeError) -> Self {
+        use crate::server::intake::IntakeError;
+        match error {
+            IntakeError::TooLarge { .. } => ApiError::TooLarge(error.to_string()),
+            IntakeError::Timeout(_) => ApiError::Timeout(error.to_string()),
+            IntakeError::Busy => ApiError::Busy {
+                retry_after_secs: 1,
+            },
+            IntakeError::Read(_) | IntakeError::Decode(_) => ApiError::BadRequest {
+                field: "body".into(),
+                message: error.to_string(),
+            },
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match &self {
@@ -64,6 +84,9 @@ impl IntoResponse for ApiError {
             ),
             ApiError::TooLarge(message) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, json!({ "error": message }))
+            }
+            ApiError::Timeout(message) => {
+                (StatusCode::REQUEST_TIMEOUT, json!({ "error": message }))
             }
             ApiError::Busy { retry_after_secs } => (
                 StatusCode::TOO_MANY_REQUESTS,

@@ -1,10 +1,7 @@
 //! `POST /v1/events`: native JSON ingest.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
-use axum::http::StatusCode;
 use serde::Serialize;
 use serde_json::{Value, json};
 use suture_actors::clock::now_ms;
@@ -23,10 +20,11 @@ struct Accepted {
 /// `POST /v1/events`: 200 only once every event of the request is on disk.
 pub(crate) async fn post_events(
     State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
     let stats = state.engine.stats();
-    let result = accept_events(&state, body).await;
+    let result = accept_events(&state, &headers, body).await;
     if let Err(error) = &result {
         stats.rejected("http", error.reason(), 1);
     }
@@ -35,24 +33,26 @@ pub(crate) async fn post_events(
 
 async fn accept_events(
     state: &AppState,
-    body: Result<Bytes, BytesRejection>,
+    headers: &axum::http::HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Json<Value>, ApiError> {
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::TooLarge(format!(
-            "request body above the {}-byte limit",
-            state.config.server.max_body_bytes
-        )),
-        _ => ApiError::BadRequest {
-            field: "body".into(),
-            message: rejection.body_text(),
-        },
-    })?;
+    let body = state
+        .intake
+        .read_body(headers, body, state.config.server.max_body_bytes)
+        .await?;
     let receipt = Receipt {
         source: "http",
         received_at_ms: now_ms(),
         max_event_bytes: state.config.ingest.max_event_bytes,
     };
     let events = native::parse_body(&body, receipt)?;
+    let most = state.config.server.max_events_per_request;
+    if events.len() > most {
+        return Err(ApiError::TooLarge(format!(
+            "{} events in one request, above the limit of {most}",
+            events.len()
+        )));
+    }
     let signed: Vec<_> = events.into_iter().map(|e| state.engine.sign(e)).collect();
     let accepted: Vec<Accepted> = signed
         .iter()

@@ -81,9 +81,12 @@ pub async fn get_deploy(
         Some(run) => run_json(&run, false),
         None => {
             let cfg = &state.config.gate;
-            let due = deploy.at_ms
-                + suture_actors::domain::gate::config::millis(cfg.window)
-                + suture_actors::domain::gate::config::millis(cfg.settle);
+            // Saturating: a stored time may be anything (written before the
+            // edge checked it), and a reader must never panic on it.
+            let due = deploy
+                .at_ms
+                .saturating_add(suture_actors::domain::gate::config::millis(cfg.window))
+                .saturating_add(suture_actors::domain::gate::config::millis(cfg.settle));
             json!({
                 "status": if cfg.enabled { "window_open" } else { "gate_disabled" },
                 "judged_after": format_rfc3339(due),

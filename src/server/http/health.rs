@@ -12,10 +12,16 @@ use super::state::AppState;
 use super::tickets;
 
 pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    if let Some(failure) = state.engine.store().sync_failure() {
+        return (StatusCode::SERVICE_UNAVAILABLE, failure);
+    }
     if state.engine.ready() {
-        (StatusCode::OK, "ready")
+        (StatusCode::OK, "ready".to_string())
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "starting or restarting")
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "starting or restarting".to_string(),
+        )
     }
 }
 

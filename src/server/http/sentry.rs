@@ -16,24 +16,26 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 use suture_actors::clock::now_ms;
-use suture_actors::store::TrafficRecord;
 
 use super::common::store_durably;
 use super::error::ApiError;
 use super::state::AppState;
 use crate::config::{Config, ProjectConfig};
-use crate::wire::decode::{DecodeError, decode_content};
+use crate::server::intake::IntakeError;
+use crate::wire::decode::DecodeError;
 use crate::wire::native::Receipt;
+use crate::wire::sentry::clock::SenderClock;
+use crate::wire::sentry::envelope::MAX_HEADER_LINE;
+use crate::wire::sentry::limits::{FrameError, frame_within};
 use crate::wire::sentry::{
-    self, Envelope, SentryEventError, auth, decode_store_body, parse_envelope, session_requests,
+    self, Envelope, SentryEventError, auth, decode_store_body, session_requests_by,
 };
 
 /// Where events from these routes say they came from.
@@ -60,6 +62,8 @@ pub enum SentryError {
     BadRequest(String),
     /// 413: above the envelope or event limit (before or after decompression).
     TooLarge(String),
+    /// 408: the body did not arrive within `server.body_timeout`.
+    Timeout(String),
     /// 429: the ingest queue is full.
     RateLimited { retry_after_secs: u32 },
     /// 503: not stored; retry.
@@ -74,6 +78,7 @@ impl SentryError {
             SentryError::Forbidden(_) => "forbidden",
             SentryError::BadRequest(_) => "invalid",
             SentryError::TooLarge(_) => "too_large",
+            SentryError::Timeout(_) => "timeout",
             SentryError::RateLimited { .. } => "queue_full",
             SentryError::Unavailable(_) => "unavailable",
         }
@@ -86,6 +91,7 @@ impl From<ApiError> for SentryError {
             ApiError::Busy { retry_after_secs } => SentryError::RateLimited { retry_after_secs },
             ApiError::TooLarge(m) => SentryError::TooLarge(m),
             ApiError::BadRequest { message, .. } => SentryError::BadRequest(message),
+            ApiError::Timeout(m) => SentryError::Timeout(m),
             // Ingest never yields these two; if it did, the client should retry.
             ApiError::Unavailable(m) | ApiError::NotFound(m) | ApiError::Conflict(m) => {
                 SentryError::Unavailable(m)
@@ -99,6 +105,29 @@ impl From<DecodeError> for SentryError {
         match error {
             DecodeError::TooLarge { .. } => SentryError::TooLarge(error.to_string()),
             _ => SentryError::BadRequest(error.to_string()),
+        }
+    }
+}
+
+impl From<IntakeError> for SentryError {
+    fn from(error: IntakeError) -> Self {
+        match error {
+            IntakeError::TooLarge { .. } => SentryError::TooLarge(error.to_string()),
+            IntakeError::Timeout(_) => SentryError::Timeout(error.to_string()),
+            IntakeError::Busy => SentryError::RateLimited {
+                retry_after_secs: 1,
+            },
+            IntakeError::Read(m) => SentryError::BadRequest(m),
+            IntakeError::Decode(e) => e.into(),
+        }
+    }
+}
+
+impl From<FrameError> for SentryError {
+    fn from(error: FrameError) -> Self {
+        match error {
+            FrameError::Invalid(_) => SentryError::BadRequest(error.to_string()),
+            FrameError::Limit(_) => SentryError::TooLarge(error.to_string()),
         }
     }
 }
@@ -119,6 +148,7 @@ impl IntoResponse for SentryError {
             SentryError::Forbidden(m) => (StatusCode::FORBIDDEN, m.clone()),
             SentryError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             SentryError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+            SentryError::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, m.clone()),
             SentryError::RateLimited { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "ingest queue is full; retry later".to_string(),
@@ -148,7 +178,7 @@ async fn post_envelope(
     Path(project_id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, SentryError> {
     let result = accept_envelope(&state, &project_id, query.as_deref(), &headers, body).await;
     count_refusal(&state, result)
@@ -160,7 +190,7 @@ async fn post_store(
     Path(project_id): Path<String>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, SentryError> {
     let result = accept_store(&state, &project_id, query.as_deref(), &headers, body).await;
     count_refusal(&state, result)
@@ -174,34 +204,53 @@ fn count_refusal<T>(state: &AppState, result: Result<T, SentryError>) -> Result<
     result
 }
 
+/// The order is the point: the key is checked before the body is
+/// decompressed or framed. Without a key in the request, only the first
+/// line (the envelope header, at most [`MAX_HEADER_LINE`] bytes) is
+/// decompressed to find a `dsn`, so an anonymous compression bomb costs
+/// 64 KiB of output, not the 100 MiB envelope limit.
 async fn accept_envelope(
     state: &AppState,
     project_id: &str,
     query: Option<&str>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, SentryError> {
     let project_id = parse_project_id(project_id)?;
     let request_key = key_from_request(query, headers);
     if let Some(key) = &request_key {
         authorize(&state.config, project_id, key)?;
     }
-    let body = decoded_body(state, headers, body)?;
-    let envelope = parse_envelope(&body).map_err(|e| SentryError::BadRequest(e.to_string()))?;
+    let limit = state.config.sentry.max_envelope_bytes;
+    let raw = state.intake.read_body(headers, body, limit).await?;
     if request_key.is_none() {
-        let key = envelope.dsn().and_then(auth::key_from_dsn).ok_or_else(|| {
+        let missing = || {
             SentryError::Unauthorized(
                 "missing authorization information: give X-Sentry-Auth, ?sentry_key= or a dsn in the envelope header".into(),
             )
-        })?;
+        };
+        // Anything wrong with the header line is "no key": an anonymous
+        // request learns nothing more and costs nothing more.
+        let line = state
+            .intake
+            .first_line(headers, raw.clone(), MAX_HEADER_LINE)
+            .await
+            .map_err(|_| missing())?;
+        let key = serde_json::from_slice::<Value>(&line)
+            .ok()
+            .and_then(|header| header.get("dsn")?.as_str().and_then(auth::key_from_dsn))
+            .ok_or_else(missing)?;
         authorize(&state.config, project_id, &key)?;
     }
+    let body = state.intake.decode(headers, raw, limit).await?;
+    let envelope = frame_within(&body, state.config.sentry.envelope_limits())?;
     let received_at_ms = now_ms();
     let receipt = Receipt {
         source: SOURCE,
         received_at_ms,
         max_event_bytes: state.config.ingest.max_event_bytes,
     };
+    let sender_clock = SenderClock::new(envelope.header.get("sent_at"), received_at_ms);
     let mut events = Vec::new();
     let mut sessions = Vec::new();
     for item in &envelope.items {
@@ -213,10 +262,10 @@ async fn accept_envelope(
                 envelope.event_id(),
                 receipt,
             )?),
-            "session" | "sessions" => sessions.extend(session_requests(
+            "session" | "sessions" => sessions.extend(session_requests_by(
                 &item.item_type,
                 item.payload,
-                received_at_ms,
+                sender_clock,
             )),
             _ => {}
         }
@@ -227,7 +276,10 @@ async fn accept_envelope(
         .or_else(|| envelope_event_id(&envelope));
     let signed = events.into_iter().map(|e| state.engine.sign(e)).collect();
     store_durably(state, signed).await?;
-    record_sessions(state, sessions).await;
+    // Counted after the events are stored: a refused envelope is retried,
+    // and its sessions must not be counted twice. Summed in memory and
+    // written a few times a minute, not one writer call per page load.
+    state.sessions.add(sessions);
     Ok(Json(match reply_id {
         Some(id) => json!({ "id": id }),
         None => json!({}),
@@ -239,7 +291,7 @@ async fn accept_store(
     project_id: &str,
     query: Option<&str>,
     headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<Value>, SentryError> {
     let project_id = parse_project_id(project_id)?;
     let key = key_from_request(query, headers).ok_or_else(|| {
@@ -248,7 +300,9 @@ async fn accept_store(
         )
     })?;
     authorize(&state.config, project_id, &key)?;
-    let body = decoded_body(state, headers, body)?;
+    let limit = state.config.sentry.max_envelope_bytes;
+    let raw = state.intake.read_body(headers, body, limit).await?;
+    let body = state.intake.decode(headers, raw, limit).await?;
     let max_event_bytes = state.config.ingest.max_event_bytes;
     let json = decode_store_body(&body, max_event_bytes)?;
     let receipt = Receipt {
@@ -296,30 +350,6 @@ fn authorize<'c>(
     }
 }
 
-/// The body, undone of its `Content-Encoding`, within the envelope limit.
-fn decoded_body(
-    state: &AppState,
-    headers: &HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Vec<u8>, SentryError> {
-    let limit = state.config.sentry.max_envelope_bytes;
-    let body = body.map_err(|rejection| match rejection.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => {
-            SentryError::TooLarge(format!("request body above the {limit}-byte limit"))
-        }
-        _ => SentryError::BadRequest(rejection.body_text()),
-    })?;
-    let encoding = match headers.get(header::CONTENT_ENCODING) {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| SentryError::BadRequest("Content-Encoding is not ASCII".into()))?,
-        ),
-    };
-    Ok(decode_content(&body, encoding, limit)?)
-}
-
 fn envelope_event_id(envelope: &Envelope<'_>) -> Option<String> {
     let id = envelope.event_id()?;
     let hex: String = id.chars().filter(|c| *c != '-').collect();
@@ -351,29 +381,4 @@ fn item_label(item_type: &str) -> &'static str {
         .into_iter()
         .find(|known| *known == item_type)
         .unwrap_or("other")
-}
-
-/// Session counts, the gate's traffic denominator, stored per minute of
-/// their start. Recorded after the events: a failure here is logged and
-/// counted but does not refuse the envelope, because a retry would store its
-/// events twice to save a denominator that tolerates a gap.
-async fn record_sessions(state: &AppState, sessions: Vec<(i64, u64)>) {
-    let mut per_minute: std::collections::BTreeMap<i64, u64> = std::collections::BTreeMap::new();
-    for (at_ms, count) in sessions {
-        let minute = at_ms - at_ms.rem_euclid(60_000);
-        let total = per_minute.entry(minute).or_default();
-        *total = total.saturating_add(count);
-    }
-    for (at_ms, requests) in per_minute {
-        metrics::counter!("suture_sentry_sessions_total").increment(requests);
-        let traffic = TrafficRecord {
-            at_ms,
-            requests,
-            release: None,
-        };
-        if let Err(error) = state.engine.record_traffic(traffic).await {
-            tracing::warn!(%error, requests, "could not record session traffic");
-            metrics::counter!("suture_sentry_sessions_unrecorded_total").increment(requests);
-        }
-    }
 }

@@ -13,4 +13,8 @@ pub struct AppState {
     pub engine: EngineHandle,
     pub config: Arc<Config>,
     pub started: Instant,
+    /// Body timeouts and the decompression pool, shared by the ingest routes.
+    pub intake: Arc<crate::server::intake::Intake>,
+    /// Session counts waiting to be written (see [`crate::server::sessions`]).
+    pub sessions: Arc<crate::server::sessions::SessionBuffer>,
 }

@@ -6,8 +6,16 @@
 //! this. Memory is bounded: chunks waiting for their siblings take at most
 //! `memory_bytes`, and a chunk that would pass the cap is dropped with its
 //! whole message (a sender cannot make the sidecar hold more).
+//!
+//! The count is of real memory, not payload bytes: a message's table of
+//! chunk slots (24 bytes each, up to 128), its map entry and each chunk's
+//! allocation are counted too. Counting only payloads let empty 12-byte
+//! chunks, each starting a message of 128 slots, take about 3 KiB apiece
+//! while the count stayed at zero. Expiry walks messages oldest first and
+//! stops at the first that is not yet due, so a sweep under the lock both
+//! UDP threads share costs what it removes, not what is held.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The two magic bytes that start a chunk.
@@ -18,6 +26,23 @@ pub const MAX_CHUNKS: u8 = 128;
 const HEADER_LEN: usize = 12;
 /// How often expired messages are swept, at most.
 const SWEEP_EVERY: Duration = Duration::from_millis(250);
+/// A message's fixed cost besides its slots: the map's key, value and
+/// control byte, and its place in the expiry queue, rounded up.
+const MESSAGE_OVERHEAD: usize = std::mem::size_of::<Partial>() + 64;
+/// One chunk slot: an `Option<Vec<u8>>`.
+const SLOT_BYTES: usize = std::mem::size_of::<Option<Vec<u8>>>();
+/// A chunk's allocation besides its payload (the allocator's minimum).
+const CHUNK_OVERHEAD: usize = 16;
+
+/// The memory a new message of `count` chunks takes before any payload.
+pub fn message_cost(count: u8) -> usize {
+    MESSAGE_OVERHEAD + usize::from(count) * SLOT_BYTES
+}
+
+/// The memory one stored chunk of `payload` bytes takes.
+pub fn chunk_cost(payload: usize) -> usize {
+    payload + CHUNK_OVERHEAD
+}
 
 /// What a chunk did.
 #[derive(Debug, PartialEq, Eq)]
@@ -48,6 +73,9 @@ struct Partial {
 pub struct Reassembler {
     limits: ChunkLimits,
     messages: HashMap<[u8; 8], Partial>,
+    /// Messages in the order they started (so oldest first); entries of
+    /// messages already completed or dropped are skipped when reached.
+    started: VecDeque<(Instant, [u8; 8])>,
     bytes: usize,
     last_sweep: Instant,
 }
@@ -57,6 +85,7 @@ impl Reassembler {
         Self {
             limits,
             messages: HashMap::new(),
+            started: VecDeque::new(),
             bytes: 0,
             last_sweep: now,
         }
@@ -85,19 +114,35 @@ impl Reassembler {
         if count == 1 {
             return ChunkOutcome::Complete(payload.to_vec());
         }
-        if self.bytes + payload.len() > self.limits.memory_bytes {
+        let cost = |messages: &HashMap<[u8; 8], Partial>| {
+            let new_message = if messages.contains_key(&id) {
+                0
+            } else {
+                message_cost(count)
+            };
+            new_message + chunk_cost(payload.len())
+        };
+        if self.bytes + cost(&self.messages) > self.limits.memory_bytes {
             self.expire(now);
         }
-        if self.bytes + payload.len() > self.limits.memory_bytes {
+        if self.bytes + cost(&self.messages) > self.limits.memory_bytes {
             self.remove(&id);
             return ChunkOutcome::Dropped("memory_cap");
         }
-        let partial = self.messages.entry(id).or_insert_with(|| Partial {
-            first_at: now,
-            chunks: vec![None; usize::from(count)],
-            received: 0,
-            bytes: 0,
-        });
+        if let std::collections::hash_map::Entry::Vacant(slot) = self.messages.entry(id) {
+            slot.insert(Partial {
+                first_at: now,
+                chunks: vec![None; usize::from(count)],
+                received: 0,
+                bytes: message_cost(count),
+            });
+            self.bytes += message_cost(count);
+            self.started.push_back((now, id));
+            self.compact_started();
+        }
+        let Some(partial) = self.messages.get_mut(&id) else {
+            return ChunkOutcome::Dropped("bad_chunk");
+        };
         if partial.chunks.len() != usize::from(count) {
             self.remove(&id);
             return ChunkOutcome::Dropped("bad_chunk");
@@ -110,15 +155,15 @@ impl Reassembler {
         }
         *slot = Some(payload.to_vec());
         partial.received += 1;
-        partial.bytes += payload.len();
-        self.bytes += payload.len();
+        partial.bytes += chunk_cost(payload.len());
+        self.bytes += chunk_cost(payload.len());
         if partial.received < partial.chunks.len() {
             return ChunkOutcome::Pending;
         }
         let Some(done) = self.remove(&id) else {
             return ChunkOutcome::Dropped("bad_chunk");
         };
-        let mut message = Vec::with_capacity(done.bytes);
+        let mut message = Vec::with_capacity(done.bytes.saturating_sub(message_cost(count)));
         for chunk in done.chunks.into_iter().flatten() {
             message.extend_from_slice(&chunk);
         }
@@ -135,16 +180,34 @@ impl Reassembler {
         }
         self.last_sweep = now;
         let expiry = self.limits.expiry;
-        let expired: Vec<[u8; 8]> = self
-            .messages
-            .iter()
-            .filter(|(_, p)| now.saturating_duration_since(p.first_at) >= expiry)
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &expired {
-            self.remove(id);
+        let mut expired = 0;
+        while let Some(&(first_at, id)) = self.started.front() {
+            if now.saturating_duration_since(first_at) < expiry {
+                break;
+            }
+            self.started.pop_front();
+            // The same id may have completed and started again since.
+            if self
+                .messages
+                .get(&id)
+                .is_some_and(|p| p.first_at == first_at)
+            {
+                self.remove(&id);
+                expired += 1;
+            }
         }
-        expired.len()
+        expired
+    }
+
+    /// Drops queue entries of messages no longer held once they are most of
+    /// the queue, so a flood of messages that complete at once cannot grow
+    /// it; amortized over the pushes that made them.
+    fn compact_started(&mut self) {
+        if self.started.len() > 2 * self.messages.len() + 1024 {
+            let messages = &self.messages;
+            self.started
+                .retain(|(at, id)| messages.get(id).is_some_and(|p| p.first_at == *at));
+        }
     }
 
     fn remove(&mut self, id: &[u8; 8]) -> Option<Partial> {
@@ -279,8 +342,10 @@ mod tests {
     #[test]
     fn the_memory_cap_holds() {
         let now = Instant::now();
+        // Room for the message's table and two of its chunks, not three.
+        let cap = message_cost(10) + 2 * chunk_cost(400) + 100;
         let limits = ChunkLimits {
-            memory_bytes: 1000,
+            memory_bytes: cap,
             ..LIMITS
         };
         let mut r = Reassembler::new(limits, now);
@@ -289,9 +354,60 @@ mod tests {
         assert_eq!(outcomes[0], ChunkOutcome::Pending);
         assert_eq!(outcomes[1], ChunkOutcome::Pending);
         assert_eq!(outcomes[2], ChunkOutcome::Dropped("memory_cap"));
-        assert!(r.held_bytes() <= 1000);
+        assert!(r.held_bytes() <= cap);
         let small = chunk(&message(200), *b"smallsma", 100);
         assert_eq!(r.push(&small[0], now), ChunkOutcome::Pending);
         assert!(matches!(r.push(&small[1], now), ChunkOutcome::Complete(_)));
+    }
+
+    /// The abuse the review found: empty chunks, each the first of a new
+    /// 128-chunk message, used to cost nothing in the count.
+    #[test]
+    fn empty_chunks_count_their_real_memory() {
+        let now = Instant::now();
+        let limits = ChunkLimits {
+            memory_bytes: 1 << 20,
+            ..LIMITS
+        };
+        let mut r = Reassembler::new(limits, now);
+        let mut capped = 0;
+        for i in 0u64..100_000 {
+            let mut datagram = CHUNK_MAGIC.to_vec();
+            datagram.extend_from_slice(&i.to_be_bytes());
+            datagram.extend_from_slice(&[0, MAX_CHUNKS]);
+            if r.push(&datagram, now) == ChunkOutcome::Dropped("memory_cap") {
+                capped += 1;
+            }
+        }
+        assert!(r.held_bytes() <= 1 << 20, "{}", r.held_bytes());
+        let most = (1 << 20) / message_cost(MAX_CHUNKS);
+        assert!(
+            r.messages.len() <= most,
+            "{} messages held",
+            r.messages.len()
+        );
+        assert!(capped >= 100_000 - most, "{capped} dropped");
+    }
+
+    /// Expiry removes the due messages and stops at the first that is not.
+    #[test]
+    fn expiry_walks_oldest_first_and_forgets_completed_messages() {
+        let start = Instant::now();
+        let mut r = Reassembler::new(LIMITS, start);
+        for i in 0u8..10 {
+            let at = start + Duration::from_secs(u64::from(i));
+            let c = chunk(&message(20), [i; 8], 10);
+            assert_eq!(r.push(&c[0], at), ChunkOutcome::Pending);
+            if i % 2 == 0 {
+                assert!(matches!(r.push(&c[1], at), ChunkOutcome::Complete(_)));
+            }
+        }
+        // Messages 1, 3, 5, 7, 9 are held; at t=8 s, 1 and 3 are 5 s old.
+        assert_eq!(r.expire(start + Duration::from_secs(8)), 2);
+        assert_eq!(r.messages.len(), 3);
+        // Completed messages' entries wait their turn (4, 6 and 8), then go.
+        assert_eq!(r.started.len(), 6);
+        assert_eq!(r.expire(start + Duration::from_secs(20)), 3);
+        assert!(r.started.is_empty());
     }
 }

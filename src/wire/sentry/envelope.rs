@@ -46,10 +46,25 @@ impl Envelope<'_> {
 /// Frames an envelope. Items may carry an explicit `length` or end at the
 /// next newline; blank lines between items (a trailing newline) are allowed.
 pub fn parse_envelope(body: &[u8]) -> Result<Envelope<'_>, EnvelopeError> {
+    parse_envelope_bounded(body, usize::MAX)
+}
+
+/// Longest header line (the envelope's or an item's) in bytes. SDKs write a
+/// few hundred; the cap keeps one header from becoming a huge JSON map.
+pub const MAX_HEADER_LINE: usize = 64 * 1024;
+
+/// [`parse_envelope`] that frames at most `max_items + 1` items and stops:
+/// a caller that finds more than `max_items` knows the envelope is over its
+/// limit without this having allocated a header map per item of a body made
+/// of millions of empty items.
+pub fn parse_envelope_bounded(
+    body: &[u8],
+    max_items: usize,
+) -> Result<Envelope<'_>, EnvelopeError> {
     let (header_line, mut rest) = split_line(body);
     let header = parse_header(header_line, "envelope header")?;
     let mut items = Vec::new();
-    while !rest.is_empty() {
+    while !rest.is_empty() && items.len() <= max_items {
         let (line, after) = split_line(rest);
         if line.trim_ascii().is_empty() {
             rest = after;
@@ -107,6 +122,12 @@ fn split_line(data: &[u8]) -> (&[u8], &[u8]) {
 }
 
 fn parse_header(line: &[u8], what: &str) -> Result<Map<String, Value>, EnvelopeError> {
+    if line.len() > MAX_HEADER_LINE {
+        return Err(EnvelopeError(format!(
+            "{what} is {} bytes, above the {MAX_HEADER_LINE}-byte limit",
+            line.len()
+        )));
+    }
     match serde_json::from_slice::<Value>(line) {
         Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(EnvelopeError(format!("{what} is not a JSON object"))),

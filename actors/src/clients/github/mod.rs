@@ -6,11 +6,14 @@
 //! litter the repository. So:
 //!
 //! - **Idempotent by marker.** Every issue body ends with
-//!   [`GitHub::marker`], `<!-- suture-ticket: {id} -->` (invisible when
-//!   GitHub renders it). [`GitHub::ensure_issue`] first lists the issues
+//!   [`GitHub::marker`], `<!-- suture-ticket: {id} {tag} -->` (invisible
+//!   when GitHub renders it), where the tag is an HMAC of the id under the
+//!   installation's key ([`marker`]: exception text cannot forge it, and
+//!   two sidecars on one repository never match each other's).
+//!   [`GitHub::ensure_issue`] first lists the issues
 //!   carrying the first configured label, open and closed, newest first,
 //!   at most [`SEARCH_PAGES`] pages of [`PER_PAGE`], and returns the one
-//!   whose body holds the marker; only when none does it create one. It
+//!   that has the marker as a whole line; only when none does it create one. It
 //!   lists rather than using the search API because search is eventually
 //!   consistent: an issue created seconds ago may not be indexed yet, and
 //!   seconds ago is exactly the crash window. Newest first, because an
@@ -44,6 +47,7 @@
 //!   and never printed: not by `Debug`, not in errors.
 
 mod config;
+pub mod marker;
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -54,6 +58,7 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 pub use config::{GitHubConfig, GitHubConfigError};
+pub use marker::MarkerKey;
 
 /// Issues asked for per listing page: GitHub's maximum, so the lookup
 /// needs the fewest requests.
@@ -179,6 +184,9 @@ struct Inner {
     /// current tokio runtime, so building it in [`GitHub::new`] would tie
     /// construction (and config checks) to a runtime.
     api: OnceLock<Octocrab>,
+    /// The installation's marker key: random until [`GitHub::set_marker_key`]
+    /// gives the one kept in the store (the engine does, at start).
+    marker_key: std::sync::RwLock<MarkerKey>,
 }
 
 /// The token, with a `Debug` that does not show it.
@@ -352,6 +360,12 @@ impl GitHub {
                 format!("cannot build the HTTP client: {}", chain_message(&e)),
             )
         })?;
+        let key = MarkerKey::generate().map_err(|_| {
+            error(
+                "repo",
+                "cannot generate the issue marker key: the system's random source failed".into(),
+            )
+        })?;
         Ok(Some(GitHub {
             inner: Arc::new(Inner {
                 owner: owner.to_string(),
@@ -365,14 +379,29 @@ impl GitHub {
                 timeout: config.timeout,
                 http,
                 api: OnceLock::new(),
+                marker_key: std::sync::RwLock::new(MarkerKey::from_bytes(&key)),
             }),
         }))
     }
 
+    /// Uses the installation's key for markers from now on (the key kept in
+    /// the store, so markers survive restarts).
+    pub fn set_marker_key(&self, key: MarkerKey) {
+        *self
+            .inner
+            .marker_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+    }
+
     /// The line appended to every issue body Suture opens for `ticket_id`,
     /// and searched for to find the issue again.
-    pub fn marker(ticket_id: &str) -> String {
-        format!("<!-- suture-ticket: {ticket_id} -->")
+    pub fn marker(&self, ticket_id: &str) -> String {
+        self.inner
+            .marker_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .marker(ticket_id)
     }
 
     /// `owner/name`.
@@ -432,7 +461,7 @@ impl GitHub {
 
     async fn find_or_create(&self, draft: &IssueDraft) -> Result<(IssueRef, Found), GitHubError> {
         check_ticket_id(&draft.ticket_id)?;
-        let marker = Self::marker(&draft.ticket_id);
+        let marker = self.marker(&draft.ticket_id);
         if let Some(issue) = self.find(&marker).await? {
             return Ok((issue, Found::Existing));
         }
@@ -495,7 +524,10 @@ impl GitHub {
                 .map_err(|e| self.classify(e))?;
             let hit = listed.items.into_iter().find(|issue| {
                 issue.pull_request.is_none()
-                    && issue.body.as_deref().is_some_and(|b| b.contains(marker))
+                    && issue
+                        .body
+                        .as_deref()
+                        .is_some_and(|b| marker::body_has_marker(b, marker))
             });
             if let Some(issue) = hit {
                 return Ok(Some(IssueRef {
@@ -881,9 +913,10 @@ mod tests {
 
     #[test]
     fn marker_is_an_html_comment_with_the_id() {
-        assert_eq!(GitHub::marker("t-42"), "<!-- suture-ticket: t-42 -->");
-        // The closing ` -->` keeps one id's marker from matching a longer id's.
-        assert!(!GitHub::marker("t-420").contains(&GitHub::marker("t-42")));
+        let key = MarkerKey::from_bytes(&[3; marker::KEY_BYTES]);
+        assert!(key.marker("t-42").starts_with("<!-- suture-ticket: t-42 "));
+        // The tag keeps one id's marker from matching a longer id's.
+        assert!(!key.marker("t-420").contains(&key.marker("t-42")));
     }
 
     #[test]
@@ -898,7 +931,7 @@ mod tests {
 
     #[test]
     fn bodies_are_cut_but_keep_the_marker() {
-        let marker = GitHub::marker("t-1");
+        let marker = MarkerKey::from_bytes(&[3; marker::KEY_BYTES]).marker("t-1");
         assert_eq!(issue_body("hello\n", &marker), format!("hello\n\n{marker}"));
         let long = "é".repeat(MAX_BODY_BYTES);
         let body = issue_body(&long, &marker);

@@ -301,9 +301,11 @@ impl LlmClient {
             return Err(refuse(Refused::NotConfigured));
         };
         // Second line of defence: the renderer scrubbed the untrusted
-        // slots; this catches anything a caller built some other way.
-        let system = c.scrubber.scrub(&prompt.system).into_owned();
-        let user = c.scrubber.scrub(&prompt.user).into_owned();
+        // slots; this catches anything a caller built some other way. Piece
+        // by piece between the data fences, never across one: a rule that
+        // took a fence line would let a forged fence close the block.
+        let system = crate::domain::llm::fence::scrub_between_fences(&c.scrubber, &prompt.system);
+        let user = crate::domain::llm::fence::scrub_between_fences(&c.scrubber, &prompt.user);
         let estimate = estimate_tokens(system.len() + user.len())
             .saturating_add(u64::from(c.max_output_tokens));
         let reservation = {

@@ -131,7 +131,9 @@ pub fn item(
             let keep = e.breadcrumbs.len().saturating_sub(config.max_breadcrumbs);
             e.breadcrumbs[keep..]
                 .iter()
-                .map(|b| scrub(&breadcrumb_line(b)))
+                // Scrubbed whole, then cut: cutting first could split a
+                // secret so that no rule knows the half that is left.
+                .map(|b| truncate(&scrub(&breadcrumb_line(b)), MAX_BREADCRUMB_CHARS))
                 .collect()
         })
         .unwrap_or_default();
@@ -215,8 +217,11 @@ fn breadcrumb_line(crumb: &serde_json::Value) -> String {
             line.push_str(&format!(" {k}={v}"));
         }
     }
-    truncate(&line, 300)
+    line
 }
+
+/// Longest breadcrumb line shown, once scrubbed.
+const MAX_BREADCRUMB_CHARS: usize = 300;
 
 /// How the prompts show one signature: Suture's numbers outside the data
 /// block, the sender's text inside.

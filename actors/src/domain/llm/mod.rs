@@ -7,5 +7,6 @@
 
 pub mod breaker;
 pub mod budget;
+pub mod fence;
 pub mod parse;
 pub mod prompt;

@@ -60,9 +60,10 @@ pub enum BuiltinKind {
     Jwt,
     /// The password in `scheme://user:password@host`.
     UrlPassword,
-    /// Vendor API keys and tokens with a known prefix: `sk-`, `sk_live_`,
-    /// `ghp_`/`gho_`/`ghu_`/`ghs_`/`ghr_`/`github_pat_`, `xox[abposr]-`,
-    /// Google `AIza`.
+    /// Vendor API keys and tokens with a known prefix: OpenAI `sk-`, Stripe
+    /// `sk_live_`/`rk_live_`/`whsec_`, GitHub `ghp_`/`gho_`/`ghu_`/`ghs_`/
+    /// `ghr_`/`github_pat_`, Slack `xox[abposr]-`/`xapp-` and webhook URLs,
+    /// GitLab `glpat-`, Hugging Face `hf_`, Google `AIza`.
     ApiKey,
     /// AWS access key ids (`AKIA`/`ASIA` and 16 characters).
     AwsKey,
@@ -120,7 +121,13 @@ impl BuiltinKind {
     fn spec(self) -> (Cow<'static, str>, usize, Option<Check>) {
         // A placeholder inside a value (after an earlier rule) is matched as
         // a whole, so replacing it again gives the same text.
-        const VALUE: &str = r#"(\[REDACTED:[a-z0-9_]+\]|[^\s"'`&,;<>(){}\[\]]+)"#;
+        //
+        // An unquoted value runs to the end of its line (spaces and `;`
+        // included: `password=correct horse battery`, `Pwd=a;b`) and stops
+        // at a quote, `&`, `,`, a bracket or a newline; it never ends in a
+        // space, so the text after it keeps its spacing. It never crosses a
+        // line: a data block's last line must not reach the fence below it.
+        const VALUE: &str = r#"(\[REDACTED:[a-z0-9_]+\]|[^\s"'`&,<>(){}\[\]](?:[^\r\n"'`&,<>(){}\[\]]*[^\s"'`&,<>(){}\[\]])?)"#;
         let (pattern, group, check): (&'static str, usize, Option<Check>) = match self {
             BuiltinKind::Secret => {
                 return (
@@ -130,7 +137,7 @@ impl BuiltinKind {
                 );
             }
             BuiltinKind::PrivateKey => (
-                r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\z)",
+                r"(?s)-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|\z)",
                 0,
                 None,
             ),
@@ -143,20 +150,29 @@ impl BuiltinKind {
                 (r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:([^\s/]+)@", 1, None)
             }
             BuiltinKind::ApiKey => (
+                // Prefixes are distinctive enough to match inside a word
+                // too (`STRIPE_KEY_sk_live_...`): no `\b` before them.
                 concat!(
-                    r"\b(?:sk-[A-Za-z0-9_-]{16,}",
+                    r"(?:\bsk-[A-Za-z0-9_-]{16,}",
                     r"|[sr]k_(?:live|test)_[A-Za-z0-9]{16,}",
                     r"|gh[pousr]_[A-Za-z0-9]{20,}",
                     r"|github_pat_[A-Za-z0-9_]{20,}",
                     r"|xox[abposr]-[A-Za-z0-9-]{10,}",
-                    r"|AIza[0-9A-Za-z_-]{35})"
+                    r"|xapp-[0-9]+-[A-Za-z0-9-]{10,}",
+                    r"|hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]+",
+                    r"|glpat-[A-Za-z0-9_-]{20,}",
+                    r"|\bhf_[A-Za-z0-9]{30,}",
+                    r"|whsec_[A-Za-z0-9+/=]{20,}",
+                    r"|AIza[0-9A-Za-z_-]{30,})"
                 ),
                 0,
                 None,
             ),
             BuiltinKind::AwsKey => (r"\b(?:AKIA|ASIA)[A-Z0-9]{16}\b", 0, None),
             BuiltinKind::Bearer => (
-                r"(?i)\b(?:bearer|basic)\s+([A-Za-z0-9._~+/-]{8,}=*)",
+                // Spaces or tabs only: a data line ending in `Bearer` must
+                // not take the next line (a prompt's fence) as its token.
+                r"(?i)\b(?:bearer|basic)[ \t]+([A-Za-z0-9._~+/-]{8,}=*)",
                 1,
                 None,
             ),
@@ -182,9 +198,15 @@ impl BuiltinKind {
 }
 
 /// Key-value pairs whose value is a secret; `{VALUE}` is the value's pattern.
+///
+/// The key may be JSON-escaped (`\"password\":\"x\"`, an event that quotes a
+/// JSON body) and is separated from its value by spaces or tabs, never a
+/// newline. Session cookies count: `session=`, `PHPSESSID=`, `connect.sid=`,
+/// Rails' `_app_session=`, and a whole `Cookie:` header's first value.
 const SECRET_PATTERN: &str = concat!(
-    r#"(?i)\b[a-z0-9_.-]*(?:api[_-]?key|apikey|access[_-]?key|secret|token|passw(?:or)?d|pwd"#,
-    r#"|credentials?|session[_-]?id)[a-z0-9_.-]*["']?\s*[:=]\s*["']?{VALUE}"#
+    r#"(?i)\b[a-z0-9_.-]*(?:api[_-]?key|apikey|access[_-]?key|account[_-]?key|private[_-]?key"#,
+    r#"|shared[_-]?access[_-]?key|secret|token|passw(?:or)?d|pwd|credentials?|session|sessid"#,
+    r#"|\.sid|cookie)[a-z0-9_.-]*\\?["']?[ \t]*[:=][ \t]*\\?["']?{VALUE}"#
 );
 
 /// A check on a candidate: the whole text and the candidate's byte range;

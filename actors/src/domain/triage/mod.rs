@@ -14,9 +14,10 @@
 //!    frame's line is on or next to a changed line.
 //! 4. The LLM, when configured, gets the diff, the changed files with their
 //!    classes and the errors, and answers a verdict. Its suspect lines must
-//!    name changed files (others are dropped), and `caused_by_deploy`
-//!    without any is downgraded to `unsure`: the verdict needs a concrete
-//!    link, not a claim. No LLM, or no valid answer after one repair: the
+//!    name changed files (others are dropped), and `caused_by_deploy` needs
+//!    one on a changed line within [`NEAR_FRAME_LINES`] of an in-app frame
+//!    of the errors, else it is downgraded to `unsure`: the verdict needs a
+//!    concrete link, not a claim that injected text could make. No LLM, or no valid answer after one repair: the
 //!    deterministic check decides.
 //!
 //! Only `caused_by_deploy` (and severe spikes) become fix candidates; the
@@ -278,10 +279,39 @@ fn describe<'a>(links: impl Iterator<Item = &'a DiffLink>) -> String {
     parts.join(", ")
 }
 
+/// How far (in lines) a suspect line may be from a frame of the errors in
+/// the same file and still count as near it: a function's length, about.
+pub const NEAR_FRAME_LINES: u32 = 15;
+
+/// Whether a suspect line meets the floor `caused_by_deploy` needs: a line
+/// the deploy changed (within `slack`), near an in-app frame of the
+/// ticket's errors in the same file. Naming a changed file is not enough:
+/// text injected in an exception or a diff can make the model name any.
+fn grounded(line: &SuspectLine, ticket: &Ticket, diff: &DeployDiff, slack: u32) -> bool {
+    let (Some(changed), Some(at)) = (diff.file(&line.file), line.line) else {
+        return false;
+    };
+    let Ok(at) = u32::try_from(at) else {
+        return false;
+    };
+    changed.touches_line(at, slack)
+        && ticket.signatures.iter().flat_map(|s| &s.frames).any(|f| {
+            f.in_app
+                && f.repo_path.as_deref() == Some(changed.path.as_str())
+                && f.line.is_some_and(|l| l.abs_diff(at) <= NEAR_FRAME_LINES)
+        })
+}
+
 /// Holds the model's verdict to the evidence: suspect lines must be in
-/// changed files; `caused_by_deploy` needs at least one. Returns the
-/// verdict to record and a note of what was changed.
-pub fn check_llm_verdict(answer: &TriageVerdict, diff: &DeployDiff) -> (Verdict, Option<String>) {
+/// changed files, and `caused_by_deploy` needs one that is grounded (a
+/// changed line near a frame of the errors); otherwise it is downgraded to
+/// `unsure`. Returns the verdict to record and a note of what was changed.
+pub fn check_llm_verdict(
+    answer: &TriageVerdict,
+    diff: &DeployDiff,
+    ticket: &Ticket,
+    slack: u32,
+) -> (Verdict, Option<String>) {
     let mut dropped = Vec::new();
     let mut kept = Vec::new();
     for line in &answer.suspect_lines {
@@ -299,9 +329,14 @@ pub fn check_llm_verdict(answer: &TriageVerdict, diff: &DeployDiff) -> (Verdict,
         ));
     }
     let mut decision = answer.decision;
-    if decision == Decision::CausedByDeploy && kept.is_empty() {
+    if decision == Decision::CausedByDeploy
+        && !kept.iter().any(|l| grounded(l, ticket, diff, slack))
+    {
         decision = Decision::Unsure;
-        notes.push("caused_by_deploy without a changed line was downgraded to unsure".to_string());
+        notes.push(
+            "caused_by_deploy without a changed line near a frame of the errors was downgraded to unsure"
+                .to_string(),
+        );
     }
     (
         Verdict {

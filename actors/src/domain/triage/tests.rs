@@ -194,7 +194,8 @@ fn the_models_claim_needs_a_changed_line() {
         &known,
     )
     .expect("valid");
-    let (v, note) = check_llm_verdict(&answer, &d);
+    let t = with_frames("boom", vec![frame("src/pay.py", 41, true)]);
+    let (v, note) = check_llm_verdict(&answer, &d, &t, 3);
     assert_eq!(v.decision, Decision::Unsure);
     assert!(v.suspect_lines.is_empty());
     let note = note.expect("a note");
@@ -208,9 +209,51 @@ fn the_models_claim_needs_a_changed_line() {
         &known,
     )
     .expect("valid");
-    let (v, note) = check_llm_verdict(&grounded, &d);
+    let (v, note) = check_llm_verdict(&grounded, &d, &t, 3);
     assert_eq!(v.decision, Decision::CausedByDeploy);
     assert_eq!(note, None);
+}
+
+/// The floor injected text must not get over: a changed file alone, a
+/// changed line far from every frame, or a line no frame is in.
+#[test]
+fn caused_by_deploy_needs_a_changed_line_near_a_frame() {
+    let d = diff(vec![changed("src/pay.py", &[40, 200])]);
+    let known = vec!["sig1".to_string()];
+    let claim = |line: &str| {
+        parse_triage(
+            &format!(
+                r#"{{"decision": "caused_by_deploy", "confidence": 0.9, "reasoning": "r",
+                "signatures": ["sig1"], "suspect_lines": [{{"file": "src/pay.py"{line}}}]}}"#
+            ),
+            &known,
+        )
+        .expect("valid")
+    };
+    let t = with_frames("boom", vec![frame("src/pay.py", 41, true)]);
+    let no_line = check_llm_verdict(&claim(""), &d, &t, 3).0;
+    assert_eq!(no_line.decision, Decision::Unsure, "a file is not a line");
+    let far = check_llm_verdict(&claim(r#", "line": 200"#), &d, &t, 3).0;
+    assert_eq!(
+        far.decision,
+        Decision::Unsure,
+        "changed, but far from the frame"
+    );
+    let unchanged = check_llm_verdict(&claim(r#", "line": 45"#), &d, &t, 3).0;
+    assert_eq!(
+        unchanged.decision,
+        Decision::Unsure,
+        "near the frame, not changed"
+    );
+    let library = with_frames("boom", vec![frame("src/pay.py", 41, false)]);
+    let not_in_app = check_llm_verdict(&claim(r#", "line": 40"#), &d, &library, 3).0;
+    assert_eq!(
+        not_in_app.decision,
+        Decision::Unsure,
+        "no in-app frame there"
+    );
+    let near = check_llm_verdict(&claim(r#", "line": 40"#), &d, &t, 3).0;
+    assert_eq!(near.decision, Decision::CausedByDeploy);
 }
 
 #[test]
