@@ -85,6 +85,14 @@ pub const METRICS: &[MetricDef] = &[
         "suture_sentry_sessions_unrecorded_total",
         "Sentry session updates that could not be recorded as traffic.",
     ),
+    counter(
+        "suture_ingest_duplicates_total",
+        "Events acknowledged but not stored again: their id was stored within the dedup window.",
+    ),
+    counter(
+        "suture_store_sync_failures_total",
+        "Failed syncs of the store; after one, nothing is acknowledged until a restart.",
+    ),
     gauge(
         "suture_ingest_queue_depth",
         "Submissions waiting for the writer.",
