@@ -15,3 +15,4 @@ mod repo_git;
 mod signature_props;
 mod store_open;
 mod tickets_pipeline;
+mod worktrees;

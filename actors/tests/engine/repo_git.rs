@@ -8,17 +8,17 @@ use std::time::{Duration, Instant};
 
 use suture_actors::clients::git::{ChangeStatus, FileClass, Hunk, Repo, RepoConfig, RepoError};
 
-type TestResult = Result<(), Box<dyn std::error::Error>>;
+pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 
 /// A git repository in a temporary directory. Commands ignore the machine's
 /// git config (identity, signing, hooks, default branch) so the tests
 /// behave the same everywhere.
-struct TestRepo {
+pub(crate) struct TestRepo {
     dir: tempfile::TempDir,
 }
 
 impl TestRepo {
-    fn new() -> Result<Self, Box<dyn std::error::Error>> {
+    pub(crate) fn new() -> Result<Self, Box<dyn std::error::Error>> {
         let repo = TestRepo {
             dir: tempfile::tempdir()?,
         };
@@ -26,11 +26,11 @@ impl TestRepo {
         Ok(repo)
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
-    fn git(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    pub(crate) fn git(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
         let out = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -62,7 +62,7 @@ impl TestRepo {
         Ok(String::from_utf8(out.stdout)?.trim().to_string())
     }
 
-    fn write(&self, path: &str, content: impl AsRef<[u8]>) -> TestResult {
+    pub(crate) fn write(&self, path: &str, content: impl AsRef<[u8]>) -> TestResult {
         let full = self.path().join(path);
         if let Some(parent) = full.parent() {
             std::fs::create_dir_all(parent)?;
@@ -77,20 +77,20 @@ impl TestRepo {
     }
 
     /// Stages everything and commits; the new commit's id.
-    fn commit(&self, message: &str) -> Result<String, Box<dyn std::error::Error>> {
+    pub(crate) fn commit(&self, message: &str) -> Result<String, Box<dyn std::error::Error>> {
         self.git(&["add", "-A"])?;
         self.git(&["commit", "-q", "-m", message])?;
         self.git(&["rev-parse", "HEAD"])
     }
 
-    fn config(&self) -> RepoConfig {
+    pub(crate) fn config(&self) -> RepoConfig {
         RepoConfig {
             path: self.path().to_path_buf(),
             ..RepoConfig::default()
         }
     }
 
-    async fn open(&self) -> Result<Repo, Box<dyn std::error::Error>> {
+    pub(crate) async fn open(&self) -> Result<Repo, Box<dyn std::error::Error>> {
         Repo::open(&self.config())
             .await?
             .ok_or_else(|| "no repo".into())

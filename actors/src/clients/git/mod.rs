@@ -25,6 +25,7 @@
 //!
 
 mod runner;
+pub mod worktree;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -37,6 +38,7 @@ pub use crate::domain::diff::{
     ChangeStatus, ChangedFile, DeployDiff, FileClass, Hunk, RepoFiles, classify,
 };
 pub use runner::MAX_REVISION_LEN;
+pub use worktree::{CommitAuthor, Worktree, fix_branch};
 
 use crate::domain::diff::parse::{self, HunkScanner, PatchCollector};
 use runner::{Git, check_revision, failed, is_full_id, quote_untrusted};
