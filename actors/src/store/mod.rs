@@ -15,12 +15,15 @@
 //! - the gate's trees (`minutes`, `traffic`, `releases`,
 //!   `deploy_runs`, `spike_runs`, `candidates`): see [`gate`].
 //! - `tickets`, `ticket_index`: see [`tickets`].
+//! - `agent_queue`, `agent_leases`, `agent_attempts`: the coding agent's
+//!   queue, per-ticket leases and attempts: see [`agent_runs`].
 //! - `control`: what governs action (the LLM's budget spend and breaker
 //!   today): see [`control`].
 //!
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
 //! whole group of requests, flushes once, then acknowledges them all.
 
+pub mod agent_runs;
 mod blob_sync;
 mod commit;
 pub mod control;
@@ -107,6 +110,9 @@ pub struct Store {
     tickets: sled::Tree,
     ticket_index: sled::Tree,
     control: sled::Tree,
+    agent_queue: sled::Tree,
+    agent_leases: sled::Tree,
+    agent_attempts: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -153,6 +159,9 @@ impl Store {
             tickets: open("tickets")?,
             ticket_index: open("ticket_index")?,
             control: open("control")?,
+            agent_queue: open("agent_queue")?,
+            agent_leases: open("agent_leases")?,
+            agent_attempts: open("agent_attempts")?,
             db,
             config: config.clone(),
             sync_file: None,

@@ -12,9 +12,12 @@
 //!   or TAP, and [`tests_outcome`]: whether a fix passes (no new failures)
 //!   and whether its regression test fails before and passes after.
 //!
+//! - [`attempt`]: one attempt at a ticket, as the store keeps it.
+//!
 //! The user-facing rules are in `docs/coder.md`.
 
 pub mod apply;
+pub mod attempt;
 pub mod diff;
 pub mod edits;
 pub mod guardrails;
