@@ -5,12 +5,15 @@
 //!   LLM client's budget spend and breaker; next the kill switch, the
 //!   autonomy level and rate-limit windows). Stages hold a clone; nothing
 //!   else touches that tree.
+//! - [`guard::Guard`]: the one permission check every action outside the
+//!   sidecar passes (today: shadow mode).
 //! - [`actor::ControlActor`]: a supervised child that executes operator
 //!   commands (label a ticket, move it) one at a time, audits them on the
 //!   ticket, and makes them durable before answering. The HTTP task only
 //!   sends a message.
 
 pub mod actor;
+pub mod guard;
 
 use std::sync::Arc;
 

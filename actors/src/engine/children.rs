@@ -20,6 +20,7 @@ use crate::clients::llm::LlmParts;
 use crate::config::EngineConfig;
 use crate::control::Control;
 use crate::control::actor::{ControlActor, ControlMsg};
+use crate::control::guard::Guard;
 use crate::runtime::slot::ActorSlot;
 use crate::runtime::slots::Slots;
 use crate::stages::analyzer::{AnalyzerActor, AnalyzerArgs, AnalyzerContext, AnalyzerMsg};
@@ -223,6 +224,7 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
                     llm: d.llm.clone(),
                     repo: d.repo.clone(),
                     github: d.github.clone(),
+                    guard: Guard::new(d.config.tickets.shadow),
                     control: d.control.clone(),
                 },
             },

@@ -16,6 +16,7 @@ use crate::clients::github::{GitHub, IssueDraft};
 use crate::clients::llm::LlmParts;
 use crate::clock::now_ms;
 use crate::control::Control;
+use crate::control::guard::{Action, Guard};
 use crate::domain::analyzer::exception_view;
 use crate::domain::llm::parse::parse_triage;
 use crate::domain::llm::prompt::{self, Boundary, DeployView, render_triage};
@@ -68,6 +69,8 @@ pub struct TriageContext {
     pub llm: Arc<LlmParts>,
     pub repo: Option<Repo>,
     pub github: Option<GitHub>,
+    /// Asked before anything is written to GitHub.
+    pub guard: Guard,
     /// Where the LLM's budget spend and breaker are saved after each pass.
     pub control: Control,
 }
@@ -532,7 +535,7 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
         if !worth {
             continue;
         }
-        if ctx.shadow {
+        if ctx.guard.permit(Action::OpenIssue).is_err() {
             if ticket.github.is_none() && !ticket.audit.iter().any(|a| a.action == "shadow") {
                 let _ = ctx.store.update_ticket(&ticket.id, |t| {
                     t.audit(

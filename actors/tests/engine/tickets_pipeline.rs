@@ -195,6 +195,7 @@ impl Fixture {
             llm,
             repo: None,
             github: None,
+            guard: suture_actors::control::guard::Guard::new(true),
             control: self.control(),
         }
     }
@@ -753,6 +754,7 @@ async fn out_of_shadow_a_ticket_becomes_one_issue_even_across_a_lost_record() {
         .expect("analyzed");
     let mut ctx = f.triage(llm.clone());
     ctx.shadow = false;
+    ctx.guard = suture_actors::control::guard::Guard::new(false);
     ctx.github = Some(github.clone());
     let pass = triage_once(&ctx).await.expect("triaged");
     assert_eq!(pass.published, vec!["T-1".to_string()]);
