@@ -274,6 +274,48 @@ mod tests {
         assert_ne!(a, b);
     }
 
+    proptest::proptest! {
+        /// Templates only widen: every line a cluster took, pre-masked, still
+        /// matches the cluster's final template (equal or wildcard at every
+        /// position, same token count), and ids are dense.
+        #[test]
+        fn every_template_matches_all_its_lines(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::prop_oneof![
+                        proptest::strategy::Just("open".to_string()),
+                        proptest::strategy::Just("close".to_string()),
+                        proptest::strategy::Just("user".to_string()),
+                        proptest::strategy::Just("uid=7".to_string()),
+                        "[a-c]{1,2}",
+                        "[0-9]{1,3}",
+                    ],
+                    0..6,
+                ),
+                0..60,
+            )
+        ) {
+            let mut miner = TemplateMiner::new(TemplateConfig::default());
+            let mut assigned = Vec::new();
+            for words in &lines {
+                let line = words.join(" ");
+                let id = miner.add(&line);
+                proptest::prop_assert!(id < miner.clusters().len());
+                assigned.push((id, line));
+            }
+            for (id, line) in &assigned {
+                let template = &miner.clusters()[*id].tokens;
+                let tokens = tokenize(line, TemplateConfig::default().max_tokens);
+                proptest::prop_assert_eq!(template.len(), tokens.len());
+                for (t, l) in template.iter().zip(&tokens) {
+                    proptest::prop_assert!(t == WILDCARD || t == l, "{t} vs {l} in {line}");
+                }
+            }
+            let total: u64 = miner.clusters().iter().map(|c| c.size).sum();
+            proptest::prop_assert_eq!(total, lines.len() as u64);
+        }
+    }
+
     #[test]
     fn cluster_count_is_bounded() {
         let config = TemplateConfig {
