@@ -16,6 +16,7 @@ pub mod records;
 pub mod scrub;
 pub mod signature;
 pub mod stack;
+pub mod template;
 pub mod text;
 pub mod tickets;
 pub mod triage;
