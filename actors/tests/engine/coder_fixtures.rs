@@ -26,6 +26,8 @@ use suture_actors::domain::coder::tests_outcome::{Regression, TestRun, judge};
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 type Error = Box<dyn std::error::Error>;
 
+use crate::repo_git::TestRepo;
+
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/projects")
@@ -37,50 +39,23 @@ const NOT_IN_PROJECT: [&str; 2] = ["event.json", "fix.edits.txt"];
 
 /// A copy of a fixture project as a git repository with one commit.
 struct Project {
-    dir: tempfile::TempDir,
+    repo: TestRepo,
 }
 
 impl Project {
     fn new(name: &str) -> Result<Self, Error> {
-        let dir = tempfile::tempdir()?;
-        copy_tree(&fixture(name), dir.path())?;
-        let project = Project { dir };
-        project.git(&["init", "-q"])?;
-        project.git(&["add", "-A"])?;
-        project.git(&["commit", "-q", "-m", "base"])?;
-        Ok(project)
+        let repo = TestRepo::new()?;
+        copy_tree(&fixture(name), repo.path())?;
+        repo.commit("base")?;
+        Ok(Project { repo })
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.repo.path()
     }
 
     fn git(&self, args: &[&str]) -> Result<String, Error> {
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(self.path())
-            .args([
-                "-c",
-                "user.name=Suture Test",
-                "-c",
-                "user.email=test@example.com",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "init.defaultBranch=main",
-                "-c",
-                "core.hooksPath=/dev/null",
-                "-c",
-                "core.autocrlf=false",
-            ])
-            .args(args)
-            .env("GIT_CONFIG_NOSYSTEM", "1")
-            .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .output()?;
-        if !out.status.success() {
-            return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
-        }
-        Ok(String::from_utf8(out.stdout)?)
+        self.repo.git_raw(args)
     }
 
     /// Back to the base commit, untracked files and all.

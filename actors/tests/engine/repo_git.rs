@@ -30,7 +30,9 @@ impl TestRepo {
         self.dir.path()
     }
 
-    pub(crate) fn git(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+    /// `git <args>` in the repository, with a fixed identity and dates and
+    /// no user or system config; its stdout as printed.
+    pub(crate) fn git_raw(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
         let out = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -59,7 +61,12 @@ impl TestRepo {
         if !out.status.success() {
             return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
         }
-        Ok(String::from_utf8(out.stdout)?.trim().to_string())
+        Ok(String::from_utf8(out.stdout)?)
+    }
+
+    /// Like [`TestRepo::git_raw`], trimmed.
+    pub(crate) fn git(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        Ok(self.git_raw(args)?.trim().to_string())
     }
 
     pub(crate) fn write(&self, path: &str, content: impl AsRef<[u8]>) -> TestResult {
