@@ -75,7 +75,7 @@ mod tests {
     use tokio::sync::mpsc;
 
     use super::*;
-    use crate::runtime::task::OwnedProcess;
+    use crate::runtime::task::{OwnedProcess, process_alive as alive};
 
     /// A stage with one long pass: it starts a process group, waits, then
     /// "writes" (sends on `writes`). The pass never gets that far here.
@@ -148,21 +148,6 @@ mod tests {
             }
             Ok(())
         }
-    }
-
-    fn alive(pid: u32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let state = stat
-                    .rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .next()?
-                    .to_string();
-                Some(state != "Z" && state != "X")
-            })
-            .unwrap_or(false)
     }
 
     #[tokio::test]

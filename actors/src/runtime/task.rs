@@ -94,26 +94,32 @@ impl Drop for OwnedProcess {
     }
 }
 
+/// Whether process `pid` runs (for tests); a zombie waiting for its
+/// reaper counts as gone.
+#[cfg(test)]
+pub(crate) fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            let state = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .next()?
+                .to_string();
+            Some(state != "Z" && state != "X")
+        })
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
 
-    /// Running or sleeping; a zombie waiting for its reaper counts as gone.
     fn alive(pid: i32) -> bool {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .ok()
-            .and_then(|stat| {
-                let state = stat
-                    .rsplit_once(')')?
-                    .1
-                    .split_whitespace()
-                    .next()?
-                    .to_string();
-                Some(state != "Z" && state != "X")
-            })
-            .unwrap_or(false)
+        u32::try_from(pid).is_ok_and(process_alive)
     }
 
     async fn gone_within(pid: i32, limit: Duration) -> bool {
