@@ -224,6 +224,7 @@ async fn main() {
             llm,
             repo: Some(repo.clone()),
             github: None,
+            fix: None,
             guard: suture_actors::control::guard::Guard::new(true),
         };
         let start = Instant::now();

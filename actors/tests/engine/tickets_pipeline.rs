@@ -195,6 +195,7 @@ impl Fixture {
             llm,
             repo: None,
             github: None,
+            fix: None,
             guard: suture_actors::control::guard::Guard::new(true),
             control: self.control(),
         }

@@ -18,6 +18,7 @@
 
 pub mod apply;
 pub mod attempt;
+pub mod config;
 pub mod diff;
 pub mod edits;
 pub mod guardrails;
