@@ -76,6 +76,7 @@ fn parts() -> Arc<LlmParts> {
         scrubber: Arc::new(Scrubber::builtin()),
         analyzer_prompt: Template::load(PromptKind::Analyzer, Path::new("")).expect("built-in"),
         triage_prompt: Template::load(PromptKind::Triage, Path::new("")).expect("built-in"),
+        coder_prompt: Template::load(PromptKind::Coder, Path::new("")).expect("built-in"),
     })
 }
 
@@ -224,7 +225,6 @@ async fn main() {
             llm,
             repo: Some(repo.clone()),
             github: None,
-            fix: None,
             guard: suture_actors::control::guard::Guard::new(true),
         };
         let start = Instant::now();

@@ -217,7 +217,13 @@ impl Worktree {
         let out = self
             .git
             .checked(
-                &["ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                &[
+                    "ls-files",
+                    "-z",
+                    "--cached",
+                    "--others",
+                    "--exclude-standard",
+                ],
                 super::LIST_LIMIT,
             )
             .await?;
