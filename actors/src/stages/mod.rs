@@ -6,6 +6,7 @@
 //! a typed [`error::StageError`].
 
 pub mod analyzer;
+pub mod coder;
 pub mod dedup;
 pub mod error;
 pub mod gate;
