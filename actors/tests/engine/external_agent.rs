@@ -435,7 +435,7 @@ fn group_members(pgid: u32) -> Vec<u32> {
 async fn a_stuck_agent_is_killed_at_its_timeout_with_everything_it_started() -> TestResult {
     let workdir = tempfile::tempdir()?;
     let scratch = tempfile::tempdir()?;
-    let timeout = Duration::from_secs(3);
+    let timeout = Duration::from_secs(5);
     let agent = ExternalAgent {
         command: vec![
             "sh".into(),

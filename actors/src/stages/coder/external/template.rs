@@ -112,53 +112,23 @@ mod tests {
     };
 
     #[test]
-    fn placeholders_are_replaced_inside_any_argument() {
-        let command = strings(&[
-            "agent",
-            "--cd",
-            "{workdir}",
-            "--message-file={task_file}",
-            "{workdir}/src:{task_file}",
-            "plain",
-        ]);
-        assert_eq!(check(&command), Ok(()));
-        assert_eq!(
-            expand(&command, &VALUES),
-            [
-                "agent",
-                "--cd",
-                "/w/T-1-1",
-                "--message-file=/s/task.md",
-                "/w/T-1-1/src:/s/task.md",
-                "plain"
-            ]
-        );
-    }
-
-    #[test]
-    fn other_braces_are_literal() {
-        let command = strings(&[
-            "agent",
-            "-c",
-            r#"{"a": {}}"#,
-            "{1x}",
-            "{",
-            "}{",
-            "{{workdir}}",
-        ]);
-        assert_eq!(check(&command), Ok(()));
-        assert_eq!(
-            expand(&command, &VALUES),
-            [
-                "agent",
-                "-c",
-                r#"{"a": {}}"#,
-                "{1x}",
-                "{",
-                "}{",
-                "{/w/T-1-1}"
-            ]
-        );
+    fn placeholders_are_replaced_inside_any_argument_and_other_braces_kept() {
+        for (arg, expanded) in [
+            ("agent", "agent"),
+            ("{workdir}", "/w/T-1-1"),
+            ("--message-file={task_file}", "--message-file=/s/task.md"),
+            ("{workdir}/src:{task_file}", "/w/T-1-1/src:/s/task.md"),
+            // Not placeholders: literal text.
+            (r#"{"a": {}}"#, r#"{"a": {}}"#),
+            ("{1x}", "{1x}"),
+            ("{", "{"),
+            ("}{", "}{"),
+            ("{{workdir}}", "{/w/T-1-1}"),
+        ] {
+            let command = strings(&["agent", arg]);
+            assert_eq!(check(&command), Ok(()), "{arg}");
+            assert_eq!(expand(&command, &VALUES), ["agent", expanded], "{arg}");
+        }
     }
 
     #[test]
