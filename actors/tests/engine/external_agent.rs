@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use suture_actors::clients::git::{Repo, Worktree};
+use suture_actors::config::AgentConfig;
 use suture_actors::domain::coder::edits::parse_edits;
 use suture_actors::runtime::sandbox::{Exit, Network, network_isolation_available};
 use suture_actors::runtime::task::process_alive;
@@ -501,19 +502,10 @@ fn aider_bin() -> Result<PathBuf, Error> {
     Ok(path)
 }
 
-/// The `[agent]` table of the Aider configuration in docs/coder.md.
+/// The Aider configuration in docs/coder.md, read as the sidecar reads it.
 #[derive(serde::Deserialize)]
 struct DocConfig {
-    agent: DocAgent,
-}
-
-#[derive(serde::Deserialize)]
-struct DocAgent {
-    command: Vec<String>,
-    pass_llm_env: bool,
-    network: String,
-    timeout: String,
-    env: BTreeMap<String, String>,
+    agent: AgentConfig,
 }
 
 /// Paths the documented configuration uses, replaced by the test's.
@@ -543,38 +535,30 @@ async fn aider_fixes_py_shop_as_configured_in_the_docs() -> TestResult {
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/coder.md"))?;
     let heading = "### A working Aider configuration";
-    let config: DocConfig = toml::from_str(&doc_block(&doc, heading, "toml")?)?;
-    let metadata = doc_block(&doc, heading, "json")?;
+    let mut config = toml::from_str::<DocConfig>(&doc_block(&doc, heading, "toml")?)?.agent;
+    config.validate()?;
+    assert!(
+        config.pass_llm_env,
+        "Aider gets its endpoint and key from the environment"
+    );
     let config_dir = tempfile::tempdir()?;
     let metadata_file = config_dir.path().join("aider-models.json");
-    std::fs::write(&metadata_file, metadata)?;
-    let command: Vec<String> = config
-        .agent
+    std::fs::write(&metadata_file, doc_block(&doc, heading, "json")?)?;
+    for arg in &mut config.command {
+        if arg == DOC_AIDER {
+            *arg = aider.to_string_lossy().into_owned();
+        } else if arg == DOC_METADATA {
+            *arg = metadata_file.to_string_lossy().into_owned();
+        }
+    }
+    let model = config
         .command
-        .iter()
-        .map(|arg| match arg.as_str() {
-            DOC_AIDER => aider.to_string_lossy().into_owned(),
-            DOC_METADATA => metadata_file.to_string_lossy().into_owned(),
-            _ => arg.clone(),
-        })
-        .collect();
-    let model = command
         .iter()
         .find_map(|a| a.strip_prefix("openai/"))
         .ok_or("no --model openai/<model> in the documented command")?
         .to_string();
-    let network = Network::parse(&config.agent.network).ok_or("agent.network")?;
-    assert!(
-        config.agent.pass_llm_env,
-        "Aider gets its endpoint and key from the environment"
-    );
-    let agent = ExternalAgent {
-        command,
-        timeout: humantime::parse_duration(&config.agent.timeout)?.min(Duration::from_secs(300)),
-        network,
-        output_limit: 256 * 1024,
-        extra_env: config.agent.env.into_iter().collect(),
-    };
+    config.timeout = config.timeout.min(Duration::from_secs(300));
+    let agent = ExternalAgent::from_config(&config);
     agent.validate()?;
 
     // One request when the task names the files (docs/coder.md); spare

@@ -25,6 +25,7 @@ mod template;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::domain::coder::config::{AgentConfig, NetworkPolicy};
 use crate::runtime::sandbox::{self, Contained, ContainedOutcome, Network, SandboxError, base_env};
 
 /// Variables Suture sets itself; `agent.env` may not name them.
@@ -144,6 +145,26 @@ pub enum ExternalError {
 }
 
 impl ExternalAgent {
+    /// The external agent `[agent]` describes: `command`, `timeout` (the
+    /// whole attempt's), `network`, `env`; its output is kept up to
+    /// `transcript_bytes`, where it ends up.
+    pub fn from_config(config: &AgentConfig) -> Self {
+        ExternalAgent {
+            command: config.command.clone(),
+            timeout: config.timeout,
+            network: match config.network {
+                NetworkPolicy::None => Network::None,
+                NetworkPolicy::Host => Network::Host,
+            },
+            output_limit: config.transcript_bytes,
+            extra_env: config
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
     /// Checks the configuration: a command with only known placeholders, a
     /// timeout, and `agent.env` names that are names and not Suture's own.
     pub fn validate(&self) -> Result<(), String> {
@@ -327,6 +348,24 @@ mod tests {
             bad.extra_env = vec![(name.into(), "x".into())];
             assert_eq!(bad.validate(), Err(expected.to_string()));
         }
+    }
+
+    #[test]
+    fn from_config_takes_the_agent_section() {
+        let config = AgentConfig {
+            command: vec!["aider".into(), "{task_file}".into()],
+            network: NetworkPolicy::Host,
+            env: [("A".to_string(), "1".to_string())].into(),
+            ..AgentConfig::default()
+        };
+        let agent = ExternalAgent::from_config(&config);
+        assert_eq!(agent.command, config.command);
+        assert_eq!(agent.network, Network::Host);
+        assert_eq!(agent.timeout, config.timeout);
+        assert_eq!(agent.output_limit, config.transcript_bytes);
+        assert_eq!(agent.extra_env, [("A".to_string(), "1".to_string())]);
+        let default = ExternalAgent::from_config(&AgentConfig::default());
+        assert_eq!(default.network, Network::None);
     }
 
     #[test]
