@@ -160,10 +160,10 @@ async fn at_the_timeout_the_whole_group_is_killed() -> TestResult {
     let dir = tempfile::tempdir()?;
     let script = "sleep 1000 & echo $!; sh -c 'sleep 1000 & echo $!; wait' & wait";
     let mut c = contained(&["sh", "-c", script], dir.path());
-    c.timeout = Duration::from_secs(3);
+    c.timeout = Duration::from_secs(5);
     let outcome = run(c).await?;
     assert_eq!(outcome.exit, Exit::TimedOut);
-    assert!(outcome.elapsed >= Duration::from_secs(3));
+    assert!(outcome.elapsed >= Duration::from_secs(5));
     let started = pids(&outcome.output);
     assert_eq!(started.len(), 2, "{}", outcome.output);
     for pid in started {
