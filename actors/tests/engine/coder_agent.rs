@@ -20,7 +20,7 @@ use suture_actors::config::StoreConfig;
 use suture_actors::control::guard::Guard;
 use suture_actors::domain::coder::attempt::AttemptState;
 use suture_actors::domain::coder::config::{AgentConfig, CommandLine, NetworkPolicy};
-use suture_actors::domain::coder::guardrails::{GuardrailConfig, Guardrails};
+use suture_actors::domain::coder::guardrails::Guardrails;
 use suture_actors::domain::llm::prompt::{PromptKind, Template};
 use suture_actors::domain::scrub::Scrubber;
 use suture_actors::domain::tickets::{Ticket, TicketState};
@@ -473,7 +473,12 @@ async fn without_github_a_fix_waits_for_review_then_is_rejected_with_a_reason() 
     let ticket = scene
         .wait_for(&id, &[TicketState::Review, TicketState::Escalated])
         .await?;
-    assert_eq!(ticket.state, TicketState::Review, "{:?}", ticket.audit);
+    assert_eq!(
+        ticket.state,
+        TicketState::Review,
+        "{:#?}",
+        scene.store.transcript(&id, 1)?
+    );
     let fix = ticket.fix.as_ref().ok_or("no fix")?;
     let held = fix.held.as_deref().unwrap_or_default();
     assert!(held.contains("GitHub is not configured"), "{held}");

@@ -144,14 +144,14 @@ async fn attempt(
         command: coder.repo_config.lint_command.clone(),
         ..tests.clone()
     });
-    let before = tests.run(&worktree.path, "before").await;
+    let before = tests.run(&worktree, "before").await;
     transcript.record(
         "tests",
         &format!("before any edit: {}", describe(&before, 1500)),
         None,
     );
     let lint_before = match &lint {
-        Some(lint) => Some(lint.run(&worktree.path, "lint-before").await),
+        Some(lint) => Some(lint.run(&worktree, "lint-before").await),
         None => None,
     };
 
@@ -332,7 +332,7 @@ async fn build_prompt(
                 transcript.record(
                     "context",
                     &format!(
-                        "about {} tokens: {} stack files outlined, {} related tests, {} recent commits{}{cuts}",
+                        "context of about {} tokens; {} stack files outlined, {} related tests, {} recent commits{}{cuts}",
                         context.estimated_tokens,
                         outlines.len(),
                         related.len(),
@@ -390,47 +390,64 @@ async fn finish(
         Ending::Fixed { tested, before } => {
             match commit_fix(coder, &record, worktree, &tested).await {
                 Ok(commit) => {
-                    let evidence = evidence(commit, worktree, &tested, &before);
-                    let fix = FixRecord {
-                        attempt: record.attempt,
-                        branch: record.branch.clone(),
-                        commit: evidence.commit.clone(),
-                        base: evidence.base.clone(),
-                        files: evidence.files.clone(),
-                        tests: evidence.judgement.clone(),
-                        review: FixReview::Pending,
-                        pull_request: None,
-                        held: None,
-                    };
-                    record.fix = Some(evidence);
+                    record.fix = Some(evidence(commit, worktree, &tested, &before));
                     record.end(
                         AttemptState::Succeeded,
                         now,
                         "a fix passed the guardrails and the tests",
                     );
-                    transcript.record("outcome", &format!("fixed: {}", fix.tests), None);
-                    on_fixed(coder, &record, fix).await;
+                    transcript.record("outcome", &format!("fixed: {}", tested.judgement), None);
                 }
                 Err(problem) => {
                     record.end(AttemptState::Failed, now, &problem);
                     transcript.record("outcome", &problem, None);
-                    on_failed(coder, &record, &problem);
                 }
             }
         }
         Ending::NoFix(reason) => {
             record.end(AttemptState::Failed, now, &reason);
             transcript.record("outcome", &reason, None);
-            on_failed(coder, &record, &reason);
         }
     }
+    // The attempt (and its evidence) first: the ticket's move and the
+    // publishing read it. A stop in between is finished at the next start
+    // (see `manager::recover`).
     if let Err(e) = coder.store.finish_attempt(&record) {
         tracing::error!(ticket = %record.ticket, error = %e, "the attempt's end was not recorded");
     }
     if let Err(e) = coder.store.flush().await {
         tracing::error!(ticket = %record.ticket, error = %e, "the attempt's end was not flushed");
     }
+    settle_ticket(coder, &record).await;
     record
+}
+
+/// Moves the ticket of an ended attempt: a fix to review (then published
+/// when Suture may), anything else to escalated.
+pub(super) async fn settle_ticket(coder: &Coder, record: &AttemptRecord) {
+    match (record.state, fix_record(record)) {
+        (AttemptState::Succeeded, Some(fix)) => on_fixed(coder, record, fix).await,
+        _ => on_failed(coder, record, &record.reason),
+    }
+    if let Err(e) = coder.store.flush().await {
+        tracing::error!(ticket = %record.ticket, error = %e, "the ticket's move was not flushed");
+    }
+}
+
+/// The ticket's view of an attempt's fix.
+fn fix_record(record: &AttemptRecord) -> Option<FixRecord> {
+    let evidence = record.fix.as_ref()?;
+    Some(FixRecord {
+        attempt: record.attempt,
+        branch: record.branch.clone(),
+        commit: evidence.commit.clone(),
+        base: evidence.base.clone(),
+        files: evidence.files.clone(),
+        tests: evidence.judgement.clone(),
+        review: FixReview::Pending,
+        pull_request: None,
+        held: None,
+    })
 }
 
 async fn commit_fix(
