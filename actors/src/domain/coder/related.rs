@@ -221,7 +221,7 @@ fn nearby(test: &str, source: &str) -> u32 {
     let test_dir = parent(test);
     let source_dir = parent(source);
     let close = test_dir == source_dir
-        || parent(test_dir) == source_dir && test_dir != source_dir
+        || parent(test_dir) == source_dir
         || parent(test_dir) == parent(source_dir);
     if close { 15 } else { 0 }
 }

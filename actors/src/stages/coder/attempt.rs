@@ -390,7 +390,7 @@ async fn finish(
         Ending::Fixed { tested, before } => {
             match commit_fix(coder, &record, worktree, &tested).await {
                 Ok(commit) => {
-                    record.fix = Some(evidence(commit, worktree, &tested, &before));
+                    record.fix = Some(Box::new(evidence(commit, worktree, &tested, &before)));
                     record.end(
                         AttemptState::Succeeded,
                         now,
