@@ -47,8 +47,8 @@ enum Ending {
 }
 
 /// Runs the attempt `record` (already holding the ticket's lease) and
-/// returns it ended. The ticket is updated, the worktree removed (its
-/// branch kept when there is a fix), the outcome flushed.
+/// returns it ended: the outcome recorded and flushed, the worktree
+/// removed (its branch kept when there is a fix), then the ticket moved.
 pub async fn run(coder: &Coder, mut record: AttemptRecord) -> AttemptRecord {
     let mut transcript = Transcript::new(
         coder.store.clone(),
@@ -89,6 +89,8 @@ pub async fn run(coder: &Coder, mut record: AttemptRecord) -> AttemptRecord {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
+    // Last: once the ticket moves, nothing of the attempt is left behind.
+    settle_ticket(coder, &ended).await;
     ended
 }
 
@@ -410,15 +412,14 @@ async fn finish(
         }
     }
     // The attempt (and its evidence) first: the ticket's move and the
-    // publishing read it. A stop in between is finished at the next start
-    // (see `manager::recover`).
+    // publishing read it. A stop before the ticket moves is settled at the
+    // next start (see `manager::recover`).
     if let Err(e) = coder.store.finish_attempt(&record) {
         tracing::error!(ticket = %record.ticket, error = %e, "the attempt's end was not recorded");
     }
     if let Err(e) = coder.store.flush().await {
         tracing::error!(ticket = %record.ticket, error = %e, "the attempt's end was not flushed");
     }
-    settle_ticket(coder, &record).await;
     record
 }
 
