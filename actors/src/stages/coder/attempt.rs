@@ -223,18 +223,7 @@ async fn run_external(
     prover: &Prover<'_>,
     transcript: &mut Transcript,
 ) -> LoopEnd {
-    let agent = ExternalAgent {
-        command: coder.config.command.clone(),
-        timeout: coder.config.timeout,
-        network: network(coder.config.network),
-        output_limit: coder.config.tool_output_bytes.max(64 * 1024),
-        extra_env: coder
-            .config
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
+    let agent = ExternalAgent::from_config(&coder.config);
     let llm = coder.config.pass_llm_env.then(|| LlmEnv {
         base_url: coder.llm_env.base_url.clone(),
         model: coder.llm_env.model.clone(),
