@@ -15,7 +15,7 @@ use super::prove::{Proof, Prover, Tested};
 use super::publish;
 use super::tools::Tools;
 use super::transcript::Transcript;
-use super::validate::{Ran, TestCommand, describe, network};
+use super::validate::{Ran, TestCommand, describe};
 use super::workspace::Workspace;
 use crate::clients::git::worktree::{CommitAuthor, Worktree};
 use crate::clients::git::{Repo, RepoError};
