@@ -233,7 +233,7 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
     assert_eq!(bad_state.json["field"], "state");
     let error = bad_state.json["error"].as_str().unwrap_or("");
     assert!(
-        error.contains("\"closed\"") && error.contains("open, triaged, fixing, pr_open"),
+        error.contains("\"closed\"") && error.contains("open, triaged, fixing, review, pr_open"),
         "{error}"
     );
     let bad_disposition = get(&format!("{base}/v1/tickets?disposition=maybe")).await;
@@ -268,6 +268,47 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
     );
     assert!(status["triage"]["triaged"].as_u64() >= Some(1), "{status}");
     assert_eq!(status["triage"]["shadow"], true, "{status}");
+    // No repository, no test command: the coding agent says why it is off.
+    assert_eq!(status["coder"]["enabled"], false, "{status}");
+    assert!(
+        status["coder"]["disabled_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("repo.path")),
+        "{status}"
+    );
+
+    // The review API: no fix on this ticket, none anywhere.
+    let no_fix = get(&format!("{base}/v1/tickets/{id}/fix")).await;
+    assert_eq!(no_fix.status, 404, "{}", no_fix.json);
+    assert!(
+        no_fix.json["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("has no fix")),
+        "{}",
+        no_fix.json
+    );
+    let approve = post(&format!("{base}/v1/tickets/{id}/fix/approve"), "{}").await;
+    assert_eq!(approve.status, 409, "{}", approve.json);
+    for (body, status) in [
+        ("{}", 400),
+        (r#"{"reason": "  "}"#, 400),
+        (r#"{"reason": "no", "extra": 1}"#, 400),
+        (r#"{"reason": "wrong fix"}"#, 409),
+    ] {
+        let reply = post(&format!("{base}/v1/tickets/{id}/fix/reject"), body).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.json);
+    }
+    let unknown_fix = post(&format!("{base}/v1/tickets/T-999/fix/approve"), "{}").await;
+    assert_eq!(unknown_fix.status, 404, "{}", unknown_fix.json);
+    let attempts = get(&format!("{base}/v1/tickets/{id}/attempts")).await;
+    assert_eq!(attempts.status, 200, "{}", attempts.json);
+    assert_eq!(attempts.json["attempts"], json!([]), "{}", attempts.json);
+    assert_eq!(
+        get(&format!("{base}/v1/tickets/T-999/attempts"))
+            .await
+            .status,
+        404
+    );
 
     // Labels: the shape is checked before the ticket is looked up.
     let label_url = format!("{base}/v1/tickets/{id}/label");
