@@ -2,6 +2,7 @@
 //! instead of one per file): each module starts the real server or the
 //! real binary on loopback ports and a fresh store.
 
+mod coder_restart;
 mod common;
 mod durability;
 mod gate_http;

@@ -850,3 +850,52 @@ async fn aider_as_the_external_agent_fixes_the_ticket_through_the_same_proof() -
     manager.stop(None);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_stuck_external_agent_is_killed_with_everything_it_started() -> Result<(), Error> {
+    let scene = Scene::new(Vec::new(), false).await?;
+    let id = scene.ticket("'coupon'")?;
+    let pids = scene.dir.path().join("agent-pids");
+    let config = AgentConfig {
+        command: vec![
+            "sh".into(),
+            "-c".into(),
+            format!(
+                "echo $$ >> {0}; sleep 300 & echo $! >> {0}; wait",
+                pids.display()
+            ),
+        ],
+        timeout: Duration::from_secs(4),
+        ..agent_config()
+    };
+    let manager = scene.start(scene.coder(config, true).await?).await?;
+    let ticket = scene
+        .wait_for(&id, &[TicketState::Escalated, TicketState::Review])
+        .await?;
+    assert_eq!(ticket.state, TicketState::Escalated, "{:?}", ticket.audit);
+    let attempt = &scene.store.attempts(&id)?[0];
+    assert!(
+        attempt.reason.contains("agent.timeout"),
+        "{}",
+        attempt.reason
+    );
+    let started: Vec<u32> = std::fs::read_to_string(&pids)?
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert_eq!(started.len(), 2, "the agent and its child wrote their pids");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while started
+        .iter()
+        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the agent's processes outlived it: {started:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(scene.worktrees_left(), Vec::<PathBuf>::new());
+    manager.stop(None);
+    Ok(())
+}

@@ -403,9 +403,19 @@ async fn end_if_running(
     Ok(Some(AttemptState::Failed))
 }
 
-/// At start: interrupted attempts ended, their worktrees removed, their
-/// tickets requeued once; orphan worktrees pruned.
+/// At start: processes left running in worktrees killed, interrupted
+/// attempts ended, their worktrees removed, their tickets requeued once;
+/// orphan worktrees pruned.
 async fn recover(coder: &Coder) -> Result<(), StoreError> {
+    // Tests and agents of a sidecar that was killed outright still run in
+    // their own process groups: first of all, stop them.
+    let killed = crate::runtime::orphans::kill_groups_under(&coder.worktrees);
+    if !killed.is_empty() {
+        tracing::warn!(
+            groups = killed.len(),
+            "processes left by a stopped sidecar's attempts were killed"
+        );
+    }
     for (record, requeued) in coder.store.recover_attempts(now_ms())? {
         remove_worktree(coder, record.worktree.as_deref()).await;
         tracing::warn!(ticket = %record.ticket, attempt = record.attempt, requeued, "an attempt was interrupted by a stop of the sidecar");
