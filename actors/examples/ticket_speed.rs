@@ -76,6 +76,7 @@ fn parts() -> Arc<LlmParts> {
         scrubber: Arc::new(Scrubber::builtin()),
         analyzer_prompt: Template::load(PromptKind::Analyzer, Path::new("")).expect("built-in"),
         triage_prompt: Template::load(PromptKind::Triage, Path::new("")).expect("built-in"),
+        coder_prompt: Template::load(PromptKind::Coder, Path::new("")).expect("built-in"),
     })
 }
 

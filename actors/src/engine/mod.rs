@@ -129,6 +129,7 @@ fn build_llm_parts(config: &EngineConfig) -> Result<LlmParts, EngineError> {
     let client = crate::clients::llm::LlmClient::new(&config.llm, scrubber.clone())?;
     let analyzer_prompt = Template::load(PromptKind::Analyzer, &config.llm.analyzer_prompt)?;
     let triage_prompt = Template::load(PromptKind::Triage, &config.llm.triage_prompt)?;
+    let coder_prompt = Template::load(PromptKind::Coder, &config.llm.coder_prompt)?;
     if client.is_configured() {
         tracing::info!(base_url = %config.llm.base_url, model = %config.llm.model, "LLM configured");
     } else {
@@ -141,6 +142,7 @@ fn build_llm_parts(config: &EngineConfig) -> Result<LlmParts, EngineError> {
         scrubber,
         analyzer_prompt,
         triage_prompt,
+        coder_prompt,
     })
 }
 

@@ -54,6 +54,9 @@ pub struct LlmConfig {
     pub analyzer_prompt: PathBuf,
     /// A file replacing the built-in `prompts/triage.md`. Empty: built-in.
     pub triage_prompt: PathBuf,
+    /// A file replacing the built-in `prompts/coder.md` (the coding
+    /// agent's instructions and evidence). Empty: built-in.
+    pub coder_prompt: PathBuf,
 }
 
 impl Default for LlmConfig {
@@ -72,6 +75,7 @@ impl Default for LlmConfig {
             breaker_cooldown: Duration::from_secs(300),
             analyzer_prompt: PathBuf::new(),
             triage_prompt: PathBuf::new(),
+            coder_prompt: PathBuf::new(),
         }
     }
 }

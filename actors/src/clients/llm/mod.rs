@@ -33,7 +33,7 @@ pub use config::LlmConfig;
 pub use parts::LlmParts;
 
 use crate::domain::llm::breaker::{Breaker, BreakerState};
-use crate::domain::llm::budget::{BudgetStatus, TokenBudget, Window};
+use crate::domain::llm::budget::{BudgetStatus, TokenBudget, Window, estimate_tokens};
 use crate::domain::llm::parse::ParseError;
 use crate::domain::llm::prompt::RenderedPrompt;
 use crate::domain::scrub::Scrubber;
@@ -542,11 +542,6 @@ fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .build()
-}
-
-/// Four bytes per token: the usual rule of thumb for English and code.
-fn estimate_tokens(bytes: usize) -> u64 {
-    u64::try_from(bytes.div_ceil(4)).unwrap_or(u64::MAX)
 }
 
 fn refuse(refused: Refused) -> LlmError {

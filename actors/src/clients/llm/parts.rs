@@ -14,4 +14,5 @@ pub struct LlmParts {
     pub scrubber: Arc<Scrubber>,
     pub analyzer_prompt: Template,
     pub triage_prompt: Template,
+    pub coder_prompt: Template,
 }

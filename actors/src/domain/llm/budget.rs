@@ -11,6 +11,17 @@ use serde::Serialize;
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
+/// Bytes per token of the estimate: the usual rule of thumb for English and
+/// code.
+pub const BYTES_PER_TOKEN: usize = 4;
+
+/// Tokens `bytes` of prompt or answer take, estimated (four bytes per
+/// token). One rule for the client's budget reservations and for sizing the
+/// coding agent's context, so a context sized to N tokens is reserved as N.
+pub fn estimate_tokens(bytes: usize) -> u64 {
+    u64::try_from(bytes.div_ceil(BYTES_PER_TOKEN)).unwrap_or(u64::MAX)
+}
+
 /// Which budget refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

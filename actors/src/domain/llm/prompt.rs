@@ -13,8 +13,8 @@
 //!   written before the request cannot know the boundary, so it cannot
 //!   close the block and speak as Suture.
 //!
-//! The templates in `prompts/` are built in; `llm.analyzer_prompt` and
-//! `llm.triage_prompt` name files that replace them. A file that leaves out
+//! The templates in `prompts/` are built in; `llm.analyzer_prompt`,
+//! `llm.triage_prompt` and `llm.coder_prompt` name files that replace them. A file that leaves out
 //! a required slot or names an unknown one is refused when loaded.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,8 @@ use crate::domain::scrub::Scrubber;
 pub const ANALYZER_TEMPLATE: &str = include_str!("../../../../prompts/analyzer.md");
 /// The built-in triage prompt.
 pub const TRIAGE_TEMPLATE: &str = include_str!("../../../../prompts/triage.md");
+/// The built-in coding agent prompt (filled by `domain::coder::context`).
+pub const CODER_TEMPLATE: &str = include_str!("../../../../prompts/coder.md");
 
 /// The line between the system message and the user message.
 const USER_MARKER: &str = "<!-- user -->";
@@ -35,6 +37,7 @@ const USER_MARKER: &str = "<!-- user -->";
 pub enum PromptKind {
     Analyzer,
     Triage,
+    Coder,
 }
 
 impl PromptKind {
@@ -50,6 +53,21 @@ impl PromptKind {
                 "count",
                 "exceptions",
             ],
+            PromptKind::Coder => &[
+                "boundary",
+                "ticket",
+                "root_cause",
+                "errors",
+                "triage",
+                "files",
+                "outlines",
+                "related_tests",
+                "diff",
+                "commits",
+                "base_revision",
+                "test_command",
+                "omitted",
+            ],
         }
     }
 
@@ -58,6 +76,7 @@ impl PromptKind {
         match self {
             PromptKind::Analyzer => "llm.analyzer_prompt",
             PromptKind::Triage => "llm.triage_prompt",
+            PromptKind::Coder => "llm.coder_prompt",
         }
     }
 
@@ -65,6 +84,7 @@ impl PromptKind {
         match self {
             PromptKind::Analyzer => ANALYZER_TEMPLATE,
             PromptKind::Triage => TRIAGE_TEMPLATE,
+            PromptKind::Coder => CODER_TEMPLATE,
         }
     }
 }
@@ -148,6 +168,15 @@ impl Template {
     pub fn kind(&self) -> PromptKind {
         self.kind
     }
+
+    /// How many times `{{slot}}` appears in the two messages: a caller
+    /// sizing a prompt slot by slot counts a value once per use.
+    pub fn occurrences(&self, slot: &str) -> usize {
+        slots_in(&self.system)
+            .chain(slots_in(&self.user))
+            .filter(|s| s == slot)
+            .count()
+    }
 }
 
 /// The names of the `{{slots}}` in `text`.
@@ -186,6 +215,14 @@ impl Boundary {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `text` between the boundary's opening and closing lines, as a data
+/// block. Callers that size a prompt before rendering it measure with this
+/// (on text already scrubbed), so the sizes are the rendered ones.
+pub fn data_block(boundary: &Boundary, text: &str) -> String {
+    let boundary = boundary.as_str();
+    format!("<<<{boundary}\n{text}\n{boundary}>>>")
 }
 
 /// Fills a template: `text` slots as they are, `data` slots scrubbed and fenced.
@@ -227,8 +264,7 @@ impl<'a> Renderer<'a> {
     /// between them).
     pub fn block(&mut self, value: &str) -> String {
         let scrubbed = self.scrubber.scrub(value).into_owned();
-        let boundary = self.boundary.as_str();
-        let block = format!("<<<{boundary}\n{scrubbed}\n{boundary}>>>");
+        let block = data_block(&self.boundary, &scrubbed);
         self.data.push(scrubbed);
         block
     }
@@ -371,4 +407,4 @@ pub fn render_triage(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
