@@ -4,7 +4,8 @@
 //! names ([`Repo::resolve`], [`Repo::parent`]), what changed between them
 //! ([`Repo::diff`]: the files, their hunks, and a unified diff cut to a
 //! budget for the LLM), and which repository file a stack frame points at
-//! ([`Repo::files_at`], [`RepoFiles::resolve`]).
+//! ([`Repo::files_at`], [`RepoFiles::resolve`]). The coding agent also asks
+//! what landed recently ([`Repo::recent_commits`], in [`history`]).
 //!
 //! # Running git
 //!
@@ -24,6 +25,7 @@
 //! commit id `git rev-parse --verify` resolved, never the text itself.
 //!
 
+pub mod history;
 mod runner;
 pub mod worktree;
 
@@ -35,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::duration;
 
 pub use crate::domain::diff::{
-    ChangeStatus, ChangedFile, DeployDiff, FileClass, Hunk, RepoFiles, classify,
+    ChangeStatus, ChangedFile, CommitSummary, DeployDiff, FileClass, Hunk, RepoFiles, classify,
 };
 pub use runner::MAX_REVISION_LEN;
 pub use worktree::{CommitAuthor, Worktree, fix_branch};

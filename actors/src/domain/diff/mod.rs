@@ -40,12 +40,14 @@
 //! is Python, and `package.json` is a manifest before it is JSON.
 
 pub mod classify;
+pub mod commits;
 pub mod files;
 pub mod parse;
 
 use serde::{Deserialize, Serialize};
 
 pub use classify::{FileClass, classify};
+pub use commits::CommitSummary;
 pub use files::RepoFiles;
 
 /// Whether a streaming reader wants more of a command's output.
