@@ -28,7 +28,7 @@ type Error = Box<dyn std::error::Error>;
 
 use crate::repo_git::TestRepo;
 
-fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../tests/fixtures/projects")
         .join(name)
@@ -97,7 +97,8 @@ impl Project {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
+/// Copies a fixture project's files (not `event.json` and `fix.edits.txt`).
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();

@@ -3,6 +3,7 @@
 //! against local stand-ins, real git repositories, the tickets pipeline,
 //! and the layer rule.
 
+mod coder_context;
 mod coder_fixtures;
 mod common;
 mod gate_store;

@@ -13,14 +13,21 @@
 //!   and whether its regression test fails before and passes after.
 //!
 //! - [`attempt`]: one attempt at a ticket, as the store keeps it.
+//! - [`context`]: what the agent is told (the coder prompt filled with the
+//!   ticket's evidence, sized to its context budget), from the pieces
+//!   [`outline`] (a file's classes and functions by line) and [`related`]
+//!   (tests found by name) find.
 //!
 //! The user-facing rules are in `docs/coder.md`.
 
 pub mod apply;
 pub mod attempt;
+pub mod context;
 pub mod diff;
 pub mod edits;
 pub mod guardrails;
+pub mod outline;
 pub mod path;
+pub mod related;
 pub mod reports;
 pub mod tests_outcome;
