@@ -219,7 +219,7 @@ fn the_template_loads_and_every_slot_is_filled() {
         "shop/orders.py (python, 59 lines)",
         "37  def order_total(order):  <- line 44",
         "tests/test_orders.py  (for shop/orders.py)",
-        "1 file changed from aaaaaaaaaaaa to bbbbbbbbbbbb (previous deploy)",
+        "1 file changed from aaaaaaaaaaaa to bbbbbbbbbbbb; files on the stack first",
         "+    coupon = order[\"coupon\"]",
         "02aaaaaaaaaa 2023-12-31T23:40:00Z change number 2\n    vendor/lib2.py",
         &format!("You work on a checkout of revision {BASE}."),
