@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use suture_actors::config::{
-    AnalyzerConfig, EngineConfig, GateConfig, GitHubConfig, IngestConfig, LlmConfig, QueueConfig,
-    RepoConfig, ScrubConfig, SignatureConfig, StoreConfig, SupervisionConfig, TicketsConfig,
-    TriageConfig,
+    AgentConfig, AnalyzerConfig, EngineConfig, GateConfig, GitHubConfig, IngestConfig, LlmConfig,
+    QueueConfig, RepoConfig, ScrubConfig, SignatureConfig, StoreConfig, SupervisionConfig,
+    TicketsConfig, TriageConfig,
 };
 
 /// The whole configuration, one field per `[section]`.
@@ -33,6 +33,7 @@ pub struct Config {
     pub repo: RepoConfig,
     pub tickets: TicketsConfig,
     pub github: GitHubConfig,
+    pub agent: AgentConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -59,6 +60,7 @@ impl Default for Config {
             repo: RepoConfig::default(),
             tickets: TicketsConfig::default(),
             github: GitHubConfig::default(),
+            agent: AgentConfig::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -342,6 +344,7 @@ impl Config {
             repo: self.repo.clone(),
             tickets: self.tickets.clone(),
             github: self.github.clone(),
+            agent: self.agent.clone(),
         }
     }
 }

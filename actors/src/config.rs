@@ -12,6 +12,7 @@ pub use crate::clients::git::RepoConfig;
 pub use crate::clients::github::GitHubConfig;
 pub use crate::clients::llm::config::LlmConfig;
 pub use crate::domain::analyzer::AnalyzerConfig;
+pub use crate::domain::coder::config::AgentConfig;
 pub use crate::domain::debounce::QueueConfig;
 /// Kept here so `#[serde(with = "suture_actors::config::duration")]` reads naturally.
 pub use crate::domain::duration;
@@ -38,6 +39,7 @@ pub struct EngineConfig {
     pub repo: RepoConfig,
     pub tickets: TicketsConfig,
     pub github: GitHubConfig,
+    pub agent: AgentConfig,
 }
 
 /// `[store]`: where and how events are kept.

@@ -21,9 +21,13 @@ use crate::config::EngineConfig;
 use crate::control::Control;
 use crate::control::actor::{ControlActor, ControlMsg};
 use crate::control::guard::Guard;
+use crate::domain::coder::guardrails::Guardrails;
 use crate::runtime::slot::ActorSlot;
 use crate::runtime::slots::Slots;
 use crate::stages::analyzer::{AnalyzerActor, AnalyzerArgs, AnalyzerContext, AnalyzerMsg};
+use crate::stages::coder::attempt::worktrees_folder;
+use crate::stages::coder::{Coder, LlmEndpoint};
+use crate::stages::coder::{CoderArgs, CoderManager, CoderMsg};
 use crate::stages::gate::{GateActor, GateArgs, GateMsg};
 use crate::stages::ingest::{IngestActor, IngestArgs, IngestInbox, IngestMsg};
 use crate::stages::queue::{QueueActor, QueueArgs, QueueMsg};
@@ -46,6 +50,8 @@ pub struct Deps {
     pub control: Control,
     pub repo: Option<Repo>,
     pub github: Option<GitHub>,
+    /// The coding agent's guardrails, compiled (and checked) at start.
+    pub guardrails: Arc<Guardrails>,
     pub slots: Slots,
 }
 
@@ -166,6 +172,37 @@ fn to_json(status: &impl Serialize) -> Option<Value> {
     serde_json::to_value(status).ok()
 }
 
+/// What the coding agent works with, from the configuration.
+fn coder_context(d: &Deps) -> Coder {
+    let config = &d.config;
+    let disabled = Coder::disabled_reason(
+        &config.agent,
+        &config.repo,
+        d.repo.is_some(),
+        d.llm.client.is_configured(),
+    );
+    let api_key_env = config.llm.api_key_env.trim();
+    Coder {
+        config: config.agent.clone(),
+        repo_config: config.repo.clone(),
+        store: d.store.clone(),
+        repo: d.repo.clone(),
+        llm: d.llm.clone(),
+        llm_env: LlmEndpoint {
+            base_url: config.llm.base_url.trim().trim_end_matches('/').to_string(),
+            model: config.llm.model.trim().to_string(),
+            api_key: (!api_key_env.is_empty())
+                .then(|| std::env::var(api_key_env).ok())
+                .flatten(),
+        },
+        github: d.github.clone(),
+        guard: Guard::new(config.tickets.shadow),
+        guardrails: d.guardrails.clone(),
+        worktrees: worktrees_folder(&config.agent.worktrees, &config.store.path),
+        disabled,
+    }
+}
+
 /// Every supervised child, in start order.
 pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
     vec![
@@ -211,7 +248,21 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
             stop_rank: 2,
         }),
         // The LLM stages stop first: their handlers are short (work runs in
-        // owned tasks that commit atomically).
+        // owned tasks that commit atomically). The coder first of all: its
+        // agents stop with it, and an attempt cut short is recovered at the
+        // next start.
+        Arc::new(Child {
+            name: "coder",
+            slot: slots.of::<CoderMsg>(),
+            actor: || CoderManager,
+            args: |d| CoderArgs {
+                coder: coder_context(d),
+            },
+            panic: || CoderMsg::InjectPanic,
+            status: status_via!(CoderMsg::Status),
+            drain: None,
+            stop_rank: 0,
+        }),
         Arc::new(Child {
             name: "triage",
             slot: slots.of::<TriageMsg>(),
@@ -227,6 +278,7 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
                     guard: Guard::new(d.config.tickets.shadow),
                     control: d.control.clone(),
                 },
+                coder: d.slots.of::<CoderMsg>(),
             },
             panic: || TriageMsg::InjectPanic,
             status: status_via!(TriageMsg::Status),

@@ -63,6 +63,10 @@ pub enum EngineError {
     Repo(#[from] crate::clients::git::RepoError),
     #[error(transparent)]
     GitHub(#[from] crate::clients::github::GitHubConfigError),
+    #[error(transparent)]
+    Agent(#[from] crate::domain::coder::config::AgentConfigError),
+    #[error("invalid configuration: {0}")]
+    Guardrails(#[from] crate::domain::coder::guardrails::GlobError),
 }
 
 /// The running engine. Drop it only after [`Engine::shutdown`].
@@ -99,7 +103,12 @@ pub enum CommandError {
     Ticket(#[from] TicketUpdateError),
     #[error(transparent)]
     Engine(#[from] EngineError),
+    #[error(transparent)]
+    Review(#[from] crate::stages::coder::review::ReviewError),
 }
+
+/// How long an approval may take: it pushes and opens a pull request.
+const REVIEW_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Says at start what the ticket stages will and will not do.
 fn announce_outputs(config: &EngineConfig, repo: bool, github: bool) {
@@ -150,6 +159,10 @@ impl Engine {
     /// Opens the store, compiles the signature masks and starts the actor tree.
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
         let signer = Arc::new(Signer::new(&config.signature)?);
+        config.agent.validate()?;
+        let guardrails = Arc::new(crate::domain::coder::guardrails::Guardrails::new(
+            &config.agent.guardrails,
+        )?);
         let llm = Arc::new(build_llm_parts(&config)?);
         let store = Store::open(&config.store)?;
         let control = Control::new(store.clone(), llm.scrubber.clone());
@@ -188,6 +201,7 @@ impl Engine {
                 control,
                 repo,
                 github,
+                guardrails,
                 slots: slots.clone(),
             },
             children: children.clone(),
@@ -334,6 +348,40 @@ impl EngineHandle {
             );
         }
         out
+    }
+
+    /// The coding agent's state, or `None` while it restarts.
+    pub async fn coder_status(&self) -> Option<crate::stages::coder::CoderStatus> {
+        self.status(crate::stages::coder::CoderMsg::Status).await
+    }
+
+    /// Approves the fix waiting in review on ticket `id`: it is pushed and
+    /// opened as a draft pull request when Suture may act outside, else the
+    /// answer says why not.
+    pub async fn approve_fix(
+        &self,
+        id: &str,
+    ) -> Result<crate::stages::coder::review::ReviewOutcome, CommandError> {
+        use crate::stages::coder::CoderMsg;
+        let ticket = id.to_string();
+        let message = move |reply| CoderMsg::Approve { ticket, reply };
+        Ok(ask(&self.slot::<CoderMsg>(), "coder", message, REVIEW_TIMEOUT).await??)
+    }
+
+    /// Rejects the fix waiting in review on ticket `id`, with a reason.
+    pub async fn reject_fix(
+        &self,
+        id: &str,
+        reason: &str,
+    ) -> Result<crate::stages::coder::review::ReviewOutcome, CommandError> {
+        use crate::stages::coder::CoderMsg;
+        let (ticket, reason) = (id.to_string(), reason.to_string());
+        let message = move |reply| CoderMsg::Reject {
+            ticket,
+            reason,
+            reply,
+        };
+        Ok(ask(&self.slot::<CoderMsg>(), "coder", message, WRITE_TIMEOUT).await??)
     }
 
     /// Records an operator's label on a ticket's triage verdict, through

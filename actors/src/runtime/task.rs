@@ -94,10 +94,9 @@ impl Drop for OwnedProcess {
     }
 }
 
-/// Whether process `pid` runs (for tests); a zombie waiting for its
-/// reaper counts as gone.
-#[cfg(test)]
-pub(crate) fn process_alive(pid: u32) -> bool {
+/// Whether process `pid` runs (for tests, here and in the engine's
+/// integration tests); a zombie waiting for its reaper counts as gone.
+pub fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|stat| {

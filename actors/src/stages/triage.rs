@@ -26,7 +26,9 @@ use crate::domain::tickets::{
 use crate::domain::triage::{
     TriageConfig, Verdict, check_llm_verdict, deterministic, disposition, links, non_runtime_rule,
 };
+use crate::runtime::slot::ActorSlot;
 use crate::runtime::task::OwnedTask;
+use crate::stages::coder::CoderMsg;
 use crate::stages::error::StageError;
 use crate::store::{DeployRecord, Store};
 
@@ -76,12 +78,15 @@ pub struct TriageContext {
 
 pub struct TriageArgs {
     pub context: TriageContext,
+    /// Nudged when a pass triaged tickets (some may be fix candidates).
+    pub coder: ActorSlot<CoderMsg>,
 }
 
 pub struct TriageActor;
 
 pub struct TriageState {
     context: TriageContext,
+    coder: ActorSlot<CoderMsg>,
     status: TriageStatus,
     /// The running pass, aborted if this actor stops or is killed.
     pass: Option<OwnedTask<()>>,
@@ -105,6 +110,7 @@ impl Actor for TriageActor {
         };
         Ok(TriageState {
             context: args.context,
+            coder: args.coder,
             status,
             pass: None,
         })
@@ -133,6 +139,9 @@ impl Actor for TriageActor {
                         state.status.triaged += report.triaged.len() as u64;
                         state.status.published += report.published.len() as u64;
                         state.status.last_error = report.errors.last().cloned();
+                        if !report.triaged.is_empty() {
+                            state.coder.cast(CoderMsg::Nudge);
+                        }
                         again = report.remaining > 0 && report.errors.is_empty();
                     }
                     Err(error) => {

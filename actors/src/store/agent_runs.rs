@@ -5,6 +5,11 @@
 //! - `agent_queue`: seq (u64 BE) → ticket id; a ticket is queued once.
 //! - `agent_leases`: ticket id → the attempt number holding it.
 //! - `agent_attempts`: ticket id ‖ `/` ‖ attempt (u32 BE) → [`AttemptRecord`].
+//! - `agent_transcripts`: ticket id ‖ `/` ‖ attempt (u32 BE) ‖ seq (u32 BE)
+//!   → [`TranscriptEntry`]: one record per step, so a killed attempt keeps
+//!   what it did and no record nears sled's blob threshold.
+//! - `agent_cooldowns`: signature id → until (ms, i64 BE): signatures
+//!   resting after a failed attempt.
 //!
 //! Taking a lease and recording the attempt is one transaction, so a crash
 //! never leaves one without the other. Writes are durable with the next
@@ -14,7 +19,7 @@ use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
 use super::{Store, StoreError, decode_u64};
-use crate::domain::coder::attempt::{AttemptRecord, AttemptState};
+use crate::domain::coder::attempt::{AttemptRecord, AttemptState, TranscriptEntry};
 
 fn attempt_key(ticket: &str, attempt: u32) -> Vec<u8> {
     let mut key = Vec::with_capacity(ticket.len() + 5);
@@ -137,6 +142,70 @@ impl Store {
             .collect()
     }
 
+    /// Updates a running attempt's record (its worktree, steps, tokens).
+    pub fn save_attempt(&self, record: &AttemptRecord) -> Result<(), StoreError> {
+        let value = serde_json::to_vec(record)?;
+        self.agent_attempts
+            .insert(attempt_key(&record.ticket, record.attempt), value)?;
+        Ok(())
+    }
+
+    /// Whether another attempt (or none) holds `ticket`'s lease.
+    pub fn lease_holder(&self, ticket: &str) -> Result<Option<u32>, StoreError> {
+        Ok(self
+            .agent_leases
+            .get(ticket.as_bytes())?
+            .and_then(|v| decode_u64(&v))
+            .map(|n| n as u32))
+    }
+
+    /// Appends one step to an attempt's transcript, as entry `seq`.
+    pub fn append_transcript(
+        &self,
+        ticket: &str,
+        attempt: u32,
+        seq: u32,
+        entry: &TranscriptEntry,
+    ) -> Result<(), StoreError> {
+        let mut key = attempt_key(ticket, attempt);
+        key.extend_from_slice(&seq.to_be_bytes());
+        self.agent_transcripts
+            .insert(key, serde_json::to_vec(entry)?)?;
+        Ok(())
+    }
+
+    /// An attempt's transcript, in order.
+    pub fn transcript(
+        &self,
+        ticket: &str,
+        attempt: u32,
+    ) -> Result<Vec<TranscriptEntry>, StoreError> {
+        self.agent_transcripts
+            .scan_prefix(attempt_key(ticket, attempt))
+            .map(|entry| {
+                let (_, value) = entry?;
+                Ok(serde_json::from_slice(&value)?)
+            })
+            .collect()
+    }
+
+    /// Rests `signature` from agents until `until_ms`.
+    pub fn set_agent_cooldown(&self, signature: &str, until_ms: i64) -> Result<(), StoreError> {
+        self.agent_cooldowns
+            .insert(signature.as_bytes(), &until_ms.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Until when `signature` rests, if it does at `now_ms`.
+    pub fn agent_cooldown(&self, signature: &str, now_ms: i64) -> Result<Option<i64>, StoreError> {
+        let until = self
+            .agent_cooldowns
+            .get(signature.as_bytes())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes);
+        Ok(until.filter(|&until| until > now_ms))
+    }
+
     /// At start: every attempt still `Running` belonged to a sidecar that
     /// stopped. Each is marked interrupted and its lease released; its ticket
     /// is queued again unless an earlier attempt was already interrupted (a
@@ -190,16 +259,46 @@ mod tests {
     }
 
     fn running(ticket: &str, attempt: u32) -> AttemptRecord {
-        AttemptRecord {
-            ticket: ticket.into(),
+        let mut record = AttemptRecord::running(
+            ticket,
             attempt,
-            state: AttemptState::Running,
-            started_ms: 1_000,
-            ended_ms: None,
-            branch: format!("suture/fix-{ticket}-{attempt}"),
-            worktree: Some(format!("/tmp/wt/{ticket}-{attempt}")),
-            reason: String::new(),
+            format!("suture/fix-{ticket}-{attempt}"),
+            1_000,
+        );
+        record.worktree = Some(format!("/tmp/wt/{ticket}-{attempt}"));
+        record
+    }
+
+    #[test]
+    fn transcripts_keep_order_per_attempt_and_cooldowns_expire() {
+        let (_dir, store) = store();
+        for (attempt, seq) in [(1, 0), (1, 1), (2, 0), (1, 2)] {
+            let entry = TranscriptEntry {
+                at_ms: i64::from(seq),
+                step: seq,
+                kind: "note".into(),
+                text: format!("{attempt}/{seq}"),
+                tokens: None,
+            };
+            store
+                .append_transcript("T-1", attempt, seq, &entry)
+                .expect("append");
         }
+        let texts: Vec<String> = store
+            .transcript("T-1", 1)
+            .expect("read")
+            .into_iter()
+            .map(|e| e.text)
+            .collect();
+        assert_eq!(texts, ["1/0", "1/1", "1/2"]);
+        assert_eq!(store.transcript("T-1", 2).expect("read").len(), 1);
+        store.set_agent_cooldown("sig", 5_000).expect("cooldown");
+        assert_eq!(
+            store.agent_cooldown("sig", 4_999).expect("read"),
+            Some(5_000)
+        );
+        assert_eq!(store.agent_cooldown("sig", 5_000).expect("read"), None);
+        assert_eq!(store.agent_cooldown("other", 0).expect("read"), None);
     }
 
     #[test]

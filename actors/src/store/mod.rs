@@ -15,8 +15,10 @@
 //! - the gate's trees (`minutes`, `traffic`, `releases`,
 //!   `deploy_runs`, `spike_runs`, `candidates`): see [`gate`].
 //! - `tickets`, `ticket_index`: see [`tickets`].
-//! - `agent_queue`, `agent_leases`, `agent_attempts`: the coding agent's
-//!   queue, per-ticket leases and attempts: see [`agent_runs`].
+//! - `agent_queue`, `agent_leases`, `agent_attempts`, `agent_transcripts`,
+//!   `agent_cooldowns`: the coding agent's queue, per-ticket leases,
+//!   attempts, their transcripts, and signatures resting after a failed
+//!   attempt: see [`agent_runs`].
 //! - `control`: what governs action (the LLM's budget spend and breaker
 //!   today): see [`control`].
 //!
@@ -113,6 +115,8 @@ pub struct Store {
     agent_queue: sled::Tree,
     agent_leases: sled::Tree,
     agent_attempts: sled::Tree,
+    agent_transcripts: sled::Tree,
+    agent_cooldowns: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -162,6 +166,8 @@ impl Store {
             agent_queue: open("agent_queue")?,
             agent_leases: open("agent_leases")?,
             agent_attempts: open("agent_attempts")?,
+            agent_transcripts: open("agent_transcripts")?,
+            agent_cooldowns: open("agent_cooldowns")?,
             db,
             config: config.clone(),
             sync_file: None,

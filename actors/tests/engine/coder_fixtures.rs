@@ -38,19 +38,19 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
 const NOT_IN_PROJECT: [&str; 2] = ["event.json", "fix.edits.txt"];
 
 /// A copy of a fixture project as a git repository with one commit.
-struct Project {
-    repo: TestRepo,
+pub(crate) struct Project {
+    pub(crate) repo: TestRepo,
 }
 
 impl Project {
-    fn new(name: &str) -> Result<Self, Error> {
+    pub(crate) fn new(name: &str) -> Result<Self, Error> {
         let repo = TestRepo::new()?;
         copy_tree(&fixture(name), repo.path())?;
         repo.commit("base")?;
         Ok(Project { repo })
     }
 
-    fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.repo.path()
     }
 
@@ -67,7 +67,7 @@ impl Project {
 
     /// Applies edit blocks through the parser's types and the applier, and
     /// writes what it returns (what the agent actor does).
-    fn apply(&self, blocks: &[EditBlock]) -> Result<Vec<MatchKind>, Error> {
+    pub(crate) fn apply(&self, blocks: &[EditBlock]) -> Result<Vec<MatchKind>, Error> {
         let applied = apply_edits(&Dir(self.path()), blocks).map_err(|e| e.to_string())?;
         for (path, file) in &applied.files {
             let target = self.path().join(path.as_str());
@@ -80,7 +80,7 @@ impl Project {
     }
 
     /// The worktree against the base, in the form the guardrails read.
-    fn diff(&self) -> Result<String, Error> {
+    pub(crate) fn diff(&self) -> Result<String, Error> {
         self.git(&["add", "-A"])?;
         self.git(&[
             "diff",
@@ -168,7 +168,7 @@ impl Runner {
 }
 
 /// python3 with pytest: the system one, else the client tests' venv.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/.venv/bin/python");
     [PathBuf::from("python3"), venv].into_iter().find(|p| {
         Command::new(p)

@@ -79,7 +79,7 @@ const EXCEPTIONS: &[(&str, &str)] = &[
 ];
 
 /// The order of the loop: a stage may name only itself or a later stage.
-const STAGE_ORDER: &[&str] = &["ingest", "queue", "gate", "analyzer", "triage"];
+const STAGE_ORDER: &[&str] = &["ingest", "queue", "gate", "analyzer", "triage", "coder"];
 
 fn source_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")

@@ -1,11 +1,14 @@
 //! The engine's integration tests, one binary: the grouping corpus, property
 //! tests, paused-clock queue tests, the store, the LLM and GitHub clients
 //! against local stand-ins, real git repositories, the tickets pipeline,
-//! and the layer rule.
+//! external coding agents (a fake one, a stuck one, the real Aider), and
+//! the layer rule.
 
+mod coder_agent;
 mod coder_context;
 mod coder_fixtures;
 mod common;
+mod external_agent;
 mod gate_store;
 mod github_issues;
 mod grouping_corpus;

@@ -13,6 +13,7 @@ pub mod cors;
 pub mod deploys;
 pub mod error;
 pub mod events;
+pub mod fixes;
 pub mod gate;
 pub mod health;
 pub mod sentry;
@@ -53,6 +54,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tickets/{id}", get(tickets::get_ticket))
         .route("/v1/tickets/{id}/label", post(tickets::label_ticket))
         .route("/v1/tickets/{id}/state", post(tickets::move_ticket))
+        .route("/v1/tickets/{id}/fix", get(fixes::get_fix))
+        .route("/v1/tickets/{id}/fix/approve", post(fixes::approve_fix))
+        .route("/v1/tickets/{id}/fix/reject", post(fixes::reject_fix))
+        .route("/v1/tickets/{id}/attempts", get(fixes::list_attempts))
         .route("/v1/report", get(tickets::get_report))
         .route("/v1/signatures", get(signatures::list_signatures))
         .route("/v1/signatures/{id}", get(signatures::get_signature))

@@ -240,7 +240,7 @@ pub fn ticket_counts(tickets: &[Ticket]) -> Value {
 }
 
 /// `text`, refused when longer than [`MAX_TEXT_CHARS`].
-fn bounded_text(field: &str, text: String) -> Result<String, ApiError> {
+pub(super) fn bounded_text(field: &str, text: String) -> Result<String, ApiError> {
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
         return Err(ApiError::BadRequest {
@@ -252,10 +252,22 @@ fn bounded_text(field: &str, text: String) -> Result<String, ApiError> {
 }
 
 /// A refused or undelivered operator command as the API answers it.
-fn command_error(error: CommandError) -> ApiError {
+pub(super) fn command_error(error: CommandError) -> ApiError {
+    use suture_actors::stages::coder::review::ReviewError;
     match error {
         CommandError::Ticket(e) => update_error(e),
         CommandError::Engine(e) => ApiError::Unavailable(e.to_string()),
+        CommandError::Review(e @ ReviewError::NotFound(_)) => ApiError::NotFound(e.to_string()),
+        CommandError::Review(e @ ReviewError::ReasonRequired) => ApiError::BadRequest {
+            field: "reason".into(),
+            message: e.to_string(),
+        },
+        CommandError::Review(e @ (ReviewError::Store(_) | ReviewError::Unavailable)) => {
+            ApiError::Unavailable(e.to_string())
+        }
+        CommandError::Review(e @ ReviewError::NotInReview { .. }) => {
+            ApiError::Conflict(e.to_string())
+        }
     }
 }
 

@@ -26,6 +26,7 @@
 //!
 
 pub mod history;
+mod push;
 mod runner;
 pub mod worktree;
 
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::coder::config::CommandLine;
 use crate::domain::duration;
 
 pub use crate::domain::diff::{
@@ -77,6 +79,21 @@ pub struct RepoConfig {
     /// about 12,000 tokens: room for the code changes of a typical deploy
     /// while leaving most of a small model's context for the errors.
     pub max_diff_bytes: usize,
+    /// The branch fixes are based on and pull requests target. A fix starts
+    /// from its tip when the blamed revision is in it, else from the
+    /// blamed revision itself.
+    pub base_branch: String,
+    /// The remote fixes are pushed to.
+    pub remote: String,
+    /// The service's own tests, run in the agent's worktree before and
+    /// after a fix: an argv list, or a string run by `sh -c`. Empty: no
+    /// coding agent (a fix nobody tested is not handed to a reviewer).
+    pub test_command: CommandLine,
+    /// Optional lint command; a fix must not make it fail.
+    pub lint_command: CommandLine,
+    /// Longest one run of the tests (or the lint) may take.
+    #[serde(with = "duration")]
+    pub test_timeout: Duration,
 }
 
 impl Default for RepoConfig {
@@ -85,6 +102,11 @@ impl Default for RepoConfig {
             path: PathBuf::new(),
             git_timeout: Duration::from_secs(30),
             max_diff_bytes: 48 * 1024,
+            base_branch: "main".into(),
+            remote: "origin".into(),
+            test_command: CommandLine::default(),
+            lint_command: CommandLine::default(),
+            test_timeout: Duration::from_secs(600),
         }
     }
 }

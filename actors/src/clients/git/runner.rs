@@ -115,7 +115,7 @@ impl Git {
         Ok(out)
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new("git");
         cmd.arg("-C")
             .arg(&self.dir)

@@ -66,6 +66,16 @@ pub fn fix_branch(ticket: &str, attempt: u32) -> Result<String, RepoError> {
     Ok(format!("suture/fix-{ticket}-{attempt}"))
 }
 
+/// Whether `branch` is one of the branches [`fix_branch`] makes.
+pub(crate) fn fix_branch_name_ok(branch: &str) -> bool {
+    branch.strip_prefix("suture/fix-").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    })
+}
+
 impl Repo {
     /// Adds a worktree for `ticket`'s attempt `attempt` at `base` (a full
     /// commit id) under `parent`, on branch `suture/fix-<ticket>-<attempt>`.
@@ -129,6 +139,22 @@ impl Repo {
         Ok(())
     }
 
+    /// Removes the worktree at `path` if it is still there (cleanup after
+    /// an agent that stopped without removing its own).
+    pub async fn remove_worktree_at(&self, path: &Path) -> Result<(), RepoError> {
+        if path.exists() {
+            let text = path.to_string_lossy().into_owned();
+            self.git
+                .checked(
+                    &["worktree", "remove", "--force", "--force", &text],
+                    64 * 1024,
+                )
+                .await?;
+        }
+        self.git.checked(&["worktree", "prune"], 64 * 1024).await?;
+        Ok(())
+    }
+
     /// Removes every worktree registered under `parent` (orphans of a
     /// sidecar that stopped mid-attempt) and forgets those whose folder is
     /// already gone. Their branches stay: a committed fix may be waiting for
@@ -185,6 +211,32 @@ impl Repo {
 }
 
 impl Worktree {
+    /// The files of the checkout, tracked and untracked (ignored ones
+    /// left out), as repository paths.
+    pub async fn files(&self) -> Result<Vec<String>, RepoError> {
+        let out = self
+            .git
+            .checked(
+                &[
+                    "ls-files",
+                    "-z",
+                    "--cached",
+                    "--others",
+                    "--exclude-standard",
+                ],
+                super::LIST_LIMIT,
+            )
+            .await?;
+        let mut files: Vec<String> = out
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect();
+        files.sort();
+        files.dedup();
+        Ok(files)
+    }
+
     /// Everything the worktree changed against its base, as a binary-safe
     /// unified diff: new files included (`git add -A` first), commits the
     /// agent may have made included (the diff is against the base commit).
@@ -211,9 +263,14 @@ impl Worktree {
         Ok(String::from_utf8_lossy(&out).into_owned())
     }
 
-    /// Commits everything the worktree changed as one commit on its branch;
-    /// the new commit's full id. The repository's hooks do not run.
+    /// Commits everything the worktree changed as one commit on its
+    /// branch, on top of the base (commits an external agent made are
+    /// folded into it); the new commit's full id. The repository's hooks
+    /// do not run.
     pub async fn commit(&self, message: &str, author: &CommitAuthor) -> Result<String, RepoError> {
+        self.git
+            .checked(&["reset", "--soft", "--quiet", &self.base], 64 * 1024)
+            .await?;
         self.git.checked(&["add", "-A"], 64 * 1024).await?;
         let name = format!("user.name={}", author.name);
         let email = format!("user.email={}", author.email);

@@ -48,6 +48,9 @@
 
 mod config;
 pub mod marker;
+mod pulls;
+
+pub use pulls::{PullDraft, PullRef};
 
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -564,6 +567,11 @@ impl GitHub {
             .await
             .map_err(|e| self.classify(e))?;
         Ok(())
+    }
+
+    /// The token, for `git push` (through an askpass helper, never argv).
+    pub fn push_token(&self) -> &str {
+        &self.inner.token.0
     }
 
     fn route(&self, rest: &str) -> String {

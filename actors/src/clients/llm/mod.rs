@@ -18,17 +18,16 @@ use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::middleware::ReqwestService;
-use async_openai::types::chat::{
-    ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequestArgs,
-};
+use async_openai::types::chat::{ChatCompletionRequestMessage, CreateChatCompletionRequestArgs};
 use serde::Serialize;
 
+mod chat;
 pub mod config;
 mod parts;
 pub mod repair;
 
 pub use crate::domain::control::PersistedControl;
+pub use chat::{ChatMessage, ToolCall, ToolSpec, Turn};
 pub use config::LlmConfig;
 pub use parts::LlmParts;
 
@@ -306,78 +305,33 @@ impl LlmClient {
         // took a fence line would let a forged fence close the block.
         let system = crate::domain::llm::fence::scrub_between_fences(&c.scrubber, &prompt.system);
         let user = crate::domain::llm::fence::scrub_between_fences(&c.scrubber, &prompt.user);
-        let estimate = estimate_tokens(system.len() + user.len())
-            .saturating_add(u64::from(c.max_output_tokens));
-        let reservation = {
-            let mut control = c.lock();
-            let now = (control.clock)();
-            // Budget first: a refused call must not take the half-open probe.
-            let reservation = match control.budget.admit(now, estimate) {
-                Ok(reservation) => reservation,
-                Err(over) => {
-                    return Err(refuse(Refused::OverBudget {
-                        window: over.window,
-                        spent: over.spent,
-                        limit: over.limit,
-                    }));
-                }
-            };
-            if let Err(retry_in) = control.breaker.admit(Instant::now()) {
-                control.budget.settle(now, reservation, 0);
-                return Err(refuse(Refused::BreakerOpen { retry_in }));
-            }
-            publish_breaker(&control.breaker);
-            reservation
+        let messages = [ChatMessage::System(system), ChatMessage::User(user)];
+        let (value, reply) = c.call(&messages, &[], |reply| parse(&reply.text)).await?;
+        Ok(Answer {
+            value,
+            raw: reply.text,
+            usage: reply.usage,
+            attempts: reply.attempts,
+        })
+    }
+
+    /// One turn of a conversation with tools (the coding agent's loop):
+    /// the model answers with text, tool calls, or both. Within the same
+    /// budgets, breaker and retries as [`LlmClient::ask`]; the caller keeps
+    /// the conversation and its own caps. System and user messages are
+    /// scrubbed between their data fences; tool results (repository files,
+    /// test output) are scrubbed whole.
+    pub async fn chat(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[ToolSpec],
+    ) -> Result<Turn, LlmError> {
+        let Some(c) = &self.inner else {
+            return Err(refuse(Refused::NotConfigured));
         };
-        // Parsed before taking the lock: the caller's parser is not held
-        // up behind other calls' bookkeeping, nor they behind it.
-        let result = c
-            .complete(&system, &user)
-            .await
-            .map(|(raw, usage, attempts)| (parse(&raw), raw, usage, attempts));
-        let mut control = c.lock();
-        control.calls += 1;
-        let now = (control.clock)();
-        let used = result.as_ref().map_or(0, |(_, _, usage, _)| usage.total());
-        control.budget.settle(now, reservation, used);
-        control.tokens = control.tokens.saturating_add(used);
-        let outcome = match result {
-            Ok((Ok(value), raw, usage, attempts)) => {
-                control.breaker.success();
-                Ok(Answer {
-                    value,
-                    raw,
-                    usage,
-                    attempts,
-                })
-            }
-            Ok((Err(error), raw, usage, _)) => {
-                control.breaker.failure(Instant::now());
-                Err(LlmError::Invalid { error, raw, usage })
-            }
-            Err(error) => {
-                control.breaker.failure(Instant::now());
-                Err(error)
-            }
-        };
-        if let Ok(answer) = &outcome {
-            count_tokens(&answer.usage);
-        } else if let Err(LlmError::Invalid { usage, .. }) = &outcome {
-            count_tokens(usage);
-        }
-        publish_breaker(&control.breaker);
-        let now = (control.clock)();
-        publish_budget(&mut control.budget, now);
-        let label = match &outcome {
-            Ok(_) => "ok",
-            Err(LlmError::Invalid { .. }) => "invalid",
-            Err(_) => "failed",
-        };
-        metrics::counter!("suture_llm_calls_total", "outcome" => label).increment(1);
-        if let Err(e) = &outcome {
-            tracing::warn!(error = %e, breaker = ?control.breaker.state(), "LLM call failed; the caller takes the deterministic path");
-        }
-        outcome
+        let scrubbed: Vec<ChatMessage> = messages.iter().map(|m| m.scrubbed(&c.scrubber)).collect();
+        let ((), reply) = c.call(&scrubbed, tools, |_| Ok(())).await?;
+        Ok(reply)
     }
 
     /// The control state a restart must keep: budget spend, breaker, totals.
@@ -453,18 +407,105 @@ impl Configured {
         self.control.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// One admitted call: budget and breaker first, then the completion,
+    /// then `check` on the reply (a rejection counts as a failure for the
+    /// breaker), then the bookkeeping and metrics.
+    async fn call<T>(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[ToolSpec],
+        check: impl FnOnce(&Turn) -> Result<T, ParseError>,
+    ) -> Result<(T, Turn), LlmError> {
+        let sent_bytes: usize = messages.iter().map(ChatMessage::len).sum();
+        let estimate =
+            estimate_tokens(sent_bytes).saturating_add(u64::from(self.max_output_tokens));
+        let reservation = {
+            let mut control = self.lock();
+            let now = (control.clock)();
+            // Budget first: a refused call must not take the half-open probe.
+            let reservation = match control.budget.admit(now, estimate) {
+                Ok(reservation) => reservation,
+                Err(over) => {
+                    return Err(refuse(Refused::OverBudget {
+                        window: over.window,
+                        spent: over.spent,
+                        limit: over.limit,
+                    }));
+                }
+            };
+            if let Err(retry_in) = control.breaker.admit(Instant::now()) {
+                control.budget.settle(now, reservation, 0);
+                return Err(refuse(Refused::BreakerOpen { retry_in }));
+            }
+            publish_breaker(&control.breaker);
+            reservation
+        };
+        // Checked before taking the lock: the caller's parser is not held
+        // up behind other calls' bookkeeping, nor they behind it.
+        let result = self
+            .complete(messages, tools, sent_bytes)
+            .await
+            .map(|turn| (check(&turn), turn));
+        let mut control = self.lock();
+        control.calls += 1;
+        let now = (control.clock)();
+        let used = result.as_ref().map_or(0, |(_, turn)| turn.usage.total());
+        control.budget.settle(now, reservation, used);
+        control.tokens = control.tokens.saturating_add(used);
+        let outcome = match result {
+            Ok((Ok(value), turn)) => {
+                control.breaker.success();
+                count_tokens(&turn.usage);
+                Ok((value, turn))
+            }
+            Ok((Err(error), turn)) => {
+                control.breaker.failure(Instant::now());
+                count_tokens(&turn.usage);
+                Err(LlmError::Invalid {
+                    error,
+                    raw: turn.text,
+                    usage: turn.usage,
+                })
+            }
+            Err(error) => {
+                control.breaker.failure(Instant::now());
+                Err(error)
+            }
+        };
+        publish_breaker(&control.breaker);
+        let now = (control.clock)();
+        publish_budget(&mut control.budget, now);
+        let label = match &outcome {
+            Ok(_) => "ok",
+            Err(LlmError::Invalid { .. }) => "invalid",
+            Err(_) => "failed",
+        };
+        metrics::counter!("suture_llm_calls_total", "outcome" => label).increment(1);
+        if let Err(e) = &outcome {
+            tracing::warn!(error = %e, breaker = ?control.breaker.state(), "LLM call failed; the caller takes the deterministic path");
+        }
+        outcome
+    }
+
     /// One chat completion, retried on timeouts, connection errors, 429 and
     /// 5xx with exponential backoff.
-    async fn complete(&self, system: &str, user: &str) -> Result<(String, Usage, u32), LlmError> {
-        let messages: Vec<ChatCompletionRequestMessage> = vec![
-            ChatCompletionRequestSystemMessage::from(system).into(),
-            ChatCompletionRequestUserMessage::from(user).into(),
-        ];
-        let request = CreateChatCompletionRequestArgs::default()
-            .model(self.model.clone())
-            .messages(messages)
+    async fn complete(
+        &self,
+        messages: &[ChatMessage],
+        tools: &[ToolSpec],
+        sent_bytes: usize,
+    ) -> Result<Turn, LlmError> {
+        let wire: Vec<ChatCompletionRequestMessage> =
+            messages.iter().map(ChatMessage::to_wire).collect();
+        let mut args = CreateChatCompletionRequestArgs::default();
+        args.model(self.model.clone())
+            .messages(wire)
             .temperature(0.0)
-            .max_tokens(self.max_output_tokens)
+            .max_tokens(self.max_output_tokens);
+        if !tools.is_empty() {
+            args.tools(tools.iter().map(ToolSpec::to_wire).collect::<Vec<_>>());
+        }
+        let request = args
             .build()
             .map_err(|e| LlmError::Response(format!("cannot build the request: {e}")))?;
         let mut attempts = 0u32;
@@ -472,12 +513,25 @@ impl Configured {
             attempts += 1;
             let error = match self.api.chat().create(request.clone()).await {
                 Ok(response) => {
-                    let text = response
+                    let message = response
                         .choices
                         .into_iter()
                         .next()
-                        .and_then(|choice| choice.message.content)
+                        .map(|choice| choice.message)
                         .ok_or_else(|| LlmError::Response("no message in the response".into()))?;
+                    let tool_calls = chat::tool_calls_from_wire(message.tool_calls);
+                    let text = match message.content {
+                        Some(text) => text,
+                        None if !tool_calls.is_empty() => String::new(),
+                        None => {
+                            return Err(LlmError::Response("no message in the response".into()));
+                        }
+                    };
+                    let answered: usize = text.len()
+                        + tool_calls
+                            .iter()
+                            .map(|t| t.name.len() + t.arguments.len())
+                            .sum::<usize>();
                     let usage = match response.usage {
                         Some(u) => Usage {
                             prompt_tokens: u64::from(u.prompt_tokens),
@@ -485,12 +539,17 @@ impl Configured {
                             estimated: false,
                         },
                         None => Usage {
-                            prompt_tokens: estimate_tokens(system.len() + user.len()),
-                            completion_tokens: estimate_tokens(text.len()),
+                            prompt_tokens: estimate_tokens(sent_bytes),
+                            completion_tokens: estimate_tokens(answered),
                             estimated: true,
                         },
                     };
-                    return Ok((text, usage, attempts));
+                    return Ok(Turn {
+                        text,
+                        tool_calls,
+                        usage,
+                        attempts,
+                    });
                 }
                 Err(e) => classify(e, attempts),
             };

@@ -524,6 +524,7 @@ pub fn ticket_for(
         recurrences: Vec::new(),
         label: None,
         github: None,
+        fix: None,
         shadow,
         created_at_ms: at_ms,
         updated_at_ms: at_ms,

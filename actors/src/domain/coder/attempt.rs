@@ -18,6 +18,26 @@ pub enum AttemptState {
     Interrupted,
 }
 
+impl AttemptRecord {
+    /// A new running attempt.
+    pub fn running(ticket: &str, attempt: u32, branch: String, started_ms: i64) -> Self {
+        Self {
+            ticket: ticket.to_string(),
+            attempt,
+            state: AttemptState::Running,
+            started_ms,
+            ended_ms: None,
+            branch,
+            worktree: None,
+            reason: String::new(),
+            agent: String::new(),
+            steps: 0,
+            tokens: 0,
+            fix: None,
+        }
+    }
+}
+
 impl AttemptState {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +67,77 @@ pub struct AttemptRecord {
     /// Why it ended, in words.
     #[serde(default)]
     pub reason: String,
+    /// Which agent worked: `built-in`, or the external command's program.
+    #[serde(default)]
+    pub agent: String,
+    /// Model calls made (built-in agent).
+    #[serde(default)]
+    pub steps: u32,
+    /// Tokens spent (built-in agent; an external agent's are unknown).
+    #[serde(default)]
+    pub tokens: u64,
+    /// The fix, when the attempt produced one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixEvidence>,
+}
+
+/// A fix and the evidence that it works: what a reviewer reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixEvidence {
+    /// The fix commit on the attempt's branch.
+    pub commit: String,
+    /// The base it was made on.
+    pub base: String,
+    /// `git diff` of the fix (cut at [`MAX_STORED_DIFF_BYTES`], with a note).
+    pub diff: String,
+    pub files: Vec<String>,
+    pub added: usize,
+    pub removed: usize,
+    pub tests_before: TestSummary,
+    pub tests_after: TestSummary,
+    /// The base plus only the fix's test files, when it added tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tests_only: Option<TestSummary>,
+    /// The verdict on the tests, in words.
+    pub judgement: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lint: Option<TestSummary>,
+}
+
+/// The stored fix diff is cut here: sled writes records over about 128 KiB
+/// to separate files, and a fix the guardrails let through is far smaller.
+pub const MAX_STORED_DIFF_BYTES: usize = 64 * 1024;
+
+/// One run of the tests (or the lint), for the record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TestSummary {
+    pub command: String,
+    /// `None`: killed at its timeout or by a signal.
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub skipped: usize,
+    pub duration_ms: u64,
+    /// The end of its output.
+    pub output_tail: String,
+}
+
+/// One step of an attempt, as the transcript keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TranscriptEntry {
+    pub at_ms: i64,
+    /// Model call number (0 before the first call).
+    pub step: u32,
+    /// `context`, `model`, `tool_call`, `tool_result`, `edits`,
+    /// `guardrails`, `tests`, `external`, `outcome`.
+    pub kind: String,
+    /// What happened, cut to a bounded size.
+    pub text: String,
+    /// Tokens of a model call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 impl AttemptRecord {

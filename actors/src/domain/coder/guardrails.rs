@@ -200,7 +200,7 @@ impl Default for GuardrailConfig {
 
 /// A glob in the configuration that does not compile.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("agent.{field}: bad glob {glob:?}: {reason}")]
+#[error("agent.guardrails.{field}: bad glob {glob:?}: {reason}")]
 pub struct GlobError {
     pub field: &'static str,
     pub glob: String,
@@ -427,20 +427,20 @@ impl Guardrails {
             if !self.allow.is_match(path) {
                 out.push(at(
                     Rule::PathNotAllowed,
-                    "outside the paths fixes may change (agent.allow)".to_string(),
+                    "outside the paths fixes may change (agent.guardrails.allow)".to_string(),
                 ));
             }
             if let Some(&index) = self.deny.matches(path).first() {
                 let glob = self.deny_globs.get(index).map_or("?", String::as_str);
                 out.push(at(
                     Rule::PathDenied,
-                    format!("fixes may not change this file (agent.deny: `{glob}`)"),
+                    format!("fixes may not change this file (agent.guardrails.deny: `{glob}`)"),
                 ));
             } else if !self.allow_manifests && self.manifests.is_match(path) {
                 out.push(at(
                     Rule::Manifest,
                     "a dependency manifest: changing dependencies is a decision for a person \
-                     (agent.allow_manifests)"
+                     (agent.guardrails.allow_manifests)"
                         .to_string(),
                 ));
             }

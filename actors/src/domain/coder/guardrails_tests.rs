@@ -491,7 +491,7 @@ fn config_defaults_and_bad_globs() {
     assert!(
         error
             .to_string()
-            .starts_with("agent.deny: bad glob \"src/[\"")
+            .starts_with("agent.guardrails.deny: bad glob \"src/[\"")
     );
 }
 

@@ -12,7 +12,8 @@
 //!   or TAP, and [`tests_outcome`]: whether a fix passes (no new failures)
 //!   and whether its regression test fails before and passes after.
 //!
-//! - [`attempt`]: one attempt at a ticket, as the store keeps it.
+//! - [`attempt`]: one attempt at a ticket, as the store keeps it, and
+//!   [`config`]: `[agent]`.
 //! - [`context`]: what the agent is told (the coder prompt filled with the
 //!   ticket's evidence, sized to its context budget), from the pieces
 //!   [`outline`] (a file's classes and functions by line) and [`related`]
@@ -22,6 +23,7 @@
 
 pub mod apply;
 pub mod attempt;
+pub mod config;
 pub mod context;
 pub mod diff;
 pub mod edits;

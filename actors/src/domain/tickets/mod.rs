@@ -54,6 +54,9 @@ pub enum TicketState {
     Triaged,
     /// A coding agent is working on it.
     Fixing,
+    /// A tested fix waits in Suture's review queue (no pull request yet:
+    /// GitHub is not configured, or Suture may not act outside).
+    Review,
     /// A pull request waits for review.
     PrOpen,
     /// Fixed (or declared fixed by an operator).
@@ -65,10 +68,11 @@ pub enum TicketState {
 }
 
 impl TicketState {
-    pub const ALL: [TicketState; 7] = [
+    pub const ALL: [TicketState; 8] = [
         TicketState::Open,
         TicketState::Triaged,
         TicketState::Fixing,
+        TicketState::Review,
         TicketState::PrOpen,
         TicketState::Resolved,
         TicketState::Escalated,
@@ -80,6 +84,7 @@ impl TicketState {
             TicketState::Open => "open",
             TicketState::Triaged => "triaged",
             TicketState::Fixing => "fixing",
+            TicketState::Review => "review",
             TicketState::PrOpen => "pr_open",
             TicketState::Resolved => "resolved",
             TicketState::Escalated => "escalated",
@@ -104,6 +109,9 @@ impl TicketState {
         use TicketState::*;
         match (self, to) {
             (Open, Triaged) | (Triaged, Fixing) | (Fixing, PrOpen) | (PrOpen, Resolved) => true,
+            // A fix waits for a person; approved it becomes a pull request,
+            // rejected the ticket goes back to triaged.
+            (Fixing, Review) | (Review, PrOpen) | (Review, Triaged) => true,
             // A failed fix attempt hands the ticket back.
             (Fixing, Triaged) | (PrOpen, Fixing) => true,
             (Escalated, Fixing) | (Escalated, Resolved) => true,
@@ -362,6 +370,42 @@ pub struct ExternalIssue {
     pub created_at_ms: i64,
 }
 
+/// The fix the coding agent made for a ticket, and where it is in review.
+/// The diff and the test evidence are in the attempt's record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixRecord {
+    pub attempt: u32,
+    pub branch: String,
+    pub commit: String,
+    pub base: String,
+    pub files: Vec<String>,
+    /// The verdict on the tests, in words.
+    pub tests: String,
+    pub review: FixReview,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull_request: Option<PullRequestRef>,
+    /// Why no pull request was opened, when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<String>,
+}
+
+/// A person's decision on a fix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum FixReview {
+    Pending,
+    Approved { at_ms: i64 },
+    Rejected { at_ms: i64, reason: String },
+}
+
+/// The draft pull request of a fix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PullRequestRef {
+    pub number: u64,
+    pub url: String,
+    pub created_at_ms: i64,
+}
+
 /// More events of a ticket's root cause, after it was opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recurrence {
@@ -416,6 +460,9 @@ pub struct Ticket {
     pub label: Option<Label>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub github: Option<ExternalIssue>,
+    /// The coding agent's fix, once one passed its tests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixRecord>,
     /// Whether the ticket was decided in shadow mode (nothing outside the
     /// sidecar acted on it).
     pub shadow: bool,
@@ -660,6 +707,7 @@ pub(crate) mod test_support {
                 at_ms: 0,
             }),
             github: None,
+            fix: None,
             shadow: true,
             created_at_ms: 0,
             updated_at_ms: 0,

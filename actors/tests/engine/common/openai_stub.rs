@@ -31,6 +31,11 @@ pub enum Reply {
     /// Answers what the function makes of the request's system and user
     /// messages (a stand-in model that reads the prompt).
     Respond(Responder),
+    /// Function calls (name, JSON arguments), with no text: the coding
+    /// agent's tools.
+    ToolCalls(Vec<(String, String)>),
+    /// Never answers in time (the caller's timeout fires first).
+    Hang,
 }
 
 /// A scripted model: (system, user) → answer.
@@ -44,6 +49,8 @@ impl std::fmt::Debug for Reply {
             Reply::Status(code) => write!(f, "Status({code})"),
             Reply::Slow(d, c) => write!(f, "Slow({d:?}, {c:?})"),
             Reply::Respond(_) => f.write_str("Respond(..)"),
+            Reply::ToolCalls(calls) => write!(f, "ToolCalls({calls:?})"),
+            Reply::Hang => f.write_str("Hang"),
         }
     }
 }
@@ -163,11 +170,44 @@ async fn completions(
             let user = messages.get(1).map(String::as_str).unwrap_or_default();
             completion(&model(system, user), Some((200, 50)))
         }
+        Some(Reply::ToolCalls(calls)) => tool_calls(&calls),
+        Some(Reply::Hang) => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            completion("too late", None)
+        }
         Some(Reply::Slow(delay, content)) => {
             tokio::time::sleep(delay).await;
             completion(&content, Some((10, 10)))
         }
     }
+}
+
+/// A completion that calls functions, as OpenAI sends it.
+fn tool_calls(calls: &[(String, String)]) -> Response {
+    let calls: Vec<serde_json::Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(n, (name, arguments))| {
+            serde_json::json!({
+                "id": format!("call_{n}"),
+                "type": "function",
+                "function": {"name": name, "arguments": arguments}
+            })
+        })
+        .collect();
+    axum::Json(serde_json::json!({
+        "id": "chatcmpl-stub",
+        "object": "chat.completion",
+        "created": 1_767_600_000,
+        "model": "stub-model",
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": null, "tool_calls": calls},
+            "finish_reason": "tool_calls"
+        }],
+        "usage": {"prompt_tokens": 300, "completion_tokens": 20, "total_tokens": 320}
+    }))
+    .into_response()
 }
 
 fn completion(content: &str, usage: Option<(u32, u32)>) -> Response {

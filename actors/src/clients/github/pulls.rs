@@ -1,0 +1,152 @@
+//! Draft pull requests for the coding agent's fixes.
+//!
+//! Idempotent by branch: every attempt has its own branch
+//! (`suture/fix-<ticket>-<attempt>`), so before creating a pull request
+//! the client lists the repository's pull requests whose head is that
+//! branch, open or closed, and returns the one it finds. A sidecar that
+//! crashed between the push and recording the pull request's number
+//! finds it again instead of opening a second one.
+
+use serde::de::IgnoredAny;
+use serde::{Deserialize, Serialize};
+
+use super::{CUT_NOTE, GitHub, GitHubError, MAX_BODY_BYTES, MAX_TITLE_BYTES, cut, merge_labels};
+
+/// A pull request to open.
+#[derive(Debug, Clone)]
+pub struct PullDraft {
+    /// The fix's branch (in the same repository).
+    pub head: String,
+    /// The branch it targets (`repo.base_branch`).
+    pub base: String,
+    pub title: String,
+    pub body: String,
+    /// Added to the configured labels.
+    pub labels: Vec<String>,
+}
+
+/// An opened (or found) pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRef {
+    pub number: u64,
+    pub url: String,
+    /// Whether this call created it.
+    pub created: bool,
+}
+
+#[derive(Serialize)]
+struct PullQuery<'a> {
+    head: &'a str,
+    state: &'static str,
+    per_page: u32,
+}
+
+#[derive(Deserialize)]
+struct ListedPull {
+    number: u64,
+    html_url: String,
+}
+
+#[derive(Serialize)]
+struct NewPull<'a> {
+    title: &'a str,
+    head: &'a str,
+    base: &'a str,
+    body: &'a str,
+    draft: bool,
+    maintainer_can_modify: bool,
+}
+
+#[derive(Serialize)]
+struct NewLabels<'a> {
+    labels: &'a [String],
+}
+
+impl GitHub {
+    /// The draft pull request of `draft.head`: the existing one when there
+    /// is one, else a new draft with the configured labels plus the
+    /// draft's. Safe to call again after any failure.
+    pub async fn ensure_pull_request(&self, draft: &PullDraft) -> Result<PullRef, GitHubError> {
+        let result = self.find_or_open_pull(draft).await;
+        let outcome = match &result {
+            Ok(pull) if pull.created => "created",
+            Ok(_) => "found",
+            Err(_) => "failed",
+        };
+        metrics::counter!("suture_github_calls_total", "op" => "ensure_pull_request", "outcome" => outcome)
+            .increment(1);
+        match &result {
+            Ok(pull) => {
+                tracing::info!(head = %draft.head, number = pull.number, url = %pull.url, created = pull.created, "fix pull request")
+            }
+            Err(error) => {
+                tracing::warn!(head = %draft.head, %error, retryable = error.is_retryable(), "fix pull request not opened")
+            }
+        }
+        result
+    }
+
+    async fn find_or_open_pull(&self, draft: &PullDraft) -> Result<PullRef, GitHubError> {
+        if draft.head.trim().is_empty() || draft.base.trim().is_empty() {
+            return Err(GitHubError::Invalid {
+                message: "a pull request needs a head and a base branch".into(),
+            });
+        }
+        let api = self.api()?;
+        let head = format!("{}:{}", self.inner.owner, draft.head);
+        let listed: Vec<ListedPull> = api
+            .get(
+                self.route("pulls"),
+                Some(&PullQuery {
+                    head: &head,
+                    state: "all",
+                    per_page: 10,
+                }),
+            )
+            .await
+            .map_err(|e| self.classify(e))?;
+        if let Some(pull) = listed.into_iter().next() {
+            return Ok(PullRef {
+                number: pull.number,
+                url: pull.html_url,
+                created: false,
+            });
+        }
+        let title = cut(draft.title.trim(), MAX_TITLE_BYTES, "…");
+        let body = cut(draft.body.trim_end(), MAX_BODY_BYTES, CUT_NOTE);
+        let created: ListedPull = api
+            .post(
+                self.route("pulls"),
+                Some(&NewPull {
+                    title: &title,
+                    head: &draft.head,
+                    base: &draft.base,
+                    body: &body,
+                    draft: true,
+                    maintainer_can_modify: true,
+                }),
+            )
+            .await
+            .map_err(|e| self.classify(e))?;
+        let labels = merge_labels(&self.inner.labels, &draft.labels);
+        if !labels.is_empty() {
+            // Labels go through the issues API (a pull request is an issue).
+            // A failure here leaves an unlabelled pull request: logged, not
+            // retried (a retry would find the pull request and skip this).
+            let labelled: Result<IgnoredAny, _> = api
+                .post(
+                    self.route(&format!("issues/{}/labels", created.number)),
+                    Some(&NewLabels { labels: &labels }),
+                )
+                .await;
+            if let Err(e) = labelled {
+                tracing::warn!(number = created.number, error = %self.classify(e), "the fix pull request's labels were not set");
+            }
+        }
+        Ok(PullRef {
+            number: created.number,
+            url: created.html_url,
+            created: true,
+        })
+    }
+}

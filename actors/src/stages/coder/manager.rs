@@ -1,0 +1,456 @@
+//! The coder manager (the supervised child `coder`): which tickets get an
+//! agent, when, and what is left after one stops.
+//!
+//! - **Queue**: a triaged fix candidate with no attempt yet, none of whose
+//!   signatures is resting after a failure, is queued durably
+//!   (`agent_queue`); the queue is filled at start, when triage nudges, and
+//!   after each attempt. At most `agent.max_concurrent` agents run; the
+//!   rest wait in the queue across restarts.
+//! - **Lease**: an attempt starts only by taking the ticket's lease in the
+//!   same transaction that records it, so two agents never work one
+//!   ticket. The ticket moves to `fixing`.
+//! - **Agents** are spawned linked to the manager, not to the root: an
+//!   agent that panics or is killed is a failed attempt, seen here
+//!   ([`Actor::handle_supervisor_evt`]), never a restart of the sidecar's
+//!   stages. The manager ends such an attempt (`failed`, with the reason),
+//!   removes its worktree and escalates the ticket.
+//! - **At start**: attempts still `running` belonged to a sidecar that
+//!   stopped; each is marked interrupted, its worktree removed, its ticket
+//!   requeued once (a ticket that keeps killing the sidecar is escalated
+//!   instead); orphan worktrees are pruned.
+//! - **Review**: approve and reject come through here (see [`super::review`]).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use serde::Serialize;
+
+use super::Coder;
+use super::agent::{AgentActor, AgentArgs, AgentMsg};
+use super::review::{self, ReviewError, ReviewOutcome};
+use crate::clients::git::fix_branch;
+use crate::clock::now_ms;
+use crate::domain::coder::attempt::{AttemptRecord, AttemptState};
+use crate::domain::tickets::{Disposition, Ticket, TicketState};
+use crate::runtime::task::OwnedTask;
+use crate::store::StoreError;
+use crate::store::agent_runs::LeaseOutcome;
+
+pub enum CoderMsg {
+    /// Look for fix candidates and start agents (triage found some, an
+    /// attempt ended).
+    Nudge,
+    /// The same, on a timer that re-arms itself (one chain per manager).
+    Tick,
+    /// Approve a fix waiting in review: then push and open the pull
+    /// request when Suture may.
+    Approve {
+        ticket: String,
+        reply: RpcReplyPort<Result<ReviewOutcome, ReviewError>>,
+    },
+    /// Reject a fix waiting in review, with the reviewer's reason.
+    Reject {
+        ticket: String,
+        reason: String,
+        reply: RpcReplyPort<Result<ReviewOutcome, ReviewError>>,
+    },
+    Status(RpcReplyPort<CoderStatus>),
+    #[doc(hidden)]
+    InjectPanic,
+}
+
+/// What `/v1/status` shows of the coding agent.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CoderStatus {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    pub max_concurrent: usize,
+    pub running: Vec<RunningAttempt>,
+    pub queued: usize,
+    pub started: u64,
+    pub fixed: u64,
+    pub failed: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunningAttempt {
+    pub ticket: String,
+    pub attempt: u32,
+    pub branch: String,
+    pub started_ms: i64,
+}
+
+pub struct CoderArgs {
+    pub coder: Coder,
+}
+
+pub struct CoderManager;
+
+pub struct ManagerState {
+    coder: Coder,
+    running: HashMap<ActorId, (RunningAttempt, ActorRef<AgentMsg>)>,
+    /// Cleanups and publishing in flight (aborted if the manager stops).
+    tasks: Vec<OwnedTask<()>>,
+    status: CoderStatus,
+}
+
+/// How often the queue is looked at without a nudge.
+const TICK: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl Actor for CoderManager {
+    type Msg = CoderMsg;
+    type State = ManagerState;
+    type Arguments = CoderArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        args: CoderArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        let coder = args.coder;
+        let status = CoderStatus {
+            enabled: coder.disabled.is_none(),
+            disabled_reason: coder.disabled.clone(),
+            max_concurrent: coder.config.max_concurrent,
+            ..CoderStatus::default()
+        };
+        let mut state = ManagerState {
+            coder,
+            running: HashMap::new(),
+            tasks: Vec::new(),
+            status,
+        };
+        if state.status.enabled {
+            if let Err(e) = recover(&state.coder).await {
+                tracing::error!(error = %e, "interrupted attempts were not recovered");
+                state.status.last_error = Some(e.to_string());
+            }
+            myself.send_message(CoderMsg::Tick)?;
+        }
+        Ok(state)
+    }
+
+    async fn handle(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        message: Self::Msg,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        state.tasks.retain(|t| !t.is_finished());
+        match message {
+            CoderMsg::Nudge | CoderMsg::Tick => {
+                if state.status.enabled {
+                    if let Err(e) = fill(&myself, state).await {
+                        tracing::warn!(error = %e, "the coder queue was not filled");
+                        state.status.last_error = Some(e.to_string());
+                    }
+                }
+                if matches!(message, CoderMsg::Tick) {
+                    myself.send_after(TICK, || CoderMsg::Tick);
+                }
+            }
+            CoderMsg::Approve { ticket, reply } => {
+                let coder = state.coder.clone();
+                state.tasks.push(OwnedTask::spawn(async move {
+                    let _ = reply.send(review::approve(&coder, &ticket).await);
+                }));
+            }
+            CoderMsg::Reject {
+                ticket,
+                reason,
+                reply,
+            } => {
+                let coder = state.coder.clone();
+                state.tasks.push(OwnedTask::spawn(async move {
+                    let _ = reply.send(review::reject(&coder, &ticket, &reason).await);
+                }));
+            }
+            CoderMsg::Status(reply) => {
+                let mut status = state.status.clone();
+                status.running = state.running.values().map(|(r, _)| r.clone()).collect();
+                status.queued = state.coder.store.agent_queue().map_or(0, |q| q.len());
+                let _ = reply.send(status);
+            }
+            CoderMsg::InjectPanic => panic!("injected panic in the coder manager"),
+        }
+        Ok(())
+    }
+
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<Self::Msg>,
+        event: SupervisionEvent,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let (cell, why) = match event {
+            SupervisionEvent::ActorFailed(cell, error) => {
+                (cell, format!("the agent failed: {error}"))
+            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, reason.unwrap_or_else(|| "the agent stopped".into()))
+            }
+            _ => return Ok(()),
+        };
+        let Some((running, _)) = state.running.remove(&cell.get_id()) else {
+            return Ok(());
+        };
+        // An agent that ended its attempt has recorded it; one that did not
+        // (killed, panicked) is ended below, as failed.
+        let succeeded = state
+            .coder
+            .store
+            .attempts(&running.ticket)
+            .ok()
+            .and_then(|a| a.into_iter().find(|a| a.attempt == running.attempt))
+            .is_some_and(|a| a.state == AttemptState::Succeeded);
+        if succeeded {
+            state.status.fixed += 1;
+        } else {
+            state.status.failed += 1;
+        }
+        let coder = state.coder.clone();
+        let me = myself.clone();
+        // Ending a stopped agent's attempt touches git: in a task, so the
+        // manager keeps answering.
+        state.tasks.push(OwnedTask::spawn(async move {
+            match end_if_running(&coder, &running.ticket, running.attempt, &why).await {
+                Ok(Some(state)) => tracing::info!(ticket = %running.ticket, attempt = running.attempt, state = state.as_str(), reason = %why, "coding agent ended"),
+                Ok(None) => {}
+                Err(e) => tracing::error!(ticket = %running.ticket, error = %e, "a stopped agent's attempt was not ended"),
+            }
+            let _ = me.send_message(CoderMsg::Nudge);
+        }));
+        Ok(())
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        // The agents are linked: they stop with the manager, and their
+        // tasks (and processes) with them. Their records stay `running`
+        // and the next start recovers them.
+        for (_, (_, agent)) in state.running.drain() {
+            agent.stop(Some("the coder manager stopped".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Queues fix candidates, then starts agents up to the limit.
+async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(), StoreError> {
+    let coder = state.coder.clone();
+    let now = now_ms();
+    for ticket in coder.store.tickets()? {
+        if wants_agent(&coder, &ticket, now)? {
+            coder.store.enqueue_agent(&ticket.id)?;
+        }
+    }
+    for id in coder.store.agent_queue()? {
+        if state.running.len() >= coder.config.max_concurrent {
+            break;
+        }
+        coder.store.dequeue_agent(&id)?;
+        if let Some(record) = take_lease(&coder, &id, now).await? {
+            spawn_agent(myself, state, record).await;
+        }
+    }
+    Ok(())
+}
+
+/// A triaged fix candidate nobody has tried, none of whose signatures
+/// rests after a failed attempt.
+fn wants_agent(coder: &Coder, ticket: &Ticket, now: i64) -> Result<bool, StoreError> {
+    if ticket.state != TicketState::Triaged
+        || ticket.disposition != Some(Disposition::FixCandidate)
+        || ticket.fix.is_some()
+    {
+        return Ok(false);
+    }
+    if !coder.store.attempts(&ticket.id)?.is_empty() {
+        return Ok(false);
+    }
+    for signature in ticket.signature_ids() {
+        if coder.store.agent_cooldown(signature, now)?.is_some() {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Takes `id`'s lease for its next attempt and moves the ticket to
+/// `fixing`; `None` when the ticket no longer wants an agent or another
+/// attempt holds it.
+async fn take_lease(
+    coder: &Coder,
+    id: &str,
+    now: i64,
+) -> Result<Option<AttemptRecord>, StoreError> {
+    let Some(ticket) = coder.store.ticket(id)? else {
+        return Ok(None);
+    };
+    // `fixing` here is a ticket requeued after an interrupted attempt.
+    let eligible = matches!(ticket.state, TicketState::Triaged | TicketState::Fixing)
+        && ticket.disposition == Some(Disposition::FixCandidate);
+    if !eligible {
+        return Ok(None);
+    }
+    let attempts = coder.store.attempts(id)?;
+    if attempts.len() >= coder.config.max_attempts as usize {
+        escalate(
+            coder,
+            id,
+            &format!("{} attempts made (agent.max_attempts)", attempts.len()),
+        );
+        return Ok(None);
+    }
+    let number = attempts.last().map_or(1, |a| a.attempt + 1);
+    let Ok(branch) = fix_branch(id, number) else {
+        return Ok(None);
+    };
+    let record = AttemptRecord::running(id, number, branch, now);
+    match coder.store.start_attempt(&record)? {
+        LeaseOutcome::Held { by_attempt } => {
+            tracing::warn!(ticket = %id, by_attempt, "ticket already leased; not started");
+            return Ok(None);
+        }
+        LeaseOutcome::Taken(_) => {}
+    }
+    let moved = coder.store.update_ticket(id, |t| {
+        if t.state == TicketState::Triaged {
+            t.transition(
+                TicketState::Fixing,
+                now,
+                "coder",
+                &format!("attempt {number} started on {}", record.branch),
+            )?;
+        } else {
+            t.audit(
+                now,
+                "coder",
+                "attempt",
+                format!("attempt {number} started on {}", record.branch),
+            );
+        }
+        Ok(())
+    });
+    if let Err(e) = moved {
+        tracing::warn!(ticket = %id, error = %e, "ticket not moved to fixing");
+    }
+    coder.store.flush().await?;
+    Ok(Some(record))
+}
+
+async fn spawn_agent(myself: &ActorRef<CoderMsg>, state: &mut ManagerState, record: AttemptRecord) {
+    let running = RunningAttempt {
+        ticket: record.ticket.clone(),
+        attempt: record.attempt,
+        branch: record.branch.clone(),
+        started_ms: record.started_ms,
+    };
+    let args = AgentArgs {
+        coder: state.coder.clone(),
+        record,
+    };
+    match Actor::spawn_linked(None, AgentActor, args, myself.get_cell()).await {
+        Ok((agent, _)) => {
+            state.status.started += 1;
+            metrics::counter!("suture_agent_attempts_total", "outcome" => "started").increment(1);
+            tracing::info!(ticket = %running.ticket, attempt = running.attempt, branch = %running.branch, "coding agent started");
+            state.running.insert(agent.get_id(), (running, agent));
+        }
+        Err(e) => {
+            let why = format!("the agent could not start: {e}");
+            state.status.last_error = Some(why.clone());
+            let coder = state.coder.clone();
+            state.tasks.push(OwnedTask::spawn(async move {
+                let _ = end_if_running(&coder, &running.ticket, running.attempt, &why).await;
+            }));
+        }
+    }
+}
+
+/// Ends an attempt its agent left `running` (killed, panicked, never
+/// started): failed with `why`, worktree removed, ticket escalated.
+/// Returns the attempt's final state, `None` when there is no such attempt.
+async fn end_if_running(
+    coder: &Coder,
+    ticket: &str,
+    attempt: u32,
+    why: &str,
+) -> Result<Option<AttemptState>, StoreError> {
+    let Some(mut record) = coder
+        .store
+        .attempts(ticket)?
+        .into_iter()
+        .find(|a| a.attempt == attempt)
+    else {
+        return Ok(None);
+    };
+    if record.state != AttemptState::Running {
+        return Ok(Some(record.state));
+    }
+    remove_worktree(coder, record.worktree.as_deref()).await;
+    record.end(AttemptState::Failed, now_ms(), why);
+    coder.store.finish_attempt(&record)?;
+    super::attempt::on_failed(coder, &record, why);
+    coder.store.flush().await?;
+    Ok(Some(AttemptState::Failed))
+}
+
+/// At start: interrupted attempts ended, their worktrees removed, their
+/// tickets requeued once; orphan worktrees pruned.
+async fn recover(coder: &Coder) -> Result<(), StoreError> {
+    for (record, requeued) in coder.store.recover_attempts(now_ms())? {
+        remove_worktree(coder, record.worktree.as_deref()).await;
+        tracing::warn!(ticket = %record.ticket, attempt = record.attempt, requeued, "an attempt was interrupted by a stop of the sidecar");
+        if !requeued {
+            escalate(
+                coder,
+                &record.ticket,
+                "two attempts were interrupted by stops of the sidecar",
+            );
+        }
+    }
+    if let Some(repo) = &coder.repo {
+        match repo.prune_worktrees(&coder.worktrees).await {
+            Ok(removed) if !removed.is_empty() => {
+                tracing::info!(count = removed.len(), "orphan worktrees removed")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "orphan worktrees not pruned"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(coder.worktrees.join(".scratch"));
+    coder.store.flush().await.map(|_| ())
+}
+
+async fn remove_worktree(coder: &Coder, path: Option<&str>) {
+    let (Some(repo), Some(path)) = (coder.repo.as_ref(), path) else {
+        return;
+    };
+    let path = PathBuf::from(path);
+    if let Err(e) = repo.remove_worktree_at(&path).await {
+        tracing::warn!(path = %path.display(), error = %e, "worktree not removed; the next start prunes it");
+    }
+}
+
+/// The ticket needs a person.
+fn escalate(coder: &Coder, id: &str, why: &str) {
+    let now = now_ms();
+    let result = coder.store.update_ticket(id, |t| {
+        if t.state == TicketState::Escalated || t.state.is_closed() {
+            return Ok(());
+        }
+        t.transition(TicketState::Escalated, now, "coder", why)?;
+        Ok(())
+    });
+    if let Err(e) = result {
+        tracing::warn!(ticket = %id, error = %e, "ticket not escalated");
+    }
+}

@@ -1,0 +1,130 @@
+//! A fix leaves the sidecar: its branch pushed, a draft pull request
+//! opened, the ticket moved to `pr_open`. Only when GitHub is configured
+//! and the guard permits both actions; otherwise the fix waits in the
+//! review queue with the reason recorded (`fix.held`).
+//!
+//! Idempotent: the push is of Suture's own branch (pushing it again is a
+//! no-op) and the pull request is found by its branch before one is made,
+//! so a crash between the two neither loses nor duplicates it.
+
+use super::Coder;
+use crate::clock::now_ms;
+use crate::control::guard::Action;
+use crate::domain::tickets::render::{issue_labels, pull_request_body, pull_request_title};
+use crate::domain::tickets::{PullRequestRef, TicketState};
+
+/// What publishing did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Published {
+    Opened(String),
+    /// Not published, and why (kept on the ticket).
+    Held(String),
+}
+
+/// Publishes the fix of ticket `id` if it waits in review and Suture may.
+/// `actor` names who asked (`coder`, `operator`).
+pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
+    let held = |why: String| {
+        let now = now_ms();
+        let _ = coder.store.update_ticket(id, |t| {
+            if let Some(fix) = t.fix.as_mut() {
+                fix.held = Some(why.clone());
+            }
+            t.audit(now, actor, "fix_held", why.clone());
+            Ok(())
+        });
+        tracing::info!(ticket = %id, reason = %why, "fix waits in the review queue");
+        Published::Held(why)
+    };
+    let ticket = match coder.store.ticket(id) {
+        Ok(Some(ticket)) => ticket,
+        Ok(None) => return Published::Held(format!("ticket {id} does not exist")),
+        Err(e) => return Published::Held(format!("the store failed: {e}")),
+    };
+    let Some(fix) = ticket.fix.clone() else {
+        return Published::Held(format!("ticket {id} has no fix"));
+    };
+    if ticket.state != TicketState::Review {
+        return Published::Held(format!(
+            "ticket {id} is {}, not waiting in review",
+            ticket.state.as_str()
+        ));
+    }
+    let (Some(github), Some(repo)) = (coder.github.as_ref(), coder.repo.as_ref()) else {
+        return held(format!(
+            "GitHub is not configured ([github] repo): the fix is on the local branch {}",
+            fix.branch
+        ));
+    };
+    for action in [Action::Push, Action::OpenPullRequest] {
+        if let Err(refusal) = coder.guard.permit(action) {
+            return held(format!(
+                "{refusal}; the fix is on the local branch {}",
+                fix.branch
+            ));
+        }
+    }
+    let attempt = match coder.store.attempts(id) {
+        Ok(attempts) => attempts.into_iter().find(|a| a.attempt == fix.attempt),
+        Err(e) => return held(format!("the attempt could not be read: {e}")),
+    };
+    let Some(attempt) = attempt else {
+        return held(format!("attempt {} of {id} is missing", fix.attempt));
+    };
+    let Some(evidence) = attempt.fix.as_ref() else {
+        return held(format!("attempt {} of {id} holds no fix", fix.attempt));
+    };
+    if let Err(e) = repo
+        .push_branch(
+            &coder.repo_config.remote,
+            &fix.branch,
+            Some(github.push_token()),
+            &coder.worktrees,
+        )
+        .await
+    {
+        metrics::counter!("suture_agent_publish_total", "outcome" => "push_failed").increment(1);
+        return held(format!("the push of {} failed: {e}", fix.branch));
+    }
+    let mut labels = issue_labels(&ticket);
+    labels.push("suture:fix".into());
+    let draft = crate::clients::github::PullDraft {
+        head: fix.branch.clone(),
+        base: coder.repo_config.base_branch.clone(),
+        title: pull_request_title(&ticket),
+        body: pull_request_body(&ticket, &attempt, evidence),
+        labels,
+    };
+    let pull = match github.ensure_pull_request(&draft).await {
+        Ok(pull) => pull,
+        Err(e) => {
+            metrics::counter!("suture_agent_publish_total", "outcome" => "pr_failed").increment(1);
+            return held(format!("the pull request was not opened: {e}"));
+        }
+    };
+    let now = now_ms();
+    let url = pull.url.clone();
+    let stored = coder.store.update_ticket(id, |t| {
+        if let Some(fix) = t.fix.as_mut() {
+            fix.held = None;
+            fix.pull_request = Some(PullRequestRef {
+                number: pull.number,
+                url: pull.url.clone(),
+                created_at_ms: now,
+            });
+        }
+        t.transition(
+            TicketState::PrOpen,
+            now,
+            actor,
+            &format!("draft pull request #{} opened: {}", pull.number, pull.url),
+        )?;
+        Ok(())
+    });
+    if let Err(e) = stored {
+        tracing::error!(ticket = %id, error = %e, "the pull request was not recorded on its ticket; the next publish finds it by branch");
+    }
+    let _ = coder.store.flush().await;
+    metrics::counter!("suture_agent_publish_total", "outcome" => "opened").increment(1);
+    Published::Opened(url)
+}
