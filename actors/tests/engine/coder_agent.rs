@@ -20,7 +20,7 @@ use suture_actors::config::StoreConfig;
 use suture_actors::control::guard::Guard;
 use suture_actors::domain::coder::attempt::AttemptState;
 use suture_actors::domain::coder::config::{AgentConfig, CommandLine, NetworkPolicy};
-use suture_actors::domain::coder::guardrails::{GuardrailConfig, Guardrails};
+use suture_actors::domain::coder::guardrails::Guardrails;
 use suture_actors::domain::llm::prompt::{PromptKind, Template};
 use suture_actors::domain::scrub::Scrubber;
 use suture_actors::domain::tickets::{Ticket, TicketState};
@@ -142,20 +142,18 @@ impl Scene {
     }
 
     async fn coder(&self, agent: AgentConfig, shadow: bool) -> Result<Coder, Error> {
-        let python = python().ok_or(
-            "python3 with pytest is needed for the coding agent's tests: run scripts/setup-tests.sh",
-        )?;
+        self.coder_testing_with(agent, shadow, pytest()?).await
+    }
+
+    async fn coder_testing_with(
+        &self,
+        agent: AgentConfig,
+        shadow: bool,
+        test_command: CommandLine,
+    ) -> Result<Coder, Error> {
         let repo_config = RepoConfig {
             path: self.project.path().to_path_buf(),
-            test_command: CommandLine::Argv(vec![
-                python.to_string_lossy().into_owned(),
-                "-m".into(),
-                "pytest".into(),
-                "-q".into(),
-                "-rA".into(),
-                "-p".into(),
-                "no:cacheprovider".into(),
-            ]),
+            test_command,
             test_timeout: Duration::from_secs(60),
             ..RepoConfig::default()
         };
@@ -207,8 +205,8 @@ impl Scene {
         Ok(manager)
     }
 
-    /// Waits until the ticket reaches one of `states` and its attempt has
-    /// ended.
+    /// Waits until the ticket reaches one of `states`, its attempt has
+    /// ended and a fix's publishing has run.
     async fn wait_for(&self, id: &str, states: &[TicketState]) -> Result<Ticket, Error> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
@@ -218,7 +216,11 @@ impl Scene {
                 .attempts(id)?
                 .last()
                 .is_some_and(|a| a.state != AttemptState::Running);
-            if states.contains(&ticket.state) && ended {
+            // A fix in review is settled once publishing has run: it opened
+            // a pull request (the ticket moved on) or recorded why not.
+            let publishing = ticket.state == TicketState::Review
+                && ticket.fix.as_ref().is_some_and(|f| f.held.is_none());
+            if states.contains(&ticket.state) && ended && !publishing {
                 return Ok(ticket);
             }
             if Instant::now() > deadline {
@@ -261,6 +263,22 @@ impl Scene {
             .collect::<Vec<_>>()
             .join("\n")
     }
+}
+
+/// py-shop's own test command.
+fn pytest() -> Result<CommandLine, Error> {
+    let python = python().ok_or(
+        "python3 with pytest is needed for the coding agent's tests: run scripts/setup-tests.sh",
+    )?;
+    Ok(CommandLine::Argv(vec![
+        python.to_string_lossy().into_owned(),
+        "-m".into(),
+        "pytest".into(),
+        "-q".into(),
+        "-rA".into(),
+        "-p".into(),
+        "no:cacheprovider".into(),
+    ]))
 }
 
 fn agent_config() -> AgentConfig {
@@ -473,7 +491,12 @@ async fn without_github_a_fix_waits_for_review_then_is_rejected_with_a_reason() 
     let ticket = scene
         .wait_for(&id, &[TicketState::Review, TicketState::Escalated])
         .await?;
-    assert_eq!(ticket.state, TicketState::Review, "{:?}", ticket.audit);
+    assert_eq!(
+        ticket.state,
+        TicketState::Review,
+        "{:#?}",
+        scene.store.transcript(&id, 1)?
+    );
     let fix = ticket.fix.as_ref().ok_or("no fix")?;
     let held = fix.held.as_deref().unwrap_or_default();
     assert!(held.contains("GitHub is not configured"), "{held}");
@@ -669,6 +692,161 @@ async fn an_attempt_interrupted_by_a_stop_is_cleaned_up_and_requeued_once() -> R
         "the interrupted attempt's worktree is removed"
     );
     assert_eq!(scene.worktrees_left(), Vec::<PathBuf>::new());
+    manager.stop(None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn killing_the_coder_stops_its_test_processes_and_a_restart_finishes_the_work()
+-> Result<(), Error> {
+    let scene = Scene::new(vec![Reply::answer(&fix_reply()?)], false).await?;
+    let id = scene.ticket("'coupon'")?;
+    // A test suite that hangs: its shell and the sleep it started write
+    // their pids, then wait.
+    let pids = scene.dir.path().join("pids");
+    let hanging = CommandLine::Shell(format!(
+        "echo $$ >> {0}; sleep 300 & echo $! >> {0}; wait",
+        pids.display()
+    ));
+    let manager = scene
+        .start(
+            scene
+                .coder_testing_with(agent_config(), true, hanging)
+                .await?,
+        )
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running: Vec<u32> = loop {
+        let text = std::fs::read_to_string(&pids).unwrap_or_default();
+        let found: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        if found.len() >= 2 {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the test command never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        running
+            .iter()
+            .all(|pid| suture_actors::runtime::task::process_alive(*pid))
+    );
+    // What a crash of the sidecar does to the tree: the manager killed,
+    // no post_stop, no cleanup code of ours.
+    manager.kill();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running
+        .iter()
+        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "test processes outlived their agent: {running:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let attempt = &scene.store.attempts(&id)?[0];
+    assert_eq!(
+        attempt.state,
+        AttemptState::Running,
+        "left for the next start"
+    );
+    let worktree = PathBuf::from(attempt.worktree.clone().ok_or("no worktree recorded")?);
+    assert!(worktree.exists());
+
+    // The next start: the attempt interrupted, its worktree removed, the
+    // ticket requeued and fixed (with the real tests this time).
+    let manager = scene
+        .start(scene.coder(agent_config(), true).await?)
+        .await?;
+    let ticket = scene
+        .wait_for(&id, &[TicketState::Review, TicketState::Escalated])
+        .await?;
+    assert_eq!(ticket.state, TicketState::Review, "{:?}", ticket.audit);
+    let attempts = scene.store.attempts(&id)?;
+    assert_eq!(attempts[0].state, AttemptState::Interrupted);
+    assert_eq!(attempts[1].state, AttemptState::Succeeded);
+    assert!(!worktree.exists());
+    manager.stop(None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn aider_as_the_external_agent_fixes_the_ticket_through_the_same_proof() -> Result<(), Error>
+{
+    use crate::external_agent::{DOC_AIDER, DOC_METADATA, DocConfig, aider_bin, doc_block};
+    let aider = aider_bin()?;
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/coder.md"))?;
+    let heading = "### A working Aider configuration";
+    let mut config = toml::from_str::<DocConfig>(&doc_block(&doc, heading, "toml")?)?.agent;
+    let metadata = tempfile::tempdir()?;
+    let metadata_file = metadata.path().join("aider-models.json");
+    std::fs::write(&metadata_file, doc_block(&doc, heading, "json")?)?;
+    for arg in &mut config.command {
+        if arg == DOC_AIDER {
+            *arg = aider.to_string_lossy().into_owned();
+        } else if arg == DOC_METADATA {
+            *arg = metadata_file.to_string_lossy().into_owned();
+        }
+    }
+    let model = config
+        .command
+        .iter()
+        .find_map(|a| a.strip_prefix("openai/"))
+        .ok_or("no --model openai/<model>")?
+        .to_string();
+    config.timeout = Duration::from_secs(300);
+    // Aider asks once when the task names the files it edits, twice when
+    // it must ask for one: spare answers.
+    let scene = Scene::new(vec![Reply::answer(&fix_reply()?); 4], false).await?;
+    let id = scene.ticket("'coupon'")?;
+    let key = "sk-suture-manager-aider-7c1f";
+    let mut coder = scene.coder(config, true).await?;
+    coder.llm_env = LlmEndpoint {
+        base_url: scene.stub.base_url.clone(),
+        model,
+        api_key: Some(key.into()),
+    };
+    let manager = scene.start(coder).await?;
+    let ticket = scene
+        .wait_for(&id, &[TicketState::Review, TicketState::Escalated])
+        .await?;
+    let attempt = &scene.store.attempts(&id)?[0];
+    assert_eq!(
+        ticket.state,
+        TicketState::Review,
+        "{:?}\n{:#?}",
+        attempt.reason,
+        scene.store.transcript(&id, 1)?
+    );
+    assert_eq!(attempt.agent, "aider");
+    let evidence = attempt.fix.as_ref().ok_or("no evidence")?;
+    assert!(
+        evidence
+            .diff
+            .contains("+    coupon = order.get(\"coupon\")"),
+        "{}",
+        evidence.diff
+    );
+    assert!(
+        evidence
+            .judgement
+            .contains("fails without the fix and passes with it"),
+        "{}",
+        evidence.judgement
+    );
+    // Aider read Suture's task (the rendered coder prompt) with our key.
+    let requests = scene.stub.requests();
+    assert!(!requests.is_empty());
+    assert_eq!(
+        requests[0].authorization.as_deref(),
+        Some(format!("Bearer {key}").as_str())
+    );
+    assert!(
+        requests[0].body.contains("KeyError"),
+        "the evidence reached Aider's model"
+    );
+    assert!(!scene.sent_to_model().contains(TOKEN));
     manager.stop(None);
     Ok(())
 }

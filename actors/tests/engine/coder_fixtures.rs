@@ -167,14 +167,19 @@ impl Runner {
     }
 }
 
-/// python3 with pytest: the system one, else the client tests' venv.
+/// python3 with pytest: the system one, else the client tests' venv. The
+/// interpreter's own path (`sys.executable`), not a shim: commands the
+/// coding agent runs get a scrubbed environment, where a pyenv shim finds
+/// no version.
 pub(crate) fn python() -> Option<PathBuf> {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/clients/.venv/bin/python");
-    [PathBuf::from("python3"), venv].into_iter().find(|p| {
-        Command::new(p)
-            .args(["-c", "import pytest"])
+    [PathBuf::from("python3"), venv].into_iter().find_map(|p| {
+        let out = Command::new(p)
+            .args(["-c", "import pytest, sys; print(sys.executable)"])
             .output()
-            .is_ok_and(|o| o.status.success())
+            .ok()?;
+        let path = String::from_utf8(out.stdout).ok()?;
+        (out.status.success() && !path.trim().is_empty()).then(|| PathBuf::from(path.trim()))
     })
 }
 
@@ -505,7 +510,7 @@ fn fixture_refusals() -> TestResult {
     assert_eq!(
         verdict.to_string(),
         "the change breaks 2 guardrails:\n\
-         - .github/workflows/deploy.yml: fixes may not change this file (agent.deny: `**/.github/**`) (path_denied)\n\
+         - .github/workflows/deploy.yml: fixes may not change this file (agent.guardrails.deny: `**/.github/**`) (path_denied)\n\
          - tests/test_orders.py:23: an existing assertion was removed (base line): `assert totals[\"shipping\"] == 0` (assertion_removed)"
     );
 

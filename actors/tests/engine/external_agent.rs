@@ -487,7 +487,7 @@ async fn a_stuck_agent_is_killed_at_its_timeout_with_everything_it_started() -> 
 }
 
 /// Aider: `SUTURE_AIDER_BIN`, else the workspace's `.cache/aider-venv`.
-fn aider_bin() -> Result<PathBuf, Error> {
+pub(crate) fn aider_bin() -> Result<PathBuf, Error> {
     let path = match std::env::var_os("SUTURE_AIDER_BIN") {
         Some(path) => PathBuf::from(path),
         None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.cache/aider-venv/bin/aider"),
@@ -504,16 +504,16 @@ fn aider_bin() -> Result<PathBuf, Error> {
 
 /// The Aider configuration in docs/coder.md, read as the sidecar reads it.
 #[derive(serde::Deserialize)]
-struct DocConfig {
-    agent: AgentConfig,
+pub(crate) struct DocConfig {
+    pub(crate) agent: AgentConfig,
 }
 
 /// Paths the documented configuration uses, replaced by the test's.
-const DOC_AIDER: &str = "/opt/aider/bin/aider";
-const DOC_METADATA: &str = "/etc/suture/aider-models.json";
+pub(crate) const DOC_AIDER: &str = "/opt/aider/bin/aider";
+pub(crate) const DOC_METADATA: &str = "/etc/suture/aider-models.json";
 
 /// The first fenced block of `language` after `heading` in docs/coder.md.
-fn doc_block(doc: &str, heading: &str, language: &str) -> Result<String, Error> {
+pub(crate) fn doc_block(doc: &str, heading: &str, language: &str) -> Result<String, Error> {
     let section = doc
         .split_once(heading)
         .ok_or_else(|| format!("docs/coder.md has no `{heading}`"))?

@@ -211,6 +211,24 @@ impl Repo {
 }
 
 impl Worktree {
+    /// The untracked files of the checkout that no ignore rule covers:
+    /// what a test run leaves behind (`__pycache__`, build outputs) shows
+    /// up here, and is removed before the fix's diff is taken.
+    pub async fn untracked(&self) -> Result<std::collections::BTreeSet<String>, RepoError> {
+        let out = self
+            .git
+            .checked(
+                &["ls-files", "-z", "--others", "--exclude-standard"],
+                super::LIST_LIMIT,
+            )
+            .await?;
+        Ok(out
+            .split(|b| *b == 0)
+            .filter(|p| !p.is_empty())
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+            .collect())
+    }
+
     /// The files of the checkout, tracked and untracked (ignored ones
     /// left out), as repository paths.
     pub async fn files(&self) -> Result<Vec<String>, RepoError> {

@@ -78,7 +78,7 @@ pub struct AttemptRecord {
     pub tokens: u64,
     /// The fix, when the attempt produced one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fix: Option<FixEvidence>,
+    pub fix: Option<Box<FixEvidence>>,
 }
 
 /// A fix and the evidence that it works: what a reviewer reads.

@@ -13,7 +13,8 @@ use crate::runtime::task::OwnedTask;
 pub enum AgentMsg {
     /// The attempt's task ended: the ended record, or the task's panic.
     Done(Result<AttemptRecord, Panicked>),
-    #[doc(hidden)]
+    /// Panics the actor (failure tests: a panicking agent is a failed
+    /// attempt, never a crash of the sidecar).
     InjectPanic,
 }
 

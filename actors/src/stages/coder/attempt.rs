@@ -47,8 +47,8 @@ enum Ending {
 }
 
 /// Runs the attempt `record` (already holding the ticket's lease) and
-/// returns it ended. The ticket is updated, the worktree removed (its
-/// branch kept when there is a fix), the outcome flushed.
+/// returns it ended: the outcome recorded and flushed, the worktree
+/// removed (its branch kept when there is a fix), then the ticket moved.
 pub async fn run(coder: &Coder, mut record: AttemptRecord) -> AttemptRecord {
     let mut transcript = Transcript::new(
         coder.store.clone(),
@@ -89,6 +89,8 @@ pub async fn run(coder: &Coder, mut record: AttemptRecord) -> AttemptRecord {
         }
     }
     let _ = std::fs::remove_dir_all(&scratch);
+    // Last: once the ticket moves, nothing of the attempt is left behind.
+    settle_ticket(coder, &ended).await;
     ended
 }
 
@@ -144,14 +146,14 @@ async fn attempt(
         command: coder.repo_config.lint_command.clone(),
         ..tests.clone()
     });
-    let before = tests.run(&worktree.path, "before").await;
+    let before = tests.run(&worktree, "before").await;
     transcript.record(
         "tests",
         &format!("before any edit: {}", describe(&before, 1500)),
         None,
     );
     let lint_before = match &lint {
-        Some(lint) => Some(lint.run(&worktree.path, "lint-before").await),
+        Some(lint) => Some(lint.run(&worktree, "lint-before").await),
         None => None,
     };
 
@@ -332,7 +334,7 @@ async fn build_prompt(
                 transcript.record(
                     "context",
                     &format!(
-                        "about {} tokens: {} stack files outlined, {} related tests, {} recent commits{}{cuts}",
+                        "context of about {} tokens; {} stack files outlined, {} related tests, {} recent commits{}{cuts}",
                         context.estimated_tokens,
                         outlines.len(),
                         related.len(),
@@ -390,40 +392,28 @@ async fn finish(
         Ending::Fixed { tested, before } => {
             match commit_fix(coder, &record, worktree, &tested).await {
                 Ok(commit) => {
-                    let evidence = evidence(commit, worktree, &tested, &before);
-                    let fix = FixRecord {
-                        attempt: record.attempt,
-                        branch: record.branch.clone(),
-                        commit: evidence.commit.clone(),
-                        base: evidence.base.clone(),
-                        files: evidence.files.clone(),
-                        tests: evidence.judgement.clone(),
-                        review: FixReview::Pending,
-                        pull_request: None,
-                        held: None,
-                    };
-                    record.fix = Some(evidence);
+                    record.fix = Some(Box::new(evidence(commit, worktree, &tested, &before)));
                     record.end(
                         AttemptState::Succeeded,
                         now,
                         "a fix passed the guardrails and the tests",
                     );
-                    transcript.record("outcome", &format!("fixed: {}", fix.tests), None);
-                    on_fixed(coder, &record, fix).await;
+                    transcript.record("outcome", &format!("fixed: {}", tested.judgement), None);
                 }
                 Err(problem) => {
                     record.end(AttemptState::Failed, now, &problem);
                     transcript.record("outcome", &problem, None);
-                    on_failed(coder, &record, &problem);
                 }
             }
         }
         Ending::NoFix(reason) => {
             record.end(AttemptState::Failed, now, &reason);
             transcript.record("outcome", &reason, None);
-            on_failed(coder, &record, &reason);
         }
     }
+    // The attempt (and its evidence) first: the ticket's move and the
+    // publishing read it. A stop before the ticket moves is settled at the
+    // next start (see `manager::recover`).
     if let Err(e) = coder.store.finish_attempt(&record) {
         tracing::error!(ticket = %record.ticket, error = %e, "the attempt's end was not recorded");
     }
@@ -431,6 +421,34 @@ async fn finish(
         tracing::error!(ticket = %record.ticket, error = %e, "the attempt's end was not flushed");
     }
     record
+}
+
+/// Moves the ticket of an ended attempt: a fix to review (then published
+/// when Suture may), anything else to escalated.
+pub(super) async fn settle_ticket(coder: &Coder, record: &AttemptRecord) {
+    match (record.state, fix_record(record)) {
+        (AttemptState::Succeeded, Some(fix)) => on_fixed(coder, record, fix).await,
+        _ => on_failed(coder, record, &record.reason),
+    }
+    if let Err(e) = coder.store.flush().await {
+        tracing::error!(ticket = %record.ticket, error = %e, "the ticket's move was not flushed");
+    }
+}
+
+/// The ticket's view of an attempt's fix.
+fn fix_record(record: &AttemptRecord) -> Option<FixRecord> {
+    let evidence = record.fix.as_ref()?;
+    Some(FixRecord {
+        attempt: record.attempt,
+        branch: record.branch.clone(),
+        commit: evidence.commit.clone(),
+        base: evidence.base.clone(),
+        files: evidence.files.clone(),
+        tests: evidence.judgement.clone(),
+        review: FixReview::Pending,
+        pull_request: None,
+        held: None,
+    })
 }
 
 async fn commit_fix(

@@ -417,6 +417,21 @@ async fn recover(coder: &Coder) -> Result<(), StoreError> {
             );
         }
     }
+    // An attempt that ended but whose ticket did not move (a stop between
+    // the two writes): the move is made now.
+    let queued = coder.store.agent_queue()?;
+    for ticket in coder.store.tickets()? {
+        if ticket.state != TicketState::Fixing
+            || queued.contains(&ticket.id)
+            || coder.store.lease_holder(&ticket.id)?.is_some()
+        {
+            continue;
+        }
+        if let Some(last) = coder.store.attempts(&ticket.id)?.pop() {
+            tracing::warn!(ticket = %ticket.id, attempt = last.attempt, "an ended attempt's ticket is moved on");
+            super::attempt::settle_ticket(coder, &last).await;
+        }
+    }
     if let Some(repo) = &coder.repo {
         match repo.prune_worktrees(&coder.worktrees).await {
             Ok(removed) if !removed.is_empty() => {

@@ -117,7 +117,7 @@ impl Prover<'_> {
         if !verdict.passed() {
             return Proof::Refused { verdict, diff };
         }
-        let after = self.tests.run(&self.worktree.path, "after").await;
+        let after = self.tests.run(self.worktree, "after").await;
         transcript.record(
             "tests",
             &format!("after the fix: {}", describe(&after, 1500)),
@@ -139,7 +139,7 @@ impl Prover<'_> {
         transcript.record("tests", &judgement.to_string(), None);
         let (lint, lint_broken) = match (self.lint, self.lint_before) {
             (Some(lint), Some(before)) => {
-                let ran = lint.run(&self.worktree.path, "lint").await;
+                let ran = lint.run(self.worktree, "lint").await;
                 let broken =
                     before.summary.exit_code == Some(0) && ran.summary.exit_code != Some(0);
                 transcript.record("lint", &describe(&ran, 1000), None);
@@ -201,7 +201,7 @@ impl Prover<'_> {
             }
         }
         let ran = if copied {
-            Some(self.tests.run(&base.path, "tests-only").await)
+            Some(self.tests.run(&base, "tests-only").await)
         } else {
             None
         };

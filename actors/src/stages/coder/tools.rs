@@ -264,7 +264,7 @@ impl Tools<'_> {
     }
 
     async fn run_tests(&self) -> String {
-        let ran = self.tests.run(self.workspace.root(), "tool").await;
+        let ran = self.tests.run(self.worktree, "tool").await;
         describe(&ran, self.output_bytes)
     }
 }

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::clients::git::worktree::Worktree;
 use crate::domain::coder::attempt::TestSummary;
 use crate::domain::coder::config::{CommandLine, NetworkPolicy};
 use crate::domain::coder::reports::{TestReport, TestStatus, parse_junit, parse_pytest, parse_tap};
@@ -44,11 +45,23 @@ pub struct Ran {
 }
 
 impl TestCommand {
-    /// Runs the command in `dir`. `label` names the run's report file
-    /// (`before`, `after`, ...). A command that cannot even start is a run
-    /// that failed, with the reason as its output: the fix cannot be
-    /// proven either way.
-    pub async fn run(&self, dir: &Path, label: &str) -> Ran {
+    /// Runs the command in `worktree`, then removes the untracked files
+    /// the run created (bytecode caches, build outputs a repository does
+    /// not ignore): they are not part of anyone's fix. `label` names the
+    /// run's report file (`before`, `after`, ...). A command that cannot
+    /// even start is a run that failed, with the reason as its output: the
+    /// fix cannot be proven either way.
+    pub async fn run(&self, worktree: &Worktree, label: &str) -> Ran {
+        let existing = worktree.untracked().await.unwrap_or_default();
+        let ran = self.run_in(&worktree.path, label).await;
+        match worktree.untracked().await {
+            Ok(now) => remove_artifacts(&worktree.path, now.difference(&existing)),
+            Err(e) => tracing::warn!(error = %e, "the test run's leftovers were not listed"),
+        }
+        ran
+    }
+
+    async fn run_in(&self, dir: &Path, label: &str) -> Ran {
         let home = self.scratch.join("home");
         let junit = self.scratch.join(format!("junit-{label}.xml"));
         let _ = std::fs::remove_file(&junit);
@@ -103,6 +116,28 @@ impl TestCommand {
             run: TestRun { exit_code, report },
             summary,
             output,
+        }
+    }
+}
+
+/// Removes files a test run created, and the folders they leave empty.
+/// The paths come from git, relative to the worktree; any that would leave
+/// it is skipped.
+fn remove_artifacts<'a>(root: &Path, paths: impl Iterator<Item = &'a String>) {
+    for path in paths {
+        if crate::domain::coder::path::RelPath::parse(path).is_err() {
+            continue;
+        }
+        let file = root.join(path);
+        if std::fs::remove_file(&file).is_err() {
+            continue;
+        }
+        let mut folder = file.parent();
+        while let Some(dir) = folder {
+            if dir == root || std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+            folder = dir.parent();
         }
     }
 }
