@@ -1,4 +1,5 @@
-//! The command line: `suture serve | deploy | replay | dsn | status | report`.
+//! The command line: `suture serve | deploy | replay | dsn | status |
+//! report | review`.
 
 use std::path::PathBuf;
 
@@ -74,6 +75,23 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The review queue: list the fixes waiting for a person, show one,
+    /// approve it (pushed and opened as a draft pull request when GitHub is
+    /// configured and shadow mode is off) or reject it with a reason.
+    Review {
+        /// The ticket whose fix to show (or decide on); none lists the queue.
+        ticket: Option<String>,
+        #[arg(long, conflicts_with = "reject", requires = "ticket")]
+        approve: bool,
+        /// Reject the fix, saying why (recorded on the ticket).
+        #[arg(long, value_name = "REASON", requires = "ticket")]
+        reject: Option<String>,
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print how good triage has been against operators' labels, the
     /// tickets per state and disposition, and what the LLM has cost.
     Report {
@@ -138,6 +156,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{}", render_status(&status));
             }
             Ok(())
+        }
+        Command::Review {
+            ticket,
+            approve,
+            reject,
+            url,
+            json,
+        } => {
+            use crate::review::ReviewAction;
+            let action = match (ticket, approve, reject) {
+                (None, _, _) => ReviewAction::List,
+                (Some(ticket), true, _) => ReviewAction::Approve(ticket),
+                (Some(ticket), false, Some(reason)) => ReviewAction::Reject { ticket, reason },
+                (Some(ticket), false, None) => ReviewAction::Show(ticket),
+            };
+            crate::review::run(&url, action, json).await
         }
         Command::Report { url, json } => {
             let report = crate::client::request("GET", &endpoint(&url, "/v1/report"), None).await?;
@@ -279,6 +313,9 @@ pub fn render_status(status: &Value) -> String {
     if let Some(tickets) = status.get("tickets") {
         out.push_str(&format!("tickets    {}\n", ticket_counts(tickets)));
     }
+    if let Some(coder) = status.get("coder") {
+        out.push_str(&render_coder(coder));
+    }
     out.push_str(&llm_line(&status["llm"]));
     if let Some(restarts) = status["supervision"]["restarts"]
         .as_object()
@@ -330,6 +367,35 @@ fn render_analyzer(analyzer: &Value) -> String {
 }
 
 /// Triage's line of `suture status` (null: restarting).
+/// The coding agent's line: running attempts, the queue, outcomes.
+fn render_coder(coder: &Value) -> String {
+    if coder["enabled"] == Value::Bool(false) {
+        return format!("coder      off: {}\n", text(&coder["disabled_reason"]));
+    }
+    let running: Vec<String> = coder["running"]
+        .as_array()
+        .map(|r| {
+            r.iter()
+                .map(|a| format!("{}#{}", text(&a["ticket"]), text(&a["attempt"])))
+                .collect()
+        })
+        .unwrap_or_default();
+    format!(
+        "coder      {} running{} of {}, {} queued; {} fixed, {} failed since start{}\n",
+        running.len(),
+        if running.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", running.join(", "))
+        },
+        text(&coder["max_concurrent"]),
+        text(&coder["queued"]),
+        text(&coder["fixed"]),
+        text(&coder["failed"]),
+        last_error(&coder["last_error"])
+    )
+}
+
 fn render_triage(triage: &Value) -> String {
     if triage.is_null() {
         return "triage     restarting\n".to_string();
@@ -359,10 +425,11 @@ fn last_error(error: &Value) -> String {
 }
 
 /// Ticket states in the order a ticket lives them, for listing counts.
-const STATE_ORDER: [&str; 7] = [
+const STATE_ORDER: [&str; 8] = [
     "open",
     "triaged",
     "fixing",
+    "review",
     "pr_open",
     "resolved",
     "escalated",

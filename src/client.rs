@@ -10,6 +10,17 @@ use serde_json::Value;
 /// Sends a request and returns the JSON reply; non-2xx replies are errors
 /// carrying the server's message.
 pub async fn request(method: &str, url: &str, body: Option<&Value>) -> anyhow::Result<Value> {
+    request_within(method, url, body, std::time::Duration::from_secs(10)).await
+}
+
+/// [`request`] with its own deadline (an approval pushes and opens a pull
+/// request, which takes longer than a read).
+pub async fn request_within(
+    method: &str,
+    url: &str,
+    body: Option<&Value>,
+    deadline: std::time::Duration,
+) -> anyhow::Result<Value> {
     if url.starts_with("https://") {
         bail!("{url}: the CLI speaks plain HTTP to a local sidecar; use http://");
     }
@@ -21,11 +32,10 @@ pub async fn request(method: &str, url: &str, body: Option<&Value>) -> anyhow::R
         .header("content-type", "application/json")
         .body(Full::new(Bytes::from(payload)))
         .with_context(|| format!("invalid URL {url}"))?;
-    let response =
-        tokio::time::timeout(std::time::Duration::from_secs(10), client.request(request))
-            .await
-            .with_context(|| format!("{url}: no answer within 10s"))?
-            .with_context(|| format!("cannot reach {url} (is `suture serve` running?)"))?;
+    let response = tokio::time::timeout(deadline, client.request(request))
+        .await
+        .with_context(|| format!("{url}: no answer within {}s", deadline.as_secs()))?
+        .with_context(|| format!("cannot reach {url} (is `suture serve` running?)"))?;
     let status = response.status();
     let bytes = response.into_body().collect().await?.to_bytes();
     let value: Value = serde_json::from_slice(&bytes)

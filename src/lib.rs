@@ -5,6 +5,7 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod replay;
+pub mod review;
 pub mod server;
 pub mod telemetry;
 pub mod wire;

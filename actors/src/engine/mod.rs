@@ -160,6 +160,21 @@ impl Engine {
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
         let signer = Arc::new(Signer::new(&config.signature)?);
         config.agent.validate()?;
+        if !config.agent.command.is_empty() {
+            crate::stages::coder::external::ExternalAgent::from_config(&config.agent)
+                .validate()
+                .map_err(|message| crate::domain::coder::config::AgentConfigError {
+                    key: "command",
+                    message,
+                })?;
+            if config.agent.pass_llm_env
+                && config.agent.network == crate::domain::coder::config::NetworkPolicy::None
+            {
+                tracing::warn!(
+                    "agent.pass_llm_env is on but agent.network is \"none\": the external agent cannot reach the LLM unless it runs in the same network namespace; set agent.network = \"host\""
+                );
+            }
+        }
         let guardrails = Arc::new(crate::domain::coder::guardrails::Guardrails::new(
             &config.agent.guardrails,
         )?);

@@ -18,9 +18,10 @@ pub enum CommandLine {
     Argv(Vec<String>),
 }
 
+/// None: `""`, as `config.toml` spells it.
 impl Default for CommandLine {
     fn default() -> Self {
-        CommandLine::Argv(Vec::new())
+        CommandLine::Shell(String::new())
     }
 }
 

@@ -15,7 +15,7 @@ use super::prove::{Proof, Prover, Tested};
 use super::publish;
 use super::tools::Tools;
 use super::transcript::Transcript;
-use super::validate::{Ran, TestCommand, describe, network};
+use super::validate::{Ran, TestCommand, describe};
 use super::workspace::Workspace;
 use crate::clients::git::worktree::{CommitAuthor, Worktree};
 use crate::clients::git::{Repo, RepoError};
@@ -223,18 +223,7 @@ async fn run_external(
     prover: &Prover<'_>,
     transcript: &mut Transcript,
 ) -> LoopEnd {
-    let agent = ExternalAgent {
-        command: coder.config.command.clone(),
-        timeout: coder.config.timeout,
-        network: network(coder.config.network),
-        output_limit: coder.config.tool_output_bytes.max(64 * 1024),
-        extra_env: coder
-            .config
-            .env
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect(),
-    };
+    let agent = ExternalAgent::from_config(&coder.config);
     let llm = coder.config.pass_llm_env.then(|| LlmEnv {
         base_url: coder.llm_env.base_url.clone(),
         model: coder.llm_env.model.clone(),
