@@ -809,14 +809,7 @@ fn strip_type_prefix<'m>(message: &'m str, exception_type: &str) -> &'m str {
 }
 
 fn bounded(message: &str) -> &str {
-    if message.len() <= MAX_MESSAGE_BYTES {
-        return message;
-    }
-    let mut end = MAX_MESSAGE_BYTES;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    &message[..end]
+    crate::domain::text::head_bytes(message, MAX_MESSAGE_BYTES)
 }
 
 /// Line breaks and indentation vary with how a message was formatted, not

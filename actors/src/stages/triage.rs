@@ -21,8 +21,7 @@ use crate::domain::analyzer::exception_view;
 use crate::domain::llm::parse::parse_triage;
 use crate::domain::llm::prompt::{self, Boundary, DeployView, render_triage};
 use crate::domain::tickets::{
-    ChangedFileSummary, DiffSummary, Disposition, ExternalIssue, Method, Ticket, TicketState,
-    TriageRecord, render,
+    DiffSummary, Disposition, ExternalIssue, Method, Ticket, TicketState, TriageRecord, render,
 };
 use crate::domain::triage::{
     TriageConfig, Verdict, check_llm_verdict, deterministic, disposition, links, non_runtime_rule,
@@ -328,7 +327,7 @@ async fn triage_ticket(
     let description;
     let diff = match cached {
         Ok(change) => {
-            record.diff = Some(summary(&change.diff, change.from_source));
+            record.diff = Some(DiffSummary::of(&change.diff, change.from_source));
             description = change.description;
             change.diff
         }
@@ -501,26 +500,6 @@ async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<DeployChang
         from_source: source,
         description,
     })
-}
-
-fn summary(diff: &DeployDiff, from_source: String) -> DiffSummary {
-    DiffSummary {
-        from: diff.from.clone(),
-        to: diff.to.clone(),
-        from_source,
-        files: diff
-            .files
-            .iter()
-            .map(|f| ChangedFileSummary {
-                path: f.path.clone(),
-                class: f.class,
-                status: f.status,
-                added: f.added,
-                removed: f.removed,
-            })
-            .collect(),
-        truncated: diff.truncated,
-    }
 }
 
 /// Publishes triaged tickets worth a person's attention (fix candidates and

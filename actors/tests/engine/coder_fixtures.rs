@@ -97,7 +97,8 @@ impl Project {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
+/// Copies a fixture project's files (not `event.json` and `fix.edits.txt`).
+pub(crate) fn copy_tree(from: &Path, to: &Path) -> Result<(), Error> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();

@@ -5,6 +5,7 @@
 //! the layer rule.
 
 mod coder_agent;
+mod coder_context;
 mod coder_fixtures;
 mod common;
 mod external_agent;

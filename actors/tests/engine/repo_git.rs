@@ -33,6 +33,15 @@ impl TestRepo {
     /// `git <args>` in the repository, with a fixed identity and dates and
     /// no user or system config; its stdout as printed.
     pub(crate) fn git_raw(&self, args: &[&str]) -> Result<String, Box<dyn std::error::Error>> {
+        self.git_dated(args, "2024-01-01T00:00:00Z")
+    }
+
+    /// [`TestRepo::git_raw`] with `date` as the author and committer date.
+    pub(crate) fn git_dated(
+        &self,
+        args: &[&str],
+        date: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
         let out = Command::new("git")
             .arg("-C")
             .arg(self.path())
@@ -55,8 +64,8 @@ impl TestRepo {
             .args(args)
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_AUTHOR_DATE", "2024-01-01T00:00:00Z")
-            .env("GIT_COMMITTER_DATE", "2024-01-01T00:00:00Z")
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
             .output()?;
         if !out.status.success() {
             return Err(format!("git {args:?}: {}", String::from_utf8_lossy(&out.stderr)).into());
@@ -87,6 +96,18 @@ impl TestRepo {
     pub(crate) fn commit(&self, message: &str) -> Result<String, Box<dyn std::error::Error>> {
         self.git(&["add", "-A"])?;
         self.git(&["commit", "-q", "-m", message])?;
+        self.git(&["rev-parse", "HEAD"])
+    }
+
+    /// Stages everything and commits at `date` (author and committer);
+    /// the new commit's id.
+    pub(crate) fn commit_at(
+        &self,
+        message: &str,
+        date: &str,
+    ) -> Result<String, Box<dyn std::error::Error>> {
+        self.git(&["add", "-A"])?;
+        self.git_dated(&["commit", "-q", "--allow-empty", "-m", message], date)?;
         self.git(&["rev-parse", "HEAD"])
     }
 

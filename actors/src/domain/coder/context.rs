@@ -326,6 +326,8 @@ impl Layout {
                 t.method.as_str()
             )
         });
+        // Not `from_source`: it quotes the deploy marker's revision, which
+        // is not Suture's text.
         let diff_header = inputs
             .ticket
             .triage
@@ -333,11 +335,11 @@ impl Layout {
             .and_then(|t| t.diff.as_ref())
             .map(|d| {
                 format!(
-                    "{} files changed from {} to {} ({}); files on the stack first",
+                    "{} file{} changed from {} to {}; files on the stack first",
                     d.files.len(),
+                    if d.files.len() == 1 { "" } else { "s" },
                     short(&d.from),
                     short(&d.to),
-                    d.from_source
                 )
             });
         Self {

@@ -18,6 +18,7 @@
 //!   ticket's evidence, sized to its context budget), from the pieces
 //!   [`outline`] (a file's classes and functions by line) and [`related`]
 //!   (tests found by name) find.
+//! - [`pull_request`]: a fix's pull request title and body.
 //!
 //! The user-facing rules are in `docs/coder.md`.
 
@@ -30,6 +31,7 @@ pub mod edits;
 pub mod guardrails;
 pub mod outline;
 pub mod path;
+pub mod pull_request;
 pub mod related;
 pub mod reports;
 pub mod tests_outcome;

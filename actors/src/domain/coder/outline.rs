@@ -19,7 +19,7 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::domain::text::truncate;
+use crate::domain::text::{head_bytes, truncate};
 
 /// Symbols kept per file: a 3,000-line module has a few hundred, and the
 /// first 120 with the count of the rest tell the model where to look.
@@ -190,7 +190,7 @@ pub fn outline(path: &str, content: &str) -> Option<Outline> {
     let mut lines = 0usize;
     for (index, raw) in content.lines().enumerate() {
         lines = index + 1;
-        let line = head(raw, MAX_LINE_BYTES);
+        let line = head_bytes(raw, MAX_LINE_BYTES);
         let trimmed = line.trim();
         if skip.comment(language, trimmed) || trimmed.is_empty() {
             continue;
@@ -230,18 +230,6 @@ pub fn outline(path: &str, content: &str) -> Option<Outline> {
         symbols,
         total,
     })
-}
-
-/// The first `max` bytes of `line`, at a character boundary.
-fn head(line: &str, max: usize) -> &str {
-    if line.len() <= max {
-        return line;
-    }
-    let mut end = max;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    &line[..end]
 }
 
 fn indentation(line: &str) -> usize {

@@ -407,4 +407,4 @@ pub fn render_triage(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

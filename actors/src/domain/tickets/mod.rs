@@ -287,6 +287,30 @@ pub struct DiffSummary {
     pub truncated: bool,
 }
 
+impl DiffSummary {
+    /// What a ticket keeps of `diff`; `from_source` says how its `from`
+    /// was chosen.
+    pub fn of(diff: &crate::domain::diff::DeployDiff, from_source: String) -> Self {
+        DiffSummary {
+            from: diff.from.clone(),
+            to: diff.to.clone(),
+            from_source,
+            files: diff
+                .files
+                .iter()
+                .map(|f| ChangedFileSummary {
+                    path: f.path.clone(),
+                    class: f.class,
+                    status: f.status,
+                    added: f.added,
+                    removed: f.removed,
+                })
+                .collect(),
+            truncated: diff.truncated,
+        }
+    }
+}
+
 /// A link the deterministic check found between an error and the diff.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DiffLink {

@@ -10,7 +10,8 @@
 use super::Coder;
 use crate::clock::now_ms;
 use crate::control::guard::Action;
-use crate::domain::tickets::render::{issue_labels, pull_request_body, pull_request_title};
+use crate::domain::coder::pull_request::{pull_request_body, pull_request_title};
+use crate::domain::tickets::render::issue_labels;
 use crate::domain::tickets::{PullRequestRef, TicketState};
 
 /// What publishing did.

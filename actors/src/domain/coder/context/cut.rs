@@ -5,6 +5,8 @@
 //! Text is scrubbed before it is cut, never after: a cut could otherwise
 //! split a secret so that no rule knows the half that is left.
 
+use crate::domain::text::head_bytes;
+
 /// How a piece may be cut when it does not fit whole.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum CutStyle {
@@ -97,11 +99,8 @@ fn middle(text: &str, max: usize) -> Option<String> {
 
 /// The start of one long line, cut at a character boundary, with `…`.
 fn first_line_cut(line: &str, max: usize) -> Option<String> {
-    let mut end = max.checked_sub('…'.len_utf8())?.min(line.len());
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    (end > 0).then(|| format!("{}…", &line[..end]))
+    let kept = head_bytes(line, max.checked_sub('…'.len_utf8())?);
+    (!kept.is_empty()).then(|| format!("{kept}…"))
 }
 
 #[cfg(test)]
@@ -127,7 +126,10 @@ mod tests {
             assert!(out.starts_with("line 1"), "{out}");
         }
         let out = cut(&text, 60, CutStyle::Head).expect("fits");
-        assert_eq!(out, "line 1\nline 2\nline 3\nline 4\n[… 96 more lines cut]");
+        assert_eq!(
+            out,
+            "line 1\nline 2\nline 3\nline 4\nline 5\n[… 95 more lines cut]"
+        );
         let long = "é".repeat(100);
         let out = cut(&long, 11, CutStyle::Head).expect("a cut line");
         assert!(out.len() <= 11 && out.ends_with('…'), "{out}");

@@ -34,7 +34,9 @@ fn deploy() -> DeployView {
     }
 }
 
-fn snapshot(name: &str, rendered: &RenderedPrompt) {
+/// Compares a rendered prompt with `actors/tests/snapshots/<name>`
+/// (`UPDATE_SNAPSHOTS=1` rewrites it).
+pub(crate) fn snapshot(name: &str, rendered: &RenderedPrompt) {
     let path: PathBuf = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/snapshots")
         .join(name);
