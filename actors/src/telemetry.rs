@@ -171,6 +171,14 @@ pub const METRICS: &[MetricDef] = &[
         "GitHub API calls, by operation and outcome.",
     ),
     counter(
+        "suture_agent_attempts_total",
+        "Coding agent attempts, by outcome (started, fixed, failed).",
+    ),
+    counter(
+        "suture_agent_publish_total",
+        "Fixes published or held back, by outcome (opened, push_failed, pr_failed).",
+    ),
+    counter(
         "suture_actor_restarts_total",
         "Actor restarts by the supervisor, by actor.",
     ),

@@ -271,7 +271,9 @@ impl Tools<'_> {
 
 /// `folder` as a path prefix (`""` for everything, else `folder/`).
 fn folder_prefix(folder: &str) -> Result<String, String> {
-    let folder = folder.trim().trim_matches('/');
+    // Only a trailing slash is dropped: a leading one is an absolute path,
+    // which RelPath refuses.
+    let folder = folder.trim().trim_end_matches('/');
     if folder.is_empty() || folder == "." {
         return Ok(String::new());
     }
