@@ -18,8 +18,7 @@ use suture_actors::store::tickets::{AnalysisCommit, TicketWrite};
 
 use crate::common::{eventually, get};
 
-#[path = "../../actors/tests/engine/common/openai_stub.rs"]
-mod openai_stub;
+use crate::common::openai_stub;
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/py-shop")

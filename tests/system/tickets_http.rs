@@ -12,8 +12,7 @@ use suture_actors::clock::now_ms;
 
 use crate::common::{eventually, get, post, start, start_in};
 
-#[path = "../../actors/tests/engine/common/openai_stub.rs"]
-mod openai_stub;
+use crate::common::openai_stub;
 
 const HOUR: i64 = 3_600_000;
 const MINUTE: i64 = 60_000;

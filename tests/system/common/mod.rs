@@ -1,6 +1,11 @@
 //! Shared by the integration tests: a real server on ephemeral ports with a
 //! temporary store, and a tiny HTTP client that exposes status codes.
+
 #![allow(dead_code)]
+
+/// The OpenAI-compatible stub the engine's tests use.
+#[path = "../../../actors/tests/engine/common/openai_stub.rs"]
+pub mod openai_stub;
 
 use std::net::SocketAddr;
 use std::time::Duration;
