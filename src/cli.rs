@@ -92,6 +92,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The kill switch: `on --reason "..."` stops every agent, LLM call and
+    /// action outside the sidecar at once (capture and tickets go on);
+    /// `off` resumes; `status` shows it.
+    KillSwitch {
+        #[arg(value_enum)]
+        action: KillSwitchAction,
+        /// Why (required for `on`).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+    },
     /// Print how good triage has been against operators' labels, the
     /// tickets per state and disposition, and what the LLM has cost.
     Report {
@@ -104,6 +116,14 @@ pub enum Command {
 }
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8787";
+
+/// `suture kill-switch on|off|status`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KillSwitchAction {
+    On,
+    Off,
+    Status,
+}
 
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -173,6 +193,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             crate::review::run(&url, action, json).await
         }
+        Command::KillSwitch {
+            action,
+            reason,
+            url,
+        } => {
+            let target = endpoint(&url, "/v1/admin/kill-switch");
+            let reply = match action {
+                KillSwitchAction::Status => crate::client::request("GET", &target, None).await?,
+                KillSwitchAction::On | KillSwitchAction::Off => {
+                    let engaged = action == KillSwitchAction::On;
+                    if engaged && reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+                        anyhow::bail!(
+                            "a reason is required: suture kill-switch on --reason \"...\""
+                        );
+                    }
+                    let body = json!({"engaged": engaged, "reason": reason.unwrap_or_default()});
+                    crate::client::request("POST", &target, Some(&body)).await?
+                }
+            };
+            print!("{}", render_kill_switch(&reply));
+            Ok(())
+        }
         Command::Report { url, json } => {
             let report = crate::client::request("GET", &endpoint(&url, "/v1/report"), None).await?;
             if json {
@@ -241,6 +283,24 @@ async fn serve(path: Option<PathBuf>) -> anyhow::Result<()> {
 
 fn endpoint(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The kill switch in one line.
+pub fn render_kill_switch(switch: &Value) -> String {
+    let since = switch["at_ms"]
+        .as_i64()
+        .filter(|at| *at > 0)
+        .map(crate::wire::time::format_rfc3339)
+        .unwrap_or_else(|| "-".into());
+    if switch["engaged"] == Value::Bool(true) {
+        format!(
+            "kill switch ENGAGED since {since} by {}: {}\n",
+            text(&switch["by"]),
+            text(&switch["reason"])
+        )
+    } else {
+        format!("kill switch off (last change {since})\n")
+    }
 }
 
 /// The human form of `GET /v1/status`.
@@ -317,6 +377,9 @@ pub fn render_status(status: &Value) -> String {
         out.push_str(&render_coder(coder));
     }
     out.push_str(&llm_line(&status["llm"]));
+    if status["kill_switch"]["engaged"] == Value::Bool(true) {
+        out.push_str(&render_kill_switch(&status["kill_switch"]));
+    }
     if let Some(restarts) = status["supervision"]["restarts"]
         .as_object()
         .filter(|r| !r.is_empty())

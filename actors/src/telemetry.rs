@@ -170,6 +170,14 @@ pub const METRICS: &[MetricDef] = &[
         "suture_github_calls_total",
         "GitHub API calls, by operation and outcome.",
     ),
+    gauge(
+        "suture_kill_switch_engaged",
+        "1 while the kill switch is engaged (no agent, no LLM call, nothing outside the sidecar).",
+    ),
+    counter(
+        "suture_kill_switch_changes_total",
+        "Kill switch flips, by the state set.",
+    ),
     counter(
         "suture_agent_attempts_total",
         "Coding agent attempts, by outcome (started, fixed, failed).",

@@ -717,3 +717,47 @@ async fn on_a_fresh_store_a_deploy_that_introduces_an_error_becomes_a_ticket() {
     );
     server.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_is_set_over_http_and_survives_a_restart() {
+    let server = start(|_| {}).await;
+    let url = format!("{}/v1/admin/kill-switch", server.base);
+    let off = get(&url).await;
+    assert_eq!(off.status, 200, "{}", off.json);
+    assert_eq!(off.json["engaged"], false, "{}", off.json);
+    for (body, field) in [
+        (r#"{"engaged": true}"#, "reason"),
+        (r#"{"engaged": true, "reason": "   "}"#, "reason"),
+        (r#"{"engaged": "yes", "reason": "x"}"#, "body"),
+        (r#"{"on": true}"#, "body"),
+    ] {
+        let reply = post(&url, body).await;
+        assert_eq!(reply.status, 400, "{body}: {}", reply.json);
+        assert_eq!(reply.json["field"], field, "{body}: {}", reply.json);
+    }
+    assert_eq!(
+        get(&url).await.json["engaged"],
+        false,
+        "a refused request changed nothing"
+    );
+    let on = post(&url, r#"{"engaged": true, "reason": "bad fixes in prod"}"#).await;
+    assert_eq!(on.status, 200, "{}", on.json);
+    assert_eq!(on.json["engaged"], true);
+    assert_eq!(on.json["reason"], "bad fixes in prod");
+    let status = get(&format!("{}/v1/status", server.base)).await.json;
+    assert_eq!(status["kill_switch"]["engaged"], true, "{status}");
+    assert_eq!(status["coder"]["halted"], true, "{status}");
+
+    // A restart keeps it engaged.
+    let dir = server.dir;
+    server.running.shutdown().await;
+    let server = start_in(dir, |_| {}).await;
+    let url = format!("{}/v1/admin/kill-switch", server.base);
+    let after = get(&url).await.json;
+    assert_eq!(after["engaged"], true, "{after}");
+    assert_eq!(after["reason"], "bad fixes in prod", "{after}");
+    let off = post(&url, r#"{"engaged": false}"#).await;
+    assert_eq!(off.status, 200, "{}", off.json);
+    assert_eq!(get(&url).await.json["engaged"], false);
+    server.running.shutdown().await;
+}

@@ -23,6 +23,14 @@ pub enum ControlMsg {
         reason: String,
         reply: RpcReplyPort<Result<Ticket, TicketUpdateError>>,
     },
+    /// Engage or disengage the kill switch (durable and in force when
+    /// answered).
+    SetKillSwitch {
+        engaged: bool,
+        reason: String,
+        by: String,
+        reply: RpcReplyPort<Result<crate::domain::control::KillSwitch, super::KillSwitchError>>,
+    },
     /// Panics inside the handler: lets tests prove supervision works.
     #[doc(hidden)]
     InjectPanic,
@@ -67,6 +75,14 @@ impl Actor for ControlActor {
             } => {
                 let result = control.move_ticket(&id, to, &reason);
                 let _ = reply.send(durable(control, result).await);
+            }
+            ControlMsg::SetKillSwitch {
+                engaged,
+                reason,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(control.set_kill_switch(engaged, &reason, &by).await);
             }
             ControlMsg::InjectPanic => panic!("injected panic in control"),
         }

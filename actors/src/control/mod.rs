@@ -18,7 +18,7 @@ pub mod guard;
 use std::sync::Arc;
 
 use crate::clock::now_ms;
-use crate::domain::control::PersistedControl;
+use crate::domain::control::{Halt, KillSwitch, PersistedControl};
 use crate::domain::scrub::Scrubber;
 use crate::domain::tickets::{Label, Ticket, TicketState};
 use crate::store::Store;
@@ -29,11 +29,88 @@ use crate::store::tickets::TicketUpdateError;
 pub struct Control {
     store: Store,
     scrubber: Arc<Scrubber>,
+    halt: Halt,
+}
+
+/// Why the kill switch was not flipped.
+#[derive(Debug, thiserror::Error)]
+pub enum KillSwitchError {
+    #[error("a reason is required to engage the kill switch")]
+    ReasonRequired,
+    #[error("the kill switch could not be stored: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 impl Control {
+    /// The control state over `store`; the kill switch starts as the store
+    /// last recorded it (an engaged switch survives a restart).
     pub fn new(store: Store, scrubber: Arc<Scrubber>) -> Self {
-        Self { store, scrubber }
+        let halt = Halt::default();
+        match store.kill_switch() {
+            Ok(switch) => halt.set(switch.engaged),
+            // Unreadable: engaged, the safe reading of a switch nobody can see.
+            Err(error) => {
+                tracing::error!(%error, "the kill switch is unreadable; it is taken as engaged");
+                halt.set(true);
+            }
+        }
+        if halt.engaged() {
+            tracing::warn!(
+                "the kill switch is engaged: no agent runs, no LLM call and nothing outside the sidecar happens until it is disengaged"
+            );
+        }
+        metrics::gauge!("suture_kill_switch_engaged").set(if halt.engaged() { 1.0 } else { 0.0 });
+        Self {
+            store,
+            scrubber,
+            halt,
+        }
+    }
+
+    /// The flag everything that acts reads.
+    pub fn halt(&self) -> Halt {
+        self.halt.clone()
+    }
+
+    /// The kill switch as recorded.
+    pub fn kill_switch(&self) -> KillSwitch {
+        self.store.kill_switch().unwrap_or_else(|_| KillSwitch {
+            engaged: self.halt.engaged(),
+            reason: "the stored kill switch is unreadable".into(),
+            ..KillSwitch::default()
+        })
+    }
+
+    /// Flips the kill switch: stored and flushed first, then the shared
+    /// flag set, so it is durable and in force when this returns.
+    /// Disengaging needs no reason; engaging does.
+    pub async fn set_kill_switch(
+        &self,
+        engaged: bool,
+        reason: &str,
+        by: &str,
+    ) -> Result<KillSwitch, KillSwitchError> {
+        let reason = reason.trim();
+        if engaged && reason.is_empty() {
+            return Err(KillSwitchError::ReasonRequired);
+        }
+        let switch = KillSwitch {
+            engaged,
+            reason: reason.chars().take(2000).collect(),
+            by: by.to_string(),
+            at_ms: now_ms(),
+        };
+        if engaged {
+            // In force at once; stored before the answer.
+            self.halt.set(true);
+        }
+        self.store.set_kill_switch(&switch)?;
+        self.store.flush().await?;
+        self.halt.set(engaged);
+        metrics::gauge!("suture_kill_switch_engaged").set(if engaged { 1.0 } else { 0.0 });
+        metrics::counter!("suture_kill_switch_changes_total", "engaged" => if engaged { "true" } else { "false" }).increment(1);
+        tracing::warn!(engaged, reason = %switch.reason, by = %switch.by, "kill switch");
+        Ok(switch)
     }
 
     /// Saves the LLM client's budget spend and breaker (durable with the

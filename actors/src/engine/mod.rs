@@ -107,6 +107,15 @@ pub enum CommandError {
     Review(#[from] crate::stages::coder::review::ReviewError),
 }
 
+/// Why the kill switch was not flipped.
+#[derive(Debug, thiserror::Error)]
+pub enum KillSwitchCommandError {
+    #[error(transparent)]
+    Refused(#[from] crate::control::KillSwitchError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
 /// How long an approval may take: it pushes and opens a pull request.
 const REVIEW_TIMEOUT: Duration = Duration::from_secs(120);
 
@@ -184,6 +193,7 @@ impl Engine {
         if let Some(saved) = control.restore_llm() {
             llm.client.restore(&saved);
         }
+        llm.client.attach_halt(control.halt());
         let repo = crate::clients::git::Repo::open(&config.repo).await?;
         let github = crate::clients::github::GitHub::new(&config.github)?;
         if let Some(github) = &github {
@@ -363,6 +373,48 @@ impl EngineHandle {
             );
         }
         out
+    }
+
+    /// The kill switch as recorded.
+    pub fn kill_switch(&self) -> Result<crate::domain::control::KillSwitch, EngineError> {
+        Ok(self.inner.store.kill_switch()?)
+    }
+
+    /// Engages or disengages the kill switch. When this returns it is
+    /// stored, in force for every LLM call and outside action, and the
+    /// running agents have been killed (their processes with them; their
+    /// tickets held in the queue). Disengaging lets the held work resume.
+    pub async fn set_kill_switch(
+        &self,
+        engaged: bool,
+        reason: &str,
+        by: &str,
+    ) -> Result<crate::domain::control::KillSwitch, KillSwitchCommandError> {
+        use crate::stages::coder::CoderMsg;
+        let (reason_text, by_text) = (reason.to_string(), by.to_string());
+        let message = move |reply| ControlMsg::SetKillSwitch {
+            engaged,
+            reason: reason_text,
+            by: by_text,
+            reply,
+        };
+        let switch = ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await??;
+        let coder = self.slot::<CoderMsg>();
+        if engaged {
+            // The flag already stops new work; this stops what runs.
+            if let Err(e) = ask(&coder, "coder", CoderMsg::Halt, QUERY_TIMEOUT).await {
+                tracing::error!(error = %e, "running agents were not stopped at once; they stop at their next step");
+            }
+        } else {
+            coder.cast(CoderMsg::Nudge);
+        }
+        Ok(switch)
     }
 
     /// The coding agent's state, or `None` while it restarts.

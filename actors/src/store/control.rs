@@ -1,14 +1,15 @@
 //! The `control` tree: the state that governs whether and how much Suture
-//! may act, one JSON value per key. Today the LLM client's budget spend and
-//! breaker (`llm`); the kill switch, autonomy level and rate-limit windows
-//! join it. Read and written only through [`crate::control`].
+//! may act, one JSON value per key: the LLM client's budget spend and
+//! breaker (`llm`), the kill switch (`kill_switch`); the autonomy level and
+//! rate-limit windows join them. Read and written only through [`crate::control`].
 //!
 //! Writes are made durable by the next [`Store::flush`].
 
 use super::{Store, StoreError};
-use crate::domain::control::PersistedControl;
+use crate::domain::control::{KillSwitch, PersistedControl};
 
 const LLM_KEY: &[u8] = b"llm";
+const KILL_SWITCH_KEY: &[u8] = b"kill_switch";
 /// Where the LLM state lived before the control tree (in `meta`).
 const LEGACY_LLM_KEY: &[u8] = b"llm_state";
 
@@ -25,6 +26,21 @@ impl Store {
     /// Saves the LLM client's control state.
     pub fn set_llm_control(&self, state: &PersistedControl) -> Result<(), StoreError> {
         self.control.insert(LLM_KEY, serde_json::to_vec(state)?)?;
+        Ok(())
+    }
+
+    /// The kill switch as last set (disengaged when never set).
+    pub fn kill_switch(&self) -> Result<KillSwitch, StoreError> {
+        match self.control.get(KILL_SWITCH_KEY)? {
+            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            None => Ok(KillSwitch::default()),
+        }
+    }
+
+    /// Records the kill switch (durable with the next flush).
+    pub fn set_kill_switch(&self, switch: &KillSwitch) -> Result<(), StoreError> {
+        self.control
+            .insert(KILL_SWITCH_KEY, serde_json::to_vec(switch)?)?;
         Ok(())
     }
 

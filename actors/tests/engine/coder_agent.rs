@@ -195,6 +195,7 @@ impl Scene {
             llm_env: LlmEndpoint::default(),
             github,
             guard: Guard::new(shadow),
+            halt: suture_actors::domain::control::Halt::default(),
             worktrees: self.dir.path().join("worktrees"),
             disabled: None,
         })
@@ -896,6 +897,106 @@ async fn a_stuck_external_agent_is_killed_with_everything_it_started() -> Result
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(scene.worktrees_left(), Vec::<PathBuf>::new());
+    manager.stop(None);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_kill_switch_kills_a_running_agent_holds_its_ticket_and_resumes_it() -> Result<(), Error>
+{
+    let scene = Scene::new(vec![Reply::answer(&fix_reply()?)], true).await?;
+    let id = scene.ticket("'coupon'")?;
+    // The first test run hangs (and says who it is); later ones are pytest.
+    let pids = scene.dir.path().join("pids");
+    let marker = scene.dir.path().join("hung-once");
+    let CommandLine::Argv(pytest) = pytest()? else {
+        return Err("pytest is an argv".into());
+    };
+    let tests = CommandLine::Shell(format!(
+        "if [ -e {marker} ]; then exec {pytest}; fi; touch {marker}; echo $$ >> {pids}; sleep 300 & echo $! >> {pids}; wait",
+        marker = marker.display(),
+        pids = pids.display(),
+        pytest = pytest.join(" "),
+    ));
+    let halt = suture_actors::domain::control::Halt::default();
+    let mut coder = scene
+        .coder_testing_with(agent_config(), false, tests)
+        .await?;
+    coder.guard = Guard::new(false).with_halt(halt.clone());
+    coder.halt = halt.clone();
+    let manager = scene.start(coder).await?;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let running: Vec<u32> = loop {
+        let found: Vec<u32> = std::fs::read_to_string(&pids)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if found.len() >= 2 {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "the agent never ran the tests");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    // Engage: the flag first (as the control actor does), then the agents.
+    halt.set(true);
+    let stopped = ractor::call!(manager, CoderMsg::Halt)?;
+    assert_eq!(stopped, 1);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while running
+        .iter()
+        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the agent's processes outlived the kill switch"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let attempt = &scene.store.attempts(&id)?[0];
+    assert_eq!(attempt.state, AttemptState::Interrupted);
+    assert!(attempt.reason.contains("kill switch"), "{}", attempt.reason);
+    assert_eq!(
+        scene.store.agent_queue()?,
+        vec![id.clone()],
+        "the ticket is held, not lost"
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !scene.worktrees_left().is_empty() {
+        assert!(Instant::now() < deadline, "the halted worktree stayed");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Held while engaged: a nudge starts nothing.
+    manager.cast(CoderMsg::Nudge)?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(scene.store.attempts(&id)?.len(), 1);
+    let server = scene.github.as_ref().ok_or("github")?;
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+
+    // Disengage: the held ticket resumes and is fixed and published.
+    halt.set(false);
+    manager.cast(CoderMsg::Nudge)?;
+    let ticket = scene
+        .wait_for(
+            &id,
+            &[
+                TicketState::PrOpen,
+                TicketState::Escalated,
+                TicketState::Review,
+            ],
+        )
+        .await?;
+    assert_eq!(ticket.state, TicketState::PrOpen, "{:?}", ticket.audit);
+    let attempts = scene.store.attempts(&id)?;
+    assert_eq!(attempts.len(), 2);
+    assert_eq!(attempts[1].state, AttemptState::Succeeded);
     manager.stop(None);
     Ok(())
 }

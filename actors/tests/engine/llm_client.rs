@@ -431,3 +431,25 @@ async fn connection_refused_is_retried_then_reported() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_kill_switch_refuses_every_call_and_nothing_is_sent() {
+    let stub = Stub::start(vec![Reply::answer("{}")]).await;
+    let llm = client(&config(&stub));
+    let halt = suture_actors::domain::control::Halt::default();
+    llm.attach_halt(halt.clone());
+    halt.set(true);
+    let refused = llm.ask(&prompt(), analyzer).await;
+    assert!(
+        matches!(refused, Err(LlmError::Refused(Refused::KillSwitch))),
+        "{refused:?}"
+    );
+    assert!(
+        stub.requests().is_empty(),
+        "a call left while the switch was engaged"
+    );
+    // Disengaged, calls go out again.
+    halt.set(false);
+    let _ = llm.ask(&prompt(), analyzer).await;
+    assert_eq!(stub.requests().len(), 1);
+}

@@ -7,6 +7,7 @@
 //! Two groups: `ingest` (what browsers and SDKs post to: CORS, per-route
 //! body limits) and `admin` (deploys, gate, tickets, signatures, status).
 
+pub mod admin;
 pub mod capture;
 pub mod common;
 pub mod cors;
@@ -54,6 +55,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/tickets/{id}", get(tickets::get_ticket))
         .route("/v1/tickets/{id}/label", post(tickets::label_ticket))
         .route("/v1/tickets/{id}/state", post(tickets::move_ticket))
+        .route(
+            "/v1/admin/kill-switch",
+            get(admin::get_kill_switch).post(admin::set_kill_switch),
+        )
         .route("/v1/tickets/{id}/fix", get(fixes::get_fix))
         .route("/v1/tickets/{id}/fix/approve", post(fixes::approve_fix))
         .route("/v1/tickets/{id}/fix/reject", post(fixes::reject_fix))

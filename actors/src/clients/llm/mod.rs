@@ -50,6 +50,8 @@ pub enum Refused {
     },
     #[error("the LLM circuit breaker is open (next probe in {retry_in:?})")]
     BreakerOpen { retry_in: Duration },
+    #[error("the kill switch is engaged")]
+    KillSwitch,
 }
 
 impl Refused {
@@ -66,6 +68,7 @@ impl Refused {
                 ..
             } => "over_budget_daily",
             Refused::BreakerOpen { .. } => "breaker_open",
+            Refused::KillSwitch => "kill_switch",
         }
     }
 }
@@ -166,6 +169,8 @@ struct Configured {
 }
 
 struct Control {
+    /// The kill switch: engaged, every call is refused.
+    halt: crate::domain::control::Halt,
     clock: Clock,
     budget: TokenBudget,
     breaker: Breaker,
@@ -262,6 +267,7 @@ impl LlmClient {
                 retry_backoff: config.retry_backoff,
                 scrubber,
                 control: Mutex::new(Control {
+                    halt: crate::domain::control::Halt::default(),
                     clock: Arc::new(crate::clock::now_ms),
                     budget: TokenBudget::new(config.hourly_token_budget, config.daily_token_budget),
                     breaker: Breaker::new(config.breaker_failures, config.breaker_cooldown),
@@ -282,6 +288,14 @@ impl LlmClient {
 
     pub fn is_configured(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// Makes every call obey the kill switch `halt` (the engine does, at
+    /// start; every clone shares it).
+    pub fn attach_halt(&self, halt: crate::domain::control::Halt) {
+        if let Some(c) = &self.inner {
+            c.lock().halt = halt;
+        }
     }
 
     /// Sends `prompt`, checks the answer with `parse`, and returns it.
@@ -421,6 +435,9 @@ impl Configured {
             estimate_tokens(sent_bytes).saturating_add(u64::from(self.max_output_tokens));
         let reservation = {
             let mut control = self.lock();
+            if control.halt.engaged() {
+                return Err(refuse(Refused::KillSwitch));
+            }
             let now = (control.clock)();
             // Budget first: a refused call must not take the half-open probe.
             let reservation = match control.budget.admit(now, estimate) {

@@ -55,6 +55,10 @@ pub enum CoderMsg {
         reason: String,
         reply: RpcReplyPort<Result<ReviewOutcome, ReviewError>>,
     },
+    /// The kill switch was engaged: kill every running agent (and so its
+    /// processes), end its attempt as interrupted and hold its ticket in the
+    /// queue; answers how many were stopped.
+    Halt(RpcReplyPort<usize>),
     Status(RpcReplyPort<CoderStatus>),
     #[doc(hidden)]
     InjectPanic,
@@ -67,6 +71,8 @@ pub struct CoderStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub disabled_reason: Option<String>,
     pub max_concurrent: usize,
+    /// The kill switch holds the queue.
+    pub halted: bool,
     pub running: Vec<RunningAttempt>,
     pub queued: usize,
     pub started: u64,
@@ -169,8 +175,13 @@ impl Actor for CoderManager {
                     let _ = reply.send(review::reject(&coder, &ticket, &reason).await);
                 }));
             }
+            CoderMsg::Halt(reply) => {
+                let stopped = halt_agents(state);
+                let _ = reply.send(stopped);
+            }
             CoderMsg::Status(reply) => {
                 let mut status = state.status.clone();
+                status.halted = state.coder.halt.engaged();
                 status.running = state.running.values().map(|(r, _)| r.clone()).collect();
                 status.queued = state.coder.store.agent_queue().map_or(0, |q| q.len());
                 let _ = reply.send(status);
@@ -251,6 +262,10 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
             coder.store.enqueue_agent(&ticket.id)?;
         }
     }
+    if coder.halt.engaged() {
+        // Held: the queue keeps the work until the switch is disengaged.
+        return Ok(());
+    }
     for id in coder.store.agent_queue()? {
         if state.running.len() >= coder.config.max_concurrent {
             break;
@@ -261,6 +276,58 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
         }
     }
     Ok(())
+}
+
+/// Kills every running agent for the kill switch. Killing an agent drops
+/// its state, which aborts its attempt and kills the attempt's process
+/// groups. Each attempt is recorded as interrupted and its ticket queued
+/// again (held until the switch is disengaged); worktrees are removed once
+/// the agents are gone. Returns the agents stopped.
+fn halt_agents(state: &mut ManagerState) -> usize {
+    let stopped: Vec<(RunningAttempt, ActorRef<AgentMsg>)> =
+        state.running.drain().map(|(_, entry)| entry).collect();
+    for (_, agent) in &stopped {
+        agent.kill();
+    }
+    let now = now_ms();
+    let coder = state.coder.clone();
+    let count = stopped.len();
+    for (running, _) in &stopped {
+        let record = coder
+            .store
+            .attempts(&running.ticket)
+            .ok()
+            .and_then(|a| a.into_iter().find(|a| a.attempt == running.attempt));
+        if let Some(mut record) = record.filter(|r| r.state == AttemptState::Running) {
+            record.end(
+                AttemptState::Interrupted,
+                now,
+                "the kill switch was engaged",
+            );
+            if let Err(e) = coder.store.finish_attempt(&record) {
+                tracing::error!(ticket = %record.ticket, error = %e, "the halted attempt was not recorded");
+            }
+            if let Err(e) = coder.store.enqueue_agent(&record.ticket) {
+                tracing::error!(ticket = %record.ticket, error = %e, "the halted ticket was not queued again");
+            }
+        }
+        tracing::warn!(ticket = %running.ticket, attempt = running.attempt, "coding agent killed by the kill switch");
+    }
+    state.tasks.push(OwnedTask::spawn(async move {
+        for (running, agent) in stopped {
+            // The processes die with the agent's state; the worktree goes after.
+            let _ = agent.wait(Some(std::time::Duration::from_secs(5))).await;
+            let path = coder
+                .store
+                .attempts(&running.ticket)
+                .ok()
+                .and_then(|a| a.into_iter().find(|a| a.attempt == running.attempt))
+                .and_then(|a| a.worktree);
+            remove_worktree(&coder, path.as_deref()).await;
+        }
+        let _ = coder.store.flush().await;
+    }));
+    count
 }
 
 /// A triaged fix candidate nobody has tried, none of whose signatures
@@ -301,11 +368,16 @@ async fn take_lease(
         return Ok(None);
     }
     let attempts = coder.store.attempts(id)?;
-    if attempts.len() >= coder.config.max_attempts as usize {
+    // An attempt the kill switch or a stop interrupted did not get to try.
+    let tried = attempts
+        .iter()
+        .filter(|a| a.state != AttemptState::Interrupted)
+        .count();
+    if tried >= coder.config.max_attempts as usize {
         escalate(
             coder,
             id,
-            &format!("{} attempts made (agent.max_attempts)", attempts.len()),
+            &format!("{tried} attempts made (agent.max_attempts)"),
         );
         return Ok(None);
     }

@@ -77,6 +77,8 @@ pub struct Coder {
     pub github: Option<GitHub>,
     /// Asked before a push and a pull request.
     pub guard: Guard,
+    /// The kill switch: engaged, no agent starts.
+    pub halt: crate::domain::control::Halt,
     pub guardrails: Arc<Guardrails>,
     /// Where worktrees are made (see [`attempt::worktrees_folder`]).
     pub worktrees: PathBuf,
