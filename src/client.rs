@@ -26,7 +26,16 @@ pub async fn request_within(
     }
     let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let payload = body.map(|b| b.to_string()).unwrap_or_default();
-    let request = hyper::Request::builder()
+    let mut builder = hyper::Request::builder();
+    // The admin token, from the variable the sidecar's default
+    // `admin.token_env` names; never on the command line.
+    if let Some(token) = std::env::var("SUTURE_ADMIN_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())
+    {
+        builder = builder.header("authorization", format!("Bearer {}", token.trim()));
+    }
+    let request = builder
         .method(method)
         .uri(url)
         .header("content-type", "application/json")

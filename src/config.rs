@@ -20,6 +20,7 @@ use suture_actors::config::{
 pub struct Config {
     pub server: ServerConfig,
     pub log: LogConfig,
+    pub admin: AdminConfig,
     pub store: StoreConfig,
     pub ingest: IngestConfig,
     pub queue: QueueConfig,
@@ -45,6 +46,7 @@ impl Default for Config {
         Self {
             server: ServerConfig::default(),
             log: LogConfig::default(),
+            admin: AdminConfig::default(),
             store: StoreConfig::default(),
             ingest: IngestConfig::default(),
             queue: QueueConfig::default(),
@@ -177,6 +179,25 @@ impl Default for GelfConfig {
             accept_stack_traces: true,
             chunk_expiry: std::time::Duration::from_secs(5),
             chunk_memory_bytes: 32 * 1024 * 1024,
+        }
+    }
+}
+
+/// `[admin]`: who may use the admin API (see `server::http::auth`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    /// The environment variable holding the admin token. Set and not
+    /// empty: every admin request needs `Authorization: Bearer <token>`.
+    /// Unset: the admin API answers only on a loopback listener, and only
+    /// requests a web page cannot make. The token never goes in this file.
+    pub token_env: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            token_env: "SUTURE_ADMIN_TOKEN".into(),
         }
     }
 }

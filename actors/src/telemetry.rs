@@ -170,6 +170,10 @@ pub const METRICS: &[MetricDef] = &[
         "suture_github_calls_total",
         "GitHub API calls, by operation and outcome.",
     ),
+    counter(
+        "suture_admin_refused_total",
+        "Admin API requests refused (401: no or wrong token; 403: a request a web page could make, without a token), by status.",
+    ),
     gauge(
         "suture_kill_switch_engaged",
         "1 while the kill switch is engaged (no agent, no LLM call, nothing outside the sidecar).",

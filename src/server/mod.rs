@@ -48,7 +48,30 @@ impl Drop for Running {
 /// Starts the engine and both listeners. Ports 0 bind ephemeral ports
 /// (tests read the bound addresses from [`Running`]).
 pub async fn start(config: Config) -> anyhow::Result<Running> {
+    let token = std::env::var(&config.admin.token_env).ok();
+    start_with_admin_token(config, token).await
+}
+
+/// [`start`] with the admin token given (tests; `start` reads it from the
+/// variable `admin.token_env` names).
+pub async fn start_with_admin_token(
+    config: Config,
+    admin_token: Option<String>,
+) -> anyhow::Result<Running> {
     let config = Arc::new(config);
+    // Refused before anything starts: an admin API open to the network.
+    if !config.server.http_addr.ip().is_loopback()
+        && admin_token.as_deref().is_none_or(|t| t.trim().is_empty())
+    {
+        anyhow::bail!(
+            http::auth::AdminAuth::new(None, config.server.http_addr)
+                .err()
+                .map_or_else(
+                    || "the admin API needs a token".to_string(),
+                    |e| e.to_string()
+                )
+        );
+    }
     crate::telemetry::prometheus();
     // The engine gets a runtime of its own: under load the HTTP runtime's
     // run queues hold hundreds of request tasks, and a group commit's flush
@@ -70,6 +93,13 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
         .await
         .with_context(|| format!("cannot bind server.http_addr {}", config.server.http_addr))?;
     let http_addr = listener.local_addr()?;
+    let admin_auth = Arc::new(http::auth::AdminAuth::new(admin_token, http_addr)?);
+    if !admin_auth.has_token() {
+        tracing::info!(
+            "no admin token ({} is unset): the admin API answers only local requests that a web page cannot make",
+            config.admin.token_env
+        );
+    }
     let socket = udp::bind(config.server.udp_addr, config.server.udp_recv_buffer)
         .with_context(|| format!("cannot bind server.udp_addr {}", config.server.udp_addr))?;
     let udp_addr = socket.local_addr()?;
@@ -86,7 +116,7 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
     };
     let http_stop = stop.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(listener, http::router(state))
+        axum::serve(listener, http::router(state, admin_auth))
             .with_graceful_shutdown(async move { http_stop.cancelled().await })
             .await
     });

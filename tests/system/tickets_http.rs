@@ -761,3 +761,98 @@ async fn the_kill_switch_is_set_over_http_and_survives_a_restart() {
     assert_eq!(get(&url).await.json["engaged"], false);
     server.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_an_admin_token_admin_calls_need_it_and_ingest_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::common::test_config(dir.path());
+    let running = suture::server::start_with_admin_token(config, Some("s3cret-admin".into()))
+        .await
+        .expect("starts");
+    let base = format!("http://{}", running.http_addr);
+    let url = format!("{base}/v1/admin/kill-switch");
+    let engage = r#"{"engaged": true, "reason": "test"}"#;
+    let json = ("content-type", "application/json");
+    for headers in [
+        vec![json],
+        vec![json, ("authorization", "Bearer wrong")],
+        vec![json, ("authorization", "s3cret-admin")],
+    ] {
+        let reply = crate::common::send_with("POST", &url, &headers, engage).await;
+        assert_eq!(reply.status, 401, "{headers:?}: {}", reply.json);
+        assert_eq!(
+            reply
+                .headers
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer")
+        );
+    }
+    for path in ["/v1/tickets", "/v1/status", "/v1/deploys"] {
+        assert_eq!(get(&format!("{base}{path}")).await.status, 401, "{path}");
+    }
+    let token = ("authorization", "Bearer s3cret-admin");
+    let state = crate::common::send_with("GET", &url, &[token], "").await;
+    assert_eq!(state.status, 200, "{}", state.json);
+    assert_eq!(
+        state.json["engaged"], false,
+        "a refused call changed nothing"
+    );
+    let on = crate::common::send_with("POST", &url, &[json, token], engage).await;
+    assert_eq!(on.status, 200, "{}", on.json);
+    // Ingest keeps its own rules; health and metrics stay open.
+    let event = post(
+        &format!("{base}/v1/events"),
+        event("Boom", "boom", now_ms(), "u1").to_string(),
+    )
+    .await;
+    assert_eq!(event.status, 200, "{}", event.json);
+    assert_eq!(get(&format!("{base}/healthz")).await.status, 200);
+    assert_eq!(get(&format!("{base}/metrics")).await.status, 200);
+    running.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_token_web_pages_cannot_use_the_admin_api() {
+    let server = start(|_| {}).await;
+    let url = format!("{}/v1/admin/kill-switch", server.base);
+    // A cross-site form post, and a page's fetch with its Origin.
+    let form = crate::common::send_with(
+        "POST",
+        &url,
+        &[
+            ("content-type", "application/x-www-form-urlencoded"),
+            ("origin", "https://evil.example"),
+        ],
+        "engaged=true&reason=x",
+    )
+    .await;
+    assert_eq!(form.status, 403, "{}", form.json);
+    let fetch = crate::common::send_with(
+        "POST",
+        &url,
+        &[
+            ("content-type", "application/json"),
+            ("origin", "https://evil.example"),
+        ],
+        r#"{"engaged": true, "reason": "x"}"#,
+    )
+    .await;
+    assert_eq!(fetch.status, 403, "{}", fetch.json);
+    let rebound = crate::common::send_with("GET", &url, &[("host", "evil.example")], "").await;
+    assert_eq!(rebound.status, 403, "{}", rebound.json);
+    assert_eq!(get(&url).await.json["engaged"], false, "nothing changed");
+    assert!(
+        rebound.headers.get("access-control-allow-origin").is_none(),
+        "no CORS on admin routes"
+    );
+    server.running.shutdown().await;
+
+    // And it does not start exposed without a token.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = crate::common::test_config(dir.path());
+    config.server.http_addr = "0.0.0.0:0".parse().expect("addr");
+    let refused = suture::server::start_with_admin_token(config, None).await;
+    let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
+    assert!(error.contains("without a token"), "{error}");
+}

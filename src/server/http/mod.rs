@@ -4,10 +4,13 @@
 //! Route files depend on `state`, `common` and `error`, never on this file
 //! or on each other (but `health`, which counts tickets for the status).
 //!
-//! Two groups: `ingest` (what browsers and SDKs post to: CORS, per-route
-//! body limits) and `admin` (deploys, gate, tickets, signatures, status).
+//! Three groups: `ingest` (what browsers and SDKs post to: CORS, per-route
+//! body limits), `admin` (deploys, traffic, gate, tickets, fixes, the kill
+//! switch, signatures, status: behind [`auth`]), and `open` (health,
+//! readiness, metrics, the capture script).
 
 pub mod admin;
+pub mod auth;
 pub mod capture;
 pub mod common;
 pub mod cors;
@@ -31,8 +34,9 @@ use axum::routing::{get, post};
 use cors::CorsPolicy;
 pub use state::AppState;
 
-/// The router, with the body limit from config.
-pub fn router(state: AppState) -> Router {
+/// The router, with the body limit from config and the admin API's access
+/// rule.
+pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
     let body_limit = state.config.server.max_body_bytes;
     let cors = Arc::new(CorsPolicy::new(&state.config.server.cors_origins));
     // Ingest routes browsers post to: CORS, each with its own body limit.
@@ -67,10 +71,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/signatures", get(signatures::list_signatures))
         .route("/v1/signatures/{id}", get(signatures::get_signature))
         .route("/v1/status", get(health::status))
+        .layer(axum::middleware::from_fn_with_state(
+            admin_auth,
+            auth::require_admin,
+        ))
+        .layer(DefaultBodyLimit::max(body_limit));
+    let open = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/capture.js", get(capture::script))
         .layer(DefaultBodyLimit::max(body_limit));
-    ingest.merge(admin).with_state(state)
+    ingest.merge(admin).merge(open).with_state(state)
 }
