@@ -16,7 +16,7 @@ use crate::clients::github::{GitHub, IssueDraft};
 use crate::clients::llm::LlmParts;
 use crate::clock::now_ms;
 use crate::control::Control;
-use crate::control::guard::{Action, Guard};
+use crate::control::guard::{Action, Guard, Refusal};
 use crate::domain::analyzer::exception_view;
 use crate::domain::llm::parse::parse_triage;
 use crate::domain::llm::prompt::{self, Boundary, DeployView, render_triage};
@@ -523,15 +523,16 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
         if !worth {
             continue;
         }
-        if ctx.guard.permit(Action::OpenIssue).is_err() {
+        if let Err(refusal) = ctx.guard.permit(Action::OpenIssue) {
+            // Said once; the issue is opened by a later pass when the guard
+            // permits (shadow mode off, the kill switch disengaged).
             if ticket.github.is_none() && !ticket.audit.iter().any(|a| a.action == "shadow") {
+                let why = match refusal {
+                    Refusal::Shadow(_) => "shadow mode: a GitHub issue would be opened (tickets.shadow = false to open it)".to_string(),
+                    other => format!("{other}; it is opened once that changes"),
+                };
                 let _ = ctx.store.update_ticket(&ticket.id, |t| {
-                    t.audit(
-                        now_ms(),
-                        "github",
-                        "shadow",
-                        "shadow mode: a GitHub issue would be opened (tickets.shadow = false to open it)",
-                    );
+                    t.audit(now_ms(), "github", "shadow", why.clone());
                     Ok(())
                 });
             }
