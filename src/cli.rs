@@ -104,6 +104,19 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
         url: String,
     },
+    /// The autonomy level: `status`, or `set <observe|suggest|pr|deploy>
+    /// --reason "..."`.
+    Autonomy {
+        #[arg(value_enum)]
+        action: AutonomyAction,
+        /// The level for `set`.
+        level: Option<String>,
+        /// Why (required for `set`).
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+    },
     /// Print how good triage has been against operators' labels, the
     /// tickets per state and disposition, and what the LLM has cost.
     Report {
@@ -116,6 +129,13 @@ pub enum Command {
 }
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8787";
+
+/// `suture autonomy status|set`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AutonomyAction {
+    Status,
+    Set,
+}
 
 /// `suture kill-switch on|off|status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -192,6 +212,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 (Some(ticket), false, None) => ReviewAction::Show(ticket),
             };
             crate::review::run(&url, action, json).await
+        }
+        Command::Autonomy {
+            action,
+            level,
+            reason,
+            url,
+        } => {
+            let target = endpoint(&url, "/v1/admin/autonomy");
+            let reply = match (action, level) {
+                (AutonomyAction::Status, _) => crate::client::request("GET", &target, None).await?,
+                (AutonomyAction::Set, None) => {
+                    anyhow::bail!(
+                        "which level? suture autonomy set <observe|suggest|pr|deploy> --reason \"...\""
+                    )
+                }
+                (AutonomyAction::Set, Some(level)) => {
+                    let body = json!({"level": level, "reason": reason.unwrap_or_default()});
+                    crate::client::request("POST", &target, Some(&body)).await?
+                }
+            };
+            println!("{}", serde_json::to_string_pretty(&reply)?);
+            Ok(())
         }
         Command::KillSwitch {
             action,

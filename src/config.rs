@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use suture_actors::config::{
-    AgentConfig, AnalyzerConfig, EngineConfig, GateConfig, GitHubConfig, IngestConfig, LlmConfig,
-    QueueConfig, RepoConfig, ScrubConfig, SignatureConfig, StoreConfig, SupervisionConfig,
-    TicketsConfig, TriageConfig,
+    AgentConfig, AnalyzerConfig, AutonomyConfig, EngineConfig, GateConfig, GitHubConfig,
+    IngestConfig, LlmConfig, QueueConfig, RepoConfig, ScrubConfig, SignatureConfig, StoreConfig,
+    SupervisionConfig, TicketsConfig, TriageConfig,
 };
 
 /// The whole configuration, one field per `[section]`.
@@ -35,6 +35,7 @@ pub struct Config {
     pub tickets: TicketsConfig,
     pub github: GitHubConfig,
     pub agent: AgentConfig,
+    pub autonomy: AutonomyConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -63,6 +64,7 @@ impl Default for Config {
             tickets: TicketsConfig::default(),
             github: GitHubConfig::default(),
             agent: AgentConfig::default(),
+            autonomy: AutonomyConfig::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -366,6 +368,7 @@ impl Config {
             tickets: self.tickets.clone(),
             github: self.github.clone(),
             agent: self.agent.clone(),
+            autonomy: self.autonomy.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub use crate::clients::github::GitHubConfig;
 pub use crate::clients::llm::config::LlmConfig;
 pub use crate::domain::analyzer::AnalyzerConfig;
 pub use crate::domain::coder::config::AgentConfig;
+pub use crate::domain::control::AutonomyConfig;
 pub use crate::domain::debounce::QueueConfig;
 /// Kept here so `#[serde(with = "suture_actors::config::duration")]` reads naturally.
 pub use crate::domain::duration;
@@ -40,6 +41,7 @@ pub struct EngineConfig {
     pub tickets: TicketsConfig,
     pub github: GitHubConfig,
     pub agent: AgentConfig,
+    pub autonomy: AutonomyConfig,
 }
 
 /// `[store]`: where and how events are kept.

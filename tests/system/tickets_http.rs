@@ -856,3 +856,49 @@ async fn without_a_token_web_pages_cannot_use_the_admin_api() {
     let error = refused.err().map(|e| e.to_string()).unwrap_or_default();
     assert!(error.contains("without a token"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_autonomy_level_is_changed_with_a_reason_and_survives_a_restart() {
+    let server = start(|_| {}).await;
+    let url = format!("{}/v1/admin/autonomy", server.base);
+    // No LLM, no agent command, shadow mode on: observe.
+    let initial = get(&url).await;
+    assert_eq!(initial.status, 200, "{}", initial.json);
+    assert_eq!(
+        initial.json["autonomy"]["level"], "observe",
+        "{}",
+        initial.json
+    );
+    assert!(initial.json["last_change"].is_null(), "{}", initial.json);
+    for (body, status) in [
+        (r#"{"level": "suggest"}"#, 400),
+        (r#"{"level": "yolo", "reason": "x"}"#, 400),
+        (r#"{"level": "deploy", "reason": "ship it"}"#, 409),
+        (r#"{"mode": "pr"}"#, 400),
+    ] {
+        let reply = post(&url, body).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.json);
+    }
+    let set = post(
+        &url,
+        r#"{"level": "suggest", "reason": "let the agent try"}"#,
+    )
+    .await;
+    assert_eq!(set.status, 200, "{}", set.json);
+    assert_eq!(set.json["level"], "suggest");
+    let status = get(&format!("{}/v1/status", server.base)).await.json;
+    assert_eq!(status["autonomy"]["level"], "suggest", "{status}");
+
+    let dir = server.dir;
+    server.running.shutdown().await;
+    let server = start_in(dir, |_| {}).await;
+    let after = get(&format!("{}/v1/admin/autonomy", server.base))
+        .await
+        .json;
+    assert_eq!(after["autonomy"]["level"], "suggest", "{after}");
+    assert_eq!(
+        after["last_change"]["reason"], "let the agent try",
+        "{after}"
+    );
+    server.running.shutdown().await;
+}

@@ -31,6 +31,13 @@ pub enum ControlMsg {
         by: String,
         reply: RpcReplyPort<Result<crate::domain::control::KillSwitch, super::KillSwitchError>>,
     },
+    /// Change the autonomy level (durable and in force when answered).
+    SetAutonomy {
+        level: crate::domain::control::AutonomyLevel,
+        reason: String,
+        by: String,
+        reply: RpcReplyPort<Result<crate::domain::control::AutonomyRecord, super::AutonomyError>>,
+    },
     /// Panics inside the handler: lets tests prove supervision works.
     #[doc(hidden)]
     InjectPanic,
@@ -83,6 +90,14 @@ impl Actor for ControlActor {
                 reply,
             } => {
                 let _ = reply.send(control.set_kill_switch(engaged, &reason, &by).await);
+            }
+            ControlMsg::SetAutonomy {
+                level,
+                reason,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(control.set_autonomy(level, &reason, &by).await);
             }
             ControlMsg::InjectPanic => panic!("injected panic in control"),
         }

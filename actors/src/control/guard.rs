@@ -1,17 +1,28 @@
-//! The one permission check every action outside the sidecar passes.
+//! The one permission check every action passes.
 //!
-//! Stages ask [`Guard::permit`] before they write anything outside Suture
-//! (a GitHub issue or comment; next, a push and a pull request), instead of
-//! each reading the configuration. Today it knows one rule, shadow mode
-//! (`tickets.shadow`): nothing leaves the sidecar; and the kill switch
-//! (nothing leaves, whatever else is set). Autonomy levels, rate limits and budgets of the safety rails are added
-//! here, and every caller obeys them without a change.
+//! Stages ask [`Guard::permit`] (or [`Guard::permit_for`], with the
+//! ticket's severity) right before they act, instead of each reading the
+//! configuration. The rules, in order:
+//!
+//! 1. the kill switch: engaged, nothing is permitted;
+//! 2. the autonomy level for the work's severity (`[autonomy]`, changed at
+//!    run time through the admin API): `observe` permits nothing, `suggest`
+//!    lets agents run (their fixes wait in the review queue), `pr` and
+//!    `deploy` also let Suture push, open pull requests and GitHub issues,
+//!    and comment on them.
+//!
+//! `tickets.shadow` is the old spelling of the same idea: `true` is
+//! `suggest` (nothing leaves the sidecar), `false` is `pr`. Rate limits and
+//! budgets join here, and every caller obeys them without a change.
 
-use crate::domain::control::Halt;
+use crate::domain::control::{Autonomy, AutonomyLevel, Halt};
+use crate::domain::gate::decide::Severity;
 
-/// An action outside the sidecar.
+/// Something Suture may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// Start a coding agent on a ticket (its work stays in the sidecar).
+    RunAgent,
     /// Open a GitHub issue for a ticket.
     OpenIssue,
     /// Comment on a ticket's GitHub issue (a recurrence).
@@ -25,10 +36,21 @@ pub enum Action {
 impl Action {
     pub fn as_str(self) -> &'static str {
         match self {
+            Action::RunAgent => "start a coding agent",
             Action::OpenIssue => "open a GitHub issue",
             Action::CommentOnIssue => "comment on a GitHub issue",
             Action::Push => "push a branch",
             Action::OpenPullRequest => "open a pull request",
+        }
+    }
+
+    /// The lowest autonomy level that permits it.
+    pub fn needs(self) -> AutonomyLevel {
+        match self {
+            Action::RunAgent => AutonomyLevel::Suggest,
+            Action::OpenIssue | Action::CommentOnIssue | Action::Push | Action::OpenPullRequest => {
+                AutonomyLevel::Pr
+            }
         }
     }
 }
@@ -39,24 +61,40 @@ impl Action {
 pub enum Refusal {
     #[error("the kill switch is engaged: Suture would {}, and does not", .0.as_str())]
     KillSwitch(Action),
-    #[error("shadow mode (tickets.shadow): Suture would {}, and does not", .0.as_str())]
-    Shadow(Action),
+    #[error("autonomy `{}`: Suture would {}, which needs `{}`, and does not", .level.as_str(), .action.as_str(), .action.needs().as_str())]
+    Autonomy {
+        action: Action,
+        level: AutonomyLevel,
+    },
 }
 
-/// Answers whether Suture may act outside the sidecar now. Cheap to clone.
+/// Answers whether Suture may act now. Cheap to clone; clones share the
+/// kill switch and the autonomy level.
 #[derive(Debug, Clone)]
 pub struct Guard {
-    shadow: bool,
+    autonomy: Autonomy,
     halt: Halt,
 }
 
 impl Guard {
-    /// `shadow`: `tickets.shadow`, nothing leaves the sidecar.
+    /// A guard at a fixed level from `tickets.shadow`: `true` is `suggest`
+    /// (nothing leaves the sidecar), `false` is `pr`.
     pub fn new(shadow: bool) -> Self {
+        let level = if shadow {
+            AutonomyLevel::Suggest
+        } else {
+            AutonomyLevel::Pr
+        };
         Self {
-            shadow,
+            autonomy: Autonomy::fixed(level),
             halt: Halt::default(),
         }
+    }
+
+    /// The guard obeying the shared autonomy setting (changed at run time).
+    pub fn with_autonomy(mut self, autonomy: Autonomy) -> Self {
+        self.autonomy = autonomy;
+        self
     }
 
     /// The guard obeying the kill switch `halt`.
@@ -65,14 +103,26 @@ impl Guard {
         self
     }
 
-    /// Whether `action` may happen now: asked right before acting, so a
-    /// switch engaged a moment ago is obeyed.
+    /// Whether `action` may happen now at the base level.
     pub fn permit(&self, action: Action) -> Result<(), Refusal> {
+        self.check(action, None)
+    }
+
+    /// Whether `action` may happen now for work of `severity` (the
+    /// per-severity levels apply).
+    pub fn permit_for(&self, action: Action, severity: Severity) -> Result<(), Refusal> {
+        self.check(action, Some(severity))
+    }
+
+    /// Asked right before acting, so a switch engaged or a level lowered a
+    /// moment ago is obeyed.
+    fn check(&self, action: Action, severity: Option<Severity>) -> Result<(), Refusal> {
         if self.halt.engaged() {
             return Err(Refusal::KillSwitch(action));
         }
-        if self.shadow {
-            return Err(Refusal::Shadow(action));
+        let level = self.autonomy.level_for(severity);
+        if level < action.needs() {
+            return Err(Refusal::Autonomy { action, level });
         }
         Ok(())
     }
@@ -80,7 +130,17 @@ impl Guard {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
+    use crate::domain::control::AutonomySetting;
+
+    const OUTSIDE: [Action; 4] = [
+        Action::OpenIssue,
+        Action::CommentOnIssue,
+        Action::Push,
+        Action::OpenPullRequest,
+    ];
 
     #[test]
     fn the_kill_switch_refuses_everything_from_the_moment_it_is_set() {
@@ -88,34 +148,73 @@ mod tests {
         let guard = Guard::new(false).with_halt(halt.clone());
         assert_eq!(guard.permit(Action::Push), Ok(()));
         halt.set(true);
-        assert_eq!(
-            guard.permit(Action::Push),
-            Err(Refusal::KillSwitch(Action::Push))
-        );
-        let clone = guard.clone();
-        assert_eq!(
-            clone.permit(Action::OpenPullRequest),
-            Err(Refusal::KillSwitch(Action::OpenPullRequest))
-        );
+        for action in OUTSIDE.into_iter().chain([Action::RunAgent]) {
+            assert_eq!(
+                guard.clone().permit(action),
+                Err(Refusal::KillSwitch(action))
+            );
+        }
         halt.set(false);
         assert_eq!(guard.permit(Action::OpenIssue), Ok(()));
     }
 
     #[test]
-    fn shadow_mode_refuses_every_outside_write() {
-        let shadow = Guard::new(true);
-        for action in [
-            Action::OpenIssue,
-            Action::CommentOnIssue,
-            Action::Push,
-            Action::OpenPullRequest,
-        ] {
-            assert_eq!(shadow.permit(action), Err(Refusal::Shadow(action)));
-            assert_eq!(Guard::new(false).permit(action), Ok(()));
+    fn each_level_permits_what_it_says() {
+        let autonomy = Autonomy::fixed(AutonomyLevel::Observe);
+        let guard = Guard::new(false).with_autonomy(autonomy.clone());
+        assert!(guard.permit(Action::RunAgent).is_err());
+        autonomy.set_level(AutonomyLevel::Suggest);
+        assert_eq!(guard.permit(Action::RunAgent), Ok(()));
+        for action in OUTSIDE {
+            assert_eq!(
+                guard.permit(action),
+                Err(Refusal::Autonomy {
+                    action,
+                    level: AutonomyLevel::Suggest
+                })
+            );
+        }
+        autonomy.set_level(AutonomyLevel::Pr);
+        for action in OUTSIDE.into_iter().chain([Action::RunAgent]) {
+            assert_eq!(guard.permit(action), Ok(()));
         }
         assert_eq!(
-            Refusal::Shadow(Action::OpenIssue).to_string(),
-            "shadow mode (tickets.shadow): Suture would open a GitHub issue, and does not"
+            Refusal::Autonomy {
+                action: Action::Push,
+                level: AutonomyLevel::Suggest
+            }
+            .to_string(),
+            "autonomy `suggest`: Suture would push a branch, which needs `pr`, and does not"
         );
+    }
+
+    #[test]
+    fn per_severity_levels_apply_to_the_work_they_name() {
+        let mut by_severity = BTreeMap::new();
+        by_severity.insert(Severity::High, AutonomyLevel::Pr);
+        let guard = Guard::new(true).with_autonomy(Autonomy::new(AutonomySetting {
+            level: AutonomyLevel::Suggest,
+            by_severity,
+            allow_deploy: false,
+        }));
+        assert_eq!(
+            guard.permit_for(Action::OpenPullRequest, Severity::High),
+            Ok(())
+        );
+        assert!(
+            guard
+                .permit_for(Action::OpenPullRequest, Severity::Low)
+                .is_err()
+        );
+        assert!(guard.permit(Action::OpenPullRequest).is_err());
+    }
+
+    #[test]
+    fn shadow_is_suggest_and_its_absence_is_pr() {
+        for action in OUTSIDE {
+            assert!(Guard::new(true).permit(action).is_err());
+            assert_eq!(Guard::new(false).permit(action), Ok(()));
+        }
+        assert_eq!(Guard::new(true).permit(Action::RunAgent), Ok(()));
     }
 }

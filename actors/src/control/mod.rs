@@ -18,7 +18,9 @@ pub mod guard;
 use std::sync::Arc;
 
 use crate::clock::now_ms;
-use crate::domain::control::{Halt, KillSwitch, PersistedControl};
+use crate::domain::control::{
+    Autonomy, AutonomyLevel, AutonomyRecord, AutonomySetting, Halt, KillSwitch, PersistedControl,
+};
 use crate::domain::scrub::Scrubber;
 use crate::domain::tickets::{Label, Ticket, TicketState};
 use crate::store::Store;
@@ -30,6 +32,18 @@ pub struct Control {
     store: Store,
     scrubber: Arc<Scrubber>,
     halt: Halt,
+    autonomy: Autonomy,
+}
+
+/// Why the autonomy level was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AutonomyError {
+    #[error("a reason is required to change the autonomy level")]
+    ReasonRequired,
+    #[error("autonomy `deploy` is refused unless autonomy.allow_deploy = true")]
+    DeployNotAllowed,
+    #[error("the autonomy level could not be stored: {0}")]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Why the kill switch was not flipped.
@@ -64,7 +78,58 @@ impl Control {
             store,
             scrubber,
             halt,
+            autonomy: Autonomy::fixed(AutonomyLevel::Suggest),
         }
+    }
+
+    /// Sets the autonomy in force from the configuration's `base`, with the
+    /// level an operator last set (kept in the store) winning over the
+    /// configured one.
+    pub fn with_autonomy(mut self, mut base: AutonomySetting) -> Self {
+        match self.store.autonomy() {
+            Ok(Some(record)) => {
+                tracing::info!(level = record.level.as_str(), by = %record.by, "autonomy level as last set by an operator");
+                base.level = record.level;
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(%error, "the stored autonomy level is unreadable; the configured one applies")
+            }
+        }
+        self.autonomy = Autonomy::new(base);
+        self
+    }
+
+    /// The autonomy everything that acts reads.
+    pub fn autonomy(&self) -> Autonomy {
+        self.autonomy.clone()
+    }
+
+    /// Changes the base autonomy level: stored and flushed, then in force.
+    pub async fn set_autonomy(
+        &self,
+        level: AutonomyLevel,
+        reason: &str,
+        by: &str,
+    ) -> Result<AutonomyRecord, AutonomyError> {
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(AutonomyError::ReasonRequired);
+        }
+        if level == AutonomyLevel::Deploy && !self.autonomy.setting().allow_deploy {
+            return Err(AutonomyError::DeployNotAllowed);
+        }
+        let record = AutonomyRecord {
+            level,
+            reason: reason.chars().take(2000).collect(),
+            by: by.to_string(),
+            at_ms: now_ms(),
+        };
+        self.store.set_autonomy(&record)?;
+        self.store.flush().await?;
+        self.autonomy.set_level(level);
+        tracing::warn!(level = level.as_str(), reason = %record.reason, by = %record.by, "autonomy level changed");
+        Ok(record)
     }
 
     /// The flag everything that acts reads.

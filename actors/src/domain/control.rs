@@ -2,11 +2,13 @@
 //! Suture may act. Kept by the store's `control` tree and read and written
 //! only through [`crate::control`].
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::gate::decide::Severity;
 use crate::domain::llm::budget::PersistedBudget;
 
 /// The LLM client's budget spend, breaker and totals, as
@@ -51,5 +53,153 @@ impl Halt {
 
     pub fn set(&self, engaged: bool) {
         self.0.store(engaged, Ordering::SeqCst);
+    }
+}
+
+/// How far Suture may go on its own (`[autonomy]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutonomyLevel {
+    /// Tickets only: no agent runs, nothing leaves the sidecar.
+    Observe,
+    /// Agents run; fixes wait in Suture's review queue; nothing leaves the
+    /// sidecar until a person approves.
+    Suggest,
+    /// Draft pull requests and GitHub issues.
+    Pr,
+    /// Merging and deploying fixes (the verification issue); refused unless
+    /// `autonomy.allow_deploy`.
+    Deploy,
+}
+
+impl AutonomyLevel {
+    pub const ALL: [AutonomyLevel; 4] = [
+        AutonomyLevel::Observe,
+        AutonomyLevel::Suggest,
+        AutonomyLevel::Pr,
+        AutonomyLevel::Deploy,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutonomyLevel::Observe => "observe",
+            AutonomyLevel::Suggest => "suggest",
+            AutonomyLevel::Pr => "pr",
+            AutonomyLevel::Deploy => "deploy",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|l| l.as_str() == text)
+    }
+}
+
+/// `[autonomy]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AutonomyConfig {
+    /// The level. Unset: `pr` when `tickets.shadow = false` (its old
+    /// meaning), else `suggest` when an LLM or an external agent is
+    /// configured, else `observe`.
+    pub level: Option<AutonomyLevel>,
+    /// Per-severity levels, overriding `level` (e.g. `{ high = "pr",
+    /// low = "suggest" }`).
+    pub by_severity: BTreeMap<Severity, AutonomyLevel>,
+    /// Let `deploy` be set at all.
+    pub allow_deploy: bool,
+}
+
+/// The level in force, as an operator last set it (kept in the control
+/// tree; it wins over the configuration's `level` at start).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AutonomyRecord {
+    pub level: AutonomyLevel,
+    pub reason: String,
+    pub by: String,
+    pub at_ms: i64,
+}
+
+/// The autonomy in force, shared by the guard and the control state so a
+/// change applies to the next action everywhere.
+#[derive(Debug, Clone)]
+pub struct Autonomy(Arc<RwLock<AutonomySetting>>);
+
+/// What [`Autonomy`] holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AutonomySetting {
+    pub level: AutonomyLevel,
+    pub by_severity: BTreeMap<Severity, AutonomyLevel>,
+    pub allow_deploy: bool,
+}
+
+impl Autonomy {
+    /// A fixed level, no per-severity map.
+    pub fn fixed(level: AutonomyLevel) -> Self {
+        Self(Arc::new(RwLock::new(AutonomySetting {
+            level,
+            by_severity: BTreeMap::new(),
+            allow_deploy: false,
+        })))
+    }
+
+    pub fn new(setting: AutonomySetting) -> Self {
+        Self(Arc::new(RwLock::new(setting)))
+    }
+
+    pub fn setting(&self) -> AutonomySetting {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The level for work of `severity` (`None`: the base level). `deploy`
+    /// never applies without `allow_deploy`.
+    pub fn level_for(&self, severity: Option<Severity>) -> AutonomyLevel {
+        let setting = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let level = severity
+            .and_then(|s| setting.by_severity.get(&s).copied())
+            .unwrap_or(setting.level);
+        if level == AutonomyLevel::Deploy && !setting.allow_deploy {
+            AutonomyLevel::Pr
+        } else {
+            level
+        }
+    }
+
+    /// Sets the base level (the per-severity map stays).
+    pub fn set_level(&self, level: AutonomyLevel) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).level = level;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_override_the_level_and_deploy_needs_allowing() {
+        let mut by_severity = BTreeMap::new();
+        by_severity.insert(Severity::High, AutonomyLevel::Pr);
+        by_severity.insert(Severity::Critical, AutonomyLevel::Deploy);
+        let autonomy = Autonomy::new(AutonomySetting {
+            level: AutonomyLevel::Suggest,
+            by_severity,
+            allow_deploy: false,
+        });
+        assert_eq!(autonomy.level_for(None), AutonomyLevel::Suggest);
+        assert_eq!(
+            autonomy.level_for(Some(Severity::Low)),
+            AutonomyLevel::Suggest
+        );
+        assert_eq!(autonomy.level_for(Some(Severity::High)), AutonomyLevel::Pr);
+        assert_eq!(
+            autonomy.level_for(Some(Severity::Critical)),
+            AutonomyLevel::Pr
+        );
+        autonomy.set_level(AutonomyLevel::Observe);
+        assert_eq!(
+            autonomy.level_for(Some(Severity::Low)),
+            AutonomyLevel::Observe
+        );
+        assert_eq!(AutonomyLevel::parse("pr"), Some(AutonomyLevel::Pr));
+        assert_eq!(AutonomyLevel::parse("yolo"), None);
     }
 }

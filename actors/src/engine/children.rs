@@ -196,7 +196,9 @@ fn coder_context(d: &Deps) -> Coder {
                 .flatten(),
         },
         github: d.github.clone(),
-        guard: Guard::new(config.tickets.shadow).with_halt(d.control.halt()),
+        guard: Guard::new(config.tickets.shadow)
+            .with_autonomy(d.control.autonomy())
+            .with_halt(d.control.halt()),
         halt: d.control.halt(),
         guardrails: d.guardrails.clone(),
         worktrees: worktrees_folder(&config.agent.worktrees, &config.store.path),
@@ -276,7 +278,9 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
                     llm: d.llm.clone(),
                     repo: d.repo.clone(),
                     github: d.github.clone(),
-                    guard: Guard::new(d.config.tickets.shadow).with_halt(d.control.halt()),
+                    guard: Guard::new(d.config.tickets.shadow)
+                        .with_autonomy(d.control.autonomy())
+                        .with_halt(d.control.halt()),
                     control: d.control.clone(),
                 },
                 coder: d.slots.of::<CoderMsg>(),

@@ -94,6 +94,7 @@ struct HandleParts {
     config: Arc<EngineConfig>,
     stats: Arc<Stats>,
     llm: Arc<LlmParts>,
+    autonomy: crate::domain::control::Autonomy,
 }
 
 /// Why an operator command was not carried out.
@@ -105,6 +106,15 @@ pub enum CommandError {
     Engine(#[from] EngineError),
     #[error(transparent)]
     Review(#[from] crate::stages::coder::review::ReviewError),
+}
+
+/// Why the autonomy level was not changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AutonomyCommandError {
+    #[error(transparent)]
+    Refused(#[from] crate::control::AutonomyError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 /// Why the kill switch was not flipped.
@@ -164,6 +174,25 @@ fn build_llm_parts(config: &EngineConfig) -> Result<LlmParts, EngineError> {
     })
 }
 
+/// The autonomy `[autonomy]` asks for. Without a level: `pr` when
+/// `tickets.shadow = false` (the old spelling), else `suggest` when an LLM
+/// or an external agent can write fixes, else `observe`.
+fn autonomy_from(config: &EngineConfig, llm: bool) -> crate::domain::control::AutonomySetting {
+    use crate::domain::control::AutonomyLevel;
+    let level = config.autonomy.level.unwrap_or(if !config.tickets.shadow {
+        AutonomyLevel::Pr
+    } else if llm || !config.agent.command.is_empty() {
+        AutonomyLevel::Suggest
+    } else {
+        AutonomyLevel::Observe
+    });
+    crate::domain::control::AutonomySetting {
+        level,
+        by_severity: config.autonomy.by_severity.clone(),
+        allow_deploy: config.autonomy.allow_deploy,
+    }
+}
+
 impl Engine {
     /// Opens the store, compiles the signature masks and starts the actor tree.
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
@@ -189,11 +218,13 @@ impl Engine {
         )?);
         let llm = Arc::new(build_llm_parts(&config)?);
         let store = Store::open(&config.store)?;
-        let control = Control::new(store.clone(), llm.scrubber.clone());
+        let control = Control::new(store.clone(), llm.scrubber.clone())
+            .with_autonomy(autonomy_from(&config, llm.client.is_configured()));
         if let Some(saved) = control.restore_llm() {
             llm.client.restore(&saved);
         }
         llm.client.attach_halt(control.halt());
+        let autonomy = control.autonomy();
         let repo = crate::clients::git::Repo::open(&config.repo).await?;
         let github = crate::clients::github::GitHub::new(&config.github)?;
         if let Some(github) = &github {
@@ -246,6 +277,7 @@ impl Engine {
                     config: Arc::new(config),
                     stats,
                     llm,
+                    autonomy,
                 }),
             },
             root_join,
@@ -373,6 +405,47 @@ impl EngineHandle {
             );
         }
         out
+    }
+
+    /// The autonomy in force, and the operator's last change of it.
+    pub fn autonomy(
+        &self,
+    ) -> Result<
+        (
+            crate::domain::control::AutonomySetting,
+            Option<crate::domain::control::AutonomyRecord>,
+        ),
+        EngineError,
+    > {
+        let record = self.inner.store.autonomy()?;
+        Ok((self.inner.autonomy.setting(), record))
+    }
+
+    /// Changes the base autonomy level (durable and in force when it
+    /// returns); raising it lets held work go on.
+    pub async fn set_autonomy(
+        &self,
+        level: crate::domain::control::AutonomyLevel,
+        reason: &str,
+        by: &str,
+    ) -> Result<crate::domain::control::AutonomyRecord, AutonomyCommandError> {
+        let (reason, by) = (reason.to_string(), by.to_string());
+        let message = move |reply| ControlMsg::SetAutonomy {
+            level,
+            reason,
+            by,
+            reply,
+        };
+        let record = ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await??;
+        self.slot::<crate::stages::coder::CoderMsg>()
+            .cast(crate::stages::coder::CoderMsg::Nudge);
+        Ok(record)
     }
 
     /// The kill switch as recorded.

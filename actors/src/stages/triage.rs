@@ -523,12 +523,14 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
         if !worth {
             continue;
         }
-        if let Err(refusal) = ctx.guard.permit(Action::OpenIssue) {
+        if let Err(refusal) = ctx.guard.permit_for(Action::OpenIssue, ticket.severity) {
             // Said once; the issue is opened by a later pass when the guard
             // permits (shadow mode off, the kill switch disengaged).
             if ticket.github.is_none() && !ticket.audit.iter().any(|a| a.action == "shadow") {
-                let why = match refusal {
-                    Refusal::Shadow(_) => "shadow mode: a GitHub issue would be opened (tickets.shadow = false to open it)".to_string(),
+                let why = match &refusal {
+                    Refusal::Autonomy { .. } => format!(
+                        "{refusal} (shadow mode; autonomy `pr` or tickets.shadow = false opens it)"
+                    ),
                     other => format!("{other}; it is opened once that changes"),
                 };
                 let _ = ctx.store.update_ticket(&ticket.id, |t| {

@@ -6,10 +6,11 @@
 //! Writes are made durable by the next [`Store::flush`].
 
 use super::{Store, StoreError};
-use crate::domain::control::{KillSwitch, PersistedControl};
+use crate::domain::control::{AutonomyRecord, KillSwitch, PersistedControl};
 
 const LLM_KEY: &[u8] = b"llm";
 const KILL_SWITCH_KEY: &[u8] = b"kill_switch";
+const AUTONOMY_KEY: &[u8] = b"autonomy";
 /// Where the LLM state lived before the control tree (in `meta`).
 const LEGACY_LLM_KEY: &[u8] = b"llm_state";
 
@@ -41,6 +42,21 @@ impl Store {
     pub fn set_kill_switch(&self, switch: &KillSwitch) -> Result<(), StoreError> {
         self.control
             .insert(KILL_SWITCH_KEY, serde_json::to_vec(switch)?)?;
+        Ok(())
+    }
+
+    /// The autonomy level an operator last set, if any.
+    pub fn autonomy(&self) -> Result<Option<AutonomyRecord>, StoreError> {
+        match self.control.get(AUTONOMY_KEY)? {
+            Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Records the autonomy level (durable with the next flush).
+    pub fn set_autonomy(&self, record: &AutonomyRecord) -> Result<(), StoreError> {
+        self.control
+            .insert(AUTONOMY_KEY, serde_json::to_vec(record)?)?;
         Ok(())
     }
 

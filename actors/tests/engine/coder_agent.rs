@@ -1000,3 +1000,34 @@ async fn the_kill_switch_kills_a_running_agent_holds_its_ticket_and_resumes_it()
     manager.stop(None);
     Ok(())
 }
+
+#[tokio::test]
+async fn at_autonomy_observe_no_agent_runs_until_the_level_is_raised() -> Result<(), Error> {
+    use suture_actors::domain::control::{Autonomy, AutonomyLevel};
+    let scene = Scene::new(vec![Reply::answer(&fix_reply()?)], false).await?;
+    let id = scene.ticket("'coupon'")?;
+    let autonomy = Autonomy::fixed(AutonomyLevel::Observe);
+    let mut coder = scene.coder(agent_config(), true).await?;
+    coder.guard = Guard::new(true).with_autonomy(autonomy.clone());
+    let manager = scene.start(coder).await?;
+    manager.cast(CoderMsg::Nudge)?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        scene.store.attempts(&id)?.is_empty(),
+        "an agent ran at observe"
+    );
+    assert_eq!(
+        scene.store.ticket(&id)?.ok_or("gone")?.state,
+        TicketState::Triaged
+    );
+    autonomy.set_level(AutonomyLevel::Suggest);
+    manager.cast(CoderMsg::Nudge)?;
+    let ticket = scene
+        .wait_for(&id, &[TicketState::Review, TicketState::Escalated])
+        .await?;
+    assert_eq!(ticket.state, TicketState::Review, "{:?}", ticket.audit);
+    let held = ticket.fix.and_then(|f| f.held).unwrap_or_default();
+    assert!(held.contains("GitHub is not configured"), "{held}");
+    manager.stop(None);
+    Ok(())
+}

@@ -66,6 +66,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
         "tickets": tickets::ticket_counts(&tickets),
         "llm": engine.llm().client.status(),
         "kill_switch": engine.kill_switch().ok(),
+        "autonomy": engine.autonomy().ok().map(|(setting, _)| setting),
     });
     // Each child's own status under its name (null while it restarts).
     if let Value::Object(map) = &mut body {

@@ -11,6 +11,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod autonomy;
 pub mod capture;
 pub mod common;
 pub mod cors;
@@ -59,6 +60,10 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
         .route("/v1/tickets/{id}", get(tickets::get_ticket))
         .route("/v1/tickets/{id}/label", post(tickets::label_ticket))
         .route("/v1/tickets/{id}/state", post(tickets::move_ticket))
+        .route(
+            "/v1/admin/autonomy",
+            get(autonomy::get_autonomy).post(autonomy::set_autonomy),
+        )
         .route(
             "/v1/admin/kill-switch",
             get(admin::get_kill_switch).post(admin::set_kill_switch),

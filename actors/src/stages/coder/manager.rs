@@ -31,6 +31,7 @@ use super::agent::{AgentActor, AgentArgs, AgentMsg};
 use super::review::{self, ReviewError, ReviewOutcome};
 use crate::clients::git::fix_branch;
 use crate::clock::now_ms;
+use crate::control::guard::Action;
 use crate::domain::coder::attempt::{AttemptRecord, AttemptState};
 use crate::domain::tickets::{Disposition, Ticket, TicketState};
 use crate::runtime::task::OwnedTask;
@@ -270,6 +271,15 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
         if state.running.len() >= coder.config.max_concurrent {
             break;
         }
+        // A ticket the autonomy level no longer lets an agent work on
+        // stays queued until it does.
+        let permitted = coder
+            .store
+            .ticket(&id)?
+            .is_none_or(|t| coder.guard.permit_for(Action::RunAgent, t.severity).is_ok());
+        if !permitted {
+            continue;
+        }
         coder.store.dequeue_agent(&id)?;
         if let Some(record) = take_lease(&coder, &id, now).await? {
             spawn_agent(myself, state, record).await;
@@ -336,6 +346,10 @@ fn wants_agent(coder: &Coder, ticket: &Ticket, now: i64) -> Result<bool, StoreEr
     if ticket.state != TicketState::Triaged
         || ticket.disposition != Some(Disposition::FixCandidate)
         || ticket.fix.is_some()
+        || coder
+            .guard
+            .permit_for(Action::RunAgent, ticket.severity)
+            .is_err()
     {
         return Ok(false);
     }

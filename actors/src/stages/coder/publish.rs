@@ -58,7 +58,7 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         ));
     };
     for action in [Action::Push, Action::OpenPullRequest] {
-        if let Err(refusal) = coder.guard.permit(action) {
+        if let Err(refusal) = coder.guard.permit_for(action, ticket.severity) {
             return held(format!(
                 "{refusal}; the fix is on the local branch {}",
                 fix.branch
