@@ -282,6 +282,40 @@ fn pytest() -> Result<CommandLine, Error> {
     ]))
 }
 
+/// The pids a command appended to `file`, once there are `count` of them.
+async fn wait_for_pids(file: &Path, count: usize) -> Result<Vec<u32>, Error> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let found: Vec<u32> = std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if found.len() >= count {
+            return Ok(found);
+        }
+        if Instant::now() > deadline {
+            return Err(format!("{} never held {count} pids", file.display()).into());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until none of `pids` runs.
+async fn wait_until_gone(pids: &[u32], what: &str) -> Result<(), Error> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while pids
+        .iter()
+        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
+    {
+        if Instant::now() > deadline {
+            return Err(format!("{what}: {pids:?}").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
 fn agent_config() -> AgentConfig {
     AgentConfig {
         network: NetworkPolicy::Host,
@@ -716,16 +750,7 @@ async fn killing_the_coder_stops_its_test_processes_and_a_restart_finishes_the_w
                 .await?,
         )
         .await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let running: Vec<u32> = loop {
-        let text = std::fs::read_to_string(&pids).unwrap_or_default();
-        let found: Vec<u32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        if found.len() >= 2 {
-            break found;
-        }
-        assert!(Instant::now() < deadline, "the test command never started");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let running = wait_for_pids(&pids, 2).await?;
     assert!(
         running
             .iter()
@@ -734,17 +759,7 @@ async fn killing_the_coder_stops_its_test_processes_and_a_restart_finishes_the_w
     // What a crash of the sidecar does to the tree: the manager killed,
     // no post_stop, no cleanup code of ours.
     manager.kill();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while running
-        .iter()
-        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "test processes outlived their agent: {running:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_gone(&running, "test processes outlived their agent").await?;
     let attempt = &scene.store.attempts(&id)?[0];
     assert_eq!(
         attempt.state,
@@ -774,28 +789,11 @@ async fn killing_the_coder_stops_its_test_processes_and_a_restart_finishes_the_w
 #[tokio::test]
 async fn aider_as_the_external_agent_fixes_the_ticket_through_the_same_proof() -> Result<(), Error>
 {
-    use crate::external_agent::{DOC_AIDER, DOC_METADATA, DocConfig, aider_bin, doc_block};
-    let aider = aider_bin()?;
-    let doc =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/coder.md"))?;
-    let heading = "### A working Aider configuration";
-    let mut config = toml::from_str::<DocConfig>(&doc_block(&doc, heading, "toml")?)?.agent;
-    let metadata = tempfile::tempdir()?;
-    let metadata_file = metadata.path().join("aider-models.json");
-    std::fs::write(&metadata_file, doc_block(&doc, heading, "json")?)?;
-    for arg in &mut config.command {
-        if arg == DOC_AIDER {
-            *arg = aider.to_string_lossy().into_owned();
-        } else if arg == DOC_METADATA {
-            *arg = metadata_file.to_string_lossy().into_owned();
-        }
-    }
-    let model = config
-        .command
-        .iter()
-        .find_map(|a| a.strip_prefix("openai/"))
-        .ok_or("no --model openai/<model>")?
-        .to_string();
+    let crate::external_agent::DocAider {
+        mut config,
+        model,
+        metadata: _metadata,
+    } = crate::external_agent::doc_aider()?;
     config.timeout = Duration::from_secs(300);
     // Aider asks once when the task names the files it edits, twice when
     // it must ask for one: spare answers.
@@ -885,17 +883,7 @@ async fn a_stuck_external_agent_is_killed_with_everything_it_started() -> Result
         .filter_map(|l| l.trim().parse().ok())
         .collect();
     assert_eq!(started.len(), 2, "the agent and its child wrote their pids");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while started
-        .iter()
-        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the agent's processes outlived it: {started:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_gone(&started, "the agent's processes outlived it").await?;
     assert_eq!(scene.worktrees_left(), Vec::<PathBuf>::new());
     manager.stop(None);
     Ok(())
@@ -925,35 +913,13 @@ async fn the_kill_switch_kills_a_running_agent_holds_its_ticket_and_resumes_it()
     coder.guard = Guard::new(false).with_halt(halt.clone());
     coder.halt = halt.clone();
     let manager = scene.start(coder).await?;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let running: Vec<u32> = loop {
-        let found: Vec<u32> = std::fs::read_to_string(&pids)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect();
-        if found.len() >= 2 {
-            break found;
-        }
-        assert!(Instant::now() < deadline, "the agent never ran the tests");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let running = wait_for_pids(&pids, 2).await?;
 
     // Engage: the flag first (as the control actor does), then the agents.
     halt.set(true);
     let stopped = ractor::call!(manager, CoderMsg::Halt)?;
     assert_eq!(stopped, 1);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while running
-        .iter()
-        .any(|pid| suture_actors::runtime::task::process_alive(*pid))
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the agent's processes outlived the kill switch"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_until_gone(&running, "the agent's processes outlived the kill switch").await?;
     let attempt = &scene.store.attempts(&id)?[0];
     assert_eq!(attempt.state, AttemptState::Interrupted);
     assert!(attempt.reason.contains("kill switch"), "{}", attempt.reason);

@@ -529,20 +529,23 @@ pub(crate) fn doc_block(doc: &str, heading: &str, language: &str) -> Result<Stri
         .to_string())
 }
 
-#[tokio::test]
-async fn aider_fixes_py_shop_as_configured_in_the_docs() -> TestResult {
+/// The Aider configuration of docs/coder.md, with this machine's aider and
+/// the documented model metadata written to a temporary file (kept alive
+/// by `metadata`), and the model name the command asks for.
+pub(crate) struct DocAider {
+    pub(crate) config: AgentConfig,
+    pub(crate) model: String,
+    pub(crate) metadata: tempfile::TempDir,
+}
+
+pub(crate) fn doc_aider() -> Result<DocAider, Error> {
     let aider = aider_bin()?;
     let doc =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/coder.md"))?;
     let heading = "### A working Aider configuration";
     let mut config = toml::from_str::<DocConfig>(&doc_block(&doc, heading, "toml")?)?.agent;
-    config.validate()?;
-    assert!(
-        config.pass_llm_env,
-        "Aider gets its endpoint and key from the environment"
-    );
-    let config_dir = tempfile::tempdir()?;
-    let metadata_file = config_dir.path().join("aider-models.json");
+    let metadata = tempfile::tempdir()?;
+    let metadata_file = metadata.path().join("aider-models.json");
     std::fs::write(&metadata_file, doc_block(&doc, heading, "json")?)?;
     for arg in &mut config.command {
         if arg == DOC_AIDER {
@@ -557,6 +560,25 @@ async fn aider_fixes_py_shop_as_configured_in_the_docs() -> TestResult {
         .find_map(|a| a.strip_prefix("openai/"))
         .ok_or("no --model openai/<model> in the documented command")?
         .to_string();
+    Ok(DocAider {
+        config,
+        model,
+        metadata,
+    })
+}
+
+#[tokio::test]
+async fn aider_fixes_py_shop_as_configured_in_the_docs() -> TestResult {
+    let DocAider {
+        mut config,
+        model,
+        metadata: _metadata,
+    } = doc_aider()?;
+    config.validate()?;
+    assert!(
+        config.pass_llm_env,
+        "Aider gets its endpoint and key from the environment"
+    );
     config.timeout = config.timeout.min(Duration::from_secs(300));
     let agent = ExternalAgent::from_config(&config);
     agent.validate()?;

@@ -143,15 +143,21 @@ impl Repo {
     /// an agent that stopped without removing its own).
     pub async fn remove_worktree_at(&self, path: &Path) -> Result<(), RepoError> {
         if path.exists() {
-            let text = path.to_string_lossy().into_owned();
-            self.git
-                .checked(
-                    &["worktree", "remove", "--force", "--force", &text],
-                    64 * 1024,
-                )
-                .await?;
+            self.force_remove(path).await?;
         }
         self.git.checked(&["worktree", "prune"], 64 * 1024).await?;
+        Ok(())
+    }
+
+    /// `git worktree remove` even with changes or a lock in it.
+    async fn force_remove(&self, path: &Path) -> Result<(), RepoError> {
+        let text = path.to_string_lossy().into_owned();
+        self.git
+            .checked(
+                &["worktree", "remove", "--force", "--force", &text],
+                64 * 1024,
+            )
+            .await?;
         Ok(())
     }
 
@@ -180,13 +186,7 @@ impl Repo {
             if !path.starts_with(&parent) || !path.exists() {
                 continue;
             }
-            let text = path.to_string_lossy().into_owned();
-            self.git
-                .checked(
-                    &["worktree", "remove", "--force", "--force", &text],
-                    64 * 1024,
-                )
-                .await?;
+            self.force_remove(&path).await?;
             removed.push(path);
         }
         self.git.checked(&["worktree", "prune"], 64 * 1024).await?;
