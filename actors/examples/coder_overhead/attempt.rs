@@ -8,6 +8,13 @@
 //! `build_prompt`, `choose_base` and `tests_only` are private to the
 //! stage; their sequences are repeated here with the public functions
 //! they call.
+//!
+//! Where a test run or the model's turn would be, the attempt pauses for
+//! [`STAND_IN`], untimed: time must pass there as it does in a real
+//! attempt, because git trusts a file's stat only when the file is older
+//! than the index (to the second). Without the pause, every file of the
+//! fresh checkout would still be "racily clean" at the commit and hashed
+//! again, a cost a real attempt, minutes long, never pays there.
 
 use std::time::{Duration, Instant};
 
@@ -62,16 +69,27 @@ pub struct Facts {
 const RECENT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 const RECENT_MAX: usize = 30;
 
+/// What stands in for a test run or a model turn (both take longer).
+pub const STAND_IN: Duration = Duration::from_millis(1100);
+
 struct Laps {
     last: Instant,
     times: Vec<Duration>,
 }
 
 impl Laps {
+    /// Ends the current step.
     fn lap(&mut self) {
         let now = Instant::now();
         self.times.push(now - self.last);
         self.last = now;
+    }
+
+    /// Lets [`STAND_IN`] pass, outside every step.
+    async fn stand_in(&mut self) {
+        let paused = Instant::now();
+        tokio::time::sleep(STAND_IN).await;
+        self.last += paused.elapsed();
     }
 }
 
@@ -104,7 +122,7 @@ pub async fn attempt(scene: &Scene, number: u32) -> Result<(Vec<Duration>, Facts
     laps.lap();
 
     // TestCommand::run lists the untracked files before and after the run.
-    leftovers(&worktree).await?;
+    leftovers(&worktree, &mut laps).await?;
     laps.lap();
 
     // build_prompt.
@@ -150,7 +168,9 @@ pub async fn attempt(scene: &Scene, number: u32) -> Result<(Vec<Duration>, Facts
     )?;
     laps.lap();
 
-    // The built-in agent's proposal: parse, apply all or nothing, write.
+    // The model's turn, then the built-in agent applies its proposal:
+    // parse, apply all or nothing, write.
+    laps.stand_in().await;
     let blocks = parse_edits(&scene.reply)?;
     let applied = apply_edits(&workspace, &blocks)?;
     workspace.write(&applied)?;
@@ -162,7 +182,7 @@ pub async fn attempt(scene: &Scene, number: u32) -> Result<(Vec<Duration>, Facts
     let changed = parse_diff(&patch)?;
     let verdict = scene.guardrails.check(&changed);
     laps.lap();
-    leftovers(&worktree).await?;
+    leftovers(&worktree, &mut laps).await?;
     laps.lap();
     let tests: Vec<&String> = changed
         .iter()
@@ -184,7 +204,7 @@ pub async fn attempt(scene: &Scene, number: u32) -> Result<(Vec<Duration>, Facts
         }
         std::fs::copy(worktree.path.join(path), to)?;
     }
-    leftovers(&only).await?;
+    leftovers(&only, &mut laps).await?;
     repo.remove_worktree(&only, false).await?;
     laps.lap();
 
@@ -213,10 +233,11 @@ pub async fn attempt(scene: &Scene, number: u32) -> Result<(Vec<Duration>, Facts
     Ok((laps.times, facts))
 }
 
-/// The listing around one test run (before, then after, as
+/// The listings around one test run (before, then after, as
 /// `TestCommand::run` does); the run itself is the service's time.
-async fn leftovers(worktree: &Worktree) -> Result<(), Error> {
+async fn leftovers(worktree: &Worktree, laps: &mut Laps) -> Result<(), Error> {
     let before = worktree.untracked().await?;
+    laps.stand_in().await;
     let after = worktree.untracked().await?;
     if after.difference(&before).next().is_some() {
         return Err("files appeared without a test run".into());
