@@ -6,8 +6,8 @@
 //! that touches 30 files (the crash site among them). Packed, as a clone
 //! is. Deterministic: the same `files` gives the same repository.
 //!
-//! The sizes follow what real services look like: most modules a few
-//! kilobytes, a tail of larger ones, about 5 KB a file on average.
+//! Sizes: most modules a few kilobytes, a tail of larger ones, about 3 KB
+//! a file on average (58.7 MB at 20,000 files).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -63,9 +63,9 @@ fn arguments(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
     };
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--runs" => options.runs = args.next().ok_or("--runs needs a number")?.parse()?,
+            "--runs" => options.runs = number(args.next(), "--runs needs a number")?,
             "--settle" => {
-                let seconds = args.next().ok_or("--settle needs seconds")?.parse()?;
+                let seconds = number(args.next(), "--settle needs a number of seconds")?;
                 options.settle = Duration::from_secs(seconds);
             }
             _ => options.sizes.push(
@@ -86,6 +86,11 @@ fn arguments(mut args: impl Iterator<Item = String>) -> Result<Options, Error> {
         );
     }
     Ok(options)
+}
+
+fn number<T: std::str::FromStr>(arg: Option<String>, problem: &str) -> Result<T, Error> {
+    arg.and_then(|a| a.parse().ok())
+        .ok_or_else(|| problem.into())
 }
 
 async fn run(options: &Options) -> Result<(), Error> {
