@@ -48,7 +48,7 @@ pub const STEPS: &[&str] = &[
     "diff",
     "guardrails",
     "tests after: leftovers",
-    "tests-only worktree",
+    "tests only (in place)",
     "commit",
     "worktree remove",
 ];
@@ -184,28 +184,26 @@ pub async fn attempt(scene: &Scene, number: u32) -> Result<(Vec<Duration>, Facts
     laps.lap();
     leftovers(&worktree, &mut laps).await?;
     laps.lap();
-    let tests: Vec<&String> = changed
+    // The tests-only run, in the attempt's own worktree (as `prove.rs`
+    // does): the code files the fix changed go back to the base version,
+    // the (untimed) tests would run, the fix's versions are written back.
+    let code: Vec<&String> = changed
         .iter()
         .filter_map(|f| f.new_path.as_ref())
-        .filter(|p| scene.guardrails.is_test(p))
+        .filter(|p| !scene.guardrails.is_test(p))
         .collect();
-    let only = repo
-        .add_worktree(
-            &scene.worktrees,
-            &format!("{TICKET}-t"),
-            number,
-            &worktree.base,
-        )
-        .await?;
-    for path in tests {
-        let to = only.path.join(path);
-        if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)?;
+    let mut saved = Vec::new();
+    for path in code {
+        saved.push((path.clone(), std::fs::read(worktree.path.join(path))?));
+        match worktree.base_file(path).await? {
+            Some(content) => std::fs::write(worktree.path.join(path), content)?,
+            None => std::fs::remove_file(worktree.path.join(path))?,
         }
-        std::fs::copy(worktree.path.join(path), to)?;
     }
-    leftovers(&only, &mut laps).await?;
-    repo.remove_worktree(&only, false).await?;
+    leftovers(&worktree, &mut laps).await?;
+    for (path, content) in saved {
+        std::fs::write(worktree.path.join(path), content)?;
+    }
     laps.lap();
 
     // finish and run: the commit, then the worktree goes, the branch stays.

@@ -211,6 +211,17 @@ impl Repo {
 }
 
 impl Worktree {
+    /// A file's content at the base commit; `None` when it did not exist
+    /// there. `path` is a repository path already checked by the caller.
+    pub async fn base_file(&self, path: &str) -> Result<Option<Vec<u8>>, RepoError> {
+        let spec = format!("{}:{path}", self.base);
+        let (finished, out) = self
+            .git
+            .output(&["cat-file", "blob", &spec], MAX_FIX_DIFF_BYTES)
+            .await?;
+        Ok(finished.status.success().then_some(out))
+    }
+
     /// The untracked files of the checkout that no ignore rule covers:
     /// what a test run leaves behind (`__pycache__`, build outputs) shows
     /// up here, and is removed before the fix's diff is taken.

@@ -161,16 +161,12 @@ async fn attempt(
     let prompt = build_prompt(coder, repo, &ticket, &worktree, &workspace, transcript).await?;
     let guardrails = coder.guardrails.as_ref();
     let prover = Prover {
-        repo,
         worktree: &worktree,
         guardrails,
         tests: &tests,
         lint: lint.as_ref(),
         before: &before,
         lint_before: lint_before.as_ref(),
-        worktrees: &coder.worktrees,
-        ticket: &record.ticket,
-        attempt: record.attempt,
     };
     let end = if coder.config.command.is_empty() {
         record.agent = "built-in".into();

@@ -4,11 +4,8 @@
 //! the bug?), and the lint. The built-in agent gets the reasons back as
 //! feedback; an external agent's attempt ends with them.
 
-use std::path::Path;
-
 use super::transcript::Transcript;
 use super::validate::{Ran, TestCommand, describe};
-use crate::clients::git::Repo;
 use crate::clients::git::worktree::Worktree;
 use crate::domain::coder::diff::{FileDiff, parse_diff};
 use crate::domain::coder::guardrails::{Guardrails, Verdict};
@@ -84,7 +81,6 @@ impl Proof {
 
 /// What proving needs.
 pub struct Prover<'a> {
-    pub repo: &'a Repo,
     pub worktree: &'a Worktree,
     pub guardrails: &'a Guardrails,
     pub tests: &'a TestCommand,
@@ -93,10 +89,6 @@ pub struct Prover<'a> {
     pub before: &'a Ran,
     /// The lint on the base, when there is a lint.
     pub lint_before: Option<&'a Ran>,
-    /// Where the tests-only worktree is made.
-    pub worktrees: &'a Path,
-    pub ticket: &'a str,
-    pub attempt: u32,
 }
 
 impl Prover<'_> {
@@ -162,53 +154,84 @@ impl Prover<'_> {
     /// The tests on the base with only the fix's test files: a regression
     /// test must fail there. `None` when the fix changes no test file, or
     /// only test files (then "without the fix" is the base itself).
+    ///
+    /// Run in the attempt's own worktree: the code files the fix changed
+    /// are put back as they are at the base, the tests run, and the fix's
+    /// versions are written back. A second checkout would cost more than
+    /// the rest of the attempt's own work together on a large repository
+    /// (`coder_overhead`).
     async fn tests_only(&self, files: &[FileDiff]) -> Option<Ran> {
-        let tests: Vec<&String> = files
+        let adds_tests = files
             .iter()
             .filter_map(|f| f.new_path.as_ref())
-            .filter(|p| self.guardrails.is_test(p))
+            .any(|p| self.guardrails.is_test(p));
+        let code: Vec<&FileDiff> = files
+            .iter()
+            .filter(|f| {
+                let path = f.new_path.as_ref().or(f.old_path.as_ref());
+                path.is_some_and(|p| !self.guardrails.is_test(p))
+            })
             .collect();
-        let code_changed = files.iter().any(|f| {
-            let path = f.new_path.as_ref().or(f.old_path.as_ref());
-            path.is_some_and(|p| !self.guardrails.is_test(p))
-        });
-        if tests.is_empty() || !code_changed {
+        if !adds_tests || code.is_empty() {
             return None;
         }
-        let name = format!("{}-t", self.ticket);
-        let base = match self
-            .repo
-            .add_worktree(self.worktrees, &name, self.attempt, &self.worktree.base)
-            .await
-        {
-            Ok(base) => base,
-            Err(e) => {
-                tracing::warn!(error = %e, "no worktree for the tests-only run");
-                return None;
-            }
-        };
-        let mut copied = true;
-        for path in tests {
-            let from = self.worktree.path.join(path);
-            let to = base.path.join(path);
-            let result = to
-                .parent()
-                .map_or(Ok(()), std::fs::create_dir_all)
-                .and_then(|()| std::fs::copy(&from, &to).map(|_| ()));
-            if let Err(e) = result {
-                tracing::warn!(error = %e, path = %path, "a new test file could not be copied for the tests-only run");
-                copied = false;
+        let root = &self.worktree.path;
+        // What the fix wrote, to put back afterwards: (path, its content).
+        let mut saved: Vec<(String, Option<Vec<u8>>)> = Vec::new();
+        let mut ok = true;
+        for file in code {
+            let paths = [file.new_path.as_ref(), file.old_path.as_ref()];
+            for path in paths.into_iter().flatten() {
+                if saved.iter().any(|(p, _)| p == path) {
+                    continue;
+                }
+                if crate::domain::coder::path::RelPath::parse(path).is_err() {
+                    ok = false;
+                    continue;
+                }
+                saved.push((path.clone(), std::fs::read(root.join(path)).ok()));
+                let restored = match self.worktree.base_file(path).await {
+                    Ok(Some(content)) => write_file(&root.join(path), &content),
+                    Ok(None) => remove_file(&root.join(path)),
+                    Err(e) => Err(e.to_string()),
+                };
+                if let Err(e) = restored {
+                    tracing::warn!(error = %e, %path, "the base version was not restored for the tests-only run");
+                    ok = false;
+                }
             }
         }
-        let ran = if copied {
-            Some(self.tests.run(&base, "tests-only").await)
+        let ran = if ok {
+            Some(self.tests.run(self.worktree, "tests-only").await)
         } else {
             None
         };
-        if let Err(e) = self.repo.remove_worktree(&base, false).await {
-            tracing::warn!(error = %e, "the tests-only worktree was not removed");
+        for (path, content) in saved {
+            let put_back = match content {
+                Some(content) => write_file(&root.join(&path), &content),
+                None => remove_file(&root.join(&path)),
+            };
+            if let Err(e) = put_back {
+                tracing::error!(error = %e, %path, "the fix's file was not written back after the tests-only run");
+                return None;
+            }
         }
         ran
+    }
+}
+
+fn write_file(path: &std::path::Path, content: &[u8]) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(path, content).map_err(|e| e.to_string())
+}
+
+fn remove_file(path: &std::path::Path) -> Result<(), String> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
