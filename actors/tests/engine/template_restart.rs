@@ -99,10 +99,7 @@ async fn an_acknowledged_events_template_is_on_disk_with_it() {
     assert_eq!(stored(&handle).len(), 1);
     store_lines(&handle, &[LINES[4]]).await;
     assert_eq!(stored(&handle).len(), 3, "{:?}", stored(&handle));
-    assert_eq!(
-        sign_all(&handle, &[LINES[2]]),
-        [unacked.signature.id.clone()]
-    );
+    assert_eq!(sign_all(&handle, &[LINES[2]]), [unacked.signature.id]);
     engine.shutdown().await;
 }
 
