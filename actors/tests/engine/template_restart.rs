@@ -121,28 +121,23 @@ async fn after_a_restart_the_same_lines_get_the_same_signatures() {
     assert_eq!(first[4], first[5]);
     assert_ne!(first[4], first[6]);
 
-    let reversed: Vec<&str> = LINES.iter().rev().copied().collect();
-    let engine = Engine::start(config(dir.path()))
-        .await
-        .expect("engine restarts");
-    let again: Vec<String> = sign_all(&engine.handle(), &reversed)
-        .into_iter()
-        .rev()
-        .collect();
+    let again = signed_in_reverse(dir.path()).await;
     assert_eq!(again, first, "the same lines, the same signatures");
-    engine.shutdown().await;
 
     // Without the saved templates, the reversed order numbers each leaf's
     // kinds the other way round: what the restart kept is what made the
     // difference.
     let fresh_dir = tempfile::tempdir().expect("tempdir");
-    let fresh = Engine::start(config(fresh_dir.path()))
-        .await
-        .expect("engine starts");
-    let relearned: Vec<String> = sign_all(&fresh.handle(), &reversed)
-        .into_iter()
-        .rev()
-        .collect();
-    assert_ne!(relearned, first);
-    fresh.shutdown().await;
+    assert_ne!(signed_in_reverse(fresh_dir.path()).await, first);
+}
+
+/// Starts an engine on the store in `dir`, signs [`LINES`] last first, and
+/// returns their signature ids in [`LINES`]' order.
+async fn signed_in_reverse(dir: &std::path::Path) -> Vec<String> {
+    let reversed: Vec<&str> = LINES.iter().rev().copied().collect();
+    let engine = Engine::start(config(dir)).await.expect("engine starts");
+    let mut ids = sign_all(&engine.handle(), &reversed);
+    ids.reverse();
+    engine.shutdown().await;
+    ids
 }
