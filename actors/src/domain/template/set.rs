@@ -21,7 +21,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use super::TemplateConfig;
 use super::leaf::{Leaf, Placement, encode_key, key_token_count, template_bytes};
-use super::token::{Slot, classify, tokenize};
+use super::token::{Slot, Token, classify, tokenize};
 
 /// Locks the leaves are spread over: enough that request threads rarely
 /// wait on each other, few enough to cost nothing when idle.
@@ -169,52 +169,59 @@ impl TemplateSet {
                 return Some(id(ordinal));
             }
         }
-        // Learning: decided again under the write lock, since another
-        // thread may have changed the leaf in between.
+        self.learn(hash, &key, &tokens).map(id)
+    }
+
+    /// [`TemplateSet::place`] for a line no template matches as it is:
+    /// decided again under the write lock (another thread may have changed
+    /// the leaf in between), then widens or founds a template.
+    fn learn(&self, hash: u64, key: &[u8], tokens: &[Token<'_>]) -> Option<usize> {
         let mut shard = self.write(hash);
         let shard = &mut *shard;
-        let index = shard.position(hash, &key);
-        let leaf = index.and_then(|index| shard.leaf_mut(hash, index));
-        let placement = leaf.as_ref().map_or(Placement::Founds, |leaf| {
-            leaf.place(&tokens, self.config.similarity)
-        });
-        let (ordinal, was_dirty) = match (placement, leaf) {
-            (Placement::Matches(ordinal), _) => return Some(id(ordinal)),
-            (Placement::Widens(ordinal), Some(leaf)) => {
-                let was_dirty = leaf.is_dirty();
-                let freed = leaf.widen(ordinal, &tokens);
+        let Some(index) = shard.position(hash, key) else {
+            return self.found_leaf(shard, hash, key, tokens);
+        };
+        let leaf = shard.leaf_mut(hash, index)?;
+        let was_dirty = leaf.is_dirty();
+        let ordinal = match leaf.place(tokens, self.config.similarity) {
+            Placement::Matches(ordinal) => return Some(ordinal),
+            Placement::Widens(ordinal) => {
+                let freed = leaf.widen(ordinal, tokens);
                 self.bytes.fetch_sub(freed, Ordering::Relaxed);
-                (ordinal, was_dirty)
+                ordinal
             }
-            (_, leaf) => {
-                let leaf_len = leaf.as_ref().map_or(0, |leaf| leaf.len());
-                let key_bytes = if leaf.is_some() { 0 } else { key.len() };
-                if !self.reserve(template_bytes(&tokens) + key_bytes, leaf_len) {
+            Placement::Founds => {
+                if !self.reserve(template_bytes(tokens), leaf.len()) {
                     self.fallbacks.fetch_add(1, Ordering::Relaxed);
                     return None;
                 }
-                match leaf {
-                    Some(leaf) => {
-                        let was_dirty = leaf.is_dirty();
-                        (leaf.found(&tokens), was_dirty)
-                    }
-                    None => {
-                        let mut leaf = Leaf::new(&key);
-                        let ordinal = leaf.found(&tokens);
-                        let bucket = shard.leaves.entry(hash).or_default();
-                        bucket.push(leaf);
-                        shard.dirty.push((hash, bucket.len() - 1));
-                        return Some(id(ordinal));
-                    }
-                }
+                leaf.found(tokens)
             }
         };
         if !was_dirty {
-            if let Some(index) = index {
-                shard.dirty.push((hash, index));
-            }
+            shard.dirty.push((hash, index));
         }
-        Some(id(ordinal))
+        Some(ordinal)
+    }
+
+    /// A new leaf under `key`, its first template made of `tokens`.
+    fn found_leaf(
+        &self,
+        shard: &mut Shard,
+        hash: u64,
+        key: &[u8],
+        tokens: &[Token<'_>],
+    ) -> Option<usize> {
+        if !self.reserve(template_bytes(tokens) + key.len(), 0) {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        let mut leaf = Leaf::new(key);
+        let ordinal = leaf.found(tokens);
+        let bucket = shard.leaves.entry(hash).or_default();
+        bucket.push(leaf);
+        shard.dirty.push((hash, bucket.len() - 1));
+        Some(ordinal)
     }
 
     /// Claims room for a template of `bytes` in a leaf of `leaf_len`.
