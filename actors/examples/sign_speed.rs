@@ -6,7 +6,12 @@
 //! - a browser event whose frames come only from a raw V8 `error.stack`
 //!   string, and a Python traceback string (`raw_stack`, no frames);
 //! - cold: frames-based, but every event is a new group (each misses the
-//!   signer's caches of normalized frames and of titles).
+//!   signer's caches of normalized frames and of titles);
+//! - log lines: message-only events as loggers send them (GELF), 4,096
+//!   distinct lines of 16 kinds with names, numbers and addresses in them,
+//!   signed by their learned templates (steady state: the templates are
+//!   learned in the first pass); and the worst case of learning, every line
+//!   a new kind (each run starts with no templates). These print lines/s.
 //!
 //! Run with `cargo run --release -p suture-actors --example sign_speed`;
 //! prints the median ns/op of several runs. `-- mask` also times
@@ -14,10 +19,12 @@
 //! runs only the cases whose label has `<word>` (for profiling).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::Instant;
 
 use suture_actors::domain::event::{Event, Frame};
 use suture_actors::domain::signature::{SignatureConfig, Signer};
+use suture_actors::domain::template::TemplateSet;
 
 const RUNS: usize = 9;
 const ITERATIONS: u32 = 20_000;
@@ -195,6 +202,87 @@ fn cold_events(count: usize) -> Vec<Event> {
         .collect()
 }
 
+/// Kinds of log line: `{w}` is a name (no digit: only learning finds it
+/// varies), `{n}` a number, `{ip}` an address.
+const LOG_KINDS: &[&str] = &[
+    "Connection closed by {w} port {n}",
+    "Failed password for {w} from {ip} port {n} ssh2",
+    "session opened for user {w} by LOGIN(uid={n})",
+    "disk {w} is {n} percent full on host {w}",
+    "payment declined for customer {w} with card ending {n}",
+    "upstream {w} did not answer within {n} ms",
+    "cache miss for key {w} in region {w}",
+    "job {w} failed after {n} retries",
+    "Received block blk_{n} of size {n} from {ip}",
+    "PacketResponder {n} for block blk_{n} terminating",
+    "user {w} is not allowed to run {w} on this host",
+    "could not resolve host {w}: temporary failure in name resolution",
+    "worker {w} restarted after a crash in module {w}",
+    "authentication failure; logname= uid={n} euid={n} tty=ssh ruser= rhost={ip} user={w}",
+    "mod_jk child workerEnv in error state {n}",
+    "Invalid user {w} from {ip}",
+];
+
+const NAMES: &[&str] = &[
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory",
+    "oscar", "peggy", "trent", "victor", "walter",
+];
+
+/// `count` log lines of [`LOG_KINDS`], filled from a fixed pseudo-random
+/// sequence (every run signs the same lines).
+fn log_lines(count: usize) -> Vec<Event> {
+    let mut state: u64 = 42;
+    let mut next = move || {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        state >> 33
+    };
+    (0..count)
+        .map(|index| {
+            let mut line = String::new();
+            let mut rest = LOG_KINDS[index % LOG_KINDS.len()];
+            while let Some((head, tail)) = rest.split_once('{') {
+                line.push_str(head);
+                let (slot, tail) = tail.split_once('}').unwrap_or((tail, ""));
+                let n = next();
+                match slot {
+                    "w" => line.push_str(NAMES[n as usize % NAMES.len()]),
+                    "n" => line.push_str(&(n % 100_000).to_string()),
+                    _ => line.push_str(&format!(
+                        "10.{}.{}.{}",
+                        n % 256,
+                        (n >> 8) % 256,
+                        (n >> 16) % 256
+                    )),
+                }
+                rest = tail;
+            }
+            line.push_str(rest);
+            Event {
+                message: line,
+                ..Event::default()
+            }
+        })
+        .collect()
+}
+
+/// `count` lines that are each a kind of their own: distinct leading words
+/// (letters only, so nothing is masked) on one shape.
+fn new_kinds(count: usize) -> Vec<Event> {
+    (0..count)
+        .map(|index| {
+            let word: String = (0..4u32)
+                .map(|place| char::from(b'a' + (index / 26usize.pow(place) % 26) as u8))
+                .collect();
+            Event {
+                message: format!("{word} failed while {word} read the {word} queue"),
+                ..Event::default()
+            }
+        })
+        .collect()
+}
+
 /// Median ns per call of `sign` over `events`, cycled.
 fn median_ns(signer: &Signer, events: &[Event]) -> f64 {
     median(|| {
@@ -227,6 +315,15 @@ fn main() {
     let run = |label: &str, measure: &dyn Fn() -> f64| {
         if only.is_none_or(|word| label.contains(word.as_str())) {
             println!("{label:42} {:6.0} ns/op", measure());
+        }
+    };
+    let run_lines = |label: &str, measure: &dyn Fn() -> f64| {
+        if only.is_none_or(|word| label.contains(word.as_str())) {
+            let ns = measure();
+            println!(
+                "{label:42} {ns:6.0} ns/op  {:.0} lines/s",
+                1e9 / ns.max(f64::EPSILON)
+            );
         }
     };
 
@@ -265,6 +362,23 @@ fn main() {
     });
     run("Python traceback sign", &|| {
         median_ns(&signer, std::slice::from_ref(&python))
+    });
+    // The lines are made only when their case runs, so `only` cases of the
+    // other kinds measure the same process as before these were added.
+    run_lines("log lines, learned templates", &|| {
+        median_ns(&signer, &log_lines(4096))
+    });
+    run_lines("log lines, every line a new kind", &|| {
+        let kinds = new_kinds(ITERATIONS as usize);
+        median(|| {
+            let templates = signer
+                .templates()
+                .map(|t| Arc::new(TemplateSet::new(t.config().clone())));
+            let signer = signer.clone().with_templates(templates);
+            for event in &kinds {
+                black_box(signer.sign(black_box(event)));
+            }
+        })
     });
     if args.iter().any(|arg| arg == "mask") {
         for (label, message) in [

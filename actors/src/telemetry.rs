@@ -94,6 +94,18 @@ pub const METRICS: &[MetricDef] = &[
         "Failed syncs of the store; after one, nothing is acknowledged until a restart.",
     ),
     gauge(
+        "suture_log_templates",
+        "Log templates learned; message-only events are signed by them.",
+    ),
+    counter(
+        "suture_log_template_leaves_saved_total",
+        "Leaves of the log-template tree written with a group commit.",
+    ),
+    counter(
+        "suture_log_template_fallbacks_total",
+        "Message-only events grouped by their masked message because the template bounds were reached.",
+    ),
+    gauge(
         "suture_ingest_queue_depth",
         "Submissions waiting for the writer.",
     ),

@@ -28,7 +28,7 @@ use suture_actors::config::{Durability, GateConfig};
 use suture_actors::domain::debounce::Debouncer;
 use suture_actors::domain::gate::config::millis;
 use suture_actors::domain::gate::decide::Verdict;
-use suture_actors::domain::signature::Signer;
+use suture_actors::domain::signature::{SignatureBasis, Signer};
 use suture_actors::stages::gate::runner::GateRunner;
 use suture_actors::store::{
     DeployRecord, DeploySource, GateRun, JudgedSignature, RecordCache, RunKind, SignedEvent, Store,
@@ -161,13 +161,17 @@ pub fn replay(input: impl Read + Send, config: &Config) -> anyhow::Result<Replay
     store_config.cache_mb = store_config.cache_mb.max(256);
     let store = Store::open(&store_config)?;
     let signer = Signer::new(&config.signature)?;
+    let signers = ChunkSigners {
+        unlearned: signer.clone().with_templates(None),
+        learning: signer,
+    };
     let mut sim = Simulation::new(store, &config.gate, &config.queue)?;
 
     // Reading, parsing and signing (on every core) run ahead of applying
     // (one thread, in order) by at most two chunks.
     let (chunks_tx, chunks_rx) = std::sync::mpsc::sync_channel::<anyhow::Result<ParsedChunk>>(2);
     let line_no = std::thread::scope(|scope| -> anyhow::Result<u64> {
-        let signer = &signer;
+        let signers = &signers;
         scope.spawn(move || {
             let mut reader = BufReader::with_capacity(1 << 20, input);
             let mut line_no: u64 = 0;
@@ -177,7 +181,7 @@ pub fn replay(input: impl Read + Send, config: &Config) -> anyhow::Result<Replay
                     line_no += lines.len() as u64;
                     Ok((
                         lines.len(),
-                        parse_chunk(&lines, first_line, signer, config)?,
+                        parse_chunk(&lines, first_line, signers, config)?,
                     ))
                 });
                 let done = matches!(&parsed, Ok((0, _)) | Err(_));
@@ -233,8 +237,44 @@ fn read_chunk(reader: &mut impl BufRead, max: usize) -> anyhow::Result<Vec<Strin
     Ok(lines)
 }
 
+/// The signers of [`parse_chunk`]: the same configuration, one without
+/// templates (shared by the parsing threads), one with.
+struct ChunkSigners {
+    unlearned: Signer,
+    learning: Signer,
+}
+
 /// Parses and signs a chunk on every core, keeping line order.
+///
+/// Message-only events are signed by learned log templates, and what a
+/// signer learns depends on the order it sees lines in: signed on several
+/// threads at once, they could be numbered differently run to run. So the
+/// threads sign without templates, and the events whose grouping read the
+/// message are signed again here, in line order, with the templates: a
+/// replay is deterministic, and sees the templates a live sidecar fed the
+/// same stream would learn.
 fn parse_chunk(
+    lines: &[String],
+    first_line: u64,
+    signers: &ChunkSigners,
+    config: &Config,
+) -> anyhow::Result<Vec<(i64, Option<Item>)>> {
+    let mut items = parse_chunk_unlearned(lines, first_line, &signers.unlearned, config)?;
+    let signer = &signers.learning;
+    if signer.templates().is_some() {
+        for (_, item) in &mut items {
+            if let Some(Item::Event(signed)) = item {
+                if signed.signature.basis != SignatureBasis::Frames {
+                    signed.signature = signer.sign(&signed.event);
+                }
+            }
+        }
+    }
+    Ok(items)
+}
+
+/// [`parse_chunk`]'s parallel part, with the signer without templates.
+fn parse_chunk_unlearned(
     lines: &[String],
     first_line: u64,
     signer: &Signer,
@@ -606,4 +646,55 @@ fn one_line(text: &str, max: usize) -> String {
         out.push('…');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Message-only lines of two kinds that share a leaf of the template
+    /// tree: which one is numbered first depends on the order they are
+    /// learned in. A chunk must sign them as one signer reading the stream
+    /// in order does, however its lines are spread over threads: here the
+    /// first kind comes just before the middle line and the second right
+    /// at it, where a second thread would start (and number it first).
+    #[test]
+    fn chunks_sign_log_lines_as_one_signer_in_line_order() {
+        let names = ["alice", "bob", "carol", "dave"];
+        let lines: Vec<String> = (0..4000usize)
+            .map(|n| {
+                let name = names[n % names.len()];
+                let message = match n {
+                    1999 => format!("request failed: upstream {name} refused the connection"),
+                    2000.. if n % 2 == 0 => {
+                        format!("request failed: client {name} sent bad header")
+                    }
+                    _ => format!("cache miss for key {name}"),
+                };
+                serde_json::json!({
+                    "at": 1_767_225_600_000_i64 + n as i64,
+                    "event": {"type": "Error", "message": message},
+                })
+                .to_string()
+            })
+            .collect();
+        let config = Config::default();
+        let signer = Signer::new(&config.signature).expect("signer");
+        let signers = ChunkSigners {
+            unlearned: signer.clone().with_templates(None),
+            learning: signer,
+        };
+        let items = parse_chunk(&lines, 1, &signers, &config).expect("parses");
+
+        let sequential = Signer::new(&config.signature).expect("signer");
+        let mut kinds_seen = std::collections::HashSet::new();
+        for (line, (_, item)) in lines.iter().zip(items) {
+            let Some(Item::Event(signed)) = item else {
+                panic!("an event: {line}");
+            };
+            assert_eq!(signed.signature, sequential.sign(&signed.event), "{line}");
+            kinds_seen.insert(signed.signature.id);
+        }
+        assert_eq!(kinds_seen.len(), 3);
+    }
 }

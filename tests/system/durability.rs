@@ -1,10 +1,12 @@
 //! The real binary: SIGKILL loses no acknowledged event and the pending batch
-//! is handed on after restart; SIGTERM shuts down in order.
+//! is handed on after restart, nor the log template an acknowledged line was
+//! signed with; SIGTERM shuts down in order.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::common::{eventually, get, post, stored_total};
@@ -20,6 +22,15 @@ fn free_port() -> u16 {
 struct Sidecar {
     child: Child,
     base: String,
+}
+
+/// A failed assertion must not leave the server running (it holds the
+/// test's output pipe and the store's lock).
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Starts `suture serve` with env overrides only (no config file).
@@ -181,6 +192,140 @@ async fn sigkill_loses_no_acknowledged_event_and_the_pending_batch_survives() {
     signal(&sidecar.child, "TERM");
     let exit = sidecar.child.wait().expect("wait");
     assert!(exit.success(), "SIGTERM is a clean exit: {exit:?}");
+}
+
+/// Kinds of log line, with a name that varies (no digit: only learning
+/// finds it varies). The first two share a leaf of the template tree (same
+/// length, same first two words, too little else in common), so the second
+/// to arrive is its leaf's second template.
+const LOG_KINDS: &[&str] = &[
+    "request failed: upstream {} refused the connection",
+    "request failed: client {} sent bad header",
+    "cache miss for key {} in the orders region",
+    "job {} failed after too many retries",
+];
+
+const NAMES: &[&str] = &["alice", "bob", "carol", "dave", "erin", "frank", "grace"];
+
+/// Log templates ride in the group commit of the first event that used
+/// them: after a SIGKILL mid-flood, every acknowledged line gets again the
+/// signature it was acknowledged with, in whatever order it comes back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_keeps_the_template_of_every_acknowledged_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let mut sidecar = spawn(&data, port, "1h").await;
+    // The upstream kind first: the client kind is the leaf's second template.
+    let first_line = LOG_KINDS[0].replace("{}", "zoe");
+    let first = post(
+        &format!("{}/v1/events", sidecar.base),
+        json!({"type": "Error", "message": first_line, "module": "shop.proxy"}).to_string(),
+    )
+    .await;
+    assert_eq!(first.status, 200, "{}", first.json);
+
+    let acked: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for client in 0..4usize {
+        let (url, acked, stop) = (
+            format!("{}/v1/events", sidecar.base),
+            acked.clone(),
+            stop.clone(),
+        );
+        clients.push(tokio::spawn(async move {
+            let mut i = 0usize;
+            while !stop.load(Ordering::Relaxed) {
+                let kind = LOG_KINDS[(client + i) % LOG_KINDS.len()];
+                let line = kind.replace("{}", NAMES[(i * 3 + client) % NAMES.len()]);
+                let body = json!({"type": "Error", "message": line, "module": "shop.proxy"});
+                // The kill cuts requests off: those are not acknowledged.
+                if let Some(signature) = acknowledged_signature(&url, body.to_string()).await {
+                    let mut acked = acked.lock().expect("not poisoned");
+                    acked.push((line, signature));
+                }
+                i += 1;
+            }
+        }));
+    }
+    // Killed mid-flood, once every kind was acknowledged a few times.
+    let enough = eventually(Duration::from_secs(30), || {
+        let acked = acked.clone();
+        async move { acked.lock().map(|a| a.len() >= 60).unwrap_or(false) }
+    })
+    .await;
+    assert!(enough, "the flood was acknowledged before the kill");
+    signal(&sidecar.child, "KILL");
+    let _ = sidecar.child.wait();
+    stop.store(true, Ordering::Relaxed);
+    for client in clients {
+        let _ = client.await;
+    }
+
+    let acked = acked.lock().expect("not poisoned").clone();
+    let mut by_line: HashMap<&str, &str> = HashMap::new();
+    for (line, signature) in &acked {
+        let first = by_line.entry(line).or_insert(signature);
+        assert_eq!(first, signature, "one line, one signature: {line}");
+    }
+    // A group per kind; the job lines one per name (the name is among the
+    // first two words, which route a line to its leaf).
+    let group = |line: &str| -> String {
+        let kind = LOG_KINDS
+            .iter()
+            .position(|kind| kind.split("{}").all(|part| line.contains(part)))
+            .unwrap_or(usize::MAX);
+        if line.starts_with("job ") {
+            line.to_owned()
+        } else {
+            kind.to_string()
+        }
+    };
+    let mut signature_of_group: HashMap<String, &str> = HashMap::new();
+    for (line, signature) in &by_line {
+        let first = signature_of_group.entry(group(line)).or_insert(signature);
+        assert_eq!(first, signature, "one kind, one signature: {line}");
+    }
+    let distinct: std::collections::HashSet<&&str> = signature_of_group.values().collect();
+    assert_eq!(distinct.len(), signature_of_group.len(), "kinds apart");
+    assert!(signature_of_group.len() >= 3, "{signature_of_group:?}");
+
+    let mut sidecar = spawn(&data, port, "1h").await;
+    let url = format!("{}/v1/events", sidecar.base);
+    let mut lines: Vec<(&str, &str)> = by_line.into_iter().collect();
+    // Back in another order: the client kind before the upstream kind. Its
+    // ordinal in their leaf must come from the store, not from arrival.
+    lines.sort();
+    for (line, signature) in lines {
+        let body = json!({"type": "Error", "message": line, "module": "shop.proxy"});
+        let reply = post(&url, body.to_string()).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+        assert_eq!(
+            reply.json["events"][0]["signature"].as_str(),
+            Some(signature),
+            "{line}"
+        );
+    }
+    signal(&sidecar.child, "TERM");
+    let _ = sidecar.child.wait();
+}
+
+/// The signature of the one event in `body`, when the server stored it.
+async fn acknowledged_signature(url: &str, body: String) -> Option<String> {
+    use http_body_util::BodyExt;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<bytes::Bytes>>();
+    let request = hyper::Request::post(url)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .ok()?;
+    let response = client.request(request).await.ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let bytes = response.into_body().collect().await.ok()?.to_bytes();
+    let reply: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    reply["events"][0]["signature"].as_str().map(str::to_owned)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,9 +7,12 @@
 //!    what changes between occurrences of one bug (line numbers after a
 //!    redeploy, bundle hashes, machine-specific path prefixes, recursion
 //!    depth, synthetic closure ids) does not split its group;
-//! 3. the exception type plus the message with its variable parts masked
-//!    (ids, emails, addresses, times, quoted values, ...), plus the logger's
-//!    call site when the sender named one.
+//! 3. the exception type plus the message's learned log template (see
+//!    [`crate::domain::template`]): the message with its variable parts
+//!    masked (ids, emails, addresses, times, quoted values, ...), then
+//!    placed in the template set, which also learns which words vary; plus
+//!    the logger's call site when the sender named one. Without a template
+//!    (turned off, or the set is full) the masked message itself.
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -27,6 +30,7 @@ use crate::domain::stack::{
     self, FrameRef, StackRef, any_flagged, bytes_between, bytes_equal, find_byte, find_digit,
     find_equal, is_ascii_space, is_digit,
 };
+use crate::domain::template::{TemplateConfig, TemplateId, TemplateSet};
 
 /// How events are grouped. Data, so operators can tune it from config.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -42,15 +46,40 @@ pub struct SignatureConfig {
     /// apart, shallow enough that a new caller far up the stack does not
     /// start a new group.
     pub max_frames: usize,
+    /// Message-only events are grouped by learned log templates (on), or by
+    /// their masked message alone (off). Turning it either way changes the
+    /// ids of message-only groups once.
+    pub templates: bool,
+    /// Most templates learned; past it, new kinds of line are grouped by
+    /// their masked message. Real services log hundreds to a few thousand
+    /// kinds of line; the bound is for hostile or broken senders.
+    pub max_templates: usize,
+    /// Most memory the templates take, in MiB (typically under 1 KiB each).
+    pub template_memory_mb: usize,
 }
 
 impl Default for SignatureConfig {
     fn default() -> Self {
+        let templates = TemplateConfig::default();
         Self {
             masks: default_masks(),
             max_title_chars: 200,
             max_frames: 10,
+            templates: true,
+            max_templates: templates.max_templates,
+            template_memory_mb: templates.max_bytes >> 20,
         }
+    }
+}
+
+impl SignatureConfig {
+    /// The template miner's configuration, or `None` when it is off.
+    pub fn template_config(&self) -> Option<TemplateConfig> {
+        self.templates.then(|| TemplateConfig {
+            max_templates: self.max_templates,
+            max_bytes: self.template_memory_mb.saturating_mul(1 << 20),
+            ..TemplateConfig::default()
+        })
     }
 }
 
@@ -131,16 +160,23 @@ pub struct Signature {
 ///   cache was last cleared), which is also the title the store keeps for
 ///   a group; its message is then not masked at all. So two signers may
 ///   give such an event different titles, never a different grouping.
-///   Message-based titles are determined by their id and always computed.
+///   Message-based titles are the event's own masked message.
+///
+/// Message-only events are grouped by the templates the signer has learned
+/// (a shared [`TemplateSet`]), so their ids depend on what it learned
+/// before: two signers agree when they learned the same lines in the same
+/// order, or restored the same saved templates.
 pub struct Signer {
     masks: Vec<CompiledMask>,
     max_title_chars: usize,
     max_frames: usize,
     titles: TitleCache,
     frames: FramesCache,
+    templates: Option<Arc<TemplateSet>>,
 }
 
-/// A clone compiles nothing again and starts with empty caches.
+/// A clone compiles nothing again, starts with empty caches and shares the
+/// templates: it groups exactly like the original.
 impl Clone for Signer {
     fn clone(&self) -> Self {
         Self {
@@ -149,6 +185,7 @@ impl Clone for Signer {
             max_frames: self.max_frames,
             titles: TitleCache::default(),
             frames: FramesCache::default(),
+            templates: self.templates.clone(),
         }
     }
 }
@@ -161,6 +198,7 @@ impl fmt::Debug for Signer {
             .field("max_frames", &self.max_frames)
             .field("cached_titles", &self.titles.len())
             .field("cached_frames", &self.frames.len())
+            .field("templates", &self.templates)
             .finish()
     }
 }
@@ -280,6 +318,7 @@ const FALLBACK_TYPE: &str = "Error";
 
 impl Signer {
     /// Compiles `cfg`; fails naming the first mask whose pattern is invalid.
+    /// Templates (when on) start empty: see [`Signer::with_templates`].
     pub fn new(cfg: &SignatureConfig) -> Result<Self, SignatureConfigError> {
         let masks = cfg
             .masks
@@ -293,7 +332,23 @@ impl Signer {
             max_frames: cfg.max_frames.max(1),
             titles: TitleCache::default(),
             frames: FramesCache::default(),
+            templates: cfg
+                .template_config()
+                .map(|config| Arc::new(TemplateSet::new(config))),
         })
+    }
+
+    /// This signer grouping message-only events by `templates` (restored
+    /// from the store, shared with its writer), or by masked message alone
+    /// when `None`.
+    pub fn with_templates(mut self, templates: Option<Arc<TemplateSet>>) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// The templates message-only events are grouped by, if on.
+    pub fn templates(&self) -> Option<&Arc<TemplateSet>> {
+        self.templates.as_ref()
     }
 
     /// Normalizes a message for grouping: bounded, whitespace collapsed, then
@@ -418,9 +473,14 @@ impl Signer {
         let id_has_message = frames.is_empty()
             && fingerprint.is_none_or(|parts| parts.iter().any(|p| is_default_placeholder(p)));
         let masked = id_has_message.then(|| self.mask(message));
+        let template = masked
+            .as_deref()
+            .zip(self.templates.as_deref())
+            .and_then(|(masked, templates)| templates.place(masked));
         let grouping = Grouping {
             exception_type,
             masked_message: masked.as_deref().unwrap_or(""),
+            template,
             frames,
             logger_module: event
                 .module
@@ -902,6 +962,8 @@ fn truncate_chars(text: String, max: usize) -> String {
 struct Grouping<'a> {
     exception_type: &'a str,
     masked_message: &'a str,
+    /// The masked message's learned template, when there is one.
+    template: Option<TemplateId>,
     frames: Arc<GroupFrames>,
     logger_module: Option<String>,
     logger_function: Option<String>,
@@ -928,12 +990,22 @@ impl Grouping<'_> {
         components.0.extend_from_slice(&self.frames.components);
     }
 
-    /// A logger's call site is stable, so it separates equal messages logged
+    /// The message's template (its stable id), else the masked message. A
+    /// logger's call site is stable, so it separates equal messages logged
     /// from different places.
     fn write_message(&self, components: &mut Components) {
-        components.push(Tag::Basis, "message");
-        components.push(Tag::Type, self.exception_type);
-        components.push(Tag::Message, self.masked_message);
+        match self.template {
+            Some(template) => {
+                components.push(Tag::Basis, "template");
+                components.push(Tag::Type, self.exception_type);
+                components.push_template(template);
+            }
+            None => {
+                components.push(Tag::Basis, "message");
+                components.push(Tag::Type, self.exception_type);
+                components.push(Tag::Message, self.masked_message);
+            }
+        }
         if let Some(module) = &self.logger_module {
             components.push(Tag::LoggerModule, module);
         }
@@ -995,6 +1067,7 @@ enum Tag {
     LoggerModule = b'm',
     LoggerFunction = b'f',
     Fingerprint = b'P',
+    Template = b'G',
 }
 
 /// Tagged, length-prefixed components, hashed in one xxh3 call (cheaper
@@ -1014,6 +1087,14 @@ impl Components {
         self.0
             .extend_from_slice(&(value.len() as u64).to_le_bytes());
         self.0.extend_from_slice(value.as_bytes());
+    }
+
+    /// A template id: its leaf hash and ordinal, little-endian, under one tag.
+    fn push_template(&mut self, template: TemplateId) {
+        self.0.push(Tag::Template as u8);
+        self.0.extend_from_slice(&12u64.to_le_bytes());
+        self.0.extend_from_slice(&template.leaf.to_le_bytes());
+        self.0.extend_from_slice(&template.ordinal.to_le_bytes());
     }
 
     fn hash(&self) -> u64 {

@@ -53,6 +53,8 @@ pub struct Deps {
     /// The coding agent's guardrails, compiled (and checked) at start.
     pub guardrails: Arc<Guardrails>,
     pub slots: Slots,
+    /// The signer's log templates, which the writer saves (`None` when off).
+    pub templates: Option<Arc<crate::domain::template::TemplateSet>>,
 }
 
 /// One supervised child, whatever its actor type.
@@ -234,6 +236,7 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
                 queue: d.slots.of::<QueueMsg>(),
                 max_group: d.config.ingest.max_commit_events,
                 stats: d.stats.clone(),
+                templates: d.templates.clone(),
             },
             panic: || IngestMsg::InjectPanic,
             status: None,

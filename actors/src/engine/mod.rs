@@ -19,6 +19,7 @@ use crate::control::Control;
 use crate::control::actor::ControlMsg;
 use crate::domain::event::Event;
 use crate::domain::signature::{SignatureConfigError, Signer};
+use crate::domain::template::TemplateSet;
 use crate::domain::tickets::{Ticket, TicketState};
 use crate::runtime::slot::ActorSlot;
 use crate::runtime::slots::Slots;
@@ -150,6 +151,30 @@ fn announce_outputs(config: &EngineConfig, repo: bool, github: bool) {
     }
 }
 
+/// The log templates the store saved, when templates are on: the signer
+/// must sign a line the way it did before the restart.
+fn restore_templates(
+    config: &EngineConfig,
+    store: &Store,
+) -> Result<Option<Arc<TemplateSet>>, EngineError> {
+    let Some(template_config) = config.signature.template_config() else {
+        return Ok(None);
+    };
+    let (templates, restored) = TemplateSet::restore(template_config, store.templates()?);
+    if restored.skipped > 0 {
+        tracing::warn!(
+            skipped = restored.skipped,
+            "stored log templates that did not fit their key were left out; their lines learn new templates"
+        );
+    }
+    tracing::debug!(
+        leaves = restored.leaves,
+        templates = restored.templates,
+        "log templates restored"
+    );
+    Ok(Some(Arc::new(templates)))
+}
+
 /// Builds the LLM stages' parts from `[llm]` and `[scrub]`.
 fn build_llm_parts(config: &EngineConfig) -> Result<LlmParts, EngineError> {
     use crate::domain::llm::prompt::{PromptKind, Template};
@@ -194,9 +219,10 @@ fn autonomy_from(config: &EngineConfig, llm: bool) -> crate::domain::control::Au
 }
 
 impl Engine {
-    /// Opens the store, compiles the signature masks and starts the actor tree.
+    /// Opens the store, compiles the signature masks, restores the log
+    /// templates and starts the actor tree.
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
-        let signer = Arc::new(Signer::new(&config.signature)?);
+        let signer = Signer::new(&config.signature)?;
         config.agent.validate()?;
         if !config.agent.command.is_empty() {
             crate::stages::coder::external::ExternalAgent::from_config(&config.agent)
@@ -218,6 +244,8 @@ impl Engine {
         )?);
         let llm = Arc::new(build_llm_parts(&config)?);
         let store = Store::open(&config.store)?;
+        let templates = restore_templates(&config, &store)?;
+        let signer = Arc::new(signer.with_templates(templates.clone()));
         let control = Control::new(store.clone(), llm.scrubber.clone())
             .with_autonomy(autonomy_from(&config, llm.client.is_configured()));
         if let Some(saved) = control.restore_llm() {
@@ -259,6 +287,7 @@ impl Engine {
                 github,
                 guardrails,
                 slots: slots.clone(),
+                templates,
             },
             children: children.clone(),
         };

@@ -14,6 +14,13 @@
 //! ingest actor picks up where the failed one stopped. Submissions that were
 //! in the failed group are never acknowledged; their senders see an error and
 //! answer 503, so nothing acknowledged is lost.
+//!
+//! Each group commit also writes the log templates learned since the last
+//! one, before the group's events and under the same flush: the events were
+//! signed (and their templates learned) before they entered the channel, so
+//! an acknowledged event's template is always on disk with it, and a
+//! restart signs the same line the same way. A leaf counts as saved only
+//! once its flush succeeded.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +32,7 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::clock::now_ms;
+use crate::domain::template::{SavedLeaf, TemplateSet};
 use crate::runtime::slot::ActorSlot;
 use crate::stages::queue::QueueMsg;
 use crate::store::{DeployRecord, RecordCache, SignedEvent, Store, TrafficRecord};
@@ -180,6 +188,8 @@ pub struct IngestArgs {
     /// still goes whole).
     pub max_group: usize,
     pub stats: Arc<Stats>,
+    /// The signer's log templates (`None` when off): saved with each group.
+    pub templates: Option<Arc<TemplateSet>>,
 }
 
 pub struct IngestState {
@@ -189,6 +199,8 @@ pub struct IngestState {
     in_flight: Option<JoinHandle<()>>,
     /// Ids stored within the dedup window (see [`crate::stages::dedup`]).
     recent: std::sync::Arc<crate::stages::dedup::RecentIds>,
+    /// Whether the operator was told that the templates are full.
+    templates_full_told: bool,
 }
 
 impl Actor for IngestActor {
@@ -206,6 +218,7 @@ impl Actor for IngestActor {
             cache: RecordCache::default(),
             in_flight: None,
             recent: std::sync::Arc::default(),
+            templates_full_told: false,
         })
     }
 
@@ -328,7 +341,14 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let now = now_ms();
     let events = without_duplicates(events, &state.recent, now);
     metrics::histogram!("suture_commit_batch_events").record(events.len() as f64);
-    let written = state.args.store.commit(&events, now, &mut state.cache);
+    // Taken after the group left the channel, so it holds every template
+    // these events were signed with (or an earlier commit saved it).
+    let templates = unsaved_templates(state);
+    let written = state
+        .args
+        .store
+        .write_templates(&templates)
+        .and_then(|()| state.args.store.commit(&events, now, &mut state.cache));
     metrics::histogram!("suture_commit_write_seconds").record(started.elapsed().as_secs_f64());
     let summary = match written {
         Ok(summary) => summary,
@@ -344,11 +364,17 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let stats = state.args.stats.clone();
     let queue = state.args.queue.clone();
     let recent = state.recent.clone();
+    let template_set = state.args.templates.clone();
     state.in_flight = Some(tokio::spawn(async move {
         let flush_started = Instant::now();
         if let Err(error) = store.flush().await {
             fail(acks, events.len(), &error.to_string());
             return;
+        }
+        if let Some(set) = template_set {
+            set.saved(&templates);
+            metrics::counter!("suture_log_template_leaves_saved_total")
+                .increment(templates.len() as u64);
         }
         recent.insert(events.iter().map(|s| s.event.id.as_str()), now_ms());
         metrics::histogram!("suture_commit_flush_seconds")
@@ -363,6 +389,26 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
             tracing::debug!("queue unavailable; its restart restores pending changes");
         }
     }));
+}
+
+/// The template leaves not saved yet (none when templates are off), and
+/// the templates' gauges; tells the operator once when the set is full.
+fn unsaved_templates(state: &mut IngestState) -> Vec<SavedLeaf> {
+    let Some(set) = &state.args.templates else {
+        return Vec::new();
+    };
+    metrics::gauge!("suture_log_templates").set(set.len() as f64);
+    let fallbacks = set.fallbacks();
+    metrics::counter!("suture_log_template_fallbacks_total").absolute(fallbacks);
+    if fallbacks > 0 && !state.templates_full_told {
+        state.templates_full_told = true;
+        tracing::warn!(
+            templates = set.len(),
+            bytes = set.bytes(),
+            "the log templates are full (signature.max_templates or signature.template_memory_mb): new kinds of message-only line are grouped by their masked message"
+        );
+    }
+    set.unsaved()
 }
 
 /// The events whose id was not stored within the dedup window, nor seen

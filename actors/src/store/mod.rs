@@ -21,6 +21,8 @@
 //!   attempt: see [`agent_runs`].
 //! - `control`: what governs action (the LLM's budget spend and breaker
 //!   today): see [`control`].
+//! - `templates`: encoded leaf key → the leaf's log templates, which
+//!   message-only events are signed by: see [`templates`].
 //!
 //! Writes are not durable until [`Store::flush`]: the ingest actor writes a
 //! whole group of requests, flushes once, then acknowledges them all.
@@ -31,6 +33,7 @@ mod commit;
 pub mod control;
 pub mod gate;
 pub mod health;
+pub mod templates;
 pub mod tickets;
 
 use crate::config::{Durability, StoreConfig};
@@ -117,6 +120,7 @@ pub struct Store {
     agent_attempts: sled::Tree,
     agent_transcripts: sled::Tree,
     agent_cooldowns: sled::Tree,
+    templates: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -168,6 +172,7 @@ impl Store {
             agent_attempts: open("agent_attempts")?,
             agent_transcripts: open("agent_transcripts")?,
             agent_cooldowns: open("agent_cooldowns")?,
+            templates: open("templates")?,
             db,
             config: config.clone(),
             sync_file: None,

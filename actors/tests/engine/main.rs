@@ -18,5 +18,6 @@ mod queue_timing;
 mod repo_git;
 mod signature_props;
 mod store_open;
+mod template_restart;
 mod tickets_pipeline;
 mod worktrees;

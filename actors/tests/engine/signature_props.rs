@@ -1,13 +1,15 @@
 //! Property tests for grouping: ids in a message never split its group, no
 //! input makes parsing or signing panic, and signatures are well-formed and
-//! deterministic.
+//! deterministic: they depend on the configuration and, for message-only
+//! events, on the templates learned, never on the instance or the process.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use proptest::prelude::*;
 use suture_actors::domain::event::{Event, Frame};
 use suture_actors::domain::signature::{SignatureConfig, Signer};
 use suture_actors::domain::stack::parse_stack;
+use suture_actors::domain::template::{TemplateConfig, TemplateSet};
 
 fn signer() -> &'static Signer {
     static SIGNER: OnceLock<Signer> = OnceLock::new();
@@ -15,12 +17,24 @@ fn signer() -> &'static Signer {
         .get_or_init(|| Signer::new(&SignatureConfig::default()).expect("default config compiles"))
 }
 
-/// A second, independently compiled signer: ids must not depend on the
-/// instance (nor on the process: no randomly seeded hashing anywhere).
+/// A second, independently compiled signer on the first one's templates
+/// (as a restart restores them): ids must not depend on the instance (nor
+/// on the process: no randomly seeded hashing anywhere).
 fn other_signer() -> &'static Signer {
     static SIGNER: OnceLock<Signer> = OnceLock::new();
-    SIGNER
-        .get_or_init(|| Signer::new(&SignatureConfig::default()).expect("default config compiles"))
+    SIGNER.get_or_init(|| {
+        Signer::new(&SignatureConfig::default())
+            .expect("default config compiles")
+            .with_templates(signer().templates().cloned())
+    })
+}
+
+/// A signer that has learned nothing yet (the masks compiled once, shared).
+fn fresh_signer() -> Signer {
+    static BASE: OnceLock<Signer> = OnceLock::new();
+    BASE.get_or_init(|| Signer::new(&SignatureConfig::default()).expect("default config compiles"))
+        .clone()
+        .with_templates(Some(Arc::new(TemplateSet::new(TemplateConfig::default()))))
 }
 
 // --- ids ---------------------------------------------------------------------
@@ -262,6 +276,22 @@ proptest! {
         prop_assert_eq!(&first.id, &fresh.id);
         prop_assert_eq!(first.basis, fresh.basis);
         prop_assert_eq!(&first.culprit, &fresh.culprit);
+    }
+
+    /// Two signers that learn the same lines in the same order give the
+    /// same ids: learned grouping depends on the history, not on chance.
+    #[test]
+    fn the_same_history_gives_the_same_ids(
+        messages in proptest::collection::vec(
+            prop_oneof![two_fillings().prop_map(|(a, _)| a), any::<String>(), stack_like()],
+            1..40,
+        )
+    ) {
+        let (a, b) = (fresh_signer(), fresh_signer());
+        for message in &messages {
+            let event = logged(message);
+            prop_assert_eq!(a.sign(&event).id, b.sign(&event).id, "{}", message);
+        }
     }
 
     #[test]
