@@ -137,15 +137,6 @@ impl Control {
         self.halt.clone()
     }
 
-    /// The kill switch as recorded.
-    pub fn kill_switch(&self) -> KillSwitch {
-        self.store.kill_switch().unwrap_or_else(|_| KillSwitch {
-            engaged: self.halt.engaged(),
-            reason: "the stored kill switch is unreadable".into(),
-            ..KillSwitch::default()
-        })
-    }
-
     /// Flips the kill switch: stored and flushed first, then the shared
     /// flag set, so it is durable and in force when this returns.
     /// Disengaging needs no reason; engaging does.

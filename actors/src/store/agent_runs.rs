@@ -129,6 +129,14 @@ impl Store {
             })
     }
 
+    /// Attempt `attempt` at `ticket`, read by its key.
+    pub fn attempt(&self, ticket: &str, attempt: u32) -> Result<Option<AttemptRecord>, StoreError> {
+        match self.agent_attempts.get(attempt_key(ticket, attempt))? {
+            Some(value) => Ok(Some(serde_json::from_slice(&value)?)),
+            None => Ok(None),
+        }
+    }
+
     /// Every attempt at `ticket`, oldest first.
     pub fn attempts(&self, ticket: &str) -> Result<Vec<AttemptRecord>, StoreError> {
         let mut prefix = ticket.as_bytes().to_vec();

@@ -34,11 +34,7 @@ pub async fn get_fix(
             ticket.state.as_str()
         ))
     })?;
-    let attempt = store
-        .attempts(&id)
-        .map_err(store_error)?
-        .into_iter()
-        .find(|a| a.attempt == fix.attempt);
+    let attempt = store.attempt(&id, fix.attempt).map_err(store_error)?;
     let transcript = store.transcript(&id, fix.attempt).map_err(store_error)?;
     let skip = transcript.len().saturating_sub(SUMMARY_STEPS);
     let summary: Vec<Value> = transcript

@@ -215,9 +215,9 @@ impl Actor for CoderManager {
         let succeeded = state
             .coder
             .store
-            .attempts(&running.ticket)
+            .attempt(&running.ticket, running.attempt)
             .ok()
-            .and_then(|a| a.into_iter().find(|a| a.attempt == running.attempt))
+            .flatten()
             .is_some_and(|a| a.state == AttemptState::Succeeded);
         if succeeded {
             state.status.fixed += 1;
@@ -305,9 +305,9 @@ fn halt_agents(state: &mut ManagerState) -> usize {
     for (running, _) in &stopped {
         let record = coder
             .store
-            .attempts(&running.ticket)
+            .attempt(&running.ticket, running.attempt)
             .ok()
-            .and_then(|a| a.into_iter().find(|a| a.attempt == running.attempt));
+            .flatten();
         if let Some(mut record) = record.filter(|r| r.state == AttemptState::Running) {
             record.end(
                 AttemptState::Interrupted,
@@ -329,9 +329,9 @@ fn halt_agents(state: &mut ManagerState) -> usize {
             let _ = agent.wait(Some(std::time::Duration::from_secs(5))).await;
             let path = coder
                 .store
-                .attempts(&running.ticket)
+                .attempt(&running.ticket, running.attempt)
                 .ok()
-                .and_then(|a| a.into_iter().find(|a| a.attempt == running.attempt))
+                .flatten()
                 .and_then(|a| a.worktree);
             remove_worktree(&coder, path.as_deref()).await;
         }
@@ -470,12 +470,7 @@ async fn end_if_running(
     attempt: u32,
     why: &str,
 ) -> Result<Option<AttemptState>, StoreError> {
-    let Some(mut record) = coder
-        .store
-        .attempts(ticket)?
-        .into_iter()
-        .find(|a| a.attempt == attempt)
-    else {
+    let Some(mut record) = coder.store.attempt(ticket, attempt)? else {
         return Ok(None);
     };
     if record.state != AttemptState::Running {

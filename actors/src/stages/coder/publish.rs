@@ -65,8 +65,8 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
             ));
         }
     }
-    let attempt = match coder.store.attempts(id) {
-        Ok(attempts) => attempts.into_iter().find(|a| a.attempt == fix.attempt),
+    let attempt = match coder.store.attempt(id, fix.attempt) {
+        Ok(attempt) => attempt,
         Err(e) => return held(format!("the attempt could not be read: {e}")),
     };
     let Some(attempt) = attempt else {
