@@ -117,6 +117,28 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
         url: String,
     },
+    /// The audit log: every decision and action, oldest first. `--follow`
+    /// keeps printing new entries; `--jsonl` prints one JSON object a line.
+    Audit {
+        /// Only entries after this seq (the last one seen).
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+        /// Only entries about this ticket.
+        #[arg(long)]
+        ticket: Option<String>,
+        /// Only entries of this kind or under it (`admin`, `agent.tool_call`).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Entries per request.
+        #[arg(long, default_value_t = 200)]
+        limit: usize,
+        #[arg(long)]
+        follow: bool,
+        #[arg(long)]
+        jsonl: bool,
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+    },
     /// Print how good triage has been against operators' labels, the
     /// tickets per state and disposition, and what the LLM has cost.
     Report {
@@ -256,6 +278,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             print!("{}", render_kill_switch(&reply));
             Ok(())
+        }
+        Command::Audit {
+            since,
+            ticket,
+            kind,
+            limit,
+            follow,
+            jsonl,
+            url,
+        } => {
+            let args = crate::audit::AuditArgs {
+                since,
+                ticket,
+                kind,
+                limit: limit.clamp(1, 5_000),
+                follow,
+                jsonl,
+            };
+            crate::audit::run(&url, args).await
         }
         Command::Report { url, json } => {
             let report = crate::client::request("GET", &endpoint(&url, "/v1/report"), None).await?;

@@ -36,6 +36,9 @@ pub struct Config {
     pub github: GitHubConfig,
     pub agent: AgentConfig,
     pub autonomy: AutonomyConfig,
+    pub audit: suture_actors::config::AuditConfig,
+    pub notify: suture_actors::config::NotifyConfig,
+    pub limits: suture_actors::config::LimitsConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -65,6 +68,9 @@ impl Default for Config {
             github: GitHubConfig::default(),
             agent: AgentConfig::default(),
             autonomy: AutonomyConfig::default(),
+            audit: Default::default(),
+            notify: Default::default(),
+            limits: Default::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -194,12 +200,32 @@ pub struct AdminConfig {
     /// Unset: the admin API answers only on a loopback listener, and only
     /// requests a web page cannot make. The token never goes in this file.
     pub token_env: String,
+    /// More tokens, each with a name: name → the environment variable that
+    /// holds it (`{ alice = "SUTURE_TOKEN_ALICE" }`). The audit log and
+    /// the kill switch record which token acted; the token in `token_env`
+    /// is named `admin`.
+    pub tokens: std::collections::BTreeMap<String, String>,
+}
+
+impl AdminConfig {
+    /// Every configured token whose variable is set, with its name.
+    pub fn tokens_from_env(&self, admin_token: Option<String>) -> Vec<(String, String)> {
+        admin_token
+            .map(|t| ("admin".to_string(), t))
+            .into_iter()
+            .chain(self.tokens.iter().filter_map(|(name, var)| {
+                std::env::var(var).ok().map(|token| (name.clone(), token))
+            }))
+            .filter(|(_, token)| !token.trim().is_empty())
+            .collect()
+    }
 }
 
 impl Default for AdminConfig {
     fn default() -> Self {
         Self {
             token_env: "SUTURE_ADMIN_TOKEN".into(),
+            tokens: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -369,6 +395,9 @@ impl Config {
             github: self.github.clone(),
             agent: self.agent.clone(),
             autonomy: self.autonomy.clone(),
+            audit: self.audit.clone(),
+            notify: self.notify.clone(),
+            limits: self.limits.clone(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Suture's shell: the CLI, config loading, and the HTTP and UDP servers that
 //! translate wire formats into events for the engine (`suture-actors`).
 
+pub mod audit;
 pub mod cli;
 pub mod client;
 pub mod config;

@@ -12,12 +12,14 @@ pub use crate::clients::git::RepoConfig;
 pub use crate::clients::github::GitHubConfig;
 pub use crate::clients::llm::config::LlmConfig;
 pub use crate::domain::analyzer::AnalyzerConfig;
+pub use crate::domain::audit::AuditConfig;
 pub use crate::domain::coder::config::AgentConfig;
-pub use crate::domain::control::AutonomyConfig;
+pub use crate::domain::control::{AutonomyConfig, LimitsConfig};
 pub use crate::domain::debounce::QueueConfig;
 /// Kept here so `#[serde(with = "suture_actors::config::duration")]` reads naturally.
 pub use crate::domain::duration;
 pub use crate::domain::gate::config::GateConfig;
+pub use crate::domain::notify::NotifyConfig;
 pub use crate::domain::scrub::ScrubConfig;
 pub use crate::domain::signature::SignatureConfig;
 pub use crate::domain::tickets::TicketsConfig;
@@ -42,6 +44,9 @@ pub struct EngineConfig {
     pub github: GitHubConfig,
     pub agent: AgentConfig,
     pub autonomy: AutonomyConfig,
+    pub audit: AuditConfig,
+    pub notify: NotifyConfig,
+    pub limits: LimitsConfig,
 }
 
 /// `[store]`: where and how events are kept.

@@ -195,6 +195,14 @@ pub const METRICS: &[MetricDef] = &[
         "Kill switch flips, by the state set.",
     ),
     counter(
+        "suture_notifications_total",
+        "Webhook notifications, by kind and outcome (sent, failed after retries, dropped on a full queue, refused by the kill switch).",
+    ),
+    counter(
+        "suture_audit_entries_total",
+        "Entries appended to the audit log (ticket entries mirrored in their transaction are not counted).",
+    ),
+    counter(
         "suture_agent_attempts_total",
         "Coding agent attempts, by outcome (started, fixed, failed).",
     ),

@@ -59,10 +59,9 @@ pub async fn start_with_admin_token(
     admin_token: Option<String>,
 ) -> anyhow::Result<Running> {
     let config = Arc::new(config);
+    let admin_tokens = config.admin.tokens_from_env(admin_token);
     // Refused before anything starts: an admin API open to the network.
-    if !config.server.http_addr.ip().is_loopback()
-        && admin_token.as_deref().is_none_or(|t| t.trim().is_empty())
-    {
+    if !config.server.http_addr.ip().is_loopback() && admin_tokens.is_empty() {
         anyhow::bail!(
             http::auth::AdminAuth::new(None, config.server.http_addr)
                 .err()
@@ -93,7 +92,7 @@ pub async fn start_with_admin_token(
         .await
         .with_context(|| format!("cannot bind server.http_addr {}", config.server.http_addr))?;
     let http_addr = listener.local_addr()?;
-    let admin_auth = Arc::new(http::auth::AdminAuth::new(admin_token, http_addr)?);
+    let admin_auth = Arc::new(http::auth::AdminAuth::with_tokens(admin_tokens, http_addr)?);
     if !admin_auth.has_token() {
         tracing::info!(
             "no admin token ({} is unset): the admin API answers only local requests that a web page cannot make",
@@ -116,9 +115,13 @@ pub async fn start_with_admin_token(
     };
     let http_stop = stop.clone();
     let http_task = tokio::spawn(async move {
-        axum::serve(listener, http::router(state, admin_auth))
-            .with_graceful_shutdown(async move { http_stop.cancelled().await })
-            .await
+        axum::serve(
+            listener,
+            http::router(state, admin_auth)
+                .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_stop.cancelled().await })
+        .await
     });
     let udp_stop = Arc::new(AtomicBool::new(false));
     let udp_threads = udp::spawn(&socket, &config, engine.clone(), udp_stop.clone())?;

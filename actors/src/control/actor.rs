@@ -28,20 +28,25 @@ pub enum ControlMsg {
     SetKillSwitch {
         engaged: bool,
         reason: String,
-        by: String,
+        by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<crate::domain::control::KillSwitch, super::KillSwitchError>>,
     },
     /// Change the autonomy level (durable and in force when answered).
     SetAutonomy {
         level: crate::domain::control::AutonomyLevel,
         reason: String,
-        by: String,
+        by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<crate::domain::control::AutonomyRecord, super::AutonomyError>>,
     },
+    /// Drops audit entries past their retention (sent to itself hourly).
+    PruneAudit,
     /// Panics inside the handler: lets tests prove supervision works.
     #[doc(hidden)]
     InjectPanic,
 }
+
+/// How often audit entries past retention are removed.
+const AUDIT_PRUNE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 pub struct ControlActor;
 
@@ -52,15 +57,17 @@ impl Actor for ControlActor {
 
     async fn pre_start(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         control: Control,
     ) -> Result<Self::State, ActorProcessingErr> {
+        // At start too: a sidecar restarted often still prunes.
+        myself.send_after(std::time::Duration::from_secs(5), || ControlMsg::PruneAudit);
         Ok(control)
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<Self::Msg>,
+        myself: ActorRef<Self::Msg>,
         message: Self::Msg,
         control: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
@@ -98,6 +105,10 @@ impl Actor for ControlActor {
                 reply,
             } => {
                 let _ = reply.send(control.set_autonomy(level, &reason, &by).await);
+            }
+            ControlMsg::PruneAudit => {
+                control.prune_audit();
+                myself.send_after(AUDIT_PRUNE_INTERVAL, || ControlMsg::PruneAudit);
             }
             ControlMsg::InjectPanic => panic!("injected panic in control"),
         }

@@ -11,12 +11,27 @@
 //!    `deploy` also let Suture push, open pull requests and GitHub issues,
 //!    and comment on them.
 //!
+//! 3. the rate limits (`[limits]`), taken only by [`Guard::admit_for`],
+//!    which the caller asks right before it acts (a check that is not
+//!    followed by the action must not spend a limit's room).
+//!
 //! `tickets.shadow` is the old spelling of the same idea: `true` is
-//! `suggest` (nothing leaves the sidecar), `false` is `pr`. Rate limits and
-//! budgets join here, and every caller obeys them without a change.
+//! `suggest` (nothing leaves the sidecar), `false` is `pr`.
+//!
+//! Notifications leave the sidecar too: [`Guard::notify`] sends one only
+//! when [`Guard::permit_notification`] allows it (the kill switch stops all
+//! but its own).
 
+use std::sync::Arc;
+
+use super::limits::{Limited, RateLimits};
 use crate::domain::control::{Autonomy, AutonomyLevel, Halt};
 use crate::domain::gate::decide::Severity;
+use crate::domain::notify::{Notification, NotificationKind};
+
+/// Where notifications go once permitted (the engine hands in the
+/// notifier's queue).
+pub type NotifySink = Arc<dyn Fn(Notification) + Send + Sync>;
 
 /// Something Suture may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,14 +81,27 @@ pub enum Refusal {
         action: Action,
         level: AutonomyLevel,
     },
+    #[error("Suture would {}, and waits: {limited}", .action.as_str())]
+    RateLimited { action: Action, limited: Limited },
 }
 
 /// Answers whether Suture may act now. Cheap to clone; clones share the
 /// kill switch and the autonomy level.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Guard {
     autonomy: Autonomy,
     halt: Halt,
+    limits: Arc<RateLimits>,
+    notify: Option<NotifySink>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("autonomy", &self.autonomy)
+            .field("halt", &self.halt)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Guard {
@@ -88,6 +116,61 @@ impl Guard {
         Self {
             autonomy: Autonomy::fixed(level),
             halt: Halt::default(),
+            limits: Arc::new(RateLimits::unlimited()),
+            notify: None,
+        }
+    }
+
+    /// The guard taking room from `limits` in [`Guard::admit_for`].
+    pub fn with_limits(mut self, limits: Arc<RateLimits>) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The guard sending permitted notifications to `sink`.
+    pub fn with_notify(mut self, sink: NotifySink) -> Self {
+        self.notify = Some(sink);
+        self
+    }
+
+    /// The rate limits (the LLM client takes its room from them).
+    pub fn limits(&self) -> Arc<RateLimits> {
+        self.limits.clone()
+    }
+
+    /// Whether `action` may happen now for work of `severity`, taking its
+    /// room under the rate limits when it may. Asked right before acting.
+    pub fn admit_for(&self, action: Action, severity: Severity) -> Result<(), Refusal> {
+        self.check(action, Some(severity))?;
+        let limited = match action {
+            Action::RunAgent => self.limits.agent_attempt(),
+            Action::OpenPullRequest => self.limits.pull_request(),
+            Action::OpenIssue | Action::CommentOnIssue => self.limits.github_write(),
+            // A git push is not a GitHub API write; its pull request is.
+            Action::Push => Ok(()),
+        };
+        limited.map_err(|limited| Refusal::RateLimited { action, limited })
+    }
+
+    /// Whether a notification of `kind` may leave the sidecar now: not
+    /// while the kill switch is engaged, but for the switch's own.
+    pub fn permit_notification(&self, kind: NotificationKind) -> Result<(), String> {
+        if self.halt.engaged() && kind != NotificationKind::KillSwitch {
+            return Err("the kill switch is engaged".into());
+        }
+        Ok(())
+    }
+
+    /// Sends `notification` when permitted; never waits.
+    pub fn notify(&self, notification: Notification) {
+        let Some(sink) = &self.notify else {
+            return;
+        };
+        match self.permit_notification(notification.kind) {
+            Ok(()) => sink(notification),
+            Err(why) => {
+                tracing::debug!(kind = notification.kind.as_str(), %why, "notification not sent")
+            }
         }
     }
 

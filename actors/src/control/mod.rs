@@ -14,12 +14,15 @@
 
 pub mod actor;
 pub mod guard;
+pub mod limits;
 
 use std::sync::Arc;
 
 use crate::clock::now_ms;
+use crate::domain::audit::AuditEntryDraft;
 use crate::domain::control::{
-    Autonomy, AutonomyLevel, AutonomyRecord, AutonomySetting, Halt, KillSwitch, PersistedControl,
+    Autonomy, AutonomyLevel, AutonomyRecord, AutonomySetting, Caller, Halt, KillSwitch,
+    PersistedControl,
 };
 use crate::domain::scrub::Scrubber;
 use crate::domain::tickets::{Label, Ticket, TicketState};
@@ -33,6 +36,9 @@ pub struct Control {
     scrubber: Arc<Scrubber>,
     halt: Halt,
     autonomy: Autonomy,
+    audit_config: crate::domain::audit::AuditConfig,
+    limits: Arc<limits::RateLimits>,
+    notify: Option<guard::NotifySink>,
 }
 
 /// Why the autonomy level was not changed.
@@ -79,6 +85,9 @@ impl Control {
             scrubber,
             halt,
             autonomy: Autonomy::fixed(AutonomyLevel::Suggest),
+            audit_config: crate::domain::audit::AuditConfig::default(),
+            limits: Arc::new(limits::RateLimits::unlimited()),
+            notify: None,
         }
     }
 
@@ -110,7 +119,7 @@ impl Control {
         &self,
         level: AutonomyLevel,
         reason: &str,
-        by: &str,
+        by: &Caller,
     ) -> Result<AutonomyRecord, AutonomyError> {
         let reason = reason.trim();
         if reason.is_empty() {
@@ -122,10 +131,19 @@ impl Control {
         let record = AutonomyRecord {
             level,
             reason: reason.chars().take(2000).collect(),
-            by: by.to_string(),
+            by: by.name.clone(),
             at_ms: now_ms(),
         };
         self.store.set_autonomy(&record)?;
+        self.audit(
+            AuditEntryDraft::new(
+                record.at_ms,
+                "admin.autonomy",
+                &by.name,
+                format!("autonomy set to `{}`: {}", level.as_str(), record.reason),
+            )
+            .peer(by.peer.clone()),
+        );
         self.store.flush().await?;
         self.autonomy.set_level(level);
         tracing::warn!(level = level.as_str(), reason = %record.reason, by = %record.by, "autonomy level changed");
@@ -144,7 +162,7 @@ impl Control {
         &self,
         engaged: bool,
         reason: &str,
-        by: &str,
+        by: &Caller,
     ) -> Result<KillSwitch, KillSwitchError> {
         let reason = reason.trim();
         if engaged && reason.is_empty() {
@@ -153,7 +171,7 @@ impl Control {
         let switch = KillSwitch {
             engaged,
             reason: reason.chars().take(2000).collect(),
-            by: by.to_string(),
+            by: by.name.clone(),
             at_ms: now_ms(),
         };
         if engaged {
@@ -161,12 +179,129 @@ impl Control {
             self.halt.set(true);
         }
         self.store.set_kill_switch(&switch)?;
+        self.audit(
+            AuditEntryDraft::new(
+                switch.at_ms,
+                "admin.kill_switch",
+                &by.name,
+                if engaged {
+                    format!("engaged: {}", switch.reason)
+                } else if switch.reason.is_empty() {
+                    "disengaged".to_string()
+                } else {
+                    format!("disengaged: {}", switch.reason)
+                },
+            )
+            .peer(by.peer.clone()),
+        );
         self.store.flush().await?;
         self.halt.set(engaged);
         metrics::gauge!("suture_kill_switch_engaged").set(if engaged { 1.0 } else { 0.0 });
         metrics::counter!("suture_kill_switch_changes_total", "engaged" => if engaged { "true" } else { "false" }).increment(1);
+        self.guard(false)
+            .notify(crate::domain::notify::Notification::new(
+                crate::domain::notify::NotificationKind::KillSwitch,
+                switch.at_ms,
+                if engaged {
+                    "Suture's kill switch was engaged"
+                } else {
+                    "Suture's kill switch was disengaged"
+                },
+                format!(
+                    "by {}{}",
+                    switch.by,
+                    if switch.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(": {}", switch.reason)
+                    }
+                ),
+            ));
         tracing::warn!(engaged, reason = %switch.reason, by = %switch.by, "kill switch");
         Ok(switch)
+    }
+
+    /// Appends to the audit log (durable with the next flush), the detail
+    /// scrubbed. A failed write is logged, never a reason to stop acting:
+    /// the ticket's own trail and the logs still say what happened.
+    pub fn audit(&self, mut draft: AuditEntryDraft) {
+        draft.detail = self.scrubber.scrub(&draft.detail).into_owned();
+        if let Err(error) = self.store.append_audit(draft) {
+            tracing::warn!(%error, "audit entry not stored");
+        }
+    }
+
+    /// Entries of the audit log matching `query`.
+    pub fn audit_log(
+        &self,
+        query: &crate::domain::audit::AuditQuery,
+    ) -> Result<Vec<crate::domain::audit::AuditRecord>, crate::store::StoreError> {
+        self.store.audit(query)
+    }
+
+    /// Builds the rate limits of `config`, restored from the store and
+    /// saved to it on every admitted action.
+    pub fn with_limits(mut self, config: &crate::domain::control::LimitsConfig) -> Self {
+        let store = self.store.clone();
+        let restore = |name: &str| match store.rate_limit_state(name) {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::warn!(limit = name, %error, "a rate limit's saved state is unreadable; it starts afresh");
+                None
+            }
+        };
+        let saver = self.store.clone();
+        let save = Arc::new(move |name: &str, at_ms: i64| {
+            if let Err(error) = saver.set_rate_limit_state(name, at_ms) {
+                tracing::warn!(limit = name, %error, "a rate limit's state was not saved");
+            }
+        });
+        self.limits = Arc::new(limits::RateLimits::new(
+            config,
+            Arc::new(now_ms),
+            restore,
+            save,
+        ));
+        self
+    }
+
+    /// Where permitted notifications go.
+    pub fn with_notify(mut self, sink: guard::NotifySink) -> Self {
+        self.notify = Some(sink);
+        self
+    }
+
+    /// The one permission check, as every stage holds it: `shadow` is
+    /// `tickets.shadow` (the old spelling of the base level, for callers
+    /// built without an autonomy setting), then the shared autonomy, kill
+    /// switch, rate limits and notifications.
+    pub fn guard(&self, shadow: bool) -> guard::Guard {
+        let guard = guard::Guard::new(shadow)
+            .with_autonomy(self.autonomy())
+            .with_halt(self.halt())
+            .with_limits(self.limits.clone());
+        match &self.notify {
+            Some(sink) => guard.with_notify(sink.clone()),
+            None => guard,
+        }
+    }
+
+    /// The audit log's retention (`[audit]`).
+    pub fn with_audit_config(mut self, config: crate::domain::audit::AuditConfig) -> Self {
+        self.audit_config = config;
+        self
+    }
+
+    /// Drops audit entries past `[audit]`'s age and size.
+    pub fn prune_audit(&self) {
+        let config = &self.audit_config;
+        let cutoff = now_ms()
+            .saturating_sub(i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX));
+        match self.store.prune_audit(cutoff, config.max_entries) {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, "audit entries past retention removed"),
+            Err(error) => tracing::warn!(%error, "audit log not pruned"),
+        }
     }
 
     /// Saves the LLM client's budget spend and breaker (durable with the

@@ -25,6 +25,29 @@ pub struct PersistedControl {
     pub tokens: u64,
 }
 
+/// Who asked for an admin action: the admin token's name (`admin` for the
+/// token in `admin.token_env`, `local` for a loopback caller when no token
+/// is set) and the peer address, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub name: String,
+    pub peer: Option<String>,
+}
+
+impl Caller {
+    pub fn new(name: &str, peer: Option<String>) -> Self {
+        Self {
+            name: name.to_string(),
+            peer,
+        }
+    }
+
+    /// An action Suture takes by itself (a guard's decision, a breaker).
+    pub fn suture(part: &str) -> Self {
+        Self::new(part, None)
+    }
+}
+
 /// The kill switch, as the store keeps it: engaged or not, why, by whom,
 /// since when.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -167,6 +190,41 @@ impl Autonomy {
     /// Sets the base level (the per-severity map stays).
     pub fn set_level(&self, level: AutonomyLevel) {
         self.0.write().unwrap_or_else(|p| p.into_inner()).level = level;
+    }
+}
+
+/// `[limits]`. 0 turns a limit off.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Coding-agent attempts started per hour, all tickets together. Each
+    /// costs model tokens and a test run; a burst of tickets waits its turn.
+    pub agent_attempts_per_hour: u32,
+    /// Pull requests opened per hour: a reviewer's attention is the scarce
+    /// thing.
+    pub prs_per_hour: u32,
+    /// Pull requests opened per UTC-day-long period.
+    pub prs_per_day: u32,
+    /// Content-creating GitHub requests (issues, comments, pull requests)
+    /// per minute. GitHub's secondary limit is 80; staying well under it
+    /// leaves room for the service's own automation on the same token.
+    pub github_writes_per_minute: u32,
+    /// The same per hour (GitHub's secondary limit: 500).
+    pub github_writes_per_hour: u32,
+    /// LLM calls per minute; a call over it waits for its turn.
+    pub llm_calls_per_minute: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            agent_attempts_per_hour: 6,
+            prs_per_hour: 3,
+            prs_per_day: 10,
+            github_writes_per_minute: 20,
+            github_writes_per_hour: 200,
+            llm_calls_per_minute: 30,
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 //! `tokio::time::Instant` so the queue's tests can run on a paused clock.
 
 pub mod analyzer;
+pub mod audit;
 pub mod coder;
 pub mod control;
 pub mod debounce;
@@ -12,6 +13,7 @@ pub mod duration;
 pub mod event;
 pub mod gate;
 pub mod llm;
+pub mod notify;
 pub mod records;
 pub mod scrub;
 pub mod signature;

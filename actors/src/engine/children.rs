@@ -20,7 +20,6 @@ use crate::clients::llm::LlmParts;
 use crate::config::EngineConfig;
 use crate::control::Control;
 use crate::control::actor::{ControlActor, ControlMsg};
-use crate::control::guard::Guard;
 use crate::domain::coder::guardrails::Guardrails;
 use crate::runtime::slot::ActorSlot;
 use crate::runtime::slots::Slots;
@@ -198,9 +197,7 @@ fn coder_context(d: &Deps) -> Coder {
                 .flatten(),
         },
         github: d.github.clone(),
-        guard: Guard::new(config.tickets.shadow)
-            .with_autonomy(d.control.autonomy())
-            .with_halt(d.control.halt()),
+        guard: d.control.guard(config.tickets.shadow),
         halt: d.control.halt(),
         guardrails: d.guardrails.clone(),
         worktrees: worktrees_folder(&config.agent.worktrees, &config.store.path),
@@ -281,9 +278,7 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
                     llm: d.llm.clone(),
                     repo: d.repo.clone(),
                     github: d.github.clone(),
-                    guard: Guard::new(d.config.tickets.shadow)
-                        .with_autonomy(d.control.autonomy())
-                        .with_halt(d.control.halt()),
+                    guard: d.control.guard(d.config.tickets.shadow),
                     control: d.control.clone(),
                 },
                 coder: d.slots.of::<CoderMsg>(),

@@ -218,6 +218,22 @@ fn autonomy_from(config: &EngineConfig, llm: bool) -> crate::domain::control::Au
     }
 }
 
+/// Starts the webhook notifier of `[notify]` (nothing when no receiver is
+/// configured) and hands it to the control state; its sends pass the
+/// guard's notification check when they leave too.
+fn with_notifier(control: Control, config: &EngineConfig) -> Result<Control, EngineError> {
+    let gate = control.guard(true);
+    let permit: crate::clients::notify::Permit =
+        Arc::new(move |kind| gate.permit_notification(kind));
+    let notifier = crate::clients::notify::Notifier::start(
+        &config.notify,
+        |name| std::env::var(name).ok(),
+        permit,
+    )
+    .map_err(|e| EngineError::Spawn(format!("cannot start the notifier: {e}")))?;
+    Ok(control.with_notify(Arc::new(move |n| notifier.send(n))))
+}
+
 impl Engine {
     /// Opens the store, compiles the signature masks, restores the log
     /// templates and starts the actor tree.
@@ -247,11 +263,20 @@ impl Engine {
         let templates = restore_templates(&config, &store)?;
         let signer = Arc::new(signer.with_templates(templates.clone()));
         let control = Control::new(store.clone(), llm.scrubber.clone())
-            .with_autonomy(autonomy_from(&config, llm.client.is_configured()));
+            .with_autonomy(autonomy_from(&config, llm.client.is_configured()))
+            .with_audit_config(config.audit.clone())
+            .with_limits(&config.limits);
+        let control = with_notifier(control, &config)?;
         if let Some(saved) = control.restore_llm() {
             llm.client.restore(&saved);
         }
         llm.client.attach_halt(control.halt());
+        {
+            let limits = control.guard(true).limits();
+            llm.client.attach_rate_limit(Arc::new(move || {
+                limits.llm_call().map_err(|l| l.retry_after)
+            }));
+        }
         let autonomy = control.autonomy();
         let repo = crate::clients::git::Repo::open(&config.repo).await?;
         let github = crate::clients::github::GitHub::new(&config.github)?;
@@ -456,9 +481,9 @@ impl EngineHandle {
         &self,
         level: crate::domain::control::AutonomyLevel,
         reason: &str,
-        by: &str,
+        by: &crate::domain::control::Caller,
     ) -> Result<crate::domain::control::AutonomyRecord, AutonomyCommandError> {
-        let (reason, by) = (reason.to_string(), by.to_string());
+        let (reason, by) = (reason.to_string(), by.clone());
         let message = move |reply| ControlMsg::SetAutonomy {
             level,
             reason,
@@ -490,10 +515,10 @@ impl EngineHandle {
         &self,
         engaged: bool,
         reason: &str,
-        by: &str,
+        by: &crate::domain::control::Caller,
     ) -> Result<crate::domain::control::KillSwitch, KillSwitchCommandError> {
         use crate::stages::coder::CoderMsg;
-        let (reason_text, by_text) = (reason.to_string(), by.to_string());
+        let (reason_text, by_text) = (reason.to_string(), by.clone());
         let message = move |reply| ControlMsg::SetKillSwitch {
             engaged,
             reason: reason_text,

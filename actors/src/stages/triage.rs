@@ -540,6 +540,22 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
             }
             continue;
         }
+        let needs_write = ticket.github.is_none() || ticket.recurrences.iter().any(|r| !r.notified);
+        if !needs_write {
+            continue;
+        }
+        // The rate limits, right before the write: over them, the pass
+        // stops and a later one goes on where it stopped.
+        let action = if ticket.github.is_none() {
+            Action::OpenIssue
+        } else {
+            Action::CommentOnIssue
+        };
+        if let Err(refusal) = ctx.guard.admit_for(action, ticket.severity) {
+            tracing::info!(ticket = %ticket.id, %refusal, "GitHub writes wait for the rate limit");
+            report.errors.push(format!("{}: {refusal}", ticket.id));
+            return;
+        }
         match &ticket.github {
             None => {
                 let draft = IssueDraft {

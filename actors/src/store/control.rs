@@ -60,6 +60,25 @@ impl Store {
         Ok(())
     }
 
+    /// A rate limit's saved state (its theoretical arrival time, ms since
+    /// the epoch), if it was ever used.
+    pub fn rate_limit_state(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        let key = format!("rate/{name}");
+        Ok(self
+            .control
+            .get(key.as_bytes())?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(i64::from_be_bytes))
+    }
+
+    /// Saves a rate limit's state (durable with the next flush, or sled's
+    /// own periodic one).
+    pub fn set_rate_limit_state(&self, name: &str, at_ms: i64) -> Result<(), StoreError> {
+        let key = format!("rate/{name}");
+        self.control.insert(key.as_bytes(), &at_ms.to_be_bytes())?;
+        Ok(())
+    }
+
     /// Moves control state an older build kept in `meta` into `control`
     /// (once: the old key is removed in the same step).
     pub(super) fn migrate_control(&self) -> Result<(), StoreError> {

@@ -21,6 +21,7 @@
 //!   attempt: see [`agent_runs`].
 //! - `control`: what governs action (the LLM's budget spend and breaker
 //!   today): see [`control`].
+//! - `audit`: seq → every decision and action, append-only: see [`audit`].
 //! - `templates`: encoded leaf key → the leaf's log templates, which
 //!   message-only events are signed by: see [`templates`].
 //!
@@ -28,6 +29,7 @@
 //! whole group of requests, flushes once, then acknowledges them all.
 
 pub mod agent_runs;
+pub mod audit;
 mod blob_sync;
 mod commit;
 pub mod control;
@@ -121,6 +123,7 @@ pub struct Store {
     agent_transcripts: sled::Tree,
     agent_cooldowns: sled::Tree,
     templates: sled::Tree,
+    audit: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -173,6 +176,7 @@ impl Store {
             agent_transcripts: open("agent_transcripts")?,
             agent_cooldowns: open("agent_cooldowns")?,
             templates: open("templates")?,
+            audit: open("audit")?,
             db,
             config: config.clone(),
             sync_file: None,

@@ -19,6 +19,7 @@ use sled::transaction::{
     ConflictableTransactionError, TransactionError, TransactionalTree, UnabortableTransactionError,
 };
 
+use super::audit::mirror_ticket_entries;
 use super::{Store, StoreError, decode_u64};
 use crate::domain::records::{Candidate, CandidateState};
 use crate::domain::tickets::{Ticket, TransitionError};
@@ -134,8 +135,9 @@ impl Store {
             &self.ticket_index,
             &self.candidates,
             &self.meta,
+            &self.audit,
         )
-            .transaction(|(tickets, index, candidates, meta)| {
+            .transaction(|(tickets, index, candidates, meta, audit)| {
                 let mut outcome = AnalysisOutcome::default();
                 let mut seq = meta
                     .get(TICKET_SEQ_KEY)?
@@ -149,13 +151,14 @@ impl Store {
                         },
                         TicketWrite::Create(_) => None,
                     };
-                    let ticket = match (write, existing) {
+                    let (ticket, audited) = match (write, existing) {
                         (TicketWrite::Grow { addition, .. }, Some(mut ticket))
                             if !ticket.state.is_closed() =>
                         {
+                            let audited = ticket.audit.len();
                             crate::domain::tickets::grow(&mut ticket, addition, at_ms);
                             outcome.grown.push(ticket.id.clone());
-                            ticket
+                            (ticket, audited)
                         }
                         (TicketWrite::Create(new), _)
                         | (TicketWrite::Grow { fallback: new, .. }, _) => {
@@ -163,11 +166,12 @@ impl Store {
                             let mut ticket = (**new).clone();
                             ticket.id = format!("T-{seq}");
                             outcome.created.push(ticket.id.clone());
-                            ticket
+                            (ticket, 0)
                         }
                     };
                     tickets.insert(ticket.id.as_bytes(), encode(&ticket)?)?;
                     write_index(index, &ticket)?;
+                    mirror_ticket_entries(audit, &ticket, audited)?;
                     for candidate_id in consumed {
                         let Some(bytes) = candidates.get(candidate_id.as_bytes())? else {
                             continue;
@@ -201,18 +205,20 @@ impl Store {
         id: &str,
         change: impl Fn(&mut Ticket) -> Result<T, TicketUpdateError>,
     ) -> Result<(Ticket, T), TicketUpdateError> {
-        (&self.tickets, &self.ticket_index)
-            .transaction(|(tickets, index)| {
+        (&self.tickets, &self.ticket_index, &self.audit)
+            .transaction(|(tickets, index, audit)| {
                 let Some(bytes) = tickets.get(id.as_bytes())? else {
                     return abort(TicketUpdateError::NotFound(id.to_string()));
                 };
                 let mut ticket = decode_ticket(&bytes)?;
+                let audited = ticket.audit.len();
                 let result = match change(&mut ticket) {
                     Ok(result) => result,
                     Err(e) => return abort(e),
                 };
                 tickets.insert(id.as_bytes(), encode(&ticket)?)?;
                 write_index(index, &ticket)?;
+                mirror_ticket_entries(audit, &ticket, audited)?;
                 Ok((ticket, result))
             })
             .map_err(map_tx_error)

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use suture_actors::control::KillSwitchError;
 use suture_actors::engine::KillSwitchCommandError;
 
+use super::auth::AdminCaller;
 use super::common::store_error;
 use super::error::ApiError;
 use super::state::AppState;
@@ -37,6 +38,7 @@ pub async fn get_kill_switch(State(state): State<AppState>) -> Result<Json<Value
 /// a reason is required to engage.
 pub async fn set_kill_switch(
     State(state): State<AppState>,
+    caller: AdminCaller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request: KillSwitchRequest =
@@ -47,7 +49,7 @@ pub async fn set_kill_switch(
     let reason = bounded_text("reason", request.reason.trim().to_string())?;
     let switch = state
         .engine
-        .set_kill_switch(request.engaged, &reason, "operator")
+        .set_kill_switch(request.engaged, &reason, &caller.0)
         .await
         .map_err(|e| match e {
             KillSwitchCommandError::Refused(KillSwitchError::ReasonRequired) => {

@@ -21,16 +21,18 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use suture_actors::domain::control::Caller;
 
 /// The admin API's access rule, built at start.
 #[derive(Clone)]
 pub struct AdminAuth {
-    token: Option<Arc<str>>,
+    /// Each token with its name (the audit log's `by`).
+    tokens: Vec<(Arc<str>, Arc<str>)>,
     /// The listener's own address, for the `Host` check.
     listener: SocketAddr,
 }
@@ -38,7 +40,10 @@ pub struct AdminAuth {
 impl std::fmt::Debug for AdminAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AdminAuth")
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "tokens",
+                &self.tokens.iter().map(|(name, _)| name).collect::<Vec<_>>(),
+            )
             .field("listener", &self.listener)
             .finish()
     }
@@ -52,47 +57,67 @@ impl std::fmt::Debug for AdminAuth {
 pub struct ExposedWithoutToken(SocketAddr);
 
 impl AdminAuth {
-    /// `token`: the admin token, when its variable is set and not empty.
+    /// `token`: the admin token, when its variable is set and not empty
+    /// (named `admin`).
     pub fn new(token: Option<String>, listener: SocketAddr) -> Result<Self, ExposedWithoutToken> {
-        let token = token
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty());
-        if token.is_none() && !listener.ip().is_loopback() {
+        Self::with_tokens(token.map(|t| ("admin".to_string(), t)), listener)
+    }
+
+    /// Named tokens (`admin.tokens`, plus `admin` for `admin.token_env`):
+    /// each request is recorded with the name of the token it carried.
+    /// Empty tokens are left out.
+    pub fn with_tokens(
+        tokens: impl IntoIterator<Item = (String, String)>,
+        listener: SocketAddr,
+    ) -> Result<Self, ExposedWithoutToken> {
+        let tokens: Vec<(Arc<str>, Arc<str>)> = tokens
+            .into_iter()
+            .map(|(name, token)| (name, token.trim().to_string()))
+            .filter(|(_, token)| !token.is_empty())
+            .map(|(name, token)| (Arc::from(name), Arc::from(token)))
+            .collect();
+        if tokens.is_empty() && !listener.ip().is_loopback() {
             return Err(ExposedWithoutToken(listener));
         }
-        Ok(Self {
-            token: token.map(Arc::from),
-            listener,
-        })
+        Ok(Self { tokens, listener })
     }
 
     /// Whether a token is required.
     pub fn has_token(&self) -> bool {
-        self.token.is_some()
+        !self.tokens.is_empty()
     }
 
-    /// `Ok` when `headers` may use the admin API, else the status and why.
-    pub fn check(&self, method: &Method, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
-        match &self.token {
-            Some(token) => {
-                let given = headers
-                    .get(header::AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.strip_prefix("Bearer "))
-                    .map(str::trim);
-                match given {
-                    Some(given) if equal_in_constant_time(given.as_bytes(), token.as_bytes()) => {
-                        Ok(())
-                    }
-                    Some(_) => Err((StatusCode::UNAUTHORIZED, "wrong admin token".into())),
-                    None => Err((
-                        StatusCode::UNAUTHORIZED,
-                        "the admin API needs Authorization: Bearer <token> (the token is in the variable admin.token_env names)".into(),
-                    )),
-                }
-            }
-            None => self.check_local(method, headers),
+    /// The caller's name when `headers` may use the admin API (the token's
+    /// name, or `local` without tokens), else the status and why.
+    pub fn check(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Arc<str>, (StatusCode, String)> {
+        if self.tokens.is_empty() {
+            return self
+                .check_local(method, headers)
+                .map(|()| Arc::from("local"));
         }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some(given) = given else {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "the admin API needs Authorization: Bearer <token> (the token is in the variable admin.token_env names)".into(),
+            ));
+        };
+        // Every token is compared, so the time taken does not say which matched.
+        let mut found = None;
+        for (name, token) in &self.tokens {
+            if equal_in_constant_time(given.as_bytes(), token.as_bytes()) {
+                found = Some(name.clone());
+            }
+        }
+        found.ok_or_else(|| (StatusCode::UNAUTHORIZED, "wrong admin token".into()))
     }
 
     /// Without a token: only requests no web page can make.
@@ -154,14 +179,43 @@ fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Who made an admin request: set by [`require_admin`] for the handlers
+/// (their audit entries name the token and the peer).
+#[derive(Debug, Clone)]
+pub struct AdminCaller(pub Caller);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AdminCaller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<AdminCaller>()
+            .cloned()
+            .unwrap_or_else(|| AdminCaller(Caller::new("operator", None))))
+    }
+}
+
 /// The middleware on the admin routes.
 pub async fn require_admin(
     State(auth): State<Arc<AdminAuth>>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
     match auth.check(request.method(), request.headers()) {
-        Ok(()) => next.run(request).await,
+        Ok(name) => {
+            let peer = request
+                .extensions()
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|info| info.0.to_string());
+            request
+                .extensions_mut()
+                .insert(AdminCaller(Caller::new(&name, peer)));
+            next.run(request).await
+        }
         Err((status, why)) => {
             metrics::counter!("suture_admin_refused_total", "status" => status.as_str().to_string())
                 .increment(1);
@@ -219,6 +273,28 @@ mod tests {
             let (status, _) = auth.check(&post, &headers(bad)).expect_err("refused");
             assert_eq!(status, StatusCode::UNAUTHORIZED);
         }
+    }
+
+    #[test]
+    fn each_named_token_is_known_by_its_name() {
+        let auth = AdminAuth::with_tokens(
+            [
+                ("admin".to_string(), "s3cret".to_string()),
+                ("alice".to_string(), "alice-token".to_string()),
+                ("empty".to_string(), " ".to_string()),
+            ],
+            "0.0.0.0:8787".parse().expect("addr"),
+        )
+        .expect("tokens");
+        let name = |token: &str| {
+            auth.check(
+                &Method::GET,
+                &headers(&[("authorization", &format!("Bearer {token}"))]),
+            )
+        };
+        assert_eq!(name("alice-token").expect("alice").as_ref(), "alice");
+        assert_eq!(name("s3cret").expect("admin").as_ref(), "admin");
+        assert!(name("").is_err(), "an empty token never matches");
     }
 
     #[test]

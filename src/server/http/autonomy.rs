@@ -11,6 +11,7 @@ use suture_actors::control::AutonomyError;
 use suture_actors::domain::control::AutonomyLevel;
 use suture_actors::engine::AutonomyCommandError;
 
+use super::auth::AdminCaller;
 use super::common::store_error;
 use super::error::ApiError;
 use super::state::AppState;
@@ -38,6 +39,7 @@ pub async fn get_autonomy(State(state): State<AppState>) -> Result<Json<Value>, 
 /// `POST /v1/admin/autonomy {"level": "observe|suggest|pr|deploy", "reason": "..."}`.
 pub async fn set_autonomy(
     State(state): State<AppState>,
+    caller: AdminCaller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let expected =
@@ -57,7 +59,7 @@ pub async fn set_autonomy(
     let reason = bounded_text("reason", request.reason.trim().to_string())?;
     let record = state
         .engine
-        .set_autonomy(level, &reason, "operator")
+        .set_autonomy(level, &reason, &caller.0)
         .await
         .map_err(|e| match e {
             AutonomyCommandError::Refused(AutonomyError::ReasonRequired) => ApiError::BadRequest {

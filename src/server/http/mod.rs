@@ -10,6 +10,7 @@
 //! readiness, metrics, the capture script).
 
 pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod autonomy;
 pub mod capture;
@@ -73,6 +74,7 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
         .route("/v1/tickets/{id}/fix/reject", post(fixes::reject_fix))
         .route("/v1/tickets/{id}/attempts", get(fixes::list_attempts))
         .route("/v1/report", get(tickets::get_report))
+        .route("/v1/audit", get(audit::list_audit))
         .route("/v1/signatures", get(signatures::list_signatures))
         .route("/v1/signatures/{id}", get(signatures::get_signature))
         .route("/v1/status", get(health::status))

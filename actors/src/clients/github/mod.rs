@@ -357,7 +357,7 @@ impl GitHub {
                 format!("the token in {token_env} has spaces or control characters"),
             ));
         }
-        let http = http_client(config.timeout).map_err(|e| {
+        let http = super::http_client(config.timeout).map_err(|e| {
             error(
                 "timeout",
                 format!("cannot build the HTTP client: {}", chain_message(&e)),
@@ -801,19 +801,6 @@ fn chain_message(error: &(dyn std::error::Error + 'static)) -> String {
         next = e.source();
     }
     parts.join(": ").chars().take(MAX_MESSAGE_CHARS).collect()
-}
-
-/// The HTTP client: a total timeout per request (octocrab's own client has
-/// only per-read ones) and rustls with ring, the one TLS stack of the build.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    // reqwest is built without a default crypto provider (see Cargo.toml);
-    // ring is installed as the process default, as the LLM client does.
-    // Failing means one is installed already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .build()
 }
 
 #[cfg(test)]

@@ -52,6 +52,8 @@ pub enum Refused {
     BreakerOpen { retry_in: Duration },
     #[error("the kill switch is engaged")]
     KillSwitch,
+    #[error("over the LLM call rate limit (next call in {retry_in:?})")]
+    RateLimited { retry_in: Duration },
 }
 
 impl Refused {
@@ -69,6 +71,7 @@ impl Refused {
             } => "over_budget_daily",
             Refused::BreakerOpen { .. } => "breaker_open",
             Refused::KillSwitch => "kill_switch",
+            Refused::RateLimited { .. } => "rate_limited",
         }
     }
 }
@@ -168,9 +171,18 @@ struct Configured {
     control: Mutex<Control>,
 }
 
+/// Takes room for one call under the rate limit, or says how long to wait.
+pub type RateGate = Arc<dyn Fn() -> Result<(), Duration> + Send + Sync>;
+
+/// Longest a call waits for room under the rate limit before it is refused
+/// (a per-minute limit never asks for more).
+const MAX_RATE_WAIT: Duration = Duration::from_secs(60);
+
 struct Control {
     /// The kill switch: engaged, every call is refused.
     halt: crate::domain::control::Halt,
+    /// `[limits] llm_calls_per_minute`, as the control state keeps it.
+    rate: Option<RateGate>,
     clock: Clock,
     budget: TokenBudget,
     breaker: Breaker,
@@ -249,7 +261,7 @@ impl LlmClient {
             }
             key.trim().to_string()
         };
-        let http = http_client(config.timeout)
+        let http = crate::clients::http_client(config.timeout)
             .map_err(|e| error("timeout", &format!("cannot build the HTTP client: {e}")))?;
         // With an explicit (maybe empty) key, async-openai does not fall back
         // to OPENAI_API_KEY: a local server never receives a hosted key.
@@ -268,6 +280,7 @@ impl LlmClient {
                 scrubber,
                 control: Mutex::new(Control {
                     halt: crate::domain::control::Halt::default(),
+                    rate: None,
                     clock: Arc::new(crate::clock::now_ms),
                     budget: TokenBudget::new(config.hourly_token_budget, config.daily_token_budget),
                     breaker: Breaker::new(config.breaker_failures, config.breaker_cooldown),
@@ -288,6 +301,14 @@ impl LlmClient {
 
     pub fn is_configured(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// Makes every call take room under `rate` first, waiting up to a
+    /// minute for it (the engine attaches `[limits] llm_calls_per_minute`).
+    pub fn attach_rate_limit(&self, rate: RateGate) {
+        if let Some(c) = &self.inner {
+            c.lock().rate = Some(rate);
+        }
     }
 
     /// Makes every call obey the kill switch `halt` (the engine does, at
@@ -430,6 +451,7 @@ impl Configured {
         tools: &[ToolSpec],
         check: impl FnOnce(&Turn) -> Result<T, ParseError>,
     ) -> Result<(T, Turn), LlmError> {
+        self.wait_for_room().await?;
         let sent_bytes: usize = messages.iter().map(ChatMessage::len).sum();
         let estimate =
             estimate_tokens(sent_bytes).saturating_add(u64::from(self.max_output_tokens));
@@ -502,6 +524,25 @@ impl Configured {
             tracing::warn!(error = %e, breaker = ?control.breaker.state(), "LLM call failed; the caller takes the deterministic path");
         }
         outcome
+    }
+
+    /// Waits for room under the call rate limit (never holding the lock
+    /// while it waits); refuses when the wait would pass [`MAX_RATE_WAIT`].
+    async fn wait_for_room(&self) -> Result<(), LlmError> {
+        loop {
+            let rate = self.lock().rate.clone();
+            let Some(rate) = rate else {
+                return Ok(());
+            };
+            match rate() {
+                Ok(()) => return Ok(()),
+                Err(retry_in) if retry_in <= MAX_RATE_WAIT => {
+                    tracing::debug!(?retry_in, "LLM call waits for the rate limit");
+                    tokio::time::sleep(retry_in.max(Duration::from_millis(10))).await;
+                }
+                Err(retry_in) => return Err(refuse(Refused::RateLimited { retry_in })),
+            }
+        }
     }
 
     /// One chat completion, retried on timeouts, connection errors, 429 and
@@ -605,19 +646,6 @@ fn classify(error: OpenAIError, attempts: u32) -> LlmError {
         },
         other => LlmError::Response(other.to_string().chars().take(500).collect()),
     }
-}
-
-/// The HTTP client: a timeout per attempt (async-openai sets none) and
-/// rustls with ring, the one TLS stack of the build.
-fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
-    // reqwest is built without a default crypto provider (see Cargo.toml);
-    // ring is installed as the process default. Failing means one is
-    // installed already, which is as good.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .build()
 }
 
 fn refuse(refused: Refused) -> LlmError {

@@ -28,6 +28,7 @@ use serde::Serialize;
 
 use super::Coder;
 use super::agent::{AgentActor, AgentArgs, AgentMsg};
+use super::publish;
 use super::review::{self, ReviewError, ReviewOutcome};
 use crate::clients::git::fix_branch;
 use crate::clock::now_ms;
@@ -81,6 +82,9 @@ pub struct CoderStatus {
     pub failed: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// Why queued tickets wait although a slot is free (a rate limit).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,6 +106,8 @@ pub struct ManagerState {
     running: HashMap<ActorId, (RunningAttempt, ActorRef<AgentMsg>)>,
     /// Cleanups and publishing in flight (aborted if the manager stops).
     tasks: Vec<OwnedTask<()>>,
+    /// A held fix being published again (see [`republish_held`]).
+    republishing: Option<OwnedTask<()>>,
     status: CoderStatus,
 }
 
@@ -129,6 +135,7 @@ impl Actor for CoderManager {
             coder,
             running: HashMap::new(),
             tasks: Vec::new(),
+            republishing: None,
             status,
         };
         if state.status.enabled {
@@ -157,6 +164,7 @@ impl Actor for CoderManager {
                     }
                 }
                 if matches!(message, CoderMsg::Tick) {
+                    republish_held(state);
                     myself.send_after(TICK, || CoderMsg::Tick);
                 }
             }
@@ -280,12 +288,71 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
         if !permitted {
             continue;
         }
+        // The rate limit last, right before the lease: the ticket stays
+        // queued and the next tick tries again.
+        let severity = coder.store.ticket(&id)?.map(|t| t.severity);
+        if let Some(severity) = severity
+            && let Err(refusal) = coder.guard.admit_for(Action::RunAgent, severity)
+        {
+            if state.status.waiting.as_deref() != Some(refusal.to_string().as_str()) {
+                tracing::info!(ticket = %id, %refusal, "agent attempts wait for the rate limit");
+            }
+            state.status.waiting = Some(refusal.to_string());
+            break;
+        }
+        state.status.waiting = None;
         coder.store.dequeue_agent(&id)?;
         if let Some(record) = take_lease(&coder, &id, now).await? {
             spawn_agent(myself, state, record).await;
         }
     }
     Ok(())
+}
+
+/// A held fix is tried again at most this often (each try is on the
+/// ticket's trail).
+const REPUBLISH_EVERY_MS: i64 = 5 * 60 * 1000;
+
+/// Publishes again one fix the guard held back (the kill switch, a rate
+/// limit, a push that failed) once the guard permits its push and pull
+/// request: held work is not lost. One at a time, each fix at most every
+/// [`REPUBLISH_EVERY_MS`].
+fn republish_held(state: &mut ManagerState) {
+    if state
+        .republishing
+        .as_ref()
+        .is_some_and(|t| !t.is_finished())
+    {
+        return;
+    }
+    let coder = state.coder.clone();
+    if coder.github.is_none() || coder.halt.engaged() {
+        return;
+    }
+    let Ok(tickets) = coder.store.tickets() else {
+        return;
+    };
+    let now = now_ms();
+    let due = tickets.into_iter().find(|t| {
+        t.state == TicketState::Review
+            && t.fix
+                .as_ref()
+                .is_some_and(|f| f.held.is_some() && f.pull_request.is_none())
+            && [Action::Push, Action::OpenPullRequest]
+                .into_iter()
+                .all(|a| coder.guard.permit_for(a, t.severity).is_ok())
+            && t.audit
+                .iter()
+                .rev()
+                .find(|a| a.action == "fix_held")
+                .is_none_or(|a| now.saturating_sub(a.at_ms) >= REPUBLISH_EVERY_MS)
+    });
+    if let Some(ticket) = due {
+        tracing::info!(ticket = %ticket.id, "publishing a held fix again");
+        state.republishing = Some(OwnedTask::spawn(async move {
+            let _ = publish::publish_fix(&coder, &ticket.id, "coder").await;
+        }));
+    }
 }
 
 /// Kills every running agent for the kill switch. Killing an agent drops

@@ -57,13 +57,22 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
             fix.branch
         ));
     };
-    for action in [Action::Push, Action::OpenPullRequest] {
-        if let Err(refusal) = coder.guard.permit_for(action, ticket.severity) {
-            return held(format!(
-                "{refusal}; the fix is on the local branch {}",
-                fix.branch
-            ));
-        }
+    // Both permitted, then the pull request's room under the rate limits
+    // taken: a refusal leaves the fix in review with the reason, and the
+    // manager publishes it once the guard permits.
+    let permitted = coder
+        .guard
+        .permit_for(Action::Push, ticket.severity)
+        .and_then(|()| {
+            coder
+                .guard
+                .admit_for(Action::OpenPullRequest, ticket.severity)
+        });
+    if let Err(refusal) = permitted {
+        return held(format!(
+            "{refusal}; the fix is on the local branch {}",
+            fix.branch
+        ));
     }
     let attempt = match coder.store.attempt(id, fix.attempt) {
         Ok(attempt) => attempt,

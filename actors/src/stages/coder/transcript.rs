@@ -82,6 +82,21 @@ impl Transcript {
             tokens,
         };
         self.bytes += entry.text.len() + 64;
+        // The audit log gets the step too (cut): the transcript keeps the
+        // whole text, the log the order of everything that happened.
+        let draft = crate::domain::audit::AuditEntryDraft::new(
+            entry.at_ms,
+            &format!("agent.{kind}"),
+            "coder",
+            format!(
+                "attempt {} step {}: {}",
+                self.attempt, self.step, entry.text
+            ),
+        )
+        .ticket(&self.ticket);
+        if let Err(e) = self.store.append_audit(draft) {
+            tracing::warn!(ticket = %self.ticket, error = %e, "audit entry not stored");
+        }
         match self
             .store
             .append_transcript(&self.ticket, self.attempt, self.seq, &entry)

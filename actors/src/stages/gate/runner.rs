@@ -340,6 +340,7 @@ impl GateRunner {
             .increment(1);
         }
         if run.kind == RunKind::Deploy || !candidates.is_empty() {
+            self.audit_run(run, kind);
             tracing::info!(
                 run = %run.id,
                 signatures = run.decisions.len(),
@@ -350,6 +351,45 @@ impl GateRunner {
             );
         }
         Ok(())
+    }
+
+    /// The audit log's account of a run: what was judged, what was flagged
+    /// and why (signature ids and the decisions' own reasons: numbers, no
+    /// exception text).
+    fn audit_run(&self, run: &GateRun, kind: &str) {
+        let flagged: Vec<String> = run
+            .flagged()
+            .map(|j| {
+                format!(
+                    "{} {}: {}",
+                    j.decision.signature,
+                    j.decision.verdict.as_str(),
+                    j.decision.reason
+                )
+            })
+            .collect();
+        let mut detail = format!(
+            "{}: {} signatures judged, {} flagged",
+            run.id,
+            run.decisions.len(),
+            flagged.len()
+        );
+        if let Some(note) = &run.note {
+            detail.push_str(&format!(" ({note})"));
+        }
+        for line in &flagged {
+            detail.push_str("; ");
+            detail.push_str(line);
+        }
+        let draft = crate::domain::audit::AuditEntryDraft::new(
+            run.judged_at_ms,
+            &format!("gate.{kind}"),
+            "gate",
+            detail,
+        );
+        if let Err(error) = self.store.append_audit(draft) {
+            tracing::warn!(%error, "audit entry for a gate run not stored");
+        }
     }
 
     fn prune(&mut self, now_ms: i64) -> Result<(), StoreError> {
