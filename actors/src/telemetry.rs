@@ -199,6 +199,22 @@ pub const METRICS: &[MetricDef] = &[
         "Webhook notifications, by kind and outcome (sent, failed after retries, dropped on a full queue, refused by the kill switch).",
     ),
     counter(
+        "suture_rate_limited_total",
+        "Actions that waited for a rate limit ([limits]), by limit.",
+    ),
+    counter(
+        "suture_breaker_trips_total",
+        "Breakers tripped, by breaker (fix_loop, review_fatigue, github).",
+    ),
+    gauge(
+        "suture_github_breaker_state",
+        "The GitHub client's breaker: 0 closed, 1 half-open, 2 open.",
+    ),
+    counter(
+        "suture_llm_cost_micro_usd_total",
+        "Money spent on LLM calls by the price table ([llm.prices]), in micro-dollars.",
+    ),
+    counter(
         "suture_audit_entries_total",
         "Entries appended to the audit log (ticket entries mirrored in their transaction are not counted).",
     ),

@@ -38,6 +38,13 @@ pub enum ControlMsg {
         by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<crate::domain::control::AutonomyRecord, super::AutonomyError>>,
     },
+    /// Resets a signature's fix-loop breaker (durable when answered).
+    ResetFixLoop {
+        signature: String,
+        reason: String,
+        by: crate::domain::control::Caller,
+        reply: RpcReplyPort<Result<crate::domain::control::FixLoop, crate::store::StoreError>>,
+    },
     /// Drops audit entries past their retention (sent to itself hourly).
     PruneAudit,
     /// Panics inside the handler: lets tests prove supervision works.
@@ -105,6 +112,14 @@ impl Actor for ControlActor {
                 reply,
             } => {
                 let _ = reply.send(control.set_autonomy(level, &reason, &by).await);
+            }
+            ControlMsg::ResetFixLoop {
+                signature,
+                reason,
+                by,
+                reply,
+            } => {
+                let _ = reply.send(control.reset_fix_loop(&signature, &reason, &by).await);
             }
             ControlMsg::PruneAudit => {
                 control.prune_audit();

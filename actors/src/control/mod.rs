@@ -13,6 +13,7 @@
 //!   sends a message.
 
 pub mod actor;
+pub mod breakers;
 pub mod guard;
 pub mod limits;
 
@@ -39,6 +40,8 @@ pub struct Control {
     audit_config: crate::domain::audit::AuditConfig,
     limits: Arc<limits::RateLimits>,
     notify: Option<guard::NotifySink>,
+    /// The review-fatigue guard's (rejections, window).
+    fatigue: (usize, usize),
 }
 
 /// Why the autonomy level was not changed.
@@ -88,12 +91,19 @@ impl Control {
             audit_config: crate::domain::audit::AuditConfig::default(),
             limits: Arc::new(limits::RateLimits::unlimited()),
             notify: None,
+            fatigue: (0, 0),
         }
     }
 
     /// Sets the autonomy in force from the configuration's `base`, with the
     /// level an operator last set (kept in the store) winning over the
     /// configured one.
+    /// The review-fatigue guard's thresholds (`[autonomy]`).
+    pub fn with_fatigue(mut self, rejections: usize, window: usize) -> Self {
+        self.fatigue = (rejections, window);
+        self
+    }
+
     pub fn with_autonomy(mut self, mut base: AutonomySetting) -> Self {
         match self.store.autonomy() {
             Ok(Some(record)) => {

@@ -23,6 +23,65 @@ pub struct PersistedControl {
     pub breaker_open_until_ms: Option<i64>,
     pub calls: u64,
     pub tokens: u64,
+    /// Money spent since the store began, in micro-dollars.
+    #[serde(default)]
+    pub micro_usd: u64,
+}
+
+/// A signature's fix loop (the fix-loop breaker): failed agent attempts
+/// on it and, once they reach `agent.fix_loop_failures`, the trip that
+/// stops further attempts until an operator resets it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FixLoop {
+    pub failures: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripped: Option<Tripped>,
+}
+
+/// When and why a breaker tripped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tripped {
+    pub at_ms: i64,
+    pub reason: String,
+}
+
+impl FixLoop {
+    /// Counts one failed attempt; trips at `limit` (0: never). Returns
+    /// whether this failure tripped it.
+    pub fn failed(&mut self, limit: u32, at_ms: i64, why: &str) -> bool {
+        self.failures = self.failures.saturating_add(1);
+        if limit == 0 || self.tripped.is_some() || self.failures < limit {
+            return false;
+        }
+        self.tripped = Some(Tripped {
+            at_ms,
+            reason: format!(
+                "{} failed agent attempts (agent.fix_loop_failures = {limit}); the last: {why}",
+                self.failures
+            ),
+        });
+        true
+    }
+}
+
+/// The outcomes of the latest reviews of Suture's fixes, newest last, for
+/// the review-fatigue guard.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReviewHistory {
+    /// `true`: accepted (approved, merged); `false`: rejected or closed
+    /// unmerged.
+    pub accepted: Vec<bool>,
+}
+
+impl ReviewHistory {
+    /// Adds an outcome, keeping the last `window`; returns whether at
+    /// least `rejections` of them are rejections (0: the guard is off).
+    pub fn record(&mut self, accepted: bool, rejections: usize, window: usize) -> bool {
+        self.accepted.push(accepted);
+        let excess = self.accepted.len().saturating_sub(window.max(1));
+        self.accepted.drain(..excess);
+        rejections > 0 && self.accepted.iter().filter(|a| !**a).count() >= rejections
+    }
 }
 
 /// Who asked for an admin action: the admin token's name (`admin` for the
@@ -118,7 +177,7 @@ impl AutonomyLevel {
 }
 
 /// `[autonomy]`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AutonomyConfig {
     /// The level. Unset: `pr` when `tickets.shadow = false` (its old
@@ -130,6 +189,26 @@ pub struct AutonomyConfig {
     pub by_severity: BTreeMap<Severity, AutonomyLevel>,
     /// Let `deploy` be set at all.
     pub allow_deploy: bool,
+    /// The review-fatigue guard: when `fatigue_rejections` of the last
+    /// `fatigue_window` reviewed fixes were rejected, the level drops to
+    /// `suggest` (a person must approve each fix) and a notification says
+    /// why. 0: off.
+    pub fatigue_rejections: usize,
+    pub fatigue_window: usize,
+}
+
+impl Default for AutonomyConfig {
+    fn default() -> Self {
+        Self {
+            level: None,
+            by_severity: BTreeMap::new(),
+            allow_deploy: false,
+            // Three of the last five rejected: the fixes are not landing,
+            // and a reviewer's time is being spent on them.
+            fatigue_rejections: 3,
+            fatigue_window: 5,
+        }
+    }
 }
 
 /// The level in force, as an operator last set it (kept in the control

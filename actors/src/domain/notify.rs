@@ -12,6 +12,10 @@ use serde_json::{Value, json};
 
 use crate::domain::duration;
 
+/// Where a part that cannot see the guard hands its notifications (the
+/// engine wires it through the guard's check).
+pub type NotifyFn = std::sync::Arc<dyn Fn(Notification) + Send + Sync>;
+
 /// What a notification is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

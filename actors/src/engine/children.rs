@@ -198,6 +198,7 @@ fn coder_context(d: &Deps) -> Coder {
         },
         github: d.github.clone(),
         guard: d.control.guard(config.tickets.shadow),
+        control: d.control.clone(),
         halt: d.control.halt(),
         guardrails: d.guardrails.clone(),
         worktrees: worktrees_folder(&config.agent.worktrees, &config.store.path),

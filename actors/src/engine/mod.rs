@@ -265,12 +265,21 @@ impl Engine {
         let control = Control::new(store.clone(), llm.scrubber.clone())
             .with_autonomy(autonomy_from(&config, llm.client.is_configured()))
             .with_audit_config(config.audit.clone())
-            .with_limits(&config.limits);
+            .with_limits(&config.limits)
+            .with_fatigue(
+                config.autonomy.fatigue_rejections,
+                config.autonomy.fatigue_window,
+            );
         let control = with_notifier(control, &config)?;
         if let Some(saved) = control.restore_llm() {
             llm.client.restore(&saved);
         }
         llm.client.attach_halt(control.halt());
+        {
+            let guard = control.guard(true);
+            llm.client
+                .attach_notify(Arc::new(move |notification| guard.notify(notification)));
+        }
         {
             let limits = control.guard(true).limits();
             llm.client.attach_rate_limit(Arc::new(move || {
@@ -294,6 +303,10 @@ impl Engine {
                     "no installation key (the system's random source failed): GitHub markers change at each restart"
                 ),
             }
+        }
+        if let Some(github) = &github {
+            let guard = control.guard(true);
+            github.attach_notify(Arc::new(move |notification| guard.notify(notification)));
         }
         announce_outputs(&config, repo.is_some(), github.is_some());
         let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
@@ -500,6 +513,33 @@ impl EngineHandle {
         self.slot::<crate::stages::coder::CoderMsg>()
             .cast(crate::stages::coder::CoderMsg::Nudge);
         Ok(record)
+    }
+
+    /// Resets a signature's fix-loop breaker (durable when it returns);
+    /// its tickets may get agents again.
+    pub async fn reset_fix_loop(
+        &self,
+        signature: &str,
+        reason: &str,
+        by: &crate::domain::control::Caller,
+    ) -> Result<crate::domain::control::FixLoop, EngineError> {
+        let (signature, reason, by) = (signature.to_string(), reason.to_string(), by.clone());
+        let message = move |reply| ControlMsg::ResetFixLoop {
+            signature,
+            reason,
+            by,
+            reply,
+        };
+        let was = ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await??;
+        self.slot::<crate::stages::coder::CoderMsg>()
+            .cast(crate::stages::coder::CoderMsg::Nudge);
+        Ok(was)
     }
 
     /// The kill switch as recorded.

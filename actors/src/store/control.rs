@@ -6,11 +6,20 @@
 //! Writes are made durable by the next [`Store::flush`].
 
 use super::{Store, StoreError};
-use crate::domain::control::{AutonomyRecord, KillSwitch, PersistedControl};
+use crate::domain::control::{
+    AutonomyRecord, FixLoop, KillSwitch, PersistedControl, ReviewHistory,
+};
 
 const LLM_KEY: &[u8] = b"llm";
 const KILL_SWITCH_KEY: &[u8] = b"kill_switch";
 const AUTONOMY_KEY: &[u8] = b"autonomy";
+const FIX_LOOP_PREFIX: &[u8] = b"fixloop/";
+const REVIEWS_KEY: &[u8] = b"reviews";
+
+fn fix_loop_key(signature: &str) -> Vec<u8> {
+    [FIX_LOOP_PREFIX, signature.as_bytes()].concat()
+}
+
 /// Where the LLM state lived before the control tree (in `meta`).
 const LEGACY_LLM_KEY: &[u8] = b"llm_state";
 
@@ -76,6 +85,58 @@ impl Store {
     pub fn set_rate_limit_state(&self, name: &str, at_ms: i64) -> Result<(), StoreError> {
         let key = format!("rate/{name}");
         self.control.insert(key.as_bytes(), &at_ms.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// A signature's fix loop (no failures when never recorded).
+    pub fn fix_loop(&self, signature: &str) -> Result<FixLoop, StoreError> {
+        match self.control.get(fix_loop_key(signature))? {
+            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            None => Ok(FixLoop::default()),
+        }
+    }
+
+    /// Records a signature's fix loop (durable with the next flush).
+    pub fn set_fix_loop(&self, signature: &str, state: &FixLoop) -> Result<(), StoreError> {
+        self.control
+            .insert(fix_loop_key(signature), serde_json::to_vec(state)?)?;
+        Ok(())
+    }
+
+    /// Forgets a signature's fix loop (an operator's reset). Returns what
+    /// it was.
+    pub fn reset_fix_loop(&self, signature: &str) -> Result<FixLoop, StoreError> {
+        match self.control.remove(fix_loop_key(signature))? {
+            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            None => Ok(FixLoop::default()),
+        }
+    }
+
+    /// Every tripped fix loop, by signature.
+    pub fn tripped_fix_loops(&self) -> Result<Vec<(String, FixLoop)>, StoreError> {
+        let mut out = Vec::new();
+        for item in self.control.scan_prefix(FIX_LOOP_PREFIX) {
+            let (key, value) = item?;
+            let state: FixLoop = serde_json::from_slice(&value)?;
+            if state.tripped.is_some() {
+                let signature = String::from_utf8_lossy(&key[FIX_LOOP_PREFIX.len()..]).into_owned();
+                out.push((signature, state));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The latest review outcomes (review-fatigue guard).
+    pub fn review_history(&self) -> Result<ReviewHistory, StoreError> {
+        match self.control.get(REVIEWS_KEY)? {
+            Some(bytes) => Ok(serde_json::from_slice(&bytes)?),
+            None => Ok(ReviewHistory::default()),
+        }
+    }
+
+    pub fn set_review_history(&self, history: &ReviewHistory) -> Result<(), StoreError> {
+        self.control
+            .insert(REVIEWS_KEY, serde_json::to_vec(history)?)?;
         Ok(())
     }
 

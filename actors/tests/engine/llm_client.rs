@@ -235,11 +235,12 @@ async fn budgets_refuse_and_reset_with_the_window() {
     stub.push([costly(950)]);
     llm.ask(&prompt(), analyzer).await.expect("within budget");
     match llm.ask(&prompt(), analyzer).await {
-        Err(LlmError::Refused(Refused::OverBudget {
+        Err(LlmError::Refused(Refused::OverBudget(OverBudget {
             window: Window::Hourly,
+            unit: Unit::Tokens,
             spent: 950,
             limit: 1000,
-        })) => {}
+        }))) => {}
         other => panic!("{other:?}"),
     }
     assert_eq!(stub.requests().len(), 1, "a refused call sends nothing");
@@ -248,11 +249,11 @@ async fn budgets_refuse_and_reset_with_the_window() {
     stub.push([costly(450)]);
     llm.ask(&prompt(), analyzer).await.expect("a new hour");
     match llm.ask(&prompt(), analyzer).await {
-        Err(LlmError::Refused(Refused::OverBudget {
+        Err(LlmError::Refused(Refused::OverBudget(OverBudget {
             window: Window::Daily,
             spent: 1400,
             ..
-        })) => {}
+        }))) => {}
         other => panic!("{other:?}"),
     }
 

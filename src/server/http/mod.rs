@@ -13,6 +13,7 @@ pub mod admin;
 pub mod audit;
 pub mod auth;
 pub mod autonomy;
+pub mod breakers;
 pub mod capture;
 pub mod common;
 pub mod cors;
@@ -75,6 +76,11 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
         .route("/v1/tickets/{id}/attempts", get(fixes::list_attempts))
         .route("/v1/report", get(tickets::get_report))
         .route("/v1/audit", get(audit::list_audit))
+        .route("/v1/admin/breakers", get(breakers::list_breakers))
+        .route(
+            "/v1/admin/signatures/{id}/reset",
+            post(breakers::reset_signature),
+        )
         .route("/v1/signatures", get(signatures::list_signatures))
         .route("/v1/signatures/{id}", get(signatures::get_signature))
         .route("/v1/status", get(health::status))

@@ -39,6 +39,14 @@ pub struct GitHubConfig {
     /// not be unbounded.
     #[serde(with = "duration")]
     pub timeout: Duration,
+    /// Consecutive failures that say GitHub is down (timeouts, connection
+    /// errors, 5xx) and open the breaker: while open, every GitHub write
+    /// is refused at once and retried by a later pass. A rate limit opens
+    /// it for as long as GitHub's `retry-after` asks.
+    pub breaker_failures: u32,
+    /// How long the breaker stays open before one call probes.
+    #[serde(with = "duration")]
+    pub breaker_cooldown: Duration,
 }
 
 impl Default for GitHubConfig {
@@ -49,6 +57,8 @@ impl Default for GitHubConfig {
             api_url: "https://api.github.com".to_string(),
             labels: vec!["suture".to_string()],
             timeout: Duration::from_secs(30),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_secs(300),
         }
     }
 }

@@ -144,6 +144,9 @@ pub enum GitHubError {
     /// client failing to build.
     #[error("GitHub client error: {message}")]
     Other { message: String },
+    /// Not tried: the breaker is open (GitHub down, or its rate limit).
+    #[error("the GitHub circuit breaker is open (next try in {}s)", .retry_in.as_secs().max(1))]
+    BreakerOpen { retry_in: Duration },
 }
 
 impl GitHubError {
@@ -154,7 +157,8 @@ impl GitHubError {
         match self {
             GitHubError::Timeout
             | GitHubError::Connection { .. }
-            | GitHubError::RateLimited { .. } => true,
+            | GitHubError::RateLimited { .. }
+            | GitHubError::BreakerOpen { .. } => true,
             GitHubError::Http { status, .. } => *status == 408 || *status >= 500,
             GitHubError::Unauthorized { .. }
             | GitHubError::Invalid { .. }
@@ -190,6 +194,11 @@ struct Inner {
     /// The installation's marker key: random until [`GitHub::set_marker_key`]
     /// gives the one kept in the store (the engine does, at start).
     marker_key: std::sync::RwLock<MarkerKey>,
+    /// Opens after `github.breaker_failures` failures that say GitHub is
+    /// down, or for a rate limit's `retry-after`.
+    breaker: std::sync::Mutex<crate::domain::llm::breaker::Breaker>,
+    /// Tells people the breaker opened.
+    notify: std::sync::RwLock<Option<crate::domain::notify::NotifyFn>>,
 }
 
 /// The token, with a `Debug` that does not show it.
@@ -383,12 +392,76 @@ impl GitHub {
                 http,
                 api: OnceLock::new(),
                 marker_key: std::sync::RwLock::new(MarkerKey::from_bytes(&key)),
+                breaker: std::sync::Mutex::new(crate::domain::llm::breaker::Breaker::new(
+                    config.breaker_failures,
+                    config.breaker_cooldown,
+                )),
+                notify: std::sync::RwLock::new(None),
             }),
         }))
     }
 
     /// Uses the installation's key for markers from now on (the key kept in
     /// the store, so markers survive restarts).
+    /// Sends a notification when the breaker opens.
+    pub fn attach_notify(&self, notify: crate::domain::notify::NotifyFn) {
+        *self.inner.notify.write().unwrap_or_else(|p| p.into_inner()) = Some(notify);
+    }
+
+    /// Runs one GitHub operation behind the breaker: refused at once while
+    /// it is open; failures that say GitHub is down count toward opening
+    /// it, a rate limit holds it open for GitHub's `retry-after`.
+    pub(crate) async fn guarded<T>(
+        &self,
+        op: impl std::future::Future<Output = Result<T, GitHubError>>,
+    ) -> Result<T, GitHubError> {
+        let admitted = self
+            .inner
+            .breaker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .admit(std::time::Instant::now());
+        if let Err(retry_in) = admitted {
+            return Err(GitHubError::BreakerOpen { retry_in });
+        }
+        let result = op.await;
+        let opened = {
+            let mut breaker = self.inner.breaker.lock().unwrap_or_else(|p| p.into_inner());
+            let was_open = breaker.state() == crate::domain::llm::breaker::BreakerState::Open;
+            match &result {
+                Ok(_) => breaker.success(),
+                Err(GitHubError::RateLimited { retry_after, .. }) => {
+                    breaker.hold_for(std::time::Instant::now(), *retry_after);
+                }
+                Err(e) if e.is_retryable() => breaker.failure(std::time::Instant::now()),
+                // The request's fault, not GitHub's health.
+                Err(_) => {}
+            }
+            let open = breaker.state() == crate::domain::llm::breaker::BreakerState::Open;
+            metrics::gauge!("suture_github_breaker_state").set(breaker.state().gauge());
+            (!was_open && open).then(|| breaker.failures())
+        };
+        if let (Some(failures), Err(error)) = (opened, &result) {
+            tracing::warn!(%error, failures, "the GitHub circuit breaker opened");
+            metrics::counter!("suture_breaker_trips_total", "breaker" => "github").increment(1);
+            let notify = self
+                .inner
+                .notify
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            if let Some(notify) = notify {
+                notify(crate::domain::notify::Notification::new(
+                    crate::domain::notify::NotificationKind::BreakerTripped,
+                    crate::clock::now_ms(),
+                    "The GitHub circuit breaker opened",
+                    format!("GitHub writes wait and are retried later: {error}"),
+                ));
+            }
+        }
+        result
+    }
+
     pub fn set_marker_key(&self, key: MarkerKey) {
         *self
             .inner
@@ -424,7 +497,7 @@ impl GitHub {
     /// configured labels plus the draft's. Safe to call again after any
     /// failure, including a crash after GitHub created the issue.
     pub async fn ensure_issue(&self, draft: &IssueDraft) -> Result<IssueRef, GitHubError> {
-        let result = self.find_or_create(draft).await;
+        let result = self.guarded(self.find_or_create(draft)).await;
         let outcome = match &result {
             Ok((_, Found::Existing)) => "found",
             Ok((_, Found::Created)) => "created",
@@ -452,7 +525,7 @@ impl GitHub {
     /// deploy X". Bodies longer than GitHub accepts are cut. Not
     /// idempotent: a retry after a timeout may post the comment twice.
     pub async fn comment(&self, number: u64, body: &str) -> Result<(), GitHubError> {
-        let result = self.post_comment(number, body).await;
+        let result = self.guarded(self.post_comment(number, body)).await;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         metrics::counter!("suture_github_calls_total", "op" => "comment", "outcome" => outcome)
             .increment(1);

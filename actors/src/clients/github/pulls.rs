@@ -67,7 +67,7 @@ impl GitHub {
     /// is one, else a new draft with the configured labels plus the
     /// draft's. Safe to call again after any failure.
     pub async fn ensure_pull_request(&self, draft: &PullDraft) -> Result<PullRef, GitHubError> {
-        let result = self.find_or_open_pull(draft).await;
+        let result = self.guarded(self.find_or_open_pull(draft)).await;
         let outcome = match &result {
             Ok(pull) if pull.created => "created",
             Ok(_) => "found",

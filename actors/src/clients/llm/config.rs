@@ -43,6 +43,20 @@ pub struct LlmConfig {
     pub hourly_token_budget: u64,
     /// Tokens spent per UTC day. 0: no daily limit.
     pub daily_token_budget: u64,
+    /// Tokens spent per UTC calendar month. 0: no monthly limit.
+    pub monthly_token_budget: u64,
+    /// Dollars spent per clock hour, by `prices`. 0: no limit. Over any
+    /// budget, no LLM call is made and no new agent attempt starts.
+    pub hourly_cost_budget: f64,
+    /// Dollars per UTC day. 0: no limit.
+    pub daily_cost_budget: f64,
+    /// Dollars per UTC calendar month. 0: no limit.
+    pub monthly_cost_budget: f64,
+    /// Price per model, in dollars per million tokens:
+    /// `[llm.prices."gpt-4o-mini"] input_per_million = 0.15,
+    /// output_per_million = 0.6`. A model without a price costs nothing
+    /// (a local server), so cost budgets do not bind it.
+    pub prices: std::collections::BTreeMap<String, crate::domain::llm::budget::Price>,
     /// Consecutive failures (errors after retries, or answers that fail
     /// validation) that open the breaker. While open, calls are refused at
     /// once and the stages take their deterministic path.
@@ -71,6 +85,11 @@ impl Default for LlmConfig {
             max_output_tokens: 2000,
             hourly_token_budget: 200_000,
             daily_token_budget: 1_000_000,
+            monthly_token_budget: 0,
+            hourly_cost_budget: 0.0,
+            daily_cost_budget: 0.0,
+            monthly_cost_budget: 0.0,
+            prices: std::collections::BTreeMap::new(),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(300),
             analyzer_prompt: PathBuf::new(),

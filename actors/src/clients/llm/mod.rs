@@ -32,7 +32,10 @@ pub use config::LlmConfig;
 pub use parts::LlmParts;
 
 use crate::domain::llm::breaker::{Breaker, BreakerState};
-use crate::domain::llm::budget::{BudgetStatus, TokenBudget, Window, estimate_tokens};
+use crate::domain::llm::budget::{
+    BudgetLimits, BudgetStatus, OverBudget, Price, Spend, TokenBudget, Window, estimate_tokens,
+    micro_usd,
+};
 use crate::domain::llm::parse::ParseError;
 use crate::domain::llm::prompt::RenderedPrompt;
 use crate::domain::scrub::Scrubber;
@@ -42,12 +45,8 @@ use crate::domain::scrub::Scrubber;
 pub enum Refused {
     #[error("no LLM is configured (llm.base_url and llm.model are empty)")]
     NotConfigured,
-    #[error("over the {} token budget ({spent} of {limit} tokens spent)", window.name())]
-    OverBudget {
-        window: Window,
-        spent: u64,
-        limit: u64,
-    },
+    #[error("{0}")]
+    OverBudget(OverBudget),
     #[error("the LLM circuit breaker is open (next probe in {retry_in:?})")]
     BreakerOpen { retry_in: Duration },
     #[error("the kill switch is engaged")]
@@ -61,14 +60,18 @@ impl Refused {
     pub fn reason(&self) -> &'static str {
         match self {
             Refused::NotConfigured => "not_configured",
-            Refused::OverBudget {
+            Refused::OverBudget(OverBudget {
                 window: Window::Hourly,
                 ..
-            } => "over_budget_hourly",
-            Refused::OverBudget {
+            }) => "over_budget_hourly",
+            Refused::OverBudget(OverBudget {
                 window: Window::Daily,
                 ..
-            } => "over_budget_daily",
+            }) => "over_budget_daily",
+            Refused::OverBudget(OverBudget {
+                window: Window::Monthly,
+                ..
+            }) => "over_budget_monthly",
             Refused::BreakerOpen { .. } => "breaker_open",
             Refused::KillSwitch => "kill_switch",
             Refused::RateLimited { .. } => "rate_limited",
@@ -149,6 +152,8 @@ pub struct LlmStatus {
     pub budget: Option<BudgetStatus>,
     pub calls: u64,
     pub tokens: u64,
+    /// Money spent since the store began, by the price table.
+    pub cost_usd: f64,
 }
 
 /// Milliseconds since the epoch; replaceable in tests to move budgets' windows.
@@ -171,6 +176,28 @@ struct Configured {
     control: Mutex<Control>,
 }
 
+/// Where the client's notifications go (the guard's notification check
+/// included): a budget spent, the breaker opened.
+pub type Notify = crate::domain::notify::NotifyFn;
+
+/// The budget limits of `[llm]`: tokens and dollars per hour, day, month.
+fn budget_limits(config: &LlmConfig) -> BudgetLimits {
+    BudgetLimits([
+        Spend {
+            tokens: config.hourly_token_budget,
+            micro_usd: micro_usd(config.hourly_cost_budget),
+        },
+        Spend {
+            tokens: config.daily_token_budget,
+            micro_usd: micro_usd(config.daily_cost_budget),
+        },
+        Spend {
+            tokens: config.monthly_token_budget,
+            micro_usd: micro_usd(config.monthly_cost_budget),
+        },
+    ])
+}
+
 /// Takes room for one call under the rate limit, or says how long to wait.
 pub type RateGate = Arc<dyn Fn() -> Result<(), Duration> + Send + Sync>;
 
@@ -179,6 +206,12 @@ pub type RateGate = Arc<dyn Fn() -> Result<(), Duration> + Send + Sync>;
 const MAX_RATE_WAIT: Duration = Duration::from_secs(60);
 
 struct Control {
+    /// The model's price (`[llm.prices]`; none: money is not counted).
+    price: Price,
+    /// Tells people when a budget is spent or the breaker opens.
+    notify: Option<Notify>,
+    /// The budget refusal last notified, so a spent window is said once.
+    notified_exhausted: Option<(Window, crate::domain::llm::budget::Unit, i64)>,
     /// The kill switch: engaged, every call is refused.
     halt: crate::domain::control::Halt,
     /// `[limits] llm_calls_per_minute`, as the control state keeps it.
@@ -188,6 +221,8 @@ struct Control {
     breaker: Breaker,
     calls: u64,
     tokens: u64,
+    /// Money spent since the store began, in micro-dollars.
+    micro_usd: u64,
 }
 
 impl std::fmt::Debug for LlmClient {
@@ -282,10 +317,18 @@ impl LlmClient {
                     halt: crate::domain::control::Halt::default(),
                     rate: None,
                     clock: Arc::new(crate::clock::now_ms),
-                    budget: TokenBudget::new(config.hourly_token_budget, config.daily_token_budget),
+                    budget: TokenBudget::with_limits(budget_limits(config)),
+                    price: config
+                        .prices
+                        .get(config.model.trim())
+                        .copied()
+                        .unwrap_or_default(),
+                    notify: None,
+                    notified_exhausted: None,
                     breaker: Breaker::new(config.breaker_failures, config.breaker_cooldown),
                     calls: 0,
                     tokens: 0,
+                    micro_usd: 0,
                 }),
             })),
         })
@@ -301,6 +344,23 @@ impl LlmClient {
 
     pub fn is_configured(&self) -> bool {
         self.inner.is_some()
+    }
+
+    /// Sends the client's notifications (budget spent, breaker opened) to
+    /// `notify`.
+    pub fn attach_notify(&self, notify: Notify) {
+        if let Some(c) = &self.inner {
+            c.lock().notify = Some(notify);
+        }
+    }
+
+    /// Why no call would be admitted now: a budget window spent to its
+    /// limit. The coder starts no attempt while this says one is.
+    pub fn budget_exhausted(&self) -> Option<String> {
+        let c = self.inner.as_ref()?;
+        let mut control = c.lock();
+        let now = (control.clock)();
+        control.budget.exhausted(now).map(|over| over.to_string())
     }
 
     /// Makes every call take room under `rate` first, waiting up to a
@@ -385,6 +445,7 @@ impl LlmClient {
             }),
             calls: control.calls,
             tokens: control.tokens,
+            micro_usd: control.micro_usd,
         })
     }
 
@@ -402,6 +463,7 @@ impl LlmClient {
             .restore(saved.breaker_failures, open_for, Instant::now());
         control.calls = control.calls.max(saved.calls);
         control.tokens = control.tokens.max(saved.tokens);
+        control.micro_usd = control.micro_usd.max(saved.micro_usd);
         publish_breaker(&control.breaker);
     }
 
@@ -417,6 +479,7 @@ impl LlmClient {
                 budget: None,
                 calls: 0,
                 tokens: 0,
+                cost_usd: 0.0,
             },
             Some(c) => {
                 let mut control = c.lock();
@@ -430,6 +493,7 @@ impl LlmClient {
                     budget: Some(control.budget.status(now)),
                     calls: control.calls,
                     tokens: control.tokens,
+                    cost_usd: crate::domain::llm::budget::usd(control.micro_usd),
                 }
             }
         }
@@ -453,27 +517,28 @@ impl Configured {
     ) -> Result<(T, Turn), LlmError> {
         self.wait_for_room().await?;
         let sent_bytes: usize = messages.iter().map(ChatMessage::len).sum();
-        let estimate =
-            estimate_tokens(sent_bytes).saturating_add(u64::from(self.max_output_tokens));
+        let prompt_estimate = estimate_tokens(sent_bytes);
+        let output_cap = u64::from(self.max_output_tokens);
         let reservation = {
             let mut control = self.lock();
             if control.halt.engaged() {
                 return Err(refuse(Refused::KillSwitch));
             }
             let now = (control.clock)();
+            let estimate = Spend {
+                tokens: prompt_estimate.saturating_add(output_cap),
+                micro_usd: control.price.cost(prompt_estimate, output_cap),
+            };
             // Budget first: a refused call must not take the half-open probe.
             let reservation = match control.budget.admit(now, estimate) {
                 Ok(reservation) => reservation,
                 Err(over) => {
-                    return Err(refuse(Refused::OverBudget {
-                        window: over.window,
-                        spent: over.spent,
-                        limit: over.limit,
-                    }));
+                    notify_exhausted(&mut control, now);
+                    return Err(refuse(Refused::OverBudget(over)));
                 }
             };
             if let Err(retry_in) = control.breaker.admit(Instant::now()) {
-                control.budget.settle(now, reservation, 0);
+                control.budget.settle(now, reservation, Spend::default());
                 return Err(refuse(Refused::BreakerOpen { retry_in }));
             }
             publish_breaker(&control.breaker);
@@ -488,9 +553,17 @@ impl Configured {
         let mut control = self.lock();
         control.calls += 1;
         let now = (control.clock)();
-        let used = result.as_ref().map_or(0, |(_, turn)| turn.usage.total());
+        let used = result.as_ref().map_or(Spend::default(), |(_, turn)| Spend {
+            tokens: turn.usage.total(),
+            micro_usd: control
+                .price
+                .cost(turn.usage.prompt_tokens, turn.usage.completion_tokens),
+        });
         control.budget.settle(now, reservation, used);
-        control.tokens = control.tokens.saturating_add(used);
+        control.tokens = control.tokens.saturating_add(used.tokens);
+        control.micro_usd = control.micro_usd.saturating_add(used.micro_usd);
+        metrics::counter!("suture_llm_cost_micro_usd_total").increment(used.micro_usd);
+        let was_open = control.breaker.state() == BreakerState::Open;
         let outcome = match result {
             Ok((Ok(value), turn)) => {
                 control.breaker.success();
@@ -512,6 +585,20 @@ impl Configured {
             }
         };
         publish_breaker(&control.breaker);
+        if !was_open && control.breaker.state() == BreakerState::Open {
+            notify(
+                &control,
+                crate::domain::notify::Notification::new(
+                    crate::domain::notify::NotificationKind::BreakerTripped,
+                    (control.clock)(),
+                    "The LLM circuit breaker opened",
+                    format!(
+                        "{} consecutive failures; LLM calls are refused until the cooldown ends and the stages take their deterministic path",
+                        control.breaker.failures()
+                    ),
+                ),
+            );
+        }
         let now = (control.clock)();
         publish_budget(&mut control.budget, now);
         let label = match &outcome {
@@ -646,6 +733,33 @@ fn classify(error: OpenAIError, attempts: u32) -> LlmError {
         },
         other => LlmError::Response(other.to_string().chars().take(500).collect()),
     }
+}
+
+fn notify(control: &Control, notification: crate::domain::notify::Notification) {
+    if let Some(notify) = &control.notify {
+        notify(notification);
+    }
+}
+
+/// Tells people once per spent window that a budget refuses calls.
+fn notify_exhausted(control: &mut Control, now_ms: i64) {
+    let Some(over) = control.budget.exhausted(now_ms) else {
+        return;
+    };
+    let key = (over.window, over.unit, over.window.id(now_ms));
+    if control.notified_exhausted == Some(key) {
+        return;
+    }
+    control.notified_exhausted = Some(key);
+    notify(
+        control,
+        crate::domain::notify::Notification::new(
+            crate::domain::notify::NotificationKind::BudgetExhausted,
+            now_ms,
+            "An LLM budget is spent",
+            format!("{over}: no LLM call and no new agent attempt until the window turns"),
+        ),
+    );
 }
 
 fn refuse(refused: Refused) -> LlmError {

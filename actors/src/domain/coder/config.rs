@@ -107,6 +107,13 @@ pub struct AgentConfig {
     /// this long.
     #[serde(with = "duration")]
     pub cooldown: Duration,
+    /// The fix-loop breaker: this many failed attempts on one signature
+    /// (across its tickets) stop further attempts on it until an operator
+    /// resets it (`POST /v1/admin/signatures/{id}/reset`). 0: off.
+    pub fix_loop_failures: u32,
+    /// Tokens all of a ticket's attempts may spend together; past it no
+    /// new attempt starts on the ticket (it is escalated). 0: no cap.
+    pub max_tokens_per_ticket: u64,
     /// Where worktrees are made. Empty: `<store.path>/worktrees`.
     pub worktrees: PathBuf,
     /// The fix commit's author.
@@ -138,6 +145,8 @@ impl Default for AgentConfig {
             env: BTreeMap::new(),
             network: NetworkPolicy::None,
             cooldown: Duration::from_secs(24 * 3600),
+            fix_loop_failures: 3,
+            max_tokens_per_ticket: 600_000,
             worktrees: PathBuf::new(),
             author_name: "Suture".into(),
             author_email: "suture@localhost".into(),

@@ -95,6 +95,16 @@ impl Breaker {
         };
     }
 
+    /// Opens it for `wait` from `now` (never shortening an open breaker):
+    /// the server said when to come back (GitHub's `retry-after`).
+    pub fn hold_for(&mut self, now: Instant, wait: Duration) {
+        let until = now + wait;
+        self.state = match self.state {
+            State::Open { until: longer } if longer > until => State::Open { until: longer },
+            _ => State::Open { until },
+        };
+    }
+
     pub fn state(&self) -> BreakerState {
         match self.state {
             State::Closed { .. } => BreakerState::Closed,

@@ -30,6 +30,7 @@ use crate::domain::coder::outline::outline;
 use crate::domain::coder::path::RelPath;
 use crate::domain::coder::related::related_tests;
 use crate::domain::llm::prompt::{Boundary, RenderedPrompt};
+use crate::domain::notify::{Notification, NotificationKind};
 use crate::domain::text::truncate;
 use crate::domain::tickets::{FixRecord, FixReview, Ticket, TicketState};
 
@@ -515,7 +516,23 @@ async fn on_fixed(coder: &Coder, record: &AttemptRecord, fix: FixRecord) {
     }
     metrics::counter!("suture_agent_attempts_total", "outcome" => "fixed").increment(1);
     let _ = coder.store.flush().await;
-    publish::publish_fix(coder, &record.ticket, "coder").await;
+    let published = publish::publish_fix(coder, &record.ticket, "coder").await;
+    let notification = match &published {
+        publish::Published::Opened(url) => Notification::new(
+            NotificationKind::PrOpened,
+            now_ms(),
+            "A fix was opened as a draft pull request",
+            format!("attempt {} on {}", record.attempt, record.branch),
+        )
+        .url(url),
+        publish::Published::Held(why) => Notification::new(
+            NotificationKind::FixAwaitingReview,
+            now_ms(),
+            "A fix waits in Suture's review queue",
+            format!("attempt {} on {}: {why}", record.attempt, record.branch),
+        ),
+    };
+    coder.guard.notify(notification.ticket(&record.ticket));
 }
 
 /// No fix: the ticket needs a person, and its signatures rest.
@@ -538,6 +555,21 @@ pub(super) fn on_failed(coder: &Coder, record: &AttemptRecord, reason: &str) {
     });
     match updated {
         Ok((_, signatures)) => {
+            coder.control.fix_attempt_failed(
+                &record.ticket,
+                signatures.iter().map(String::as_str),
+                coder.config.fix_loop_failures,
+                &truncate(reason, 300),
+            );
+            coder.guard.notify(
+                Notification::new(
+                    NotificationKind::Escalation,
+                    now,
+                    "A ticket needs a person: the agent found no fix",
+                    format!("attempt {}: {}", record.attempt, truncate(reason, 300)),
+                )
+                .ticket(&record.ticket),
+            );
             for signature in signatures {
                 if let Err(e) = coder
                     .store

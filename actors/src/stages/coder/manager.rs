@@ -34,6 +34,7 @@ use crate::clients::git::fix_branch;
 use crate::clock::now_ms;
 use crate::control::guard::Action;
 use crate::domain::coder::attempt::{AttemptRecord, AttemptState};
+use crate::domain::notify::{Notification, NotificationKind};
 use crate::domain::tickets::{Disposition, Ticket, TicketState};
 use crate::runtime::task::OwnedTask;
 use crate::store::StoreError;
@@ -269,10 +270,24 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
     for ticket in coder.store.tickets()? {
         if wants_agent(&coder, &ticket, now)? {
             coder.store.enqueue_agent(&ticket.id)?;
+            coder.guard.notify(
+                Notification::new(
+                    NotificationKind::FixCandidate,
+                    now,
+                    "A ticket was queued for a coding agent",
+                    ticket.title.clone(),
+                )
+                .ticket(&ticket.id),
+            );
         }
     }
     if coder.halt.engaged() {
         // Held: the queue keeps the work until the switch is disengaged.
+        return Ok(());
+    }
+    // Over an LLM budget no new attempt starts: the queue keeps the work.
+    if let Some(over) = coder.llm.client.budget_exhausted() {
+        state.status.waiting = Some(format!("{over}; queued tickets wait"));
         return Ok(());
     }
     for id in coder.store.agent_queue()? {
@@ -423,6 +438,13 @@ fn wants_agent(coder: &Coder, ticket: &Ticket, now: i64) -> Result<bool, StoreEr
     if !coder.store.attempts(&ticket.id)?.is_empty() {
         return Ok(false);
     }
+    if coder
+        .control
+        .fix_loop_tripped(ticket.signature_ids())?
+        .is_some()
+    {
+        return Ok(false);
+    }
     for signature in ticket.signature_ids() {
         if coder.store.agent_cooldown(signature, now)?.is_some() {
             return Ok(false);
@@ -460,6 +482,20 @@ async fn take_lease(
             id,
             &format!("{tried} attempts made (agent.max_attempts)"),
         );
+        return Ok(None);
+    }
+    let spent: u64 = attempts.iter().map(|a| a.tokens).sum();
+    let cap = coder.config.max_tokens_per_ticket;
+    if cap > 0 && spent >= cap {
+        escalate(
+            coder,
+            id,
+            &format!("its attempts spent {spent} tokens (agent.max_tokens_per_ticket = {cap})"),
+        );
+        return Ok(None);
+    }
+    if let Some(tripped) = coder.control.fix_loop_tripped(ticket.signature_ids())? {
+        escalate(coder, id, &tripped);
         return Ok(None);
     }
     let number = attempts.last().map_or(1, |a| a.attempt + 1);
@@ -618,12 +654,22 @@ fn escalate(coder: &Coder, id: &str, why: &str) {
     let now = now_ms();
     let result = coder.store.update_ticket(id, |t| {
         if t.state == TicketState::Escalated || t.state.is_closed() {
-            return Ok(());
+            return Ok(false);
         }
         t.transition(TicketState::Escalated, now, "coder", why)?;
-        Ok(())
+        Ok(true)
     });
-    if let Err(e) = result {
-        tracing::warn!(ticket = %id, error = %e, "ticket not escalated");
+    match result {
+        Ok((_, true)) => coder.guard.notify(
+            Notification::new(
+                NotificationKind::Escalation,
+                now,
+                "A ticket needs a person",
+                why.to_string(),
+            )
+            .ticket(id),
+        ),
+        Ok((_, false)) => {}
+        Err(e) => tracing::warn!(ticket = %id, error = %e, "ticket not escalated"),
     }
 }

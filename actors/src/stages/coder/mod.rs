@@ -77,6 +77,8 @@ pub struct Coder {
     pub github: Option<GitHub>,
     /// Asked before a push and a pull request.
     pub guard: Guard,
+    /// The breakers (fix loop, review fatigue) and the audit log.
+    pub control: crate::control::Control,
     /// The kill switch: engaged, no agent starts.
     pub halt: crate::domain::control::Halt,
     pub guardrails: Arc<Guardrails>,

@@ -70,6 +70,7 @@ pub async fn approve(coder: &Coder, id: &str) -> Result<ReviewOutcome, ReviewErr
         })
         .map_err(store_error)?;
     let _ = coder.store.flush().await;
+    coder.control.record_review(id, true).await;
     let published = publish_fix(coder, id, "operator").await;
     let ticket = coder
         .store
@@ -119,6 +120,7 @@ pub async fn reject(coder: &Coder, id: &str, reason: &str) -> Result<ReviewOutco
         .flush()
         .await
         .map_err(|e| ReviewError::Store(e.to_string()))?;
+    coder.control.record_review(id, false).await;
     Ok(ReviewOutcome {
         ticket: id.to_string(),
         state: ticket.state,
