@@ -630,17 +630,30 @@ fn ticket_counts(tickets: &Value) -> String {
 fn llm_line(llm: &Value) -> String {
     if llm["configured"].as_bool() == Some(true) {
         let budget = &llm["budget"];
-        format!(
-            "llm        {} breaker {}, {} calls, {} tokens; this hour {}/{}, today {}/{}\n",
+        let usd = |v: &Value| format!("${:.2}", v.as_f64().unwrap_or(0.0));
+        let mut line = format!(
+            "llm        {} breaker {}, {} calls, {} tokens, {}; this hour {}/{}, today {}/{}, this month {}/{} tokens; {}/{}/{} spent this hour/day/month\n",
             text(&llm["model"]),
             text(&llm["breaker"]),
             text(&llm["calls"]),
             text(&llm["tokens"]),
+            usd(&llm["cost_usd"]),
             text(&budget["hour_spent"]),
             text(&budget["hour_limit"]),
             text(&budget["day_spent"]),
-            text(&budget["day_limit"])
-        )
+            text(&budget["day_limit"]),
+            text(&budget["month_spent"]),
+            text(&budget["month_limit"]),
+            usd(&budget["hour_usd"]),
+            usd(&budget["day_usd"]),
+            usd(&budget["month_usd"]),
+        );
+        if let Some(over) = budget["exhausted"].as_str() {
+            line.push_str(&format!(
+                "           {over}: no LLM call, no new agent attempt\n"
+            ));
+        }
+        line
     } else if !llm.is_null() {
         "llm        not configured (deterministic grouping and triage)\n".to_string()
     } else {
@@ -803,8 +816,10 @@ mod tests {
                 "ticket_tokens": 900,
             },
             "llm": {"configured": true, "model": "m1", "breaker": "closed", "calls": 4,
-                "tokens": 1200, "budget": {"hour_spent": 1200, "hour_limit": 50000,
-                "day_spent": 1200, "day_limit": 500000}},
+                "tokens": 1200, "cost_usd": 0.0123, "budget": {"hour_spent": 1200, "hour_limit": 50000,
+                "day_spent": 1200, "day_limit": 500000, "month_spent": 1200, "month_limit": 0,
+                "hour_usd": 0.0123, "day_usd": 0.0123, "month_usd": 2.5,
+                "exhausted": "over the monthly cost budget ($2.50 of $2.50 spent)"}},
         });
         let text = render_report(&report);
         for line in [
@@ -814,7 +829,8 @@ mod tests {
             "  deterministic        n/a   0.00    0    0    1    0       1\n",
             "  llm                 1.00   1.00    1    0    0    0       1\n",
             "warning: only 2 labeled ticket(s); below 20",
-            "llm        m1 breaker closed, 4 calls, 1200 tokens; this hour 1200/50000, today 1200/500000\n",
+            "llm        m1 breaker closed, 4 calls, 1200 tokens, $0.01; this hour 1200/50000, today 1200/500000, this month 1200/0 tokens; $0.01/$0.01/$2.50 spent this hour/day/month\n",
+            "over the monthly cost budget ($2.50 of $2.50 spent): no LLM call, no new agent attempt\n",
             "tokens     900 recorded on tickets\n",
         ] {
             assert!(text.contains(line), "missing {line:?} in:\n{text}");

@@ -53,13 +53,22 @@ pub async fn start(config: Config) -> anyhow::Result<Running> {
 }
 
 /// [`start`] with the admin token given (tests; `start` reads it from the
-/// variable `admin.token_env` names).
+/// variable `admin.token_env` names). Named tokens still come from their
+/// variables.
 pub async fn start_with_admin_token(
     config: Config,
     admin_token: Option<String>,
 ) -> anyhow::Result<Running> {
+    let tokens = config.admin.tokens_from_env(admin_token);
+    start_with_tokens(config, tokens).await
+}
+
+/// [`start`] with every admin token given with its name.
+pub async fn start_with_tokens(
+    config: Config,
+    admin_tokens: Vec<(String, String)>,
+) -> anyhow::Result<Running> {
     let config = Arc::new(config);
-    let admin_tokens = config.admin.tokens_from_env(admin_token);
     // Refused before anything starts: an admin API open to the network.
     if !config.server.http_addr.ip().is_loopback() && admin_tokens.is_empty() {
         anyhow::bail!(

@@ -902,3 +902,86 @@ async fn the_autonomy_level_is_changed_with_a_reason_and_survives_a_restart() {
     );
     server.running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_actions_are_audited_with_the_named_token_and_the_peer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::common::test_config(dir.path());
+    let tokens = vec![
+        ("admin".to_string(), "s3cret-admin".to_string()),
+        ("alice".to_string(), "alice-token".to_string()),
+    ];
+    let running = suture::server::start_with_tokens(config, tokens)
+        .await
+        .expect("starts");
+    let base = format!("http://{}", running.http_addr);
+    let json = ("content-type", "application/json");
+    let alice = ("authorization", "Bearer alice-token");
+    let admin = ("authorization", "Bearer s3cret-admin");
+    let on = crate::common::send_with(
+        "POST",
+        &format!("{base}/v1/admin/kill-switch"),
+        &[json, alice],
+        r#"{"engaged": true, "reason": "a bad fix went out"}"#,
+    )
+    .await;
+    assert_eq!(on.status, 200, "{}", on.json);
+    assert_eq!(on.json["by"], "alice", "{}", on.json);
+    let reset = crate::common::send_with(
+        "POST",
+        &format!("{base}/v1/admin/signatures/sig-checkout/reset"),
+        &[json, admin],
+        r#"{"reason": "the client library was upgraded"}"#,
+    )
+    .await;
+    assert_eq!(reset.status, 200, "{}", reset.json);
+
+    // The log answers only with a token, and names who did what, from where.
+    let audit = format!("{base}/v1/audit?kind=admin");
+    assert_eq!(get(&audit).await.status, 401);
+    let log = crate::common::send_with("GET", &audit, &[alice], "").await;
+    assert_eq!(log.status, 200, "{}", log.json);
+    let entries = log.json["entries"].as_array().cloned().unwrap_or_default();
+    let kinds: Vec<&str> = entries.iter().filter_map(|e| e["kind"].as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["admin.kill_switch", "admin.fix_loop_reset"],
+        "{}",
+        log.json
+    );
+    assert_eq!(entries[0]["actor"], "alice");
+    assert_eq!(entries[1]["actor"], "admin");
+    for entry in &entries {
+        let peer = entry["peer"].as_str().unwrap_or_default();
+        assert!(peer.starts_with("127.0.0.1:"), "{entry}");
+    }
+    assert!(
+        entries[0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("a bad fix went out")
+    );
+    // A follower asks for what came after the last seq it saw.
+    let next = log.json["next"].as_u64().unwrap_or_default();
+    let after = crate::common::send_with(
+        "GET",
+        &format!("{base}/v1/audit?since={next}"),
+        &[alice],
+        "",
+    )
+    .await;
+    assert_eq!(
+        after.json["entries"],
+        serde_json::json!([]),
+        "{}",
+        after.json
+    );
+    let bad =
+        crate::common::send_with("GET", &format!("{base}/v1/audit?limit=0"), &[alice], "").await;
+    assert_eq!(bad.status, 400, "{}", bad.json);
+    let breakers =
+        crate::common::send_with("GET", &format!("{base}/v1/admin/breakers"), &[alice], "").await;
+    assert_eq!(breakers.status, 200, "{}", breakers.json);
+    assert_eq!(breakers.json["fix_loops"], serde_json::json!([]));
+    running.shutdown().await;
+}

@@ -1,9 +1,10 @@
 //! Delivers notifications to webhooks (`[notify]`) without ever holding up
-//! the one who notifies: [`Notifier::send`] puts the notification on a
-//! bounded queue and returns at once; one task posts each to every
-//! receiver that wants it, with a timeout, retries with backoff on
-//! connection errors, timeouts, 429 and 5xx, and counts what it could not
-//! deliver. A full queue drops the new notification and counts it.
+//! the one who notifies: [`Notifier::send`] puts the notification on each
+//! wanting receiver's bounded queue and returns at once; one task per
+//! receiver posts them, with a timeout, retries with backoff on connection
+//! errors, timeouts, 429 and 5xx, and counts what it could not deliver. A
+//! full queue drops the new notification and counts it. One receiver per
+//! task: a receiver that hangs delays only its own notifications.
 //!
 //! Whether a notification may leave the sidecar at all (the kill switch) is
 //! the permission check's answer, handed in as `permit` when the notifier
@@ -35,7 +36,7 @@ impl std::fmt::Debug for Receiver {
     }
 }
 
-/// Aborts the delivery task when the last notifier is dropped.
+/// Aborts a receiver's delivery task when the last notifier is dropped.
 struct Delivery(tokio::task::JoinHandle<()>);
 
 impl Drop for Delivery {
@@ -44,17 +45,23 @@ impl Drop for Delivery {
     }
 }
 
-/// Cheap to clone; clones share the queue.
+/// One receiver's queue, and the task that empties it.
+struct Queue {
+    wants: WebhookConfig,
+    sender: mpsc::Sender<Notification>,
+    _delivery: Delivery,
+}
+
+/// Cheap to clone; clones share the queues.
 #[derive(Clone)]
 pub struct Notifier {
-    sender: Option<mpsc::Sender<Notification>>,
-    _delivery: Option<Arc<Delivery>>,
+    queues: Arc<Vec<Queue>>,
 }
 
 impl std::fmt::Debug for Notifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Notifier")
-            .field("enabled", &self.sender.is_some())
+            .field("receivers", &self.queues.len())
             .finish()
     }
 }
@@ -63,8 +70,7 @@ impl Notifier {
     /// A notifier that sends nothing (no receivers configured).
     pub fn disabled() -> Self {
         Self {
-            sender: None,
-            _delivery: None,
+            queues: Arc::new(Vec::new()),
         }
     }
 
@@ -93,32 +99,48 @@ impl Notifier {
             return Ok(Self::disabled());
         }
         let http = super::http_client(config.timeout)?;
-        let (sender, inbox) = mpsc::channel(config.queue.max(1));
         let retry = Retry {
             max_retries: config.max_retries,
             backoff: config.retry_backoff,
         };
-        let task = tokio::spawn(deliver(inbox, receivers, http, permit, retry));
+        let queues = receivers
+            .into_iter()
+            .map(|receiver| {
+                let (sender, inbox) = mpsc::channel(config.queue.max(1));
+                let wants = receiver.config.clone();
+                let task = tokio::spawn(deliver(
+                    inbox,
+                    receiver,
+                    http.clone(),
+                    permit.clone(),
+                    retry,
+                ));
+                Queue {
+                    wants,
+                    sender,
+                    _delivery: Delivery(task),
+                }
+            })
+            .collect();
         Ok(Self {
-            sender: Some(sender),
-            _delivery: Some(Arc::new(Delivery(task))),
+            queues: Arc::new(queues),
         })
     }
 
-    /// Queues `notification`; never waits. Dropped (and counted) when the
-    /// queue is full or nothing is configured.
+    /// Queues `notification` for each receiver that wants it; never
+    /// waits. Dropped (and counted) where a queue is full.
     pub fn send(&self, notification: Notification) {
-        let Some(sender) = &self.sender else {
-            return;
-        };
         let kind = notification.kind.as_str();
-        if sender.try_send(notification).is_err() {
-            metrics::counter!("suture_notifications_total", "kind" => kind, "outcome" => "dropped")
-                .increment(1);
-            tracing::warn!(
-                kind,
-                "notification dropped: the queue is full (a receiver is slow or down)"
-            );
+        for queue in self
+            .queues
+            .iter()
+            .filter(|q| q.wants.wants(notification.kind))
+        {
+            if queue.sender.try_send(notification.clone()).is_err() {
+                metrics::counter!("suture_notifications_total", "kind" => kind, "outcome" => "dropped")
+                    .increment(1);
+                tracing::warn!(kind, variable = %queue.wants.url_env, "notification dropped: the receiver's queue is full (it is slow or down)");
+            }
         }
     }
 }
@@ -131,7 +153,7 @@ struct Retry {
 
 async fn deliver(
     mut inbox: mpsc::Receiver<Notification>,
-    receivers: Vec<Receiver>,
+    receiver: Receiver,
     http: reqwest::Client,
     permit: Permit,
     retry: Retry,
@@ -146,21 +168,16 @@ async fn deliver(
             tracing::info!(kind, %why, "notification not sent");
             continue;
         }
-        for receiver in receivers
-            .iter()
-            .filter(|r| r.config.wants(notification.kind))
-        {
-            let body = payload(receiver.config.format, &notification);
-            let outcome = match post(&http, &receiver.url, &body, retry).await {
-                Ok(()) => "sent",
-                Err(error) => {
-                    tracing::warn!(kind, variable = %receiver.config.url_env, %error, "notification not delivered");
-                    "failed"
-                }
-            };
-            metrics::counter!("suture_notifications_total", "kind" => kind, "outcome" => outcome)
-                .increment(1);
-        }
+        let body = payload(receiver.config.format, &notification);
+        let outcome = match post(&http, &receiver.url, &body, retry).await {
+            Ok(()) => "sent",
+            Err(error) => {
+                tracing::warn!(kind, variable = %receiver.config.url_env, %error, "notification not delivered");
+                "failed"
+            }
+        };
+        metrics::counter!("suture_notifications_total", "kind" => kind, "outcome" => outcome)
+            .increment(1);
     }
 }
 
@@ -193,5 +210,117 @@ async fn post(
         attempt += 1;
         tokio::time::sleep(wait).await;
         wait = wait.saturating_mul(2);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    use super::*;
+    use crate::domain::notify::WebhookFormat;
+
+    fn config(queue: usize) -> NotifyConfig {
+        NotifyConfig {
+            webhooks: vec![WebhookConfig {
+                url_env: "HOOK".into(),
+                format: WebhookFormat::Json,
+                events: Vec::new(),
+            }],
+            queue,
+            timeout: Duration::from_secs(5),
+            max_retries: 2,
+            retry_backoff: Duration::from_millis(10),
+        }
+    }
+
+    async fn received(server: &MockServer, count: usize) -> Vec<wiremock::Request> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let requests = server.received_requests().await.unwrap_or_default();
+            if requests.len() >= count || std::time::Instant::now() > deadline {
+                return requests;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_5xx_is_retried_until_it_is_delivered() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(503))
+            .up_to_n_times(2)
+            .mount(&server)
+            .await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(204))
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        let notifier = Notifier::start(&config(10), |_| Some(uri.clone()), Arc::new(|_| Ok(())))
+            .expect("start");
+        notifier.send(Notification::new(
+            NotificationKind::Escalation,
+            1,
+            "needs a person",
+            "x",
+        ));
+        let requests = received(&server, 3).await;
+        assert_eq!(requests.len(), 3, "two 503s, then delivered");
+        let body: serde_json::Value = serde_json::from_slice(&requests[2].body).expect("json");
+        assert_eq!(body["kind"], "escalation");
+    }
+
+    #[tokio::test]
+    async fn what_the_kill_switch_refuses_is_not_sent_but_its_own_notice_is() {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&server)
+            .await;
+        let uri = server.uri();
+        let permit: Permit = Arc::new(|kind| {
+            if kind == NotificationKind::KillSwitch {
+                Ok(())
+            } else {
+                Err("the kill switch is engaged".into())
+            }
+        });
+        let notifier = Notifier::start(&config(10), |_| Some(uri.clone()), permit).expect("start");
+        notifier.send(Notification::new(NotificationKind::PrOpened, 1, "pr", ""));
+        notifier.send(Notification::new(
+            NotificationKind::KillSwitch,
+            2,
+            "engaged",
+            "",
+        ));
+        let requests = received(&server, 1).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let requests = if requests.len() == 1 {
+            server.received_requests().await.unwrap_or_default()
+        } else {
+            requests
+        };
+        assert_eq!(requests.len(), 1);
+        let body: serde_json::Value = serde_json::from_slice(&requests[0].body).expect("json");
+        assert_eq!(body["kind"], "kill_switch");
+    }
+
+    #[test]
+    fn without_a_url_nothing_is_started() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            let notifier =
+                Notifier::start(&config(1), |_| None, Arc::new(|_| Ok(()))).expect("start");
+            assert_eq!(notifier.queues.len(), 0);
+            notifier.send(Notification::new(NotificationKind::Escalation, 1, "x", ""));
+        });
     }
 }

@@ -58,6 +58,9 @@ impl Clock for EpochClock {
 /// epoch.
 pub type Save = Arc<dyn Fn(i64) + Send + Sync>;
 
+/// Saves any limiter's state by its name.
+pub type SaveNamed = Arc<dyn Fn(&str, i64) + Send + Sync>;
+
 /// governor's state for one limiter, restored from and saved to the store.
 pub struct PersistedState {
     clock: EpochClock,
@@ -205,7 +208,7 @@ impl RateLimits {
         config: &LimitsConfig,
         now_ms: Arc<dyn Fn() -> i64 + Send + Sync>,
         restore: impl Fn(&str) -> Option<i64>,
-        save: Arc<dyn Fn(&str, i64) + Send + Sync>,
+        save: SaveNamed,
     ) -> Self {
         let make = |name: &'static str, count: u32, per: Per| {
             let save = save.clone();

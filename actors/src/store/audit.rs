@@ -29,7 +29,8 @@ pub(super) fn mirror_ticket_entries(
     from: usize,
 ) -> Result<(), UnabortableTransactionError> {
     for entry in ticket.audit.iter().skip(from) {
-        let seq = audit.generate_id()?;
+        // sled's ids start at 0; seqs start at 1, so `since = 0` is "all".
+        let seq = audit.generate_id()?.saturating_add(1);
         let record = AuditEntryDraft {
             at_ms: entry.at_ms,
             kind: format!("ticket.{}", entry.action),
@@ -47,7 +48,7 @@ pub(super) fn mirror_ticket_entries(
 impl Store {
     /// Appends one entry (durable with the next flush) and returns it.
     pub fn append_audit(&self, draft: AuditEntryDraft) -> Result<AuditRecord, StoreError> {
-        let seq = self.db.generate_id()?;
+        let seq = self.db.generate_id()?.saturating_add(1);
         let record = draft.into_record(seq);
         self.audit.insert(seq.to_be_bytes(), encode(&record))?;
         metrics::counter!("suture_audit_entries_total").increment(1);

@@ -33,23 +33,23 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::coder_fixtures::{Project, fixture, python};
 use crate::common::openai_stub::{Reply, Stub};
 
-type Error = Box<dyn std::error::Error>;
+pub(crate) type Error = Box<dyn std::error::Error>;
 
 /// The GitHub token of these tests: it must reach only git's askpass.
 const TOKEN: &str = "ghp_SutureTestToken0123456789abcdefABCD";
 
 /// One scenario: the project and its remote, the store, the stand-ins.
-struct Scene {
-    project: Project,
-    remote: tempfile::TempDir,
-    dir: tempfile::TempDir,
-    store: Store,
-    stub: Stub,
-    github: Option<MockServer>,
+pub(crate) struct Scene {
+    pub(crate) project: Project,
+    pub(crate) remote: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
+    pub(crate) store: Store,
+    pub(crate) stub: Stub,
+    pub(crate) github: Option<MockServer>,
 }
 
 impl Scene {
-    async fn new(script: Vec<Reply>, with_github: bool) -> Result<Self, Error> {
+    pub(crate) async fn new(script: Vec<Reply>, with_github: bool) -> Result<Self, Error> {
         let project = Project::new("py-shop")?;
         let remote = tempfile::tempdir()?;
         let bare = remote.path().to_string_lossy().into_owned();
@@ -97,7 +97,7 @@ impl Scene {
 
     /// A triaged fix candidate for py-shop's production KeyError, with
     /// `message` as the exception's message.
-    fn ticket(&self, message: &str) -> Result<String, Error> {
+    pub(crate) fn ticket(&self, message: &str) -> Result<String, Error> {
         let revision = self.project.repo.git(&["rev-parse", "HEAD"])?;
         let ticket: Ticket = serde_json::from_value(json!({
             "id": "",
@@ -141,11 +141,11 @@ impl Scene {
         Ok(outcome.created[0].clone())
     }
 
-    async fn coder(&self, agent: AgentConfig, shadow: bool) -> Result<Coder, Error> {
+    pub(crate) async fn coder(&self, agent: AgentConfig, shadow: bool) -> Result<Coder, Error> {
         self.coder_testing_with(agent, shadow, pytest()?).await
     }
 
-    async fn coder_testing_with(
+    pub(crate) async fn coder_testing_with(
         &self,
         agent: AgentConfig,
         shadow: bool,
@@ -185,7 +185,10 @@ impl Scene {
             )?,
             None => None,
         };
+        let control =
+            suture_actors::control::Control::new(self.store.clone(), Arc::new(Scrubber::builtin()));
         Ok(Coder {
+            control,
             guardrails: Arc::new(Guardrails::new(&agent.guardrails)?),
             config: agent,
             repo_config,
@@ -201,14 +204,14 @@ impl Scene {
         })
     }
 
-    async fn start(&self, coder: Coder) -> Result<ActorRef<CoderMsg>, Error> {
+    pub(crate) async fn start(&self, coder: Coder) -> Result<ActorRef<CoderMsg>, Error> {
         let (manager, _) = Actor::spawn(None, CoderManager, CoderArgs { coder }).await?;
         Ok(manager)
     }
 
     /// Waits until the ticket reaches one of `states`, its attempt has
     /// ended and a fix's publishing has run.
-    async fn wait_for(&self, id: &str, states: &[TicketState]) -> Result<Ticket, Error> {
+    pub(crate) async fn wait_for(&self, id: &str, states: &[TicketState]) -> Result<Ticket, Error> {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
             let ticket = self.store.ticket(id)?.ok_or("ticket gone")?;
@@ -236,14 +239,14 @@ impl Scene {
         }
     }
 
-    fn remote_branches(&self) -> Result<String, Error> {
+    pub(crate) fn remote_branches(&self) -> Result<String, Error> {
         let bare = self.remote.path().to_string_lossy().into_owned();
         self.project
             .repo
             .git(&["--git-dir", &bare, "branch", "--list", "suture/*"])
     }
 
-    fn worktrees_left(&self) -> Vec<PathBuf> {
+    pub(crate) fn worktrees_left(&self) -> Vec<PathBuf> {
         std::fs::read_dir(self.dir.path().join("worktrees"))
             .map(|entries| {
                 entries
@@ -256,7 +259,7 @@ impl Scene {
     }
 
     /// Every request body the model received, as one text.
-    fn sent_to_model(&self) -> String {
+    pub(crate) fn sent_to_model(&self) -> String {
         self.stub
             .requests()
             .iter()
@@ -267,7 +270,7 @@ impl Scene {
 }
 
 /// py-shop's own test command.
-fn pytest() -> Result<CommandLine, Error> {
+pub(crate) fn pytest() -> Result<CommandLine, Error> {
     let python = python().ok_or(
         "python3 with pytest is needed for the coding agent's tests: run scripts/setup-tests.sh",
     )?;
@@ -316,7 +319,7 @@ async fn wait_until_gone(pids: &[u32], what: &str) -> Result<(), Error> {
     Ok(())
 }
 
-fn agent_config() -> AgentConfig {
+pub(crate) fn agent_config() -> AgentConfig {
     AgentConfig {
         network: NetworkPolicy::Host,
         max_rounds: 2,
@@ -325,11 +328,11 @@ fn agent_config() -> AgentConfig {
     }
 }
 
-fn tool(name: &str, arguments: Value) -> (String, String) {
+pub(crate) fn tool(name: &str, arguments: Value) -> (String, String) {
     (name.to_string(), arguments.to_string())
 }
 
-fn fix_reply() -> Result<String, Error> {
+pub(crate) fn fix_reply() -> Result<String, Error> {
     Ok(std::fs::read_to_string(
         fixture("py-shop").join("fix.edits.txt"),
     )?)
@@ -511,6 +514,48 @@ async fn a_production_error_becomes_a_tested_draft_pull_request() -> Result<(), 
     assert!(!transcript.iter().any(|e| e.text.contains(TOKEN)));
     assert_eq!(scene.worktrees_left(), Vec::<PathBuf>::new());
     assert!(scene.store.lease_holder(&id)?.is_none());
+
+    // The audit log holds every step of the run, in the order it happened.
+    let log = scene
+        .store
+        .audit(&suture_actors::domain::audit::AuditQuery {
+            ticket: Some(id.clone()),
+            limit: 1_000,
+            ..Default::default()
+        })?;
+    assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
+    let mut expected = [
+        ("ticket.state", "triaged -> fixing"),
+        ("agent.workspace", ""),
+        ("agent.tests", ""),
+        ("agent.context", ""),
+        ("agent.model", ""),
+        ("agent.tool_call", "read_file"),
+        ("agent.tool_result", ""),
+        ("agent.tool_call", "run_tests"),
+        ("agent.edits", "applied"),
+        ("agent.guardrails", ""),
+        ("agent.outcome", "fixed"),
+        ("ticket.state", "fixing -> review"),
+        ("ticket.state", "review -> pr_open"),
+    ]
+    .into_iter()
+    .peekable();
+    for entry in &log {
+        if let Some((kind, text)) = expected.peek()
+            && entry.kind == *kind
+            && entry.detail.contains(text)
+        {
+            expected.next();
+        }
+    }
+    let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        expected.next(),
+        None,
+        "missing or out of order in {kinds:?}"
+    );
+    assert!(!log.iter().any(|e| e.detail.contains(TOKEN)));
     manager.stop(None);
     Ok(())
 }

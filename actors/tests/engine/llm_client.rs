@@ -10,7 +10,7 @@ use crate::common::openai_stub::{Reply, Stub};
 use suture_actors::clients::llm::Clock;
 use suture_actors::clients::llm::{LlmClient, LlmConfig, LlmError, Refused};
 use suture_actors::domain::llm::breaker::BreakerState;
-use suture_actors::domain::llm::budget::Window;
+use suture_actors::domain::llm::budget::{OverBudget, Unit, Window};
 use suture_actors::domain::llm::parse::{ParseError, parse_analyzer};
 use suture_actors::domain::llm::prompt::{
     Boundary, ExceptionView, PromptKind, RenderedPrompt, Template, render_analyzer,

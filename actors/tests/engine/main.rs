@@ -15,6 +15,7 @@ mod grouping_corpus;
 mod layers;
 mod llm_client;
 mod queue_timing;
+mod rails;
 mod repo_git;
 mod signature_props;
 mod store_open;

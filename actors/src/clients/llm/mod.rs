@@ -360,7 +360,9 @@ impl LlmClient {
         let c = self.inner.as_ref()?;
         let mut control = c.lock();
         let now = (control.clock)();
-        control.budget.exhausted(now).map(|over| over.to_string())
+        let over = control.budget.exhausted(now)?;
+        notify_exhausted(&mut control, now);
+        Some(over.to_string())
     }
 
     /// Makes every call take room under `rate` first, waiting up to a
