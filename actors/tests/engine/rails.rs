@@ -16,7 +16,7 @@ use suture_actors::control::Control;
 use suture_actors::control::guard::{Action, Refusal};
 use suture_actors::domain::audit::AuditQuery;
 use suture_actors::domain::coder::attempt::AttemptState;
-use suture_actors::domain::control::{Caller, LimitsConfig};
+use suture_actors::domain::control::{AutonomyLevel, AutonomySetting, Caller, LimitsConfig};
 use suture_actors::domain::gate::decide::Severity;
 use suture_actors::domain::llm::prompt::{PromptKind, Template};
 use suture_actors::domain::notify::{
@@ -70,11 +70,22 @@ async fn wait_for_ended(scene: &Scene, ids: &[String], count: usize) -> Result<(
     }
 }
 
+/// A control state over the scene's store at autonomy `pr`.
+fn pr_control(scene: &Scene) -> Control {
+    Control::new(scene.store.clone(), Arc::new(Scrubber::builtin())).with_autonomy(
+        AutonomySetting {
+            level: AutonomyLevel::Pr,
+            by_severity: Default::default(),
+            allow_deploy: false,
+        },
+    )
+}
+
 /// The control state of a scene, with `limits`, and its notifications
 /// collected in `seen`.
 fn control(scene: &Scene, limits: &LimitsConfig, seen: &Arc<Mutex<Vec<Notification>>>) -> Control {
     let seen = seen.clone();
-    Control::new(scene.store.clone(), Arc::new(Scrubber::builtin()))
+    pr_control(scene)
         .with_limits(limits)
         .with_notify(Arc::new(move |n| {
             seen.lock().unwrap_or_else(|p| p.into_inner()).push(n)
@@ -381,8 +392,7 @@ async fn a_webhook_receiver_that_hangs_holds_up_nothing_and_the_other_one_is_tol
     let scene = Scene::new(vec![Reply::answer(&fix_reply()?)], true).await?;
     let id = scene.ticket("'coupon'")?;
     let sink = notifier.clone();
-    let control = Control::new(scene.store.clone(), Arc::new(Scrubber::builtin()))
-        .with_notify(Arc::new(move |n| sink.send(n)));
+    let control = pr_control(&scene).with_notify(Arc::new(move |n| sink.send(n)));
     let manager = scene
         .start(coder_under(&scene, &control, agent_config()).await?)
         .await?;

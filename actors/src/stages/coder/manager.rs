@@ -294,26 +294,31 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
         if state.running.len() >= coder.config.max_concurrent {
             break;
         }
-        // A ticket the autonomy level no longer lets an agent work on
-        // stays queued until it does.
-        let permitted = coder
-            .store
-            .ticket(&id)?
-            .is_none_or(|t| coder.guard.permit_for(Action::RunAgent, t.severity).is_ok());
-        if !permitted {
-            continue;
-        }
-        // The rate limit last, right before the lease: the ticket stays
-        // queued and the next tick tries again.
-        let severity = coder.store.ticket(&id)?.map(|t| t.severity);
-        if let Some(severity) = severity
-            && let Err(refusal) = coder.guard.admit_for(Action::RunAgent, severity)
-        {
-            if state.status.waiting.as_deref() != Some(refusal.to_string().as_str()) {
-                tracing::info!(ticket = %id, %refusal, "agent attempts wait for the rate limit");
+        // A ticket the autonomy level no longer lets an agent work on, or
+        // whose signature's fix-loop breaker is tripped, stays queued
+        // until that changes (a reset nudges the manager).
+        let ticket = coder.store.ticket(&id)?;
+        if let Some(ticket) = &ticket {
+            let held = coder
+                .guard
+                .permit_for(Action::RunAgent, ticket.severity)
+                .is_err()
+                || coder
+                    .control
+                    .fix_loop_tripped(ticket.signature_ids())?
+                    .is_some();
+            if held {
+                continue;
             }
-            state.status.waiting = Some(refusal.to_string());
-            break;
+            // The rate limit last, right before the lease: the ticket
+            // stays queued and the next tick tries again.
+            if let Err(refusal) = coder.guard.admit_for(Action::RunAgent, ticket.severity) {
+                if state.status.waiting.as_deref() != Some(refusal.to_string().as_str()) {
+                    tracing::info!(ticket = %id, %refusal, "agent attempts wait for the rate limit");
+                }
+                state.status.waiting = Some(refusal.to_string());
+                break;
+            }
         }
         state.status.waiting = None;
         coder.store.dequeue_agent(&id)?;
@@ -492,10 +497,6 @@ async fn take_lease(
             id,
             &format!("its attempts spent {spent} tokens (agent.max_tokens_per_ticket = {cap})"),
         );
-        return Ok(None);
-    }
-    if let Some(tripped) = coder.control.fix_loop_tripped(ticket.signature_ids())? {
-        escalate(coder, id, &tripped);
         return Ok(None);
     }
     let number = attempts.last().map_or(1, |a| a.attempt + 1);
