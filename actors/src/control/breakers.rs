@@ -169,3 +169,88 @@ impl Control {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::domain::audit::AuditQuery;
+    use crate::domain::control::AutonomySetting;
+    use crate::domain::scrub::Scrubber;
+    use crate::store::Store;
+
+    fn control(dir: &tempfile::TempDir) -> Control {
+        let store = Store::open(&StoreConfig {
+            path: dir.path().join("db"),
+            ..StoreConfig::default()
+        })
+        .expect("store");
+        Control::new(store, Arc::new(Scrubber::builtin()))
+            .with_autonomy(AutonomySetting {
+                level: AutonomyLevel::Pr,
+                by_severity: Default::default(),
+                allow_deploy: false,
+            })
+            .with_fatigue(3, 5)
+    }
+
+    #[tokio::test]
+    async fn three_rejections_of_five_lower_the_autonomy_to_suggest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(&dir);
+        assert_eq!(control.record_review("T-1", false).await, None);
+        assert_eq!(control.record_review("T-2", true).await, None);
+        assert_eq!(control.record_review("T-3", false).await, None);
+        let lowered = control.record_review("T-4", false).await.expect("lowered");
+        assert!(lowered.contains("3 of the last 4"), "{lowered}");
+        assert_eq!(control.autonomy().setting().level, AutonomyLevel::Suggest);
+        let record = control.store.autonomy().expect("read").expect("stored");
+        assert_eq!(record.by, "review-fatigue guard");
+        let log = control
+            .audit_log(&AuditQuery {
+                kind: Some("admin.autonomy".into()),
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .expect("audit");
+        assert_eq!(log.len(), 1);
+        assert_eq!(log[0].actor, "review-fatigue guard");
+        // Already at suggest: more rejections change nothing.
+        for id in ["T-5", "T-6", "T-7"] {
+            assert_eq!(control.record_review(id, false).await, None);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tripped_fix_loop_holds_until_reset_and_the_reset_is_audited() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let control = control(&dir);
+        control.fix_attempt_failed("T-1", ["sig-a", "sig-b"], 2, "no fix");
+        assert_eq!(control.fix_loop_tripped(["sig-a"]).expect("read"), None);
+        control.fix_attempt_failed("T-2", ["sig-a"], 2, "tests still fail");
+        let tripped = control
+            .fix_loop_tripped(["sig-b", "sig-a"])
+            .expect("read")
+            .expect("tripped");
+        assert!(tripped.contains("sig-a"), "{tripped}");
+        assert!(tripped.contains("tests still fail"), "{tripped}");
+        let by = Caller::new("alice", Some("10.0.0.7:4242".into()));
+        let was = control
+            .reset_fix_loop("sig-a", "fixed by hand", &by)
+            .await
+            .expect("reset");
+        assert_eq!(was.failures, 2);
+        assert_eq!(control.fix_loop_tripped(["sig-a"]).expect("read"), None);
+        let log = control
+            .audit_log(&AuditQuery {
+                limit: 10,
+                ..AuditQuery::default()
+            })
+            .expect("audit");
+        let kinds: Vec<&str> = log.iter().map(|r| r.kind.as_str()).collect();
+        assert_eq!(kinds, ["breaker.fix_loop", "admin.fix_loop_reset"]);
+        assert_eq!(log[1].peer.as_deref(), Some("10.0.0.7:4242"));
+    }
+}

@@ -300,4 +300,76 @@ mod tests {
         }
         assert_eq!(Guard::new(true).permit(Action::RunAgent), Ok(()));
     }
+
+    #[test]
+    fn admitting_takes_the_rate_limits_room_and_permitting_does_not() {
+        use std::sync::atomic::{AtomicI64, Ordering};
+
+        use crate::control::limits::{LimitsConfig, RateLimits};
+
+        let now = Arc::new(AtomicI64::new(1_767_600_000_000));
+        let clock = now.clone();
+        let limits = RateLimits::new(
+            &LimitsConfig {
+                agent_attempts_per_hour: 1,
+                prs_per_hour: 1,
+                ..LimitsConfig::default()
+            },
+            Arc::new(move || clock.load(Ordering::SeqCst)),
+            |_| None,
+            Arc::new(|_, _| {}),
+        );
+        let guard = Guard::new(false).with_limits(Arc::new(limits));
+        for _ in 0..3 {
+            assert_eq!(guard.permit_for(Action::RunAgent, Severity::High), Ok(()));
+        }
+        assert_eq!(guard.admit_for(Action::RunAgent, Severity::High), Ok(()));
+        match guard.admit_for(Action::RunAgent, Severity::High) {
+            Err(Refusal::RateLimited { action, limited }) => {
+                assert_eq!(action, Action::RunAgent);
+                assert_eq!(limited.name, "agent_attempts_per_hour");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(guard.admit_for(Action::Push, Severity::High), Ok(()));
+        assert_eq!(
+            guard.admit_for(Action::OpenPullRequest, Severity::High),
+            Ok(())
+        );
+        assert!(
+            guard
+                .admit_for(Action::OpenPullRequest, Severity::High)
+                .is_err()
+        );
+        now.fetch_add(3_600_000, Ordering::SeqCst);
+        assert_eq!(guard.admit_for(Action::RunAgent, Severity::High), Ok(()));
+    }
+
+    #[test]
+    fn only_the_kill_switchs_own_notice_leaves_while_it_is_engaged() {
+        use std::sync::Mutex;
+
+        let sent = Arc::new(Mutex::new(Vec::new()));
+        let sink = sent.clone();
+        let halt = Halt::default();
+        let guard = Guard::new(false)
+            .with_halt(halt.clone())
+            .with_notify(Arc::new(move |n: Notification| {
+                sink.lock().expect("lock").push(n.kind)
+            }));
+        halt.set(true);
+        guard.notify(Notification::new(NotificationKind::PrOpened, 1, "pr", ""));
+        guard.notify(Notification::new(NotificationKind::KillSwitch, 2, "on", ""));
+        halt.set(false);
+        guard.notify(Notification::new(
+            NotificationKind::Escalation,
+            3,
+            "esc",
+            "",
+        ));
+        assert_eq!(
+            *sent.lock().expect("lock"),
+            vec![NotificationKind::KillSwitch, NotificationKind::Escalation]
+        );
+    }
 }

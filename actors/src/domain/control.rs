@@ -339,4 +339,30 @@ mod tests {
         assert_eq!(AutonomyLevel::parse("pr"), Some(AutonomyLevel::Pr));
         assert_eq!(AutonomyLevel::parse("yolo"), None);
     }
+
+    #[test]
+    fn a_fix_loop_trips_once_at_its_limit() {
+        let mut state = FixLoop::default();
+        assert!(!state.failed(2, 1, "a"));
+        assert!(state.failed(2, 2, "b"));
+        assert!(!state.failed(2, 3, "c"), "already tripped");
+        assert_eq!(state.failures, 3);
+        assert_eq!(state.tripped.as_ref().map(|t| t.at_ms), Some(2));
+        let mut off = FixLoop::default();
+        assert!(!off.failed(0, 1, "a"));
+    }
+
+    #[test]
+    fn review_history_keeps_the_window_and_counts_rejections() {
+        let mut history = ReviewHistory::default();
+        assert!(!history.record(false, 2, 3));
+        assert!(!history.record(true, 2, 3));
+        assert!(history.record(false, 2, 3));
+        assert!(
+            !history.record(true, 2, 3),
+            "the first rejection left the window"
+        );
+        assert_eq!(history.accepted, vec![true, false, true]);
+        assert!(!ReviewHistory::default().record(false, 0, 3), "0 is off");
+    }
 }
