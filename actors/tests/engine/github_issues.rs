@@ -496,6 +496,80 @@ async fn rate_limits_say_how_long_to_wait() {
 }
 
 #[tokio::test]
+async fn failures_open_the_breaker_and_a_rate_limit_holds_it_for_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(502).set_body_string("bad gateway"))
+        .mount(&server)
+        .await;
+    let github = client(&GitHubConfig {
+        breaker_failures: 2,
+        breaker_cooldown: Duration::from_secs(300),
+        ..config(&server.uri())
+    });
+    for _ in 0..2 {
+        let error = github.ensure_issue(&draft("t-1")).await.expect_err("502");
+        assert!(
+            matches!(error, GitHubError::Http { status: 502, .. }),
+            "{error:?}"
+        );
+    }
+    let sent = server.received_requests().await.unwrap_or_default().len();
+    let error = github.comment(3, "recurred").await.expect_err("open");
+    assert!(
+        matches!(error, GitHubError::BreakerOpen { .. }),
+        "{error:?}"
+    );
+    assert!(error.is_retryable());
+    assert_eq!(
+        server.received_requests().await.unwrap_or_default().len(),
+        sent,
+        "an open breaker sends nothing"
+    );
+
+    // A client error says nothing about GitHub's health.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(404).set_body_json(json!({ "message": "Not Found" })))
+        .mount(&server)
+        .await;
+    let github = client(&GitHubConfig {
+        breaker_failures: 1,
+        ..config(&server.uri())
+    });
+    for _ in 0..2 {
+        let error = github.ensure_issue(&draft("t-1")).await.expect_err("404");
+        assert!(
+            matches!(error, GitHubError::Http { status: 404, .. }),
+            "{error:?}"
+        );
+    }
+
+    // GitHub's retry-after is obeyed by every later write.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "90")
+                .set_body_json(json!({ "message": "secondary rate limit" })),
+        )
+        .mount(&server)
+        .await;
+    let github = client(&config(&server.uri()));
+    let error = github.ensure_issue(&draft("t-1")).await.expect_err("429");
+    assert!(
+        matches!(error, GitHubError::RateLimited { .. }),
+        "{error:?}"
+    );
+    match github.ensure_issue(&draft("t-2")).await {
+        Err(GitHubError::BreakerOpen { retry_in }) => {
+            assert!(retry_in > Duration::from_secs(80), "{retry_in:?}");
+        }
+        other => panic!("not held for retry-after: {other:?}"),
+    }
+}
+
+#[tokio::test]
 async fn a_hung_github_times_out_after_the_configured_timeout() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
