@@ -609,6 +609,12 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
                         if let Some(r) = t.recurrences.get_mut(i) {
                             r.notified = true;
                         }
+                        t.audit(
+                            now_ms(),
+                            "github",
+                            "commented",
+                            format!("recurrence told on issue #{}", issue.number),
+                        );
                         Ok(())
                     });
                 }

@@ -450,6 +450,22 @@ fn wants_agent(coder: &Coder, ticket: &Ticket, now: i64) -> Result<bool, StoreEr
     {
         return Ok(false);
     }
+    // A signature whose fix waits in an open pull request on another
+    // ticket rests until that pull request is decided.
+    for signature in ticket.signature_ids() {
+        let other = coder
+            .store
+            .open_ticket_for([signature], std::iter::empty())?
+            .filter(|id| *id != ticket.id);
+        if let Some(other) = other
+            && coder
+                .store
+                .ticket(&other)?
+                .is_some_and(|t| t.state == TicketState::PrOpen)
+        {
+            return Ok(false);
+        }
+    }
     for signature in ticket.signature_ids() {
         if coder.store.agent_cooldown(signature, now)?.is_some() {
             return Ok(false);
