@@ -25,6 +25,13 @@ pub enum Seasonality {
     /// before the window). Needs a baseline of several weeks to have more
     /// than one matching hour; with the default 7-day baseline it has one.
     HourOfWeek,
+    /// Per signature: when traffic is known and the signature's rate *per
+    /// request* shows no hour-of-day pattern in the baseline (the residual
+    /// seasonality test, `gate::residual`), the whole baseline per request
+    /// (168 hours of evidence instead of 7: the requests already carry the
+    /// daily cycle); when it does, or when traffic is unknown, the
+    /// hour-of-day slots. Each decision's reason says which and why.
+    Adaptive,
 }
 
 /// Multiple-testing correction across the signatures judged together.
@@ -166,6 +173,16 @@ pub struct GateConfig {
     /// traffic-driven seasonality; the hour-of-day match still protects
     /// errors with their own cycle (nightly jobs, batch imports).
     pub seasonality: Seasonality,
+    /// With `adaptive` seasonality: level of the residual seasonality test
+    /// (Pearson chi-square of the 24 hour-of-day totals against the flat
+    /// per-request rate, with the within-slot overdispersion in each slot's
+    /// variance). Below it a signature's per-request rate is taken to
+    /// depend on the hour of day and the hour-of-day slots are used; at or
+    /// above it, the whole baseline per request. A missed cycle
+    /// under-predicts the signature's peak hours (false flags), a wrongly
+    /// detected one only costs power, so the level is generous:
+    /// TUNING_NOTE_RESIDUAL
+    pub residual_seasonality_p: f64,
     /// Index of dispersion (Pearson chi-square over its degrees of freedom,
     /// of the baseline's hourly counts against their fitted means) above
     /// which the window count is judged with a negative-binomial tail
@@ -258,7 +275,8 @@ impl Default for GateConfig {
             decision_retention: Duration::from_secs(30 * 86_400),
             alpha: 0.01,
             correction: Correction::BhDiscrete,
-            seasonality: Seasonality::HourOfDay,
+            seasonality: Seasonality::Adaptive,
+            residual_seasonality_p: 0.05,
             dispersion_threshold: 1.2,
             dispersion_upper_z: 1.0,
             min_ratio: 2.0,

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::gate::config::{Correction, GateConfig, Seasonality, SeverityConfig};
 use crate::domain::gate::series::SignatureWindow;
-use crate::domain::gate::stats;
+use crate::domain::gate::{residual, stats};
 
 /// What the gate concluded for one signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -163,7 +163,6 @@ pub fn judge_deploy(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Dec
                 hit: Verdict::Regression,
                 new_hit: Verdict::New,
                 pre_elevated,
-                baseline_name: baseline_name(cfg.seasonality),
             };
             finish(&signatures[i], a, q, &rule, cfg)
         })
@@ -193,7 +192,6 @@ pub fn judge_continuous(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec
                 hit: Verdict::Spike,
                 new_hit: Verdict::Spike,
                 pre_elevated: None,
-                baseline_name: baseline_name(cfg.spike_seasonality),
             };
             finish(&signatures[i], a, q, &rule, cfg)
         })
@@ -300,6 +298,8 @@ struct Assessment {
     p_min: f64,
     is_new: bool,
     users: Option<u64>,
+    /// Which baseline gave `expected`, for the reason.
+    baseline: &'static str,
     /// Human-readable notes on how the numbers were obtained.
     notes: Vec<String>,
 }
@@ -314,17 +314,128 @@ impl Assessment {
 fn period(s: Seasonality) -> Option<usize> {
     match s {
         Seasonality::None => None,
-        Seasonality::HourOfDay => Some(24),
+        Seasonality::HourOfDay | Seasonality::Adaptive => Some(24),
         Seasonality::HourOfWeek => Some(168),
     }
 }
 
-fn baseline_name(s: Seasonality) -> &'static str {
-    match s {
-        Seasonality::None => "flat baseline",
-        Seasonality::HourOfDay => "same-hour-of-day baseline",
-        Seasonality::HourOfWeek => "same-hour-of-week baseline",
+fn baseline_name(s: Seasonality, per_request: bool) -> &'static str {
+    match (s, per_request) {
+        (Seasonality::None, true) => "whole baseline per request",
+        (Seasonality::None, false) => "whole baseline per hour",
+        (Seasonality::HourOfDay | Seasonality::Adaptive, _) => "same-hour-of-day baseline",
+        (Seasonality::HourOfWeek, _) => "same-hour-of-week baseline",
     }
+}
+
+/// The baseline model one signature is judged with: which hours, and per
+/// request or per hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Model {
+    seasonality: Seasonality,
+    /// Requests are the exposure (else hours). Only ever true when traffic
+    /// is usable.
+    per_request: bool,
+}
+
+/// Resolves `adaptive` for one signature; the other modes are taken as
+/// configured. With traffic known, the whole baseline is used with the
+/// exposure under which the signature's rate shows no hour-of-day pattern
+/// (`gate::residual`): per request first (most errors fail a share of
+/// requests), else per hour (errors of a flat background job); when both
+/// show one, the hour-of-day slots per request. Without traffic, the
+/// hour-of-day slots per hour. The choice and its evidence go into `notes`.
+fn resolve_model(
+    counts: &[u64],
+    exposure: &dyn Fn(usize) -> f64,
+    per_request: bool,
+    seasonality: Seasonality,
+    cfg: &GateConfig,
+    notes: &mut Vec<String>,
+) -> Model {
+    let slots = Model {
+        seasonality: Seasonality::HourOfDay,
+        per_request,
+    };
+    if seasonality != Seasonality::Adaptive {
+        return Model {
+            seasonality,
+            per_request,
+        };
+    }
+    if !per_request {
+        notes.push(
+            "traffic unknown: same-hour-of-day baseline, since hourly counts carry the daily cycle"
+                .to_string(),
+        );
+        return slots;
+    }
+    let n = counts.len();
+    if n / 24 < 3 {
+        notes.push(format!(
+            "{n} baseline hours, fewer than the three days the residual seasonality test needs: same-hour-of-day baseline"
+        ));
+        return slots;
+    }
+    let per_hour = |_: usize| 1.0;
+    let per_req = residual_of(counts, exposure);
+    let tested = |r: &residual::Residual| {
+        format!(
+            "chi-square {:.1} on {} df, p = {}",
+            r.statistic,
+            r.df,
+            fmt_p(r.p)
+        )
+    };
+    match per_req {
+        Some(r) if r.p >= cfg.residual_seasonality_p => {
+            notes.push(format!(
+                "no hour-of-day pattern in the per-request rate (residual seasonality {}): whole baseline per request, the requests carry the daily cycle",
+                tested(&r)
+            ));
+            return Model {
+                seasonality: Seasonality::None,
+                per_request: true,
+            };
+        }
+        None => {
+            notes.push("residual seasonality not testable: same-hour-of-day baseline".to_string());
+            return slots;
+        }
+        Some(_) => {}
+    }
+    let per_req = per_req.map(|r| tested(&r)).unwrap_or_default();
+    match residual_of(counts, &per_hour) {
+        Some(h) if h.p >= cfg.residual_seasonality_p => {
+            notes.push(format!(
+                "the per-request rate varies by hour of day (residual seasonality {per_req} < {}) but the hourly rate does not ({}): whole baseline per hour, an error that does not follow traffic",
+                cfg.residual_seasonality_p,
+                tested(&h)
+            ));
+            Model {
+                seasonality: Seasonality::None,
+                per_request: false,
+            }
+        }
+        _ => {
+            notes.push(format!(
+                "the per-request rate varies by hour of day (residual seasonality {per_req} < {}): same-hour-of-day baseline",
+                cfg.residual_seasonality_p
+            ));
+            slots
+        }
+    }
+}
+
+/// The residual seasonality test of `counts` under `exposure`, with the
+/// overdispersion within hour-of-day slots (so the test does not read the
+/// seasonality it is looking for as burstiness).
+fn residual_of(counts: &[u64], exposure: &dyn Fn(usize) -> f64) -> Option<residual::Residual> {
+    let n = counts.len();
+    let (fitted, n_params) = fitted_means(counts, exposure, Some(24));
+    let alpha = stats::dispersion(counts, &fitted, n_params).map_or(0.0, |d| d.alpha);
+    let e: Vec<f64> = (0..n).map(exposure).collect();
+    residual::test(counts, &e, |i| slot(i, n, 24), 24, alpha)
 }
 
 /// Slot of baseline bucket `i` of `n` under period `p`: buckets in the same
@@ -368,6 +479,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         p_min: 1.0,
         is_new: false,
         users: sl.users,
+        baseline: baseline_name(seasonality, per_request),
         notes,
     };
     if sl.minutes == 0 || n == 0 {
@@ -399,10 +511,33 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
             p_min: p,
             is_new: true,
             users: sl.users,
+            baseline: "empty baseline",
             notes,
         };
     }
 
+    let model = resolve_model(
+        sl.counts,
+        &bucket_exposure,
+        per_request,
+        seasonality,
+        cfg,
+        &mut notes,
+    );
+    let seasonality = model.seasonality;
+    // The expected count's exposure: requests, unless the model found the
+    // signature's rate flat per hour rather than per request.
+    let per_hour = |_: usize| 1.0;
+    let bucket_exposure: &dyn Fn(usize) -> f64 = if model.per_request {
+        &bucket_exposure
+    } else {
+        &per_hour
+    };
+    let e_w = if model.per_request {
+        e_w
+    } else {
+        sl.minutes as f64 / 60.0
+    };
     // Baseline buckets that match the window's clock time.
     let window_hours = sl.minutes.div_ceil(60) as usize;
     let matched: Vec<usize> = match period(seasonality) {
@@ -438,7 +573,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         .into_iter()
         .find(|p| p.is_none_or(|p| n / p >= 3))
         .flatten();
-    let (fitted, n_params) = fitted_means(sl.counts, &bucket_exposure, disp_period);
+    let (fitted, n_params) = fitted_means(sl.counts, bucket_exposure, disp_period);
     let disp = stats::dispersion(sl.counts, &fitted, n_params);
 
     let overdispersed = disp
@@ -476,7 +611,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         "{} baseline hours, {} events, {}",
         matched.len(),
         x_b,
-        if per_request {
+        if model.per_request {
             "per-request exposure"
         } else {
             "per-hour exposure"
@@ -492,6 +627,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         p_min,
         is_new: false,
         users: sl.users,
+        baseline: baseline_name(seasonality, model.per_request),
         notes,
     }
 }
@@ -552,7 +688,6 @@ struct Rule {
     hit: Verdict,
     new_hit: Verdict,
     pre_elevated: Option<(u64, f64)>,
-    baseline_name: &'static str,
 }
 
 fn severity(a: &Assessment, s: &SeverityConfig) -> Severity {
@@ -686,7 +821,7 @@ fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateCon
             a.observed,
             a.expected,
             a.ratio().map(|r| format!(" ({r:.2}x)")).unwrap_or_default(),
-            rule.baseline_name
+            a.baseline
         )
     };
     let head = match verdict {
