@@ -14,8 +14,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use suture_actors::domain::gate::config::GateConfig;
-use suture_actors::domain::gate::evaluate::evaluate;
 use suture_actors::domain::gate::decide::{self, Verdict};
+use suture_actors::domain::gate::evaluate::evaluate;
 use suture_actors::domain::gate::scenario::{self, Change, ScenarioConfig, Truth};
 
 /// The seed GATE.md's table comes from.
@@ -64,7 +64,9 @@ fn main() -> ExitCode {
             _ => None,
         };
         if parsed.is_none() {
-            eprintln!("usage: gate_eval [--seed N] [--deploys N] [--config gate.json] [--json] [--misses]");
+            eprintln!(
+                "usage: gate_eval [--seed N] [--deploys N] [--config gate.json] [--json] [--misses]"
+            );
             return ExitCode::from(2);
         }
     }

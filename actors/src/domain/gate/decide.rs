@@ -1044,6 +1044,108 @@ pub(super) mod tests {
         assert_eq!(last(&d).method, Method::NegativeBinomial);
     }
 
+    /// Requests per hour with a 60% daily cycle; bucket `i` of 168 is
+    /// `(168 - i) % 24` hours before the window's clock hour, whose traffic
+    /// is the last value returned.
+    fn cycling_traffic() -> (Vec<u64>, u64) {
+        let at = |h: f64| {
+            (20_000.0 * (1.0 + 0.6 * (2.0 * std::f64::consts::PI * (h - 15.0) / 24.0).cos())) as u64
+        };
+        // The window starts at 15:00, the traffic peak.
+        let base = (0..168)
+            .map(|i| at((15 + 24 * 7 - (168 - i)) as f64 % 24.0))
+            .collect();
+        (base, at(15.0))
+    }
+
+    #[test]
+    fn with_traffic_an_unseasonal_per_request_rate_uses_the_whole_baseline() {
+        // One error per 2,000 requests, every hour: the per-request rate is
+        // flat, so all 168 hours estimate it (seven would be the same hour).
+        let (req, w) = cycling_traffic();
+        let counts: Vec<u64> = req.iter().map(|&r| (r + 1_000) / 2_000).collect();
+        let expected = w as f64 / 2_000.0;
+        let x = (expected * 3.0).round() as u64;
+        let s = with_traffic(sig("share", counts, x), req, w);
+        let d = judge_deploy(&family(vec![s.clone()]), &GateConfig::default());
+        let b = last(&d);
+        assert!(
+            b.reason.contains("whole baseline per request"),
+            "{}",
+            b.reason
+        );
+        assert!(b.reason.contains("168 baseline hours"), "{}", b.reason);
+        assert!(
+            (b.expected - expected).abs() < 0.1 * expected,
+            "{}",
+            b.reason
+        );
+        assert_eq!(b.verdict, Verdict::Regression, "{}", b.reason);
+        // The whole week is stronger evidence than its seven matching hours.
+        let hod = GateConfig {
+            seasonality: Seasonality::HourOfDay,
+            ..GateConfig::default()
+        };
+        let d = judge_deploy(&family(vec![s]), &hod);
+        assert!(
+            last(&d).reason.contains("7 baseline hours"),
+            "{}",
+            last(&d).reason
+        );
+        assert!(b.p < last(&d).p, "{} vs {}", b.p, last(&d).p);
+    }
+
+    #[test]
+    fn a_nightly_job_keeps_the_hour_of_day_baseline_even_with_traffic() {
+        // 2 / h all day and 40 / h in the window's clock hour (a job that
+        // runs then), whatever the traffic: 40 in the window is its norm.
+        let (req, w) = cycling_traffic();
+        let counts: Vec<u64> = (0..168)
+            .map(|i| if (168 - i) % 24 == 0 { 40 } else { 2 })
+            .collect();
+        let s = with_traffic(sig("nightly", counts, 42), req, w);
+        let d = judge_deploy(&family(vec![s]), &GateConfig::default());
+        let b = last(&d);
+        assert!(b.reason.contains("varies by hour of day"), "{}", b.reason);
+        assert!(
+            b.reason.contains("same-hour-of-day baseline"),
+            "{}",
+            b.reason
+        );
+        assert_eq!(b.verdict, Verdict::Pass, "{}", b.reason);
+        assert!((b.expected - 40.0).abs() < 1.0, "{}", b.reason);
+    }
+
+    #[test]
+    fn an_error_flat_per_hour_uses_the_whole_baseline_per_hour() {
+        // 10 / h every hour whatever the traffic (a background job's
+        // failures): seasonal per request, flat per hour.
+        let (req, w) = cycling_traffic();
+        let s = with_traffic(sig("cron", flat(10), 11), req, w);
+        let d = judge_deploy(&family(vec![s]), &GateConfig::default());
+        let b = last(&d);
+        assert!(b.reason.contains("whole baseline per hour"), "{}", b.reason);
+        assert!((b.expected - 10.0).abs() < 1e-9, "{}", b.reason);
+        assert_eq!(b.verdict, Verdict::Pass);
+        // Its impact is still a share of the window's requests.
+        assert_eq!(b.impact_unit, ImpactUnit::ShareOfRequests);
+    }
+
+    #[test]
+    fn without_traffic_adaptive_is_the_hour_of_day_baseline() {
+        let n = 168;
+        let base: Vec<u64> = (0..n)
+            .map(|i| if (n - i) % 24 == 0 { 60 } else { 10 })
+            .collect();
+        let d = judge_deploy(&family(vec![sig("peak", base, 62)]), &GateConfig::default());
+        assert!(
+            last(&d).reason.contains("traffic unknown"),
+            "{}",
+            last(&d).reason
+        );
+        assert!((last(&d).expected - 60.0).abs() < 1e-9);
+    }
+
     #[test]
     fn overdispersed_baseline_uses_negative_binomial() {
         // Alternating 5 and 35 around a mean of 20: variance 225 >> 20.

@@ -62,7 +62,11 @@ pub fn test(
         return None;
     }
     let rate = total_x / total_e;
-    let alpha = if alpha.is_finite() { alpha.max(0.0) } else { 0.0 };
+    let alpha = if alpha.is_finite() {
+        alpha.max(0.0)
+    } else {
+        0.0
+    };
     let mut x_s = vec![0.0f64; slots];
     let mut mu_s = vec![0.0f64; slots];
     let mut mu2_s = vec![0.0f64; slots];
@@ -167,7 +171,11 @@ mod tests {
         let counts: Vec<u64> = (0..n)
             .map(|i| {
                 let base = req[i] / 2000.0;
-                let night = if (2..4).contains(&(i % 24)) { 60.0 } else { 0.0 };
+                let night = if (2..4).contains(&(i % 24)) {
+                    60.0
+                } else {
+                    0.0
+                };
                 rng.poisson(base + night)
             })
             .collect();
@@ -188,7 +196,10 @@ mod tests {
         for _ in 0..runs {
             let counts: Vec<u64> = req
                 .iter()
-                .map(|&r| rng.poisson(r / 1000.0 * rng.gamma(1.0 / 0.3) * 0.3))
+                .map(|&r| {
+                    let frailty = rng.gamma(1.0 / 0.3) * 0.3;
+                    rng.poisson(r / 1000.0 * frailty)
+                })
                 .collect();
             if test(&counts, &req, |i| hour(i, n), 24, 0.0).is_some_and(|r| r.p < 0.05) {
                 naive += 1;

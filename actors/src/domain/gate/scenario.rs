@@ -9,17 +9,23 @@
 //!   weekend dip (50–90% of weekday), 5% hourly noise and occasional
 //!   baseline surges; mean 5,000–200,000 requests per hour;
 //! * 100–200 background signatures with rates spread log-uniformly from one
-//!   event per ~13 days to 100 per hour; 75% scale with traffic, 15% follow
-//!   their own daily cycle (nightly jobs), 10% are flat; 70% are
-//!   overdispersed (hourly gamma frailty, NB2 alpha log-uniform 0.01–0.3);
-//!   all drift by about 5% a day;
+//!   event per ~13 days to 100 per hour; 72% scale with traffic, 12% follow
+//!   their own smooth daily cycle, 6% are nightly peaks (a job that fails
+//!   5–30 times more for 1–4 hours a night, whatever the traffic), 10% are
+//!   flat: the last three have a per-request rate that is itself seasonal,
+//!   which is what the gate's residual seasonality test must notice; 70%
+//!   are overdispersed (hourly gamma frailty, NB2 alpha log-uniform
+//!   0.01–0.3); all drift by about 5% a day;
 //! * one-off noise signatures that appear only in the window (a bot or one
 //!   user, 1–4 events) and rare background signatures whose first event in a
 //!   week lands in the window: the original design's "every new error is
 //!   significant" false alarms;
-//! * deploys that change nothing, add a new error (0.01%–2% of requests,
-//!   spread over many users), or multiply an existing signature firing at
-//!   least once an hour by 1.5, 2, 3, 5 or 10;
+//! * deploys (mostly weekday working hours, 10% at night, when the nightly
+//!   peaks fire) that change nothing, add a new error (0.01%–2% of
+//!   requests, spread over many users), or multiply an existing signature
+//!   firing at least once an hour (any of the shapes above, so of varied
+//!   volume and seasonality) by one of `ScenarioConfig::factors`
+//!   (1.5, 2, 3, 4, 5);
 //! * third-party outages unrelated to any deploy: some inside the baseline,
 //!   some already in progress when the deploy lands, a few starting inside
 //!   the window;
@@ -252,6 +258,13 @@ pub struct ScenarioConfig {
     pub outages_in_baseline: f64,
     /// Mean number of one-off noise signatures in the window.
     pub noise_signatures: f64,
+    /// Factors a multiplying deploy applies, drawn uniformly.
+    pub factors: Vec<f64>,
+    /// Probability a deploy lands at night (00:00–05:00), when nightly
+    /// peaks fire; the rest are 7/8 weekday working hours, 1/8 any time.
+    pub night_deploys: f64,
+    /// Share of background signatures that are nightly peaks.
+    pub nightly_signatures: f64,
 }
 
 impl Default for ScenarioConfig {
@@ -270,6 +283,9 @@ impl Default for ScenarioConfig {
             outage_in_window: 0.01,
             outages_in_baseline: 1.0,
             noise_signatures: 1.5,
+            factors: vec![1.5, 2.0, 3.0, 4.0, 5.0],
+            night_deploys: 0.1,
+            nightly_signatures: 0.06,
         }
     }
 }
@@ -311,7 +327,17 @@ impl Traffic {
 
 enum Shape {
     Traffic,
-    Daily { amp: f64, peak: f64 },
+    Daily {
+        amp: f64,
+        peak: f64,
+    },
+    /// A nightly job: `boost` times the base rate from `start` for `hours`
+    /// hours (clock time), the base rate otherwise, whatever the traffic.
+    Nightly {
+        start: f64,
+        hours: f64,
+        boost: f64,
+    },
     Flat,
 }
 
@@ -334,8 +360,11 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         peak: rng.range(12.0, 20.0),
         weekend: rng.range(0.5, 0.9),
     };
-    // Deploy time: mostly weekday working hours, sometimes any time.
-    let t0 = if rng.chance(0.8) {
+    // Deploy time: mostly weekday working hours, some at night, some any
+    // time.
+    let t0 = if rng.chance(cfg.night_deploys) {
+        rng.below(7) as f64 * 1440.0 + rng.range(0.0, 5.0 * 60.0)
+    } else if rng.chance(0.875) {
         let day = rng.below(5) as f64;
         day * 1440.0 + rng.range(9.0 * 60.0, 18.0 * 60.0)
     } else {
@@ -382,9 +411,12 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 share: rng.log_uniform(1e-4, 2e-2),
             }
         } else {
-            const FACTORS: [f64; 5] = [1.5, 2.0, 3.0, 5.0, 10.0];
             Change::Multiply {
-                factor: FACTORS[rng.below(FACTORS.len())],
+                factor: cfg
+                    .factors
+                    .get(rng.below(cfg.factors.len()))
+                    .copied()
+                    .unwrap_or(3.0),
             }
         }
     };
@@ -396,12 +428,19 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
             let rate = 10f64.powf(rng.range(-2.5, 2.0));
             let shape = {
                 let u = rng.uniform();
-                if u < 0.75 {
+                let own = 0.90 - cfg.nightly_signatures;
+                if u < own * 0.857 {
                     Shape::Traffic
-                } else if u < 0.90 {
+                } else if u < own {
                     Shape::Daily {
                         amp: rng.range(0.3, 0.9),
                         peak: rng.range(0.0, 24.0),
+                    }
+                } else if u < 0.90 {
+                    Shape::Nightly {
+                        start: rng.range(0.0, 4.0),
+                        hours: rng.range(1.0, 4.0),
+                        boost: rng.log_uniform(5.0, 30.0),
                     }
                 } else {
                     Shape::Flat
@@ -461,6 +500,18 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                     let hour = (t / 60.0).rem_euclid(24.0);
                     1.0 + amp * (2.0 * PI * (hour - peak) / 24.0).cos()
                 }
+                Shape::Nightly {
+                    start,
+                    hours,
+                    boost,
+                } => {
+                    let hour = (t / 60.0).rem_euclid(24.0);
+                    if hour >= start && hour < start + hours {
+                        boost
+                    } else {
+                        1.0
+                    }
+                }
                 Shape::Flat => 1.0,
             };
             bg.rate * shape * drift
@@ -517,6 +568,11 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 Shape::Traffic => "traffic-coupled".to_string(),
                 Shape::Daily { amp, peak } =>
                     format!("own daily cycle amp {amp:.2} peak {peak:.1}h"),
+                Shape::Nightly {
+                    start,
+                    hours,
+                    boost,
+                } => format!("nightly peak x{boost:.1} from {start:.1}h for {hours:.1}h"),
                 Shape::Flat => "flat".to_string(),
             },
             bg.alpha,
