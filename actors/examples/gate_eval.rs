@@ -17,6 +17,7 @@ use suture_actors::domain::gate::config::GateConfig;
 use suture_actors::domain::gate::decide::{self, Verdict};
 use suture_actors::domain::gate::evaluate::evaluate;
 use suture_actors::domain::gate::scenario::{self, Change, ScenarioConfig, Truth};
+use suture_actors::domain::gate::since;
 
 /// The seed GATE.md's table comes from.
 const REPORT_SEED: u64 = 20260501;
@@ -118,11 +119,15 @@ fn main() -> ExitCode {
 fn print_misses(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig) {
     for i in 0..deploys {
         let sc = scenario::generate(seed, i, scen);
-        let decisions = decide::judge_deploy(&sc.signatures, cfg);
+        let mut decisions = decide::judge_deploy(&sc.signatures, cfg);
+        if let Some((previous, counts)) = &sc.since {
+            since::apply(&mut decisions, &sc.signatures, counts, previous, cfg);
+        }
         for ((d, t), detail) in decisions.iter().zip(&sc.truth).zip(&sc.detail) {
             let flagged = matches!(d.verdict, Verdict::Regression | Verdict::New);
             let show = match *t {
                 Truth::InjectedMultiply { factor, .. } => factor >= 3.0 && !flagged,
+                Truth::RaisedBefore { .. } => flagged,
                 _ => flagged && !t.injected() && sc.change == Change::None,
             };
             if show {

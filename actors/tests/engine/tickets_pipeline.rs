@@ -159,6 +159,7 @@ impl Fixture {
                         method: Method::ExactPoisson,
                         reason: "new: 40 events, 1.5 expected".into(),
                         cold_start: None,
+                        dispersion: None,
                     },
                     title: format!("title of {sig}"),
                     sample_message: String::new(),

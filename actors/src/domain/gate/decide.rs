@@ -124,6 +124,11 @@ pub struct Decision {
     /// decision was made by the cold-start rules (`gate::cold`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<ColdStart>,
+    /// The hour-to-hour overdispersion (NB2 alpha, its upper bound) the
+    /// negative-binomial tail used, when it was used: later comparisons of
+    /// the same window (`gate::since`) need the same burstiness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispersion: Option<f64>,
 }
 
 /// The history a cold-start decision was made with.
@@ -300,6 +305,8 @@ struct Assessment {
     users: Option<u64>,
     /// Which baseline gave `expected`, for the reason.
     baseline: &'static str,
+    /// NB2 alpha (upper bound) when the negative-binomial tail was used.
+    dispersion: Option<f64>,
     /// Human-readable notes on how the numbers were obtained.
     notes: Vec<String>,
 }
@@ -480,6 +487,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         is_new: false,
         users: sl.users,
         baseline: baseline_name(seasonality, per_request),
+        dispersion: None,
         notes,
     };
     if sl.minutes == 0 || n == 0 {
@@ -512,6 +520,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
             is_new: true,
             users: sl.users,
             baseline: "empty baseline",
+            dispersion: None,
             notes,
         };
     }
@@ -579,6 +588,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
     let overdispersed = disp
         .filter(|d| d.index > cfg.dispersion_threshold && d.alpha > 0.0 && x_b > 0)
         .filter(|_| expected > 0.0);
+    let dispersion = overdispersed.map(|d| d.alpha + cfg.dispersion_upper_z * d.alpha_se);
     let (p, method, p_min) = match overdispersed {
         Some(d) => {
             // Gamma mixture: process overdispersion plus the sampling
@@ -628,6 +638,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         is_new: false,
         users: sl.users,
         baseline: baseline_name(seasonality, model.per_request),
+        dispersion,
         notes,
     }
 }
@@ -866,6 +877,7 @@ fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateCon
         method: a.method,
         reason,
         cold_start: None,
+        dispersion: a.dispersion,
     }
 }
 

@@ -29,7 +29,12 @@
 //! * third-party outages unrelated to any deploy: some inside the baseline,
 //!   some already in progress when the deploy lands, a few starting inside
 //!   the window;
-//! * traffic surges (x1.5–4) during the window.
+//! * traffic surges (x1.5–4) during the window;
+//! * a previous deploy 1–12 hours before this one (30% of deploys), which
+//!   in half of the cases multiplied a background signature by 3–5 that
+//!   stays raised through the window: flagging that signature again is a
+//!   *re-flag* (blaming the wrong deploy), and the level since the previous
+//!   deploy (`gate::since`) is what should prevent it.
 //!
 //! Everything is driven by a seeded xoshiro256** generator; the same seed
 //! and index give the same scenario on every platform.
@@ -39,6 +44,7 @@ use std::f64::consts::PI;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::gate::series::{Baseline, SignatureWindow, Window};
+use crate::domain::gate::since::SincePrevious;
 
 /// xoshiro256** seeded through splitmix64 (Blackman & Vigna). Small,
 /// fast and good enough for simulation; not for cryptography.
@@ -215,6 +221,9 @@ pub enum Truth {
         excess: f64,
         excess_share: f64,
     },
+    /// Raised by the previous deploy and unchanged by this one: flagging it
+    /// blames the wrong deploy.
+    RaisedBefore { factor: f64 },
     /// Third-party outage, unrelated to the deploy.
     Outage {
         /// Began before the window (so visible in the pre-deploy hour).
@@ -265,6 +274,12 @@ pub struct ScenarioConfig {
     pub night_deploys: f64,
     /// Share of background signatures that are nightly peaks.
     pub nightly_signatures: f64,
+    /// Probability of a previous deploy 1–12 hours before this one (the
+    /// gate then also tests each flag against the level since it).
+    pub previous_deploy: f64,
+    /// Given a previous deploy, the probability that it multiplied a
+    /// background signature (firing at least once an hour) by 3–5.
+    pub previous_raised: f64,
 }
 
 impl Default for ScenarioConfig {
@@ -286,6 +301,8 @@ impl Default for ScenarioConfig {
             factors: vec![1.5, 2.0, 3.0, 4.0, 5.0],
             night_deploys: 0.1,
             nightly_signatures: 0.06,
+            previous_deploy: 0.3,
+            previous_raised: 0.5,
         }
     }
 }
@@ -303,6 +320,10 @@ pub struct Scenario {
     pub truth: Vec<Truth>,
     /// Aligned with `signatures`: the generating parameters, for diagnosis.
     pub detail: Vec<String>,
+    /// The previous deploy, when there was one in the last 12 hours, and
+    /// each signature's events since it (aligned with `signatures`), as the
+    /// runner reads them for `gate::since`.
+    pub since: Option<(SincePrevious, Vec<u64>)>,
 }
 
 /// Traffic model of one service.
@@ -483,6 +504,23 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         change
     };
 
+    // A previous deploy `prev_hours` before this one, and the signature it
+    // raised (never the one this deploy multiplies).
+    let prev_hours = rng
+        .chance(cfg.previous_deploy)
+        .then(|| 1 + rng.below(12.min(nb.saturating_sub(1)).max(1)));
+    let raised: Option<(usize, f64)> = match prev_hours {
+        Some(_) if rng.chance(cfg.previous_raised) => {
+            let others: Vec<usize> = eligible
+                .iter()
+                .copied()
+                .filter(|&j| multiplied != Some(j))
+                .collect();
+            (!others.is_empty()).then(|| (others[rng.below(others.len())], rng.range(3.0, 5.0)))
+        }
+        _ => None,
+    };
+
     let known = |v: Vec<u64>| if traffic_known { Some(v) } else { None };
     let mut signatures = Vec::with_capacity(n_sig + 4);
     let mut truth = Vec::with_capacity(n_sig + 4);
@@ -523,14 +561,26 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 1.0
             }
         };
+        // Raised by the previous deploy from its hour on.
+        let raise = match (raised, prev_hours) {
+            (Some((r, factor)), Some(h)) if r == j => Some((factor, nb - h)),
+            _ => None,
+        };
+        let raise_at = |i: usize| match raise {
+            Some((factor, from)) if i >= from => factor,
+            _ => 1.0,
+        };
         let counts: Vec<u64> = (0..nb)
             .map(|i| {
                 let f = frailty(&mut rng);
-                rng.poisson(mean_at(i) * f)
+                rng.poisson(mean_at(i) * f * raise_at(i))
             })
             .collect();
-        let mut w_mean = mean_at(nb) * wm as f64 / 60.0;
-        let mut t = Truth::Background;
+        let mut w_mean = mean_at(nb) * wm as f64 / 60.0 * raise_at(nb);
+        let mut t = match raise {
+            Some((factor, _)) => Truth::RaisedBefore { factor },
+            None => Truth::Background,
+        };
         if multiplied == Some(j) {
             if let Change::Multiply { factor } = change {
                 let excess = w_mean * (factor - 1.0);
@@ -709,6 +759,22 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         }
     }
 
+    // What the runner would read since the previous deploy: the last
+    // `prev_hours` baseline hours of every signature.
+    let since = prev_hours.map(|h| {
+        let from = nb - h;
+        let counts = signatures
+            .iter()
+            .map(|s| s.baseline.counts[from..].iter().sum())
+            .collect();
+        let previous = SincePrevious {
+            revision: "previous".to_string(),
+            minutes: u32::try_from(h * 60).unwrap_or(u32::MAX),
+            requests: traffic_known.then(|| requests[from..nb].iter().sum()),
+        };
+        (previous, counts)
+    });
+
     Scenario {
         seed,
         index,
@@ -718,6 +784,7 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         signatures,
         truth,
         detail,
+        since,
     }
 }
 
