@@ -146,9 +146,11 @@ pub struct ColdStart {
 /// before the deploy, when `check_pre_deploy` is on) or `pass`. Decisions are
 /// returned in input order.
 pub fn judge_deploy(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Decision> {
+    let proxies = pooled_proxies(signatures, cfg.seasonality);
     let assessments: Vec<Assessment> = signatures
         .iter()
-        .map(|s| assess(&Slices::window(s), cfg.seasonality, cfg))
+        .zip(&proxies)
+        .map(|(s, p)| assess(&Slices::with_proxy(s, p.as_ref()), cfg.seasonality, cfg))
         .collect();
     let q = adjust(&assessments, cfg.correction, cfg.alpha);
     let pre = if cfg.check_pre_deploy {
@@ -203,6 +205,44 @@ pub fn judge_continuous(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec
         .collect()
 }
 
+/// Leave-one-out pooled error counts per baseline hour and in the window,
+/// for signatures without traffic under `adaptive`.
+fn pooled_proxies(
+    signatures: &[SignatureWindow],
+    seasonality: Seasonality,
+) -> Vec<Option<(Vec<u64>, u64)>> {
+    if seasonality != Seasonality::Adaptive || signatures.iter().all(|s| s.traffic().is_some()) {
+        return vec![None; signatures.len()];
+    }
+    let n = signatures
+        .iter()
+        .map(|s| s.baseline.counts.len())
+        .max()
+        .unwrap_or(0);
+    let mut base = vec![0u64; n];
+    let mut win = 0u64;
+    for s in signatures.iter().filter(|s| s.baseline.counts.len() == n) {
+        for (b, &c) in base.iter_mut().zip(&s.baseline.counts) {
+            *b = b.saturating_add(c);
+        }
+        win = win.saturating_add(s.window.total());
+    }
+    signatures
+        .iter()
+        .map(|s| {
+            if s.traffic().is_some() || s.baseline.counts.len() != n {
+                return None;
+            }
+            let b: Vec<u64> = base
+                .iter()
+                .zip(&s.baseline.counts)
+                .map(|(&t, &c)| t.saturating_sub(c))
+                .collect();
+            Some((b, win.saturating_sub(s.window.total())))
+        })
+        .collect()
+}
+
 /// For each signature, `Some((observed, expected))` when the hour right
 /// before the window is itself a spike against the baseline that precedes
 /// it (continuous-mode rules, including BH across signatures).
@@ -244,6 +284,9 @@ struct Slices<'a> {
     users: Option<u64>,
     /// Traffic was supplied but could not be used (misaligned or zero).
     traffic_unusable: bool,
+    /// `requests` are not requests but the other signatures' errors (the
+    /// pooled proxy when traffic is unknown): exposure only, never impact.
+    proxy: bool,
 }
 
 impl<'a> Slices<'a> {
@@ -258,7 +301,22 @@ impl<'a> Slices<'a> {
             window_requests: traffic.map(|t| t.1),
             users: s.window.distinct_users,
             traffic_unusable: supplied && traffic.is_none(),
+            proxy: false,
         }
+    }
+
+    /// Like [`Slices::window`], with the pooled errors of the other
+    /// signatures as exposure when traffic is unknown.
+    fn with_proxy(s: &'a SignatureWindow, proxy: Option<&'a (Vec<u64>, u64)>) -> Self {
+        let mut sl = Slices::window(s);
+        if let (None, Some((b, w))) = (sl.requests, proxy) {
+            if *w > 0 && b.len() == sl.counts.len() && b.iter().any(|&v| v > 0) {
+                sl.requests = Some(b);
+                sl.window_requests = Some(*w);
+                sl.proxy = true;
+            }
+        }
+        sl
     }
 
     /// The last baseline hour as a 60-minute window, judged against the
@@ -285,6 +343,7 @@ impl<'a> Slices<'a> {
             window_requests,
             users: None,
             traffic_unusable: false,
+            proxy: false,
         })
     }
 }
@@ -326,8 +385,9 @@ fn period(s: Seasonality) -> Option<usize> {
     }
 }
 
-fn baseline_name(s: Seasonality, per_request: bool) -> &'static str {
+fn baseline_name(s: Seasonality, per_request: bool, proxy: bool) -> &'static str {
     match (s, per_request) {
+        (Seasonality::None, true) if proxy => "whole baseline per pooled error",
         (Seasonality::None, true) => "whole baseline per request",
         (Seasonality::None, false) => "whole baseline per hour",
         (Seasonality::HourOfDay | Seasonality::Adaptive, _) => "same-hour-of-day baseline",
@@ -356,6 +416,7 @@ fn resolve_model(
     counts: &[u64],
     exposure: &dyn Fn(usize) -> f64,
     per_request: bool,
+    proxy: bool,
     seasonality: Seasonality,
     cfg: &GateConfig,
     notes: &mut Vec<String>,
@@ -385,6 +446,20 @@ fn resolve_model(
         return slots;
     }
     let per_hour = |_: usize| 1.0;
+    // What the exposure is, for the reasons.
+    let (rate, per_unit, carrier) = if proxy {
+        (
+            "rate per error of the other signatures",
+            "per pooled error",
+            "traffic unknown, the other signatures' errors carry the daily cycle",
+        )
+    } else {
+        (
+            "per-request rate",
+            "per request",
+            "the requests carry the daily cycle",
+        )
+    };
     let per_req = residual_of(counts, exposure);
     let tested = |r: &residual::Residual| {
         format!(
@@ -397,7 +472,7 @@ fn resolve_model(
     match per_req {
         Some(r) if r.p >= cfg.residual_seasonality_p => {
             notes.push(format!(
-                "no hour-of-day pattern in the per-request rate (residual seasonality {}): whole baseline per request, the requests carry the daily cycle",
+                "no hour-of-day pattern in the {rate} (residual seasonality {}): whole baseline {per_unit}, {carrier}",
                 tested(&r)
             ));
             return Model {
@@ -415,7 +490,7 @@ fn resolve_model(
     match residual_of(counts, &per_hour) {
         Some(h) if h.p >= cfg.residual_seasonality_p => {
             notes.push(format!(
-                "the per-request rate varies by hour of day (residual seasonality {per_req} < {}) but the hourly rate does not ({}): whole baseline per hour, an error that does not follow traffic",
+                "the {rate} varies by hour of day (residual seasonality {per_req} < {}) but the hourly rate does not ({}): whole baseline per hour, an error that does not follow traffic",
                 cfg.residual_seasonality_p,
                 tested(&h)
             ));
@@ -426,7 +501,7 @@ fn resolve_model(
         }
         _ => {
             notes.push(format!(
-                "the per-request rate varies by hour of day (residual seasonality {per_req} < {}): same-hour-of-day baseline",
+                "the {rate} varies by hour of day (residual seasonality {per_req} < {}): same-hour-of-day baseline",
                 cfg.residual_seasonality_p
             ));
             slots
@@ -471,7 +546,8 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         Some(r) if per_request => r as f64,
         _ => sl.minutes as f64 / 60.0,
     };
-    let impact_unit = if per_request {
+    let impact_per_request = per_request && !sl.proxy;
+    let impact_unit = if impact_per_request {
         ImpactUnit::ShareOfRequests
     } else {
         ImpactUnit::EventsPerMinute
@@ -486,7 +562,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         p_min: 1.0,
         is_new: false,
         users: sl.users,
-        baseline: baseline_name(seasonality, per_request),
+        baseline: baseline_name(seasonality, per_request, sl.proxy),
         dispersion: None,
         notes,
     };
@@ -496,7 +572,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
     }
     let impact_of = |excess: f64| -> f64 {
         let e = excess.max(0.0);
-        if per_request {
+        if impact_per_request {
             e / e_w
         } else {
             e / sl.minutes as f64
@@ -529,6 +605,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         sl.counts,
         &bucket_exposure,
         per_request,
+        sl.proxy,
         seasonality,
         cfg,
         &mut notes,
@@ -621,7 +698,9 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         "{} baseline hours, {} events, {}",
         matched.len(),
         x_b,
-        if model.per_request {
+        if model.per_request && sl.proxy {
+            "the other signatures' errors as exposure (traffic unknown)"
+        } else if model.per_request {
             "per-request exposure"
         } else {
             "per-hour exposure"
@@ -637,7 +716,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         p_min,
         is_new: false,
         users: sl.users,
-        baseline: baseline_name(seasonality, model.per_request),
+        baseline: baseline_name(seasonality, model.per_request, sl.proxy),
         dispersion,
         notes,
     }
@@ -1144,18 +1223,55 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn without_traffic_adaptive_is_the_hour_of_day_baseline() {
+    fn alone_without_traffic_adaptive_is_the_hour_of_day_baseline() {
         let n = 168;
         let base: Vec<u64> = (0..n)
             .map(|i| if (n - i) % 24 == 0 { 60 } else { 10 })
             .collect();
-        let d = judge_deploy(&family(vec![sig("peak", base, 62)]), &GateConfig::default());
+        let d = judge_deploy(&[sig("peak", base, 62)], &GateConfig::default());
+        assert!(d[0].reason.contains("traffic unknown"), "{}", d[0].reason);
+        assert!((d[0].expected - 60.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn without_traffic_the_other_signatures_errors_are_the_exposure() {
+        // No traffic data, and a x3 surge in the window: every signature,
+        // all following the same daily cycle, triples. Against their own
+        // history each looks like a 3x regression; against the other
+        // signatures' errors nothing changed.
+        let n = 168;
+        let cycle = |i: usize| if (n - i) % 24 < 8 { 30 } else { 10 };
+        let sigs: Vec<SignatureWindow> = (0..40)
+            .map(|k| sig(&format!("s{k}"), (0..n).map(cycle).collect(), 90))
+            .collect();
+        let d = judge_deploy(&sigs, &GateConfig::default());
         assert!(
-            last(&d).reason.contains("traffic unknown"),
+            d.iter().all(|d| d.verdict == Verdict::Pass),
             "{}",
-            last(&d).reason
+            d[0].reason
         );
-        assert!((last(&d).expected - 60.0).abs() < 1e-9);
+        assert!(
+            d[0].reason.contains("other signatures' errors"),
+            "{}",
+            d[0].reason
+        );
+        assert!((d[0].expected - 90.0).abs() < 1.0, "{}", d[0].reason);
+        // The impact is still excess events per minute, not a share.
+        assert_eq!(d[0].impact_unit, ImpactUnit::EventsPerMinute);
+        let hod = GateConfig {
+            seasonality: Seasonality::HourOfDay,
+            ..GateConfig::default()
+        };
+        let d = judge_deploy(&sigs, &hod);
+        assert!(d.iter().all(|d| d.verdict == Verdict::Regression));
+        // One of them multiplied by 5 while the others stay: flagged.
+        let mut one: Vec<SignatureWindow> = (0..40)
+            .map(|k| sig(&format!("s{k}"), (0..n).map(cycle).collect(), 30))
+            .collect();
+        one[7] = sig("s7", (0..n).map(cycle).collect(), 150);
+        let d = judge_deploy(&one, &GateConfig::default());
+        assert_eq!(d[7].verdict, Verdict::Regression, "{}", d[7].reason);
+        assert_eq!(d.iter().filter(|d| d.verdict.flagged()).count(), 1);
     }
 
     #[test]
