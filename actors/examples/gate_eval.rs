@@ -2,7 +2,7 @@
 //! original plain Poisson design and the new gate.
 //!
 //! ```text
-//! cargo run --release -j1 --example gate_eval -- [--seed N] [--deploys N] [--config gate.json] [--json]
+//! cargo run --release -j1 --example gate_eval -- [--seed N] [--deploys N] [--config gate.json] [--json] [--misses]
 //! ```
 //!
 //! Defaults: the reporting seed 20260501 and 1000 deploys, then a stress mix
@@ -14,8 +14,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use suture_actors::domain::gate::config::GateConfig;
+use suture_actors::domain::gate::decide::{self, Verdict};
 use suture_actors::domain::gate::evaluate::evaluate;
-use suture_actors::domain::gate::scenario::ScenarioConfig;
+use suture_actors::domain::gate::scenario::{self, Change, ScenarioConfig, Truth};
+use suture_actors::domain::gate::since;
 
 /// The seed GATE.md's table comes from.
 const REPORT_SEED: u64 = 20260501;
@@ -25,6 +27,7 @@ fn main() -> ExitCode {
     let mut deploys = 1000u64;
     let mut cfg = GateConfig::default();
     let mut json = false;
+    let mut misses = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let parsed = match a.as_str() {
@@ -35,6 +38,10 @@ fn main() -> ExitCode {
                 .map(|v| deploys = v),
             "--json" => {
                 json = true;
+                Some(())
+            }
+            "--misses" => {
+                misses = true;
                 Some(())
             }
             "--config" => args
@@ -58,13 +65,19 @@ fn main() -> ExitCode {
             _ => None,
         };
         if parsed.is_none() {
-            eprintln!("usage: gate_eval [--seed N] [--deploys N] [--config gate.json] [--json]");
+            eprintln!(
+                "usage: gate_eval [--seed N] [--deploys N] [--config gate.json] [--json] [--misses]"
+            );
             return ExitCode::from(2);
         }
     }
 
     let started = Instant::now();
     let main_mix = ScenarioConfig::default();
+    if misses {
+        print_misses(seed, deploys, &main_mix, &cfg);
+        return ExitCode::SUCCESS;
+    }
     let report = evaluate(seed, deploys, &main_mix, &cfg);
     let stress_mix = ScenarioConfig {
         traffic_known: 0.0,
@@ -98,4 +111,31 @@ fn main() -> ExitCode {
     );
     println!("\nelapsed {:.1}s", started.elapsed().as_secs_f64());
     ExitCode::SUCCESS
+}
+
+/// Every material >= 3x multiplication the gate did not flag, and every
+/// false flag on a no-change deploy, with the generating parameters and the
+/// gate's reason: what the tuning looked at.
+fn print_misses(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig) {
+    for i in 0..deploys {
+        let sc = scenario::generate(seed, i, scen);
+        let mut decisions = decide::judge_deploy(&sc.signatures, cfg);
+        if let Some((previous, counts)) = &sc.since {
+            since::apply(&mut decisions, &sc.signatures, counts, previous, cfg);
+        }
+        for ((d, t), detail) in decisions.iter().zip(&sc.truth).zip(&sc.detail) {
+            let flagged = matches!(d.verdict, Verdict::Regression | Verdict::New);
+            let show = match *t {
+                Truth::InjectedMultiply { factor, .. } => factor >= 3.0 && !flagged,
+                Truth::RaisedBefore { .. } => flagged,
+                _ => flagged && !t.injected() && sc.change == Change::None,
+            };
+            if show {
+                println!(
+                    "#{i} known={} {:?} [{detail}]\n    {}",
+                    sc.traffic_known, t, d.reason
+                );
+            }
+        }
+    }
 }

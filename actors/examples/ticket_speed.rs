@@ -150,6 +150,7 @@ fn store(dir: &Path, base: &str, head: &str, files: usize) -> Store {
                 method: Method::ExactPoisson,
                 reason: "new".into(),
                 cold_start: None,
+                dispersion: None,
             },
             title: format!("Error{s}"),
             sample_message: String::new(),

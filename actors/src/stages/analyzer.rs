@@ -207,12 +207,20 @@ pub async fn analyze_once(ctx: &AnalyzerContext) -> Result<BatchReport, StageErr
     let (groups, grouping) = group(ctx, &items, files.as_ref()).await;
     let now = now_ms();
     let mut commit = AnalysisCommit::default();
-    for g in &groups {
+    // A group that spans deploys becomes one ticket per deploy.
+    let parts = groups
+        .into_iter()
+        .flat_map(|g| crate::domain::analyzer::attach::split_by_deploy(g, &items));
+    for (g, split) in parts {
+        let g = &g;
         let record = GroupingRecord {
             method: g.method,
             ..grouping.clone()
         };
         let mut ticket = ticket_for(g, &items, &record, ctx.shadow, now);
+        if let Some(why) = split {
+            ticket.audit(now, "analyzer", "separated", why);
+        }
         let mut open = store.open_ticket_for(ticket.signature_ids(), ticket.crash_sites())?;
         if let Some(id) = &open {
             let existing = store.ticket(id)?;

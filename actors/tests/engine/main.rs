@@ -21,4 +21,5 @@ mod signature_props;
 mod store_open;
 mod template_restart;
 mod tickets_pipeline;
+mod tickets_redeploy;
 mod worktrees;

@@ -28,11 +28,11 @@ use suture_actors::{
 
 use crate::common::openai_stub::{Reply, Stub};
 
-const T0: i64 = 1_767_571_200_000;
+pub(crate) const T0: i64 = 1_767_571_200_000;
 
-struct Fixture {
+pub(crate) struct Fixture {
     dir: tempfile::TempDir,
-    store: Store,
+    pub(crate) store: Store,
     signer: Signer,
     cache: RecordCache,
 }
@@ -45,7 +45,7 @@ fn store_config(dir: &Path) -> StoreConfig {
     }
 }
 
-fn frame(file: &str, function: &str, line: u32) -> Frame {
+pub(crate) fn frame(file: &str, function: &str, line: u32) -> Frame {
     Frame {
         filename: Some(file.into()),
         function: Some(function.into()),
@@ -56,7 +56,7 @@ fn frame(file: &str, function: &str, line: u32) -> Frame {
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         Self {
             store: Store::open(&store_config(dir.path())).expect("store"),
@@ -82,7 +82,7 @@ impl Fixture {
     }
 
     /// Stores an error and returns its signature id.
-    fn error(&mut self, kind: &str, message: &str, frames: Vec<Frame>) -> String {
+    pub(crate) fn error(&mut self, kind: &str, message: &str, frames: Vec<Frame>) -> String {
         let event = Event {
             id: suture_actors::domain::event::new_id(),
             received_at_ms: T0,
@@ -105,7 +105,7 @@ impl Fixture {
         self.deploy_at(revision, T0)
     }
 
-    fn deploy_at(&self, revision: &str, at_ms: i64) -> DeployRecord {
+    pub(crate) fn deploy_at(&self, revision: &str, at_ms: i64) -> DeployRecord {
         self.store
             .record_deploy(&DeployRecord {
                 id: format!("d-{}", &revision[..revision.len().min(8)]),
@@ -119,7 +119,14 @@ impl Fixture {
     }
 
     /// A gate run that flagged `flagged` (each a candidate).
-    fn flag(&self, id: &str, deploy: Option<DeployRecord>, flagged: &[(&str, Severity)]) {
+    pub(crate) fn flag(
+        &self,
+        id: &str,
+        deploy: Option<DeployRecord>,
+        flagged: &[(&str, Severity)],
+    ) {
+        // A deploy's window starts at the deploy and is judged an hour later.
+        let start = deploy.as_ref().map_or(T0, |d| d.at_ms);
         let run = GateRun {
             id: id.into(),
             kind: if deploy.is_some() {
@@ -129,10 +136,10 @@ impl Fixture {
             },
             deploy,
             batch_seq: None,
-            window_start_ms: T0,
+            window_start_ms: start,
             window_minutes: 60,
             baseline_hours: 168,
-            judged_at_ms: T0 + 3_600_000,
+            judged_at_ms: start + 3_600_000,
             traffic_known: false,
             note: None,
             decisions: flagged
@@ -152,6 +159,7 @@ impl Fixture {
                         method: Method::ExactPoisson,
                         reason: "new: 40 events, 1.5 expected".into(),
                         cold_start: None,
+                        dispersion: None,
                     },
                     title: format!("title of {sig}"),
                     sample_message: String::new(),
@@ -163,7 +171,7 @@ impl Fixture {
         self.store.record_run(&run).expect("run recorded");
     }
 
-    fn parts(&self, client: LlmClient) -> Arc<LlmParts> {
+    pub(crate) fn parts(&self, client: LlmClient) -> Arc<LlmParts> {
         Arc::new(LlmParts {
             client,
             scrubber: Arc::new(Scrubber::builtin()),
@@ -177,7 +185,7 @@ impl Fixture {
         suture_actors::control::Control::new(self.store.clone(), Arc::new(Scrubber::builtin()))
     }
 
-    fn analyzer(&self, llm: Arc<LlmParts>) -> AnalyzerContext {
+    pub(crate) fn analyzer(&self, llm: Arc<LlmParts>) -> AnalyzerContext {
         AnalyzerContext {
             config: AnalyzerConfig::default(),
             shadow: true,
@@ -188,7 +196,7 @@ impl Fixture {
         }
     }
 
-    fn triage(&self, llm: Arc<LlmParts>) -> TriageContext {
+    pub(crate) fn triage(&self, llm: Arc<LlmParts>) -> TriageContext {
         TriageContext {
             config: TriageConfig::default(),
             shadow: true,

@@ -8,8 +8,83 @@
 //! triaged against the deploy that raised it, and absorbing the new one would
 //! never look at the new deploy's diff. A crash site that was fine after one
 //! fix can break again with the next change to the same function.
+//!
+//! The same holds inside one batch: when the analyzer was behind (down, or
+//! the LLM slow) and two deploys' regressions at one crash site arrive
+//! together, the grouping (deterministic by crash site, or the model's)
+//! would make them one ticket blamed on the later deploy. [`split_by_deploy`]
+//! makes one ticket per deploy instead.
 
-use crate::domain::tickets::Ticket;
+use crate::domain::analyzer::{Group, Item, describe};
+use crate::domain::tickets::{Method, Ticket};
+
+/// One part of a group after [`split_by_deploy`]: the group, and why it was
+/// separated from the rest (`None` when nothing was split off).
+pub type Part = (Group, Option<String>);
+
+/// Splits a group whose members the gate attributed to different deploys
+/// into one group per deploy, each triaged against its own deploy's diff.
+/// Members with no deploy (spikes) stay with the latest deploy's part, as
+/// [`crate::domain::analyzer::ticket_for`] would attribute them. Parts are
+/// ordered by deploy, earliest decision first. Deterministic parts are
+/// described again from their own members; a model's part keeps its root
+/// cause, fix and files (they were written for the whole group).
+pub fn split_by_deploy(group: Group, items: &[Item]) -> Vec<Part> {
+    let decided = |i: usize| {
+        items
+            .get(i)
+            .and_then(|m| m.evidence.gate.last().map(|g| g.decided_at_ms))
+            .unwrap_or(i64::MIN)
+    };
+    // Deploys in order of their latest decision among the members.
+    let mut deploys: Vec<(i64, String)> = Vec::new();
+    for &i in &group.members {
+        let Some(d) = items.get(i).and_then(|m| m.deploy_id.clone()) else {
+            continue;
+        };
+        match deploys.iter_mut().find(|(_, id)| *id == d) {
+            Some(entry) => entry.0 = entry.0.max(decided(i)),
+            None => deploys.push((decided(i), d)),
+        }
+    }
+    if deploys.len() < 2 {
+        return vec![(group, None)];
+    }
+    deploys.sort();
+    let latest = deploys.len() - 1;
+    let mut parts: Vec<Vec<usize>> = vec![Vec::new(); deploys.len()];
+    for &i in &group.members {
+        let k = items
+            .get(i)
+            .and_then(|m| m.deploy_id.as_deref())
+            .and_then(|d| deploys.iter().position(|(_, id)| id == d))
+            .unwrap_or(latest);
+        parts[k].push(i);
+    }
+    let all: Vec<&str> = deploys.iter().map(|(_, d)| d.as_str()).collect();
+    parts
+        .into_iter()
+        .zip(&deploys)
+        .map(|(members, (_, deploy))| {
+            let why = format!(
+                "grouped in one batch with errors the gate attributed to other deploys ({}), at the same crash site or by the model:                  a ticket of its own for deploy {deploy}, triaged against that deploy's diff, not absorbed",
+                all.iter()
+                    .filter(|d| *d != deploy)
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let part = match group.method {
+                Method::Deterministic => describe(items, members),
+                _ => Group {
+                    members,
+                    ..group.clone()
+                },
+            };
+            (part, Some(why))
+        })
+        .collect()
+}
 
 /// Why `addition` must not grow `open`, or `None` when it may.
 ///

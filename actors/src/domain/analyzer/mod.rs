@@ -324,7 +324,7 @@ pub fn deterministic_groups(items: &[Item], indices: &[usize]) -> Vec<Group> {
 }
 
 /// The deterministic description of a group: what the evidence says, no more.
-fn describe(items: &[Item], members: Vec<usize>) -> Group {
+pub(crate) fn describe(items: &[Item], members: Vec<usize>) -> Group {
     let first = &items[members[0]].evidence;
     let crash = first.frames.iter().rev().find(|f| f.in_app);
     let headline = match &first.exception_type {

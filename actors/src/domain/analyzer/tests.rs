@@ -306,3 +306,61 @@ fn breadcrumbs_are_scrubbed_before_they_are_cut() {
     // The placeholder itself may be cut: what matters is that no digit is left.
     assert!(line.contains("[REDACTED:card"), "{line}");
 }
+
+/// `build` with the gate's attribution set: `deploy` (None: a spike) and
+/// when the gate decided.
+fn attributed(signature: &str, line: u32, deploy: Option<&str>, decided_at_ms: i64) -> Item {
+    let mut it = build(
+        signature,
+        "x is undefined",
+        vec![frame("src/cart.js", "total", line, true)],
+        Severity::High,
+    );
+    it.deploy_id = deploy.map(str::to_string);
+    for g in &mut it.evidence.gate {
+        g.decided_at_ms = decided_at_ms;
+    }
+    it
+}
+
+#[test]
+fn one_batch_with_two_deploys_at_one_crash_site_is_split_by_deploy() {
+    use crate::domain::analyzer::attach::split_by_deploy;
+    // d1's regression, then d2's at the same crash site, then a spike there:
+    // the analyzer was behind and sees all three at once.
+    let items = vec![
+        attributed("a", 41, Some("d1"), 1_000),
+        attributed("b", 44, Some("d2"), 5_000),
+        attributed("c", 45, None, 6_000),
+    ];
+    let groups = deterministic_groups(&items, &[0, 1, 2]);
+    assert_eq!(groups.len(), 1, "one crash site, one group");
+    let parts = split_by_deploy(groups[0].clone(), &items);
+    let members: Vec<Vec<usize>> = parts.iter().map(|(g, _)| g.members.clone()).collect();
+    // d1 alone; d2 with the spike (the latest deploy, as a ticket would say).
+    assert_eq!(members, vec![vec![0], vec![1, 2]]);
+    let why = parts[0].1.as_deref().expect("a reason");
+    assert!(why.contains("for deploy d1"), "{why}");
+    assert!(why.contains("(d2)"), "{why}");
+    // Each part is described from its own members.
+    assert!(
+        !parts[0].0.root_cause.contains("more error"),
+        "{}",
+        parts[0].0.root_cause
+    );
+    assert!(
+        parts[1].0.root_cause.contains("and 1 more error"),
+        "{}",
+        parts[1].0.root_cause
+    );
+    // One deploy (and spikes): nothing to split, no reason.
+    let one = vec![
+        attributed("a", 41, Some("d1"), 1_000),
+        attributed("c", 45, None, 6_000),
+    ];
+    let groups = deterministic_groups(&one, &[0, 1]);
+    let parts = split_by_deploy(groups[0].clone(), &one);
+    assert_eq!(parts.len(), 1);
+    assert_eq!(parts[0].0.members, vec![0, 1]);
+    assert_eq!(parts[0].1, None);
+}

@@ -321,6 +321,7 @@ fn finish(s: &SignatureWindow, a: Cold, q: f64, history: ColdStart, cfg: &GateCo
         method,
         reason,
         cold_start: Some(history),
+        dispersion: None,
     }
 }
 

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::gate::config::{Correction, GateConfig, Seasonality, SeverityConfig};
 use crate::domain::gate::series::SignatureWindow;
-use crate::domain::gate::stats;
+use crate::domain::gate::{residual, stats};
 
 /// What the gate concluded for one signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -124,6 +124,11 @@ pub struct Decision {
     /// decision was made by the cold-start rules (`gate::cold`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cold_start: Option<ColdStart>,
+    /// The hour-to-hour overdispersion (NB2 alpha, its upper bound) the
+    /// negative-binomial tail used, when it was used: later comparisons of
+    /// the same window (`gate::since`) need the same burstiness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispersion: Option<f64>,
 }
 
 /// The history a cold-start decision was made with.
@@ -141,9 +146,11 @@ pub struct ColdStart {
 /// before the deploy, when `check_pre_deploy` is on) or `pass`. Decisions are
 /// returned in input order.
 pub fn judge_deploy(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Decision> {
+    let proxies = pooled_proxies(signatures, cfg.seasonality);
     let assessments: Vec<Assessment> = signatures
         .iter()
-        .map(|s| assess(&Slices::window(s), cfg.seasonality, cfg))
+        .zip(&proxies)
+        .map(|(s, p)| assess(&Slices::with_proxy(s, p.as_ref()), cfg.seasonality, cfg))
         .collect();
     let q = adjust(&assessments, cfg.correction, cfg.alpha);
     let pre = if cfg.check_pre_deploy {
@@ -163,7 +170,6 @@ pub fn judge_deploy(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec<Dec
                 hit: Verdict::Regression,
                 new_hit: Verdict::New,
                 pre_elevated,
-                baseline_name: baseline_name(cfg.seasonality),
             };
             finish(&signatures[i], a, q, &rule, cfg)
         })
@@ -193,9 +199,46 @@ pub fn judge_continuous(signatures: &[SignatureWindow], cfg: &GateConfig) -> Vec
                 hit: Verdict::Spike,
                 new_hit: Verdict::Spike,
                 pre_elevated: None,
-                baseline_name: baseline_name(cfg.spike_seasonality),
             };
             finish(&signatures[i], a, q, &rule, cfg)
+        })
+        .collect()
+}
+
+/// Leave-one-out pooled error counts per baseline hour and in the window,
+/// for signatures without traffic under `adaptive`.
+fn pooled_proxies(
+    signatures: &[SignatureWindow],
+    seasonality: Seasonality,
+) -> Vec<Option<(Vec<u64>, u64)>> {
+    if seasonality != Seasonality::Adaptive || signatures.iter().all(|s| s.traffic().is_some()) {
+        return vec![None; signatures.len()];
+    }
+    let n = signatures
+        .iter()
+        .map(|s| s.baseline.counts.len())
+        .max()
+        .unwrap_or(0);
+    let mut base = vec![0u64; n];
+    let mut win = 0u64;
+    for s in signatures.iter().filter(|s| s.baseline.counts.len() == n) {
+        for (b, &c) in base.iter_mut().zip(&s.baseline.counts) {
+            *b = b.saturating_add(c);
+        }
+        win = win.saturating_add(s.window.total());
+    }
+    signatures
+        .iter()
+        .map(|s| {
+            if s.traffic().is_some() || s.baseline.counts.len() != n {
+                return None;
+            }
+            let b: Vec<u64> = base
+                .iter()
+                .zip(&s.baseline.counts)
+                .map(|(&t, &c)| t.saturating_sub(c))
+                .collect();
+            Some((b, win.saturating_sub(s.window.total())))
         })
         .collect()
 }
@@ -241,6 +284,9 @@ struct Slices<'a> {
     users: Option<u64>,
     /// Traffic was supplied but could not be used (misaligned or zero).
     traffic_unusable: bool,
+    /// `requests` are not requests but the other signatures' errors (the
+    /// pooled proxy when traffic is unknown): exposure only, never impact.
+    proxy: bool,
 }
 
 impl<'a> Slices<'a> {
@@ -255,7 +301,22 @@ impl<'a> Slices<'a> {
             window_requests: traffic.map(|t| t.1),
             users: s.window.distinct_users,
             traffic_unusable: supplied && traffic.is_none(),
+            proxy: false,
         }
+    }
+
+    /// Like [`Slices::window`], with the pooled errors of the other
+    /// signatures as exposure when traffic is unknown.
+    fn with_proxy(s: &'a SignatureWindow, proxy: Option<&'a (Vec<u64>, u64)>) -> Self {
+        let mut sl = Slices::window(s);
+        if let (None, Some((b, w))) = (sl.requests, proxy) {
+            if *w > 0 && b.len() == sl.counts.len() && b.iter().any(|&v| v > 0) {
+                sl.requests = Some(b);
+                sl.window_requests = Some(*w);
+                sl.proxy = true;
+            }
+        }
+        sl
     }
 
     /// The last baseline hour as a 60-minute window, judged against the
@@ -282,6 +343,7 @@ impl<'a> Slices<'a> {
             window_requests,
             users: None,
             traffic_unusable: false,
+            proxy: false,
         })
     }
 }
@@ -300,6 +362,10 @@ struct Assessment {
     p_min: f64,
     is_new: bool,
     users: Option<u64>,
+    /// Which baseline gave `expected`, for the reason.
+    baseline: &'static str,
+    /// NB2 alpha (upper bound) when the negative-binomial tail was used.
+    dispersion: Option<f64>,
     /// Human-readable notes on how the numbers were obtained.
     notes: Vec<String>,
 }
@@ -314,17 +380,144 @@ impl Assessment {
 fn period(s: Seasonality) -> Option<usize> {
     match s {
         Seasonality::None => None,
-        Seasonality::HourOfDay => Some(24),
+        Seasonality::HourOfDay | Seasonality::Adaptive => Some(24),
         Seasonality::HourOfWeek => Some(168),
     }
 }
 
-fn baseline_name(s: Seasonality) -> &'static str {
-    match s {
-        Seasonality::None => "flat baseline",
-        Seasonality::HourOfDay => "same-hour-of-day baseline",
-        Seasonality::HourOfWeek => "same-hour-of-week baseline",
+fn baseline_name(s: Seasonality, per_request: bool, proxy: bool) -> &'static str {
+    match (s, per_request) {
+        (Seasonality::None, true) if proxy => "whole baseline per pooled error",
+        (Seasonality::None, true) => "whole baseline per request",
+        (Seasonality::None, false) => "whole baseline per hour",
+        (Seasonality::HourOfDay | Seasonality::Adaptive, _) => "same-hour-of-day baseline",
+        (Seasonality::HourOfWeek, _) => "same-hour-of-week baseline",
     }
+}
+
+/// The baseline model one signature is judged with: which hours, and per
+/// request or per hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Model {
+    seasonality: Seasonality,
+    /// Requests are the exposure (else hours). Only ever true when traffic
+    /// is usable.
+    per_request: bool,
+}
+
+/// Resolves `adaptive` for one signature; the other modes are taken as
+/// configured. With traffic known, the whole baseline is used with the
+/// exposure under which the signature's rate shows no hour-of-day pattern
+/// (`gate::residual`): per request first (most errors fail a share of
+/// requests), else per hour (errors of a flat background job); when both
+/// show one, the hour-of-day slots per request. Without traffic, the
+/// hour-of-day slots per hour. The choice and its evidence go into `notes`.
+fn resolve_model(
+    counts: &[u64],
+    exposure: &dyn Fn(usize) -> f64,
+    per_request: bool,
+    proxy: bool,
+    seasonality: Seasonality,
+    cfg: &GateConfig,
+    notes: &mut Vec<String>,
+) -> Model {
+    let slots = Model {
+        seasonality: Seasonality::HourOfDay,
+        per_request,
+    };
+    if seasonality != Seasonality::Adaptive {
+        return Model {
+            seasonality,
+            per_request,
+        };
+    }
+    if !per_request {
+        notes.push(
+            "traffic unknown: same-hour-of-day baseline, since hourly counts carry the daily cycle"
+                .to_string(),
+        );
+        return slots;
+    }
+    let n = counts.len();
+    if n / 24 < 3 {
+        notes.push(format!(
+            "{n} baseline hours, fewer than the three days the residual seasonality test needs: same-hour-of-day baseline"
+        ));
+        return slots;
+    }
+    let per_hour = |_: usize| 1.0;
+    // What the exposure is, for the reasons.
+    let (rate, per_unit, carrier) = if proxy {
+        (
+            "rate per error of the other signatures",
+            "per pooled error",
+            "traffic unknown, the other signatures' errors carry the daily cycle",
+        )
+    } else {
+        (
+            "per-request rate",
+            "per request",
+            "the requests carry the daily cycle",
+        )
+    };
+    let per_req = residual_of(counts, exposure);
+    let tested = |r: &residual::Residual| {
+        format!(
+            "chi-square {:.1} on {} df, p = {}",
+            r.statistic,
+            r.df,
+            fmt_p(r.p)
+        )
+    };
+    match per_req {
+        Some(r) if r.p >= cfg.residual_seasonality_p => {
+            notes.push(format!(
+                "no hour-of-day pattern in the {rate} (residual seasonality {}): whole baseline {per_unit}, {carrier}",
+                tested(&r)
+            ));
+            return Model {
+                seasonality: Seasonality::None,
+                per_request: true,
+            };
+        }
+        None => {
+            notes.push("residual seasonality not testable: same-hour-of-day baseline".to_string());
+            return slots;
+        }
+        Some(_) => {}
+    }
+    let per_req = per_req.map(|r| tested(&r)).unwrap_or_default();
+    match residual_of(counts, &per_hour) {
+        Some(h) if h.p >= cfg.residual_seasonality_p => {
+            notes.push(format!(
+                "the {rate} varies by hour of day (residual seasonality {per_req} < {}) but the hourly rate does not ({}): whole baseline per hour, an error that does not follow traffic",
+                cfg.residual_seasonality_p,
+                tested(&h)
+            ));
+            Model {
+                seasonality: Seasonality::None,
+                per_request: false,
+            }
+        }
+        _ => {
+            notes.push(format!(
+                "the {rate} varies by hour of day (residual seasonality {per_req} < {}): same-hour-of-day baseline",
+                cfg.residual_seasonality_p
+            ));
+            slots
+        }
+    }
+}
+
+/// The residual seasonality test of `counts` under `exposure`, with the
+/// overdispersion within hour-of-day slots (so the test does not read the
+/// seasonality it is looking for as burstiness).
+fn residual_of(counts: &[u64], exposure: &dyn Fn(usize) -> f64) -> Option<residual::Residual> {
+    let n = counts.len();
+    let (fitted, n_params) = fitted_means(counts, exposure, Some(24));
+    let alpha = stats::dispersion(counts, &fitted, n_params).map_or(0.0, |d| d.alpha);
+    let e: Vec<f64> = (0..n).map(exposure).collect();
+    residual::test(counts, &e, |i| slot(i, n, 24), 24, alpha)
 }
 
 /// Slot of baseline bucket `i` of `n` under period `p`: buckets in the same
@@ -353,7 +546,8 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         Some(r) if per_request => r as f64,
         _ => sl.minutes as f64 / 60.0,
     };
-    let impact_unit = if per_request {
+    let impact_per_request = per_request && !sl.proxy;
+    let impact_unit = if impact_per_request {
         ImpactUnit::ShareOfRequests
     } else {
         ImpactUnit::EventsPerMinute
@@ -368,6 +562,8 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         p_min: 1.0,
         is_new: false,
         users: sl.users,
+        baseline: baseline_name(seasonality, per_request, sl.proxy),
+        dispersion: None,
         notes,
     };
     if sl.minutes == 0 || n == 0 {
@@ -376,7 +572,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
     }
     let impact_of = |excess: f64| -> f64 {
         let e = excess.max(0.0);
-        if per_request {
+        if impact_per_request {
             e / e_w
         } else {
             e / sl.minutes as f64
@@ -399,10 +595,35 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
             p_min: p,
             is_new: true,
             users: sl.users,
+            baseline: "empty baseline",
+            dispersion: None,
             notes,
         };
     }
 
+    let model = resolve_model(
+        sl.counts,
+        &bucket_exposure,
+        per_request,
+        sl.proxy,
+        seasonality,
+        cfg,
+        &mut notes,
+    );
+    let seasonality = model.seasonality;
+    // The expected count's exposure: requests, unless the model found the
+    // signature's rate flat per hour rather than per request.
+    let per_hour = |_: usize| 1.0;
+    let bucket_exposure: &dyn Fn(usize) -> f64 = if model.per_request {
+        &bucket_exposure
+    } else {
+        &per_hour
+    };
+    let e_w = if model.per_request {
+        e_w
+    } else {
+        sl.minutes as f64 / 60.0
+    };
     // Baseline buckets that match the window's clock time.
     let window_hours = sl.minutes.div_ceil(60) as usize;
     let matched: Vec<usize> = match period(seasonality) {
@@ -438,12 +659,13 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         .into_iter()
         .find(|p| p.is_none_or(|p| n / p >= 3))
         .flatten();
-    let (fitted, n_params) = fitted_means(sl.counts, &bucket_exposure, disp_period);
+    let (fitted, n_params) = fitted_means(sl.counts, bucket_exposure, disp_period);
     let disp = stats::dispersion(sl.counts, &fitted, n_params);
 
     let overdispersed = disp
         .filter(|d| d.index > cfg.dispersion_threshold && d.alpha > 0.0 && x_b > 0)
         .filter(|_| expected > 0.0);
+    let dispersion = overdispersed.map(|d| d.alpha + cfg.dispersion_upper_z * d.alpha_se);
     let (p, method, p_min) = match overdispersed {
         Some(d) => {
             // Gamma mixture: process overdispersion plus the sampling
@@ -476,7 +698,9 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         "{} baseline hours, {} events, {}",
         matched.len(),
         x_b,
-        if per_request {
+        if model.per_request && sl.proxy {
+            "the other signatures' errors as exposure (traffic unknown)"
+        } else if model.per_request {
             "per-request exposure"
         } else {
             "per-hour exposure"
@@ -492,6 +716,8 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         p_min,
         is_new: false,
         users: sl.users,
+        baseline: baseline_name(seasonality, model.per_request, sl.proxy),
+        dispersion,
         notes,
     }
 }
@@ -552,7 +778,6 @@ struct Rule {
     hit: Verdict,
     new_hit: Verdict,
     pre_elevated: Option<(u64, f64)>,
-    baseline_name: &'static str,
 }
 
 fn severity(a: &Assessment, s: &SeverityConfig) -> Severity {
@@ -686,7 +911,7 @@ fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateCon
             a.observed,
             a.expected,
             a.ratio().map(|r| format!(" ({r:.2}x)")).unwrap_or_default(),
-            rule.baseline_name
+            a.baseline
         )
     };
     let head = match verdict {
@@ -731,6 +956,7 @@ fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateCon
         method: a.method,
         reason,
         cold_start: None,
+        dispersion: a.dispersion,
     }
 }
 
@@ -907,6 +1133,145 @@ pub(super) mod tests {
         // The flat baseline's misfit makes it overdispersed, so the NB tail
         // protects it here; but it expects far too little.
         assert_eq!(last(&d).method, Method::NegativeBinomial);
+    }
+
+    /// Requests per hour with a 60% daily cycle; bucket `i` of 168 is
+    /// `(168 - i) % 24` hours before the window's clock hour, whose traffic
+    /// is the last value returned.
+    fn cycling_traffic() -> (Vec<u64>, u64) {
+        let at = |h: f64| {
+            (20_000.0 * (1.0 + 0.6 * (2.0 * std::f64::consts::PI * (h - 15.0) / 24.0).cos())) as u64
+        };
+        // The window starts at 15:00, the traffic peak.
+        let base = (0..168)
+            .map(|i| at((15 + 24 * 7 - (168 - i)) as f64 % 24.0))
+            .collect();
+        (base, at(15.0))
+    }
+
+    #[test]
+    fn with_traffic_an_unseasonal_per_request_rate_uses_the_whole_baseline() {
+        // One error per 2,000 requests, every hour: the per-request rate is
+        // flat, so all 168 hours estimate it (seven would be the same hour).
+        let (req, w) = cycling_traffic();
+        let counts: Vec<u64> = req.iter().map(|&r| (r + 1_000) / 2_000).collect();
+        let expected = w as f64 / 2_000.0;
+        let x = (expected * 3.0).round() as u64;
+        let s = with_traffic(sig("share", counts, x), req, w);
+        let d = judge_deploy(&family(vec![s.clone()]), &GateConfig::default());
+        let b = last(&d);
+        assert!(
+            b.reason.contains("whole baseline per request"),
+            "{}",
+            b.reason
+        );
+        assert!(b.reason.contains("168 baseline hours"), "{}", b.reason);
+        assert!(
+            (b.expected - expected).abs() < 0.1 * expected,
+            "{}",
+            b.reason
+        );
+        assert_eq!(b.verdict, Verdict::Regression, "{}", b.reason);
+        // The whole week is stronger evidence than its seven matching hours.
+        let hod = GateConfig {
+            seasonality: Seasonality::HourOfDay,
+            ..GateConfig::default()
+        };
+        let d = judge_deploy(&family(vec![s]), &hod);
+        assert!(
+            last(&d).reason.contains("7 baseline hours"),
+            "{}",
+            last(&d).reason
+        );
+        assert!(b.p < last(&d).p, "{} vs {}", b.p, last(&d).p);
+    }
+
+    #[test]
+    fn a_nightly_job_keeps_the_hour_of_day_baseline_even_with_traffic() {
+        // 2 / h all day and 40 / h in the window's clock hour (a job that
+        // runs then), whatever the traffic: 40 in the window is its norm.
+        let (req, w) = cycling_traffic();
+        let counts: Vec<u64> = (0..168)
+            .map(|i| if (168 - i) % 24 == 0 { 40 } else { 2 })
+            .collect();
+        let s = with_traffic(sig("nightly", counts, 42), req, w);
+        let d = judge_deploy(&family(vec![s]), &GateConfig::default());
+        let b = last(&d);
+        assert!(b.reason.contains("varies by hour of day"), "{}", b.reason);
+        assert!(
+            b.reason.contains("same-hour-of-day baseline"),
+            "{}",
+            b.reason
+        );
+        assert_eq!(b.verdict, Verdict::Pass, "{}", b.reason);
+        assert!((b.expected - 40.0).abs() < 1.0, "{}", b.reason);
+    }
+
+    #[test]
+    fn an_error_flat_per_hour_uses_the_whole_baseline_per_hour() {
+        // 10 / h every hour whatever the traffic (a background job's
+        // failures): seasonal per request, flat per hour.
+        let (req, w) = cycling_traffic();
+        let s = with_traffic(sig("cron", flat(10), 11), req, w);
+        let d = judge_deploy(&family(vec![s]), &GateConfig::default());
+        let b = last(&d);
+        assert!(b.reason.contains("whole baseline per hour"), "{}", b.reason);
+        assert!((b.expected - 10.0).abs() < 1e-9, "{}", b.reason);
+        assert_eq!(b.verdict, Verdict::Pass);
+        // Its impact is still a share of the window's requests.
+        assert_eq!(b.impact_unit, ImpactUnit::ShareOfRequests);
+    }
+
+    #[test]
+    fn alone_without_traffic_adaptive_is_the_hour_of_day_baseline() {
+        let n = 168;
+        let base: Vec<u64> = (0..n)
+            .map(|i| if (n - i) % 24 == 0 { 60 } else { 10 })
+            .collect();
+        let d = judge_deploy(&[sig("peak", base, 62)], &GateConfig::default());
+        assert!(d[0].reason.contains("traffic unknown"), "{}", d[0].reason);
+        assert!((d[0].expected - 60.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn without_traffic_the_other_signatures_errors_are_the_exposure() {
+        // No traffic data, and a x3 surge in the window: every signature,
+        // all following the same daily cycle, triples. Against their own
+        // history each looks like a 3x regression; against the other
+        // signatures' errors nothing changed.
+        let n = 168;
+        let cycle = |i: usize| if (n - i) % 24 < 8 { 30 } else { 10 };
+        let sigs: Vec<SignatureWindow> = (0..40)
+            .map(|k| sig(&format!("s{k}"), (0..n).map(cycle).collect(), 90))
+            .collect();
+        let d = judge_deploy(&sigs, &GateConfig::default());
+        assert!(
+            d.iter().all(|d| d.verdict == Verdict::Pass),
+            "{}",
+            d[0].reason
+        );
+        assert!(
+            d[0].reason.contains("other signatures' errors"),
+            "{}",
+            d[0].reason
+        );
+        assert!((d[0].expected - 90.0).abs() < 1.0, "{}", d[0].reason);
+        // The impact is still excess events per minute, not a share.
+        assert_eq!(d[0].impact_unit, ImpactUnit::EventsPerMinute);
+        let hod = GateConfig {
+            seasonality: Seasonality::HourOfDay,
+            ..GateConfig::default()
+        };
+        let d = judge_deploy(&sigs, &hod);
+        assert!(d.iter().all(|d| d.verdict == Verdict::Regression));
+        // One of them multiplied by 5 while the others stay: flagged.
+        let mut one: Vec<SignatureWindow> = (0..40)
+            .map(|k| sig(&format!("s{k}"), (0..n).map(cycle).collect(), 30))
+            .collect();
+        one[7] = sig("s7", (0..n).map(cycle).collect(), 150);
+        let d = judge_deploy(&one, &GateConfig::default());
+        assert_eq!(d[7].verdict, Verdict::Regression, "{}", d[7].reason);
+        assert_eq!(d.iter().filter(|d| d.verdict.flagged()).count(), 1);
     }
 
     #[test]

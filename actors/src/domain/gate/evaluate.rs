@@ -15,7 +15,7 @@ use crate::domain::gate::config::GateConfig;
 use crate::domain::gate::decide::{self, Verdict};
 use crate::domain::gate::scenario::{self, Change, Scenario, ScenarioConfig, Truth};
 use crate::domain::gate::series::SignatureWindow;
-use crate::domain::gate::stats;
+use crate::domain::gate::{since, stats};
 
 /// Level of the original design's test.
 pub const PLAIN_ALPHA: f64 = 0.05;
@@ -82,6 +82,9 @@ pub struct Tally {
     pub mult_ge3_immaterial: (u64, u64),
     pub mult_lt3_material: (u64, u64),
     pub mult_lt3_immaterial: (u64, u64),
+    /// Signatures a previous deploy raised, flagged again by this one
+    /// (subset of false_flags), and how many there were.
+    pub reflags: (u64, u64),
 }
 
 impl Tally {
@@ -137,6 +140,11 @@ pub struct Report {
     pub plain: Tally,
     pub gate: Tally,
     pub continuous: ContinuousTally,
+    /// Deploys with a previous deploy in the last 12 hours.
+    pub with_previous: u64,
+    /// The gate's re-flags before the level-since-the-previous-deploy rule
+    /// (`gate::since`) is applied: what the rule prevents.
+    pub reflags_without_since: u64,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -211,6 +219,7 @@ fn tally(t: &mut Tally, sc: &Scenario, flagged: &[bool], window_minutes: f64) {
                 };
                 bump(cell, hit);
             }
+            Truth::RaisedBefore { .. } => bump(&mut t.reflags, hit),
             _ => {}
         }
         if hit {
@@ -268,10 +277,17 @@ pub fn evaluate(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
             .map(|&p| p < PLAIN_ALPHA)
             .collect();
         tally(&mut r.plain, &sc, &plain, wm);
-        let gate: Vec<bool> = decide::judge_deploy(&sc.signatures, cfg)
-            .iter()
-            .map(|d| matches!(d.verdict, Verdict::Regression | Verdict::New))
-            .collect();
+        let mut decisions = decide::judge_deploy(&sc.signatures, cfg);
+        if let Some((previous, counts)) = &sc.since {
+            r.with_previous += 1;
+            r.reflags_without_since += decisions
+                .iter()
+                .zip(&sc.truth)
+                .filter(|(d, t)| matches!(t, Truth::RaisedBefore { .. }) && attributed(d.verdict))
+                .count() as u64;
+            since::apply(&mut decisions, &sc.signatures, counts, previous, cfg);
+        }
+        let gate: Vec<bool> = decisions.iter().map(|d| attributed(d.verdict)).collect();
         tally(&mut r.gate, &sc, &gate, wm);
         if sc.change == Change::None {
             // With nothing deployed the window is an ordinary batch window.
@@ -283,6 +299,9 @@ pub fn evaluate(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
                 let spike = d.verdict == Verdict::Spike;
                 if matches!(t, Truth::Outage { .. }) {
                     bump(&mut r.continuous.outages, spike);
+                } else if matches!(t, Truth::RaisedBefore { .. }) {
+                    // Really elevated (by the previous deploy): the runner's
+                    // cooldown decides whether it is a new candidate.
                 } else if spike {
                     r.continuous.false_spikes += 1;
                 }
@@ -290,6 +309,11 @@ pub fn evaluate(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
         }
     }
     r
+}
+
+/// What counts as the gate flagging a signature for this deploy.
+fn attributed(v: Verdict) -> bool {
+    matches!(v, Verdict::Regression | Verdict::New)
 }
 
 fn pct(c: (u64, u64)) -> String {
@@ -444,8 +468,19 @@ impl Report {
             per(p.outage_flags, self.deploys),
             per(g.outage_flags, self.deploys),
         );
+        row(
+            &mut s,
+            "re-flags: a signature the previous deploy raised, flagged again",
+            pct(p.reflags),
+            pct(g.reflags),
+        );
         let c = &self.continuous;
         let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "deploys with a previous deploy in the last 12 h: {}; the gate's re-flags before the level-since-the-previous-deploy rule: {}, after: {}",
+            self.with_previous, self.reflags_without_since, g.reflags.0
+        );
         let _ = writeln!(
             s,
             "continuous mode (gate only, no-change windows as batches): outage signatures caught as spike {}, false spikes per batch {:.3} ({}/{})",

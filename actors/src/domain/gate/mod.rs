@@ -5,6 +5,8 @@
 //! - [`series`] (input), [`stats`], [`decide`], [`config`];
 //! - [`cold`]: judging a deploy on a store younger than `gate.min_history`;
 //! - [`since`]: a flag tested against the level since the previous deploy;
+//! - [`residual`]: whether a signature's per-request rate has its own daily
+//!   cycle (whole baseline per request, or hour-of-day slots);
 //! - [`scenario`] and [`evaluate`]: the evaluation harness.
 //!
 //! The runner over the store and the actor that ticks it on the wall clock
@@ -14,6 +16,7 @@ pub mod cold;
 pub mod config;
 pub mod decide;
 pub mod evaluate;
+pub mod residual;
 pub mod scenario;
 pub mod series;
 pub mod since;

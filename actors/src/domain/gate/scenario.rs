@@ -9,21 +9,32 @@
 //!   weekend dip (50–90% of weekday), 5% hourly noise and occasional
 //!   baseline surges; mean 5,000–200,000 requests per hour;
 //! * 100–200 background signatures with rates spread log-uniformly from one
-//!   event per ~13 days to 100 per hour; 75% scale with traffic, 15% follow
-//!   their own daily cycle (nightly jobs), 10% are flat; 70% are
-//!   overdispersed (hourly gamma frailty, NB2 alpha log-uniform 0.01–0.3);
-//!   all drift by about 5% a day;
+//!   event per ~13 days to 100 per hour; 72% scale with traffic, 12% follow
+//!   their own smooth daily cycle, 6% are nightly peaks (a job that fails
+//!   5–30 times more for 1–4 hours a night, whatever the traffic), 10% are
+//!   flat: the last three have a per-request rate that is itself seasonal,
+//!   which is what the gate's residual seasonality test must notice; 70%
+//!   are overdispersed (hourly gamma frailty, NB2 alpha log-uniform
+//!   0.01–0.3); all drift by about 5% a day;
 //! * one-off noise signatures that appear only in the window (a bot or one
 //!   user, 1–4 events) and rare background signatures whose first event in a
 //!   week lands in the window: the original design's "every new error is
 //!   significant" false alarms;
-//! * deploys that change nothing, add a new error (0.01%–2% of requests,
-//!   spread over many users), or multiply an existing signature firing at
-//!   least once an hour by 1.5, 2, 3, 5 or 10;
+//! * deploys (mostly weekday working hours, 10% at night, when the nightly
+//!   peaks fire) that change nothing, add a new error (0.01%–2% of
+//!   requests, spread over many users), or multiply an existing signature
+//!   firing at least once an hour (any of the shapes above, so of varied
+//!   volume and seasonality) by one of `ScenarioConfig::factors`
+//!   (1.5, 2, 3, 4, 5);
 //! * third-party outages unrelated to any deploy: some inside the baseline,
 //!   some already in progress when the deploy lands, a few starting inside
 //!   the window;
-//! * traffic surges (x1.5–4) during the window.
+//! * traffic surges (x1.5–4) during the window;
+//! * a previous deploy 1–12 hours before this one (30% of deploys), which
+//!   in half of the cases multiplied a background signature by 3–5 that
+//!   stays raised through the window: flagging that signature again is a
+//!   *re-flag* (blaming the wrong deploy), and the level since the previous
+//!   deploy (`gate::since`) is what should prevent it.
 //!
 //! Everything is driven by a seeded xoshiro256** generator; the same seed
 //! and index give the same scenario on every platform.
@@ -33,6 +44,7 @@ use std::f64::consts::PI;
 use serde::{Deserialize, Serialize};
 
 use crate::domain::gate::series::{Baseline, SignatureWindow, Window};
+use crate::domain::gate::since::SincePrevious;
 
 /// xoshiro256** seeded through splitmix64 (Blackman & Vigna). Small,
 /// fast and good enough for simulation; not for cryptography.
@@ -209,6 +221,9 @@ pub enum Truth {
         excess: f64,
         excess_share: f64,
     },
+    /// Raised by the previous deploy and unchanged by this one: flagging it
+    /// blames the wrong deploy.
+    RaisedBefore { factor: f64 },
     /// Third-party outage, unrelated to the deploy.
     Outage {
         /// Began before the window (so visible in the pre-deploy hour).
@@ -252,6 +267,19 @@ pub struct ScenarioConfig {
     pub outages_in_baseline: f64,
     /// Mean number of one-off noise signatures in the window.
     pub noise_signatures: f64,
+    /// Factors a multiplying deploy applies, drawn uniformly.
+    pub factors: Vec<f64>,
+    /// Probability a deploy lands at night (00:00–05:00), when nightly
+    /// peaks fire; the rest are 7/8 weekday working hours, 1/8 any time.
+    pub night_deploys: f64,
+    /// Share of background signatures that are nightly peaks.
+    pub nightly_signatures: f64,
+    /// Probability of a previous deploy 1–12 hours before this one (the
+    /// gate then also tests each flag against the level since it).
+    pub previous_deploy: f64,
+    /// Given a previous deploy, the probability that it multiplied a
+    /// background signature (firing at least once an hour) by 3–5.
+    pub previous_raised: f64,
 }
 
 impl Default for ScenarioConfig {
@@ -270,6 +298,11 @@ impl Default for ScenarioConfig {
             outage_in_window: 0.01,
             outages_in_baseline: 1.0,
             noise_signatures: 1.5,
+            factors: vec![1.5, 2.0, 3.0, 4.0, 5.0],
+            night_deploys: 0.1,
+            nightly_signatures: 0.06,
+            previous_deploy: 0.3,
+            previous_raised: 0.5,
         }
     }
 }
@@ -287,6 +320,10 @@ pub struct Scenario {
     pub truth: Vec<Truth>,
     /// Aligned with `signatures`: the generating parameters, for diagnosis.
     pub detail: Vec<String>,
+    /// The previous deploy, when there was one in the last 12 hours, and
+    /// each signature's events since it (aligned with `signatures`), as the
+    /// runner reads them for `gate::since`.
+    pub since: Option<(SincePrevious, Vec<u64>)>,
 }
 
 /// Traffic model of one service.
@@ -311,7 +348,17 @@ impl Traffic {
 
 enum Shape {
     Traffic,
-    Daily { amp: f64, peak: f64 },
+    Daily {
+        amp: f64,
+        peak: f64,
+    },
+    /// A nightly job: `boost` times the base rate from `start` for `hours`
+    /// hours (clock time), the base rate otherwise, whatever the traffic.
+    Nightly {
+        start: f64,
+        hours: f64,
+        boost: f64,
+    },
     Flat,
 }
 
@@ -334,8 +381,11 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         peak: rng.range(12.0, 20.0),
         weekend: rng.range(0.5, 0.9),
     };
-    // Deploy time: mostly weekday working hours, sometimes any time.
-    let t0 = if rng.chance(0.8) {
+    // Deploy time: mostly weekday working hours, some at night, some any
+    // time.
+    let t0 = if rng.chance(cfg.night_deploys) {
+        rng.below(7) as f64 * 1440.0 + rng.range(0.0, 5.0 * 60.0)
+    } else if rng.chance(0.875) {
         let day = rng.below(5) as f64;
         day * 1440.0 + rng.range(9.0 * 60.0, 18.0 * 60.0)
     } else {
@@ -382,9 +432,12 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 share: rng.log_uniform(1e-4, 2e-2),
             }
         } else {
-            const FACTORS: [f64; 5] = [1.5, 2.0, 3.0, 5.0, 10.0];
             Change::Multiply {
-                factor: FACTORS[rng.below(FACTORS.len())],
+                factor: cfg
+                    .factors
+                    .get(rng.below(cfg.factors.len()))
+                    .copied()
+                    .unwrap_or(3.0),
             }
         }
     };
@@ -396,12 +449,19 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
             let rate = 10f64.powf(rng.range(-2.5, 2.0));
             let shape = {
                 let u = rng.uniform();
-                if u < 0.75 {
+                let own = 0.90 - cfg.nightly_signatures;
+                if u < own * 0.857 {
                     Shape::Traffic
-                } else if u < 0.90 {
+                } else if u < own {
                     Shape::Daily {
                         amp: rng.range(0.3, 0.9),
                         peak: rng.range(0.0, 24.0),
+                    }
+                } else if u < 0.90 {
+                    Shape::Nightly {
+                        start: rng.range(0.0, 4.0),
+                        hours: rng.range(1.0, 4.0),
+                        boost: rng.log_uniform(5.0, 30.0),
                     }
                 } else {
                     Shape::Flat
@@ -444,6 +504,23 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         change
     };
 
+    // A previous deploy `prev_hours` before this one, and the signature it
+    // raised (never the one this deploy multiplies).
+    let prev_hours = rng
+        .chance(cfg.previous_deploy)
+        .then(|| 1 + rng.below(12.min(nb.saturating_sub(1)).max(1)));
+    let raised: Option<(usize, f64)> = match prev_hours {
+        Some(_) if rng.chance(cfg.previous_raised) => {
+            let others: Vec<usize> = eligible
+                .iter()
+                .copied()
+                .filter(|&j| multiplied != Some(j))
+                .collect();
+            (!others.is_empty()).then(|| (others[rng.below(others.len())], rng.range(3.0, 5.0)))
+        }
+        _ => None,
+    };
+
     let known = |v: Vec<u64>| if traffic_known { Some(v) } else { None };
     let mut signatures = Vec::with_capacity(n_sig + 4);
     let mut truth = Vec::with_capacity(n_sig + 4);
@@ -461,6 +538,18 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                     let hour = (t / 60.0).rem_euclid(24.0);
                     1.0 + amp * (2.0 * PI * (hour - peak) / 24.0).cos()
                 }
+                Shape::Nightly {
+                    start,
+                    hours,
+                    boost,
+                } => {
+                    let hour = (t / 60.0).rem_euclid(24.0);
+                    if hour >= start && hour < start + hours {
+                        boost
+                    } else {
+                        1.0
+                    }
+                }
                 Shape::Flat => 1.0,
             };
             bg.rate * shape * drift
@@ -472,14 +561,26 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 1.0
             }
         };
+        // Raised by the previous deploy from its hour on.
+        let raise = match (raised, prev_hours) {
+            (Some((r, factor)), Some(h)) if r == j => Some((factor, nb - h)),
+            _ => None,
+        };
+        let raise_at = |i: usize| match raise {
+            Some((factor, from)) if i >= from => factor,
+            _ => 1.0,
+        };
         let counts: Vec<u64> = (0..nb)
             .map(|i| {
                 let f = frailty(&mut rng);
-                rng.poisson(mean_at(i) * f)
+                rng.poisson(mean_at(i) * f * raise_at(i))
             })
             .collect();
-        let mut w_mean = mean_at(nb) * wm as f64 / 60.0;
-        let mut t = Truth::Background;
+        let mut w_mean = mean_at(nb) * wm as f64 / 60.0 * raise_at(nb);
+        let mut t = match raise {
+            Some((factor, _)) => Truth::RaisedBefore { factor },
+            None => Truth::Background,
+        };
         if multiplied == Some(j) {
             if let Change::Multiply { factor } = change {
                 let excess = w_mean * (factor - 1.0);
@@ -517,6 +618,11 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 Shape::Traffic => "traffic-coupled".to_string(),
                 Shape::Daily { amp, peak } =>
                     format!("own daily cycle amp {amp:.2} peak {peak:.1}h"),
+                Shape::Nightly {
+                    start,
+                    hours,
+                    boost,
+                } => format!("nightly peak x{boost:.1} from {start:.1}h for {hours:.1}h"),
                 Shape::Flat => "flat".to_string(),
             },
             bg.alpha,
@@ -653,6 +759,22 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         }
     }
 
+    // What the runner would read since the previous deploy: the last
+    // `prev_hours` baseline hours of every signature.
+    let since = prev_hours.map(|h| {
+        let from = nb - h;
+        let counts = signatures
+            .iter()
+            .map(|s| s.baseline.counts[from..].iter().sum())
+            .collect();
+        let previous = SincePrevious {
+            revision: "previous".to_string(),
+            minutes: u32::try_from(h * 60).unwrap_or(u32::MAX),
+            requests: traffic_known.then(|| requests[from..nb].iter().sum()),
+        };
+        (previous, counts)
+    });
+
     Scenario {
         seed,
         index,
@@ -662,6 +784,7 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         signatures,
         truth,
         detail,
+        since,
     }
 }
 

@@ -6,10 +6,14 @@
 //! and D2 would be blamed (and a second ticket opened, triaged against the
 //! wrong diff). Each flagged `regression` or `new` is therefore also tested
 //! against the signature's level in the span between the previous deploy and
-//! this window (the same exact conditional test, same exposure), and keeps
-//! its flag only when the window is significantly and materially above that
-//! level too: `p < alpha` and a ratio of at least `min_ratio`. Otherwise it
-//! passes with a reason naming the deploy it has been elevated since.
+//! this window (the same exact conditional test, same exposure; for a
+//! signature the gate found overdispersed, the negative-binomial tail with
+//! its hour-to-hour alpha plus the span's own sampling uncertainty, since a
+//! bursty signature's single hour is often twice its recent average), and
+//! keeps its flag only when the window is significantly and materially
+//! above that level too: `p < alpha` and a ratio of at least `min_ratio`.
+//! Otherwise it passes with a reason naming the deploy it has been elevated
+//! since.
 //!
 //! Pure: the runner reads the counts since the previous deploy from the
 //! store's per-minute data.
@@ -60,7 +64,14 @@ pub fn apply(
         let scale = if unit == "per hour" { 1.0 } else { 1000.0 };
         let rate_w = x_w as f64 / e_w * scale;
         let rate_s = x_s as f64 / e_s * scale;
-        let p = stats::conditional_poisson_p(x_w, e_w, x_s, e_s);
+        let p = match decision.dispersion.filter(|a| stats::positive(*a)) {
+            // Gamma mixture: the window's hourly frailty plus the
+            // uncertainty of the span's rate (CV^2 = 1 / x_s).
+            Some(alpha) if x_s > 0 => {
+                stats::negbin_upper(x_w, x_s as f64 * e_w / e_s, alpha + 1.0 / x_s as f64)
+            }
+            _ => stats::conditional_poisson_p(x_w, e_w, x_s, e_s),
+        };
         let ratio = if x_s == 0 {
             f64::INFINITY
         } else {
@@ -111,7 +122,13 @@ mod tests {
 
     #[test]
     fn a_signature_elevated_since_the_previous_deploy_is_not_flagged_again() {
-        let cfg = GateConfig::default();
+        // The hour-of-day baseline, under which the three raised hours do
+        // not look like burstiness (the whole-week models read a recent
+        // level shift as overdispersion and are already less eager here).
+        let cfg = GateConfig {
+            seasonality: crate::domain::gate::config::Seasonality::HourOfDay,
+            ..GateConfig::default()
+        };
         // 20/h for a week, then 100/h since v1 three hours ago; 100 again
         // in this window.
         let mut base = vec![20u64; 168];
@@ -156,6 +173,37 @@ mod tests {
         assert_eq!(d[n - 2].verdict, Verdict::Regression, "{}", d[n - 2].reason);
         assert_eq!(d[n - 1].verdict, Verdict::New, "{}", d[n - 1].reason);
         assert!(d[..n - 2].iter().all(|d| d.verdict == Verdict::Pass));
+    }
+
+    #[test]
+    fn a_bursty_signatures_hour_above_its_recent_level_is_not_blamed_on_this_deploy() {
+        let cfg = GateConfig::default();
+        // Raised to ~100/h three hours ago by v1; this window's hour is a
+        // burst at 210 (2.1x the span's average). Poisson would call that a
+        // further rise; with the signature's alpha of 0.25 it is one hour's
+        // frailty.
+        let mut base = vec![20u64; 168];
+        for b in &mut base[165..] {
+            *b = 100;
+        }
+        let sigs = family(vec![sig("bursty", base, 210)]);
+        let mut d = judge_deploy(&sigs, &cfg);
+        let last = d.len() - 1;
+        assert_eq!(d[last].verdict, Verdict::Regression, "{}", d[last].reason);
+        let mut counts = vec![60u64; sigs.len()];
+        counts[last] = 300;
+        let mut poisson = d.clone();
+        poisson[last].dispersion = None;
+        apply(&mut poisson, &sigs, &counts, &since(180), &cfg);
+        assert_eq!(poisson[last].verdict, Verdict::Regression);
+        d[last].dispersion = Some(0.25);
+        apply(&mut d, &sigs, &counts, &since(180), &cfg);
+        assert_eq!(d[last].verdict, Verdict::Pass, "{}", d[last].reason);
+        assert!(
+            d[last].reason.contains("since the previous deploy v1"),
+            "{}",
+            d[last].reason
+        );
     }
 
     #[test]
