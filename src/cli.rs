@@ -571,12 +571,13 @@ fn last_error(error: &Value) -> String {
 }
 
 /// Ticket states in the order a ticket lives them, for listing counts.
-const STATE_ORDER: [&str; 8] = [
+const STATE_ORDER: [&str; 9] = [
     "open",
     "triaged",
     "fixing",
     "review",
     "pr_open",
+    "verifying",
     "resolved",
     "escalated",
     "dismissed",

@@ -215,6 +215,10 @@ pub const METRICS: &[MetricDef] = &[
         "Money spent on LLM calls by the price table ([llm.prices]), in micro-dollars.",
     ),
     counter(
+        "suture_github_webhooks_total",
+        "GitHub webhook deliveries, by outcome (updated, ignored, duplicate, bad_signature).",
+    ),
+    counter(
         "suture_audit_entries_total",
         "Entries appended to the audit log (ticket entries mirrored in their transaction are not counted).",
     ),

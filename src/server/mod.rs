@@ -68,6 +68,41 @@ pub async fn start_with_tokens(
     config: Config,
     admin_tokens: Vec<(String, String)>,
 ) -> anyhow::Result<Running> {
+    let github_webhook_secret = std::env::var(&config.github.webhook_secret_env)
+        .ok()
+        .filter(|s| !s.trim().is_empty());
+    start_with_secrets(
+        config,
+        Secrets {
+            admin_tokens,
+            github_webhook_secret,
+        },
+    )
+    .await
+}
+
+/// The secrets the sidecar reads from its environment at start, given
+/// (tests; [`start`] reads them from the variables the config names).
+#[derive(Default)]
+pub struct Secrets {
+    /// Admin tokens with their names.
+    pub admin_tokens: Vec<(String, String)>,
+    /// The GitHub webhook's HMAC secret.
+    pub github_webhook_secret: Option<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets").finish_non_exhaustive()
+    }
+}
+
+/// [`start`] with its secrets given.
+pub async fn start_with_secrets(config: Config, secrets: Secrets) -> anyhow::Result<Running> {
+    let Secrets {
+        admin_tokens,
+        github_webhook_secret,
+    } = secrets;
     let config = Arc::new(config);
     // Refused before anything starts: an admin API open to the network.
     if !config.server.http_addr.ip().is_loopback() && admin_tokens.is_empty() {
@@ -121,6 +156,7 @@ pub async fn start_with_tokens(
         started: Instant::now(),
         intake: Arc::new(intake::Intake::new(&config)),
         sessions,
+        github_webhook_secret: github_webhook_secret.map(|s| Arc::from(s.trim())),
     };
     let http_stop = stop.clone();
     let http_task = tokio::spawn(async move {

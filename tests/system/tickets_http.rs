@@ -985,3 +985,118 @@ async fn admin_actions_are_audited_with_the_named_token_and_the_peer() {
     assert_eq!(breakers.json["fix_loops"], serde_json::json!([]));
     running.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn github_webhooks_are_signed_idempotent_and_move_the_fixs_ticket() {
+    use suture_actors::clients::github::webhook::sign;
+    use suture_actors::store::tickets::{AnalysisCommit, TicketWrite};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::common::test_config(dir.path());
+    let secret = "whsec-test-secret";
+    let running = suture::server::start_with_secrets(
+        config,
+        suture::server::Secrets {
+            github_webhook_secret: Some(secret.into()),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("starts");
+    let base = format!("http://{}", running.http_addr);
+    // A ticket whose fix is a draft pull request (#7 on its fix branch).
+    let ticket: suture_actors::domain::tickets::Ticket =
+        serde_json::from_value(serde_json::json!({
+            "id": "", "state": "pr_open", "disposition": "fix_candidate",
+            "title": "KeyError", "root_cause": "", "severity": "high", "suggested_fix": "",
+            "files": [], "signatures": [], "events": 1, "shadow": false,
+            "grouping": {"method": "deterministic", "batch_size": 1},
+            "created_at_ms": 1, "updated_at_ms": 1, "audit": [],
+            "fix": {"attempt": 1, "branch": "suture/fix-T-1-1", "commit": "c", "base": "b",
+                "files": [], "tests": "passed", "review": {"state": "pending"},
+                "pull_request": {"number": 7, "url": "u", "created_at_ms": 1}}
+        }))
+        .expect("ticket");
+    running
+        .engine
+        .store()
+        .commit_analysis(
+            &AnalysisCommit {
+                writes: vec![(TicketWrite::Create(Box::new(ticket)), Vec::new())],
+            },
+            1,
+        )
+        .expect("created");
+    let merged = serde_json::json!({
+        "action": "closed",
+        "pull_request": {"number": 7, "merged": true, "merge_commit_sha": "abc123",
+            "head": {"ref": "suture/fix-T-1-1"}, "merged_by": {"login": "maria"}},
+        "sender": {"login": "maria"}
+    })
+    .to_string();
+    let url = format!("{base}/v1/webhooks/github");
+    let deliver = |signature: String, delivery: &'static str| {
+        let url = url.clone();
+        let body = merged.clone();
+        async move {
+            crate::common::send_with(
+                "POST",
+                &url,
+                &[
+                    ("content-type", "application/json"),
+                    ("x-github-event", "pull_request"),
+                    ("x-github-delivery", delivery),
+                    ("x-hub-signature-256", signature.as_str()),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+    let state = |running: &suture::server::Running| {
+        running
+            .engine
+            .store()
+            .ticket("T-1")
+            .expect("read")
+            .expect("T-1")
+            .state
+            .as_str()
+            .to_string()
+    };
+    // A forged delivery changes nothing.
+    let forged = deliver(sign(b"not-the-secret", merged.as_bytes()), "d-1").await;
+    assert_eq!(forged.status, 401, "{}", forged.json);
+    let unsigned = deliver(String::new(), "d-1").await;
+    assert_eq!(unsigned.status, 401, "{}", unsigned.json);
+    assert_eq!(state(&running), "pr_open");
+    // The real one moves the ticket; its replay is a no-op.
+    let real = deliver(sign(secret.as_bytes(), merged.as_bytes()), "d-1").await;
+    assert_eq!(real.status, 200, "{}", real.json);
+    assert_eq!(real.json["outcome"], "updated", "{}", real.json);
+    assert_eq!(state(&running), "verifying");
+    let replay = deliver(sign(secret.as_bytes(), merged.as_bytes()), "d-1").await;
+    assert_eq!(replay.json["outcome"], "duplicate", "{}", replay.json);
+    let trail = running
+        .engine
+        .store()
+        .ticket("T-1")
+        .expect("read")
+        .expect("T-1")
+        .audit;
+    assert_eq!(
+        trail
+            .iter()
+            .filter(|a| a.detail.contains("merged by maria"))
+            .count(),
+        1,
+        "{trail:?}"
+    );
+    running.shutdown().await;
+
+    // Without a secret the route is off.
+    let server = start(|_| {}).await;
+    let off = post(&format!("{}/v1/webhooks/github", server.base), "{}").await;
+    assert_eq!(off.status, 404, "{}", off.json);
+    server.running.shutdown().await;
+}

@@ -45,6 +45,15 @@ pub enum ControlMsg {
         by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<crate::domain::control::FixLoop, crate::store::StoreError>>,
     },
+    /// Applies a GitHub webhook delivery to its ticket (durable when
+    /// answered).
+    GitHubEvent {
+        delivery: String,
+        event: crate::domain::tickets::github_event::WebhookEvent,
+        reply: RpcReplyPort<
+            Result<super::github_events::Applied, crate::store::tickets::TicketUpdateError>,
+        >,
+    },
     /// Drops audit entries past their retention (sent to itself hourly).
     PruneAudit,
     /// Panics inside the handler: lets tests prove supervision works.
@@ -120,6 +129,13 @@ impl Actor for ControlActor {
                 reply,
             } => {
                 let _ = reply.send(control.reset_fix_loop(&signature, &reason, &by).await);
+            }
+            ControlMsg::GitHubEvent {
+                delivery,
+                event,
+                reply,
+            } => {
+                let _ = reply.send(control.apply_github_event(&delivery, &event).await);
             }
             ControlMsg::PruneAudit => {
                 control.prune_audit();

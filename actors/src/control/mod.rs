@@ -14,6 +14,7 @@
 
 pub mod actor;
 pub mod breakers;
+pub mod github_events;
 pub mod guard;
 pub mod limits;
 
@@ -307,6 +308,10 @@ impl Control {
         let config = &self.audit_config;
         let cutoff = now_ms()
             .saturating_sub(i64::try_from(config.retention.as_millis()).unwrap_or(i64::MAX));
+        let deliveries = now_ms().saturating_sub(github_events::DELIVERY_MEMORY_MS);
+        if let Err(error) = self.store.prune_deliveries(deliveries) {
+            tracing::warn!(%error, "old webhook delivery ids not pruned");
+        }
         match self.store.prune_audit(cutoff, config.max_entries) {
             Ok(0) => {}
             Ok(removed) => tracing::debug!(removed, "audit entries past retention removed"),

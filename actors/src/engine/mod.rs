@@ -542,6 +542,33 @@ impl EngineHandle {
         Ok(was)
     }
 
+    /// Applies a GitHub webhook delivery (a fix's pull request merged,
+    /// closed, reviewed), through the control actor; durable when it
+    /// returns. A delivery id seen before changes nothing.
+    pub async fn github_event(
+        &self,
+        delivery: &str,
+        event: crate::domain::tickets::github_event::WebhookEvent,
+    ) -> Result<crate::control::github_events::Applied, CommandError> {
+        let delivery = delivery.to_string();
+        let message = move |reply| ControlMsg::GitHubEvent {
+            delivery,
+            event,
+            reply,
+        };
+        let applied = ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await??;
+        // A closed pull request may let the review queue move.
+        self.slot::<crate::stages::coder::CoderMsg>()
+            .cast(crate::stages::coder::CoderMsg::Nudge);
+        Ok(applied)
+    }
+
     /// The kill switch as recorded.
     pub fn kill_switch(&self) -> Result<crate::domain::control::KillSwitch, EngineError> {
         Ok(self.inner.store.kill_switch()?)

@@ -502,6 +502,22 @@ async fn deploy_diff(ctx: &TriageContext, deploy_id: &str) -> Result<DeployChang
     })
 }
 
+/// Records on a ticket's trail, once per distinct reason, that GitHub
+/// refused its write for good (the pass goes on with the other tickets).
+fn note_refused(ctx: &TriageContext, id: &str, why: &str) {
+    let _ = ctx.store.update_ticket(id, |t| {
+        let said = t
+            .audit
+            .iter()
+            .rev()
+            .any(|a| a.action == "github_refused" && a.detail == why);
+        if !said {
+            t.audit(now_ms(), "github", "github_refused", why.to_string());
+        }
+        Ok(())
+    });
+}
+
 /// Publishes triaged tickets worth a person's attention (fix candidates and
 /// external ones; not noise) and tells existing issues about recurrences.
 /// In shadow mode nothing leaves the sidecar: the ticket's audit says what
@@ -588,8 +604,16 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
                     Err(e) => {
                         tracing::warn!(ticket = %ticket.id, error = %e, "cannot open the GitHub issue; retrying next pass");
                         report.errors.push(format!("{}: GitHub: {e}", ticket.id));
-                        // One failure per pass is enough to learn GitHub is down.
-                        return;
+                        if e.is_retryable() {
+                            // GitHub is down or asks to wait (its breaker
+                            // now holds every write): the next pass retries.
+                            return;
+                        }
+                        // This ticket's request is refused (a 422, a
+                        // token without access to it): said on its trail
+                        // once, and the later tickets still go.
+                        note_refused(ctx, &ticket.id, &e.to_string());
+                        continue;
                     }
                 }
             }
@@ -603,7 +627,11 @@ async fn publish(ctx: &TriageContext, report: &mut PassReport) {
                         report
                             .errors
                             .push(format!("{}: GitHub comment: {e}", ticket.id));
-                        return;
+                        if e.is_retryable() {
+                            return;
+                        }
+                        note_refused(ctx, &ticket.id, &e.to_string());
+                        break;
                     }
                     let _ = ctx.store.update_ticket(&ticket.id, |t| {
                         if let Some(r) = t.recurrences.get_mut(i) {

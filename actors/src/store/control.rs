@@ -15,6 +15,7 @@ const KILL_SWITCH_KEY: &[u8] = b"kill_switch";
 const AUTONOMY_KEY: &[u8] = b"autonomy";
 const FIX_LOOP_PREFIX: &[u8] = b"fixloop/";
 const REVIEWS_KEY: &[u8] = b"reviews";
+const DELIVERY_PREFIX: &[u8] = b"delivery/";
 
 fn fix_loop_key(signature: &str) -> Vec<u8> {
     [FIX_LOOP_PREFIX, signature.as_bytes()].concat()
@@ -138,6 +139,35 @@ impl Store {
         self.control
             .insert(REVIEWS_KEY, serde_json::to_vec(history)?)?;
         Ok(())
+    }
+
+    /// Remembers a webhook delivery id; `false` when it was already
+    /// remembered (a replay). Atomic: two deliveries of one id at once
+    /// apply once.
+    pub fn remember_delivery(&self, delivery: &str, at_ms: i64) -> Result<bool, StoreError> {
+        let key = [DELIVERY_PREFIX, delivery.as_bytes()].concat();
+        let swapped = self.control.compare_and_swap(
+            key,
+            None as Option<&[u8]>,
+            Some(&at_ms.to_be_bytes()[..]),
+        )?;
+        Ok(swapped.is_ok())
+    }
+
+    /// Forgets delivery ids remembered before `before_ms`.
+    pub fn prune_deliveries(&self, before_ms: i64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for item in self.control.scan_prefix(DELIVERY_PREFIX) {
+            let (key, value) = item?;
+            let at = <[u8; 8]>::try_from(value.as_ref())
+                .map(i64::from_be_bytes)
+                .unwrap_or(i64::MIN);
+            if at < before_ms {
+                self.control.remove(key)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 
     /// Moves control state an older build kept in `meta` into `control`

@@ -1191,3 +1191,63 @@ async fn a_later_deploys_regression_at_an_open_tickets_crash_site_gets_its_own_t
     assert!(report.outcome.created.is_empty(), "{:?}", report.outcome);
     assert_eq!(report.outcome.grown.len(), 1);
 }
+
+#[tokio::test]
+async fn one_ticket_github_refuses_for_good_does_not_block_the_others() {
+    let server = wiremock::MockServer::start().await;
+    let config = suture_actors::clients::github::GitHubConfig {
+        repo: "acme/shop".into(),
+        api_url: server.uri(),
+        ..suture_actors::clients::github::GitHubConfig::default()
+    };
+    let github =
+        suture_actors::clients::github::GitHub::with_env(&config, |_| Some("ghp_test".into()))
+            .expect("config")
+            .expect("configured");
+    // GitHub refuses T-1's issue (422: its request, not GitHub's health).
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::body_string_contains(
+            github.marker("T-1"),
+        ))
+        .respond_with(
+            wiremock::ResponseTemplate::new(422)
+                .set_body_json(serde_json::json!({"message": "Validation Failed"})),
+        )
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    wiremock::Mock::given(wiremock::matchers::path_regex("^/repos/acme/shop/issues.*"))
+        .respond_with(FakeGitHub::default())
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let mut f = Fixture::new();
+    let [a, b, _] = three_errors(&mut f);
+    f.flag(
+        "batch:1",
+        None,
+        &[(&a, Severity::Critical), (&b, Severity::Critical)],
+    );
+    let llm = f.parts(LlmClient::disabled());
+    analyze_once(&f.analyzer(llm.clone()))
+        .await
+        .expect("analyzed");
+    let mut ctx = f.triage(llm);
+    ctx.shadow = false;
+    ctx.guard = suture_actors::control::guard::Guard::new(false);
+    ctx.github = Some(github);
+    let pass = triage_once(&ctx).await.expect("triaged");
+    assert_eq!(pass.published, vec!["T-2".to_string()], "{pass:?}");
+    triage_once(&ctx).await.expect("again");
+    let t1 = f.store.ticket("T-1").expect("read").expect("T-1");
+    assert!(t1.github.is_none());
+    let refused: Vec<_> = t1
+        .audit
+        .iter()
+        .filter(|a| a.action == "github_refused")
+        .collect();
+    assert_eq!(refused.len(), 1, "said once: {:?}", t1.audit);
+    assert!(refused[0].detail.contains("422"), "{}", refused[0].detail);
+    let t2 = f.store.ticket("T-2").expect("read").expect("T-2");
+    assert!(t2.github.is_some(), "{:?}", t2.audit);
+}

@@ -27,6 +27,7 @@ pub mod sentry;
 pub mod signatures;
 pub mod state;
 pub mod tickets;
+pub mod webhooks;
 
 use std::sync::Arc;
 
@@ -94,6 +95,11 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/capture.js", get(capture::script))
-        .layer(DefaultBodyLimit::max(body_limit));
+        .layer(DefaultBodyLimit::max(body_limit))
+        // Signed by GitHub with the webhook secret, not the admin token.
+        .route(
+            "/v1/webhooks/github",
+            post(webhooks::github).layer(DefaultBodyLimit::max(webhooks::MAX_DELIVERY_BYTES)),
+        );
     ingest.merge(admin).merge(open).with_state(state)
 }

@@ -47,6 +47,10 @@ pub struct GitHubConfig {
     /// How long the breaker stays open before one call probes.
     #[serde(with = "duration")]
     pub breaker_cooldown: Duration,
+    /// The environment variable holding the webhook secret
+    /// (`POST /v1/webhooks/github`, HMAC-SHA256 signed). Unset: the
+    /// webhook answers 404 and nothing is learnt from GitHub.
+    pub webhook_secret_env: String,
 }
 
 impl Default for GitHubConfig {
@@ -59,6 +63,7 @@ impl Default for GitHubConfig {
             timeout: Duration::from_secs(30),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(300),
+            webhook_secret_env: "SUTURE_GITHUB_WEBHOOK_SECRET".to_string(),
         }
     }
 }

@@ -49,6 +49,7 @@
 mod config;
 pub mod marker;
 mod pulls;
+pub mod webhook;
 
 pub use pulls::{PullDraft, PullRef};
 

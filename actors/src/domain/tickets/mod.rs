@@ -18,6 +18,7 @@
 //! link found) and `noise` (a spike below the fix severity) stay as
 //! records, with the reasoning.
 
+pub mod github_event;
 pub mod render;
 pub mod report;
 
@@ -59,6 +60,9 @@ pub enum TicketState {
     Review,
     /// A pull request waits for review.
     PrOpen,
+    /// The fix's pull request was merged; Suture waits to see it work in
+    /// production before the ticket is resolved.
+    Verifying,
     /// Fixed (or declared fixed by an operator).
     Resolved,
     /// Needs a person: the agent gave up, or an operator escalated it.
@@ -68,12 +72,13 @@ pub enum TicketState {
 }
 
 impl TicketState {
-    pub const ALL: [TicketState; 8] = [
+    pub const ALL: [TicketState; 9] = [
         TicketState::Open,
         TicketState::Triaged,
         TicketState::Fixing,
         TicketState::Review,
         TicketState::PrOpen,
+        TicketState::Verifying,
         TicketState::Resolved,
         TicketState::Escalated,
         TicketState::Dismissed,
@@ -86,6 +91,7 @@ impl TicketState {
             TicketState::Fixing => "fixing",
             TicketState::Review => "review",
             TicketState::PrOpen => "pr_open",
+            TicketState::Verifying => "verifying",
             TicketState::Resolved => "resolved",
             TicketState::Escalated => "escalated",
             TicketState::Dismissed => "dismissed",
@@ -112,8 +118,11 @@ impl TicketState {
             // A fix waits for a person; approved it becomes a pull request,
             // rejected the ticket goes back to triaged.
             (Fixing, Review) | (Review, PrOpen) | (Review, Triaged) => true,
-            // A failed fix attempt hands the ticket back.
-            (Fixing, Triaged) | (PrOpen, Fixing) => true,
+            // A failed fix attempt hands the ticket back; a pull request
+            // closed unmerged too.
+            (Fixing, Triaged) | (PrOpen, Fixing) | (PrOpen, Triaged) => true,
+            // Merged, then verified in production.
+            (PrOpen, Verifying) | (Verifying, Resolved) => true,
             (Escalated, Fixing) | (Escalated, Resolved) => true,
             // An operator may declare a triaged or escalated ticket fixed.
             (Triaged, Resolved) => true,
@@ -389,6 +398,16 @@ pub struct FixRecord {
     pub held: Option<String>,
 }
 
+/// A fix's pull request, merged.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Merged {
+    /// The merge commit (what a deploy must contain for the fix to be in
+    /// production).
+    pub commit: String,
+    pub by: String,
+    pub at_ms: i64,
+}
+
 /// A person's decision on a fix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -404,6 +423,9 @@ pub struct PullRequestRef {
     pub number: u64,
     pub url: String,
     pub created_at_ms: i64,
+    /// Set when GitHub says it was merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<Merged>,
 }
 
 /// More events of a ticket's root cause, after it was opened.

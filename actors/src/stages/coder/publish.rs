@@ -121,6 +121,7 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
                 number: pull.number,
                 url: pull.url.clone(),
                 created_at_ms: now,
+                merged: None,
             });
         }
         t.transition(
