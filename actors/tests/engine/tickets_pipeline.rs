@@ -1222,11 +1222,12 @@ async fn one_ticket_github_refuses_for_good_does_not_block_the_others() {
         .mount(&server)
         .await;
     let mut f = Fixture::new();
-    let [a, b, _] = three_errors(&mut f);
+    // a and c: two root causes (a and b share cart.js `total`).
+    let [a, _, c] = three_errors(&mut f);
     f.flag(
         "batch:1",
         None,
-        &[(&a, Severity::Critical), (&b, Severity::Critical)],
+        &[(&a, Severity::Critical), (&c, Severity::Critical)],
     );
     let llm = f.parts(LlmClient::disabled());
     analyze_once(&f.analyzer(llm.clone()))

@@ -329,7 +329,10 @@ mod tests {
     fn counts_list_every_state_and_disposition() {
         let counts = ticket_counts(&[]);
         assert_eq!(counts["total"], 0);
-        assert_eq!(counts["by_state"].as_object().map(|m| m.len()), Some(8));
+        assert_eq!(
+            counts["by_state"].as_object().map(|m| m.len()),
+            Some(TicketState::ALL.len())
+        );
         assert_eq!(counts["by_disposition"]["noise"], 0);
     }
 }
