@@ -1,16 +1,21 @@
 //! One home for the state that governs action, and the one way operator
 //! commands reach the store.
 //!
-//! - [`Control`]: reads and writes the store's `control` tree (today the
-//!   LLM client's budget spend and breaker; next the kill switch, the
-//!   autonomy level and rate-limit windows). Stages hold a clone; nothing
-//!   else touches that tree.
+//! - [`Control`]: reads and writes the store's `control` tree (the kill
+//!   switch, the autonomy level, the LLM client's budget spend and breaker,
+//!   rate-limit windows, fix loops, the review history, webhook delivery
+//!   ids) and appends to the audit log. Stages hold a clone; nothing else
+//!   touches that tree.
 //! - [`guard::Guard`]: the one permission check every action outside the
-//!   sidecar passes (today: shadow mode).
+//!   sidecar passes (kill switch, autonomy, rate limits; notifications).
+//! - [`limits`]: the rate limits, on governor, persisted.
+//! - [`breakers`]: the fix-loop breaker and the review-fatigue guard.
+//! - [`github_events`]: what GitHub's webhook says about a fix's pull
+//!   request, made into ticket changes.
 //! - [`actor::ControlActor`]: a supervised child that executes operator
-//!   commands (label a ticket, move it) one at a time, audits them on the
-//!   ticket, and makes them durable before answering. The HTTP task only
-//!   sends a message.
+//!   commands (label, move, kill switch, autonomy, breaker resets, webhook
+//!   deliveries) one at a time, audits them, and makes them durable before
+//!   answering. The HTTP task only sends a message.
 
 pub mod actor;
 pub mod breakers;

@@ -1,7 +1,10 @@
 //! The `control` tree: the state that governs whether and how much Suture
-//! may act, one JSON value per key: the LLM client's budget spend and
-//! breaker (`llm`), the kill switch (`kill_switch`); the autonomy level and
-//! rate-limit windows join them. Read and written only through [`crate::control`].
+//! may act, one value per key: the LLM client's budget spend and breaker
+//! (`llm`), the kill switch (`kill_switch`), the autonomy level
+//! (`autonomy`), rate-limit windows (`rate/<name>`), fix loops
+//! (`fixloop/<signature>`), the latest review outcomes (`reviews`) and
+//! GitHub webhook delivery ids (`delivery/<id>`). Read and written only
+//! through [`crate::control`].
 //!
 //! Writes are made durable by the next [`Store::flush`].
 
