@@ -92,6 +92,7 @@ impl Control {
                             commit: commit.clone(),
                             by: by.clone(),
                             at_ms: now,
+                            deployed: None,
                         });
                     }
                     if t.state == TicketState::PrOpen {

@@ -426,3 +426,66 @@ async fn a_webhook_receiver_that_hangs_holds_up_nothing_and_the_other_one_is_tol
     manager.stop(None);
     Ok(())
 }
+
+#[tokio::test]
+async fn a_merged_fix_is_found_in_the_first_deploy_that_contains_it() -> Result<(), Error> {
+    use suture_actors::domain::tickets::FixRecord;
+    use suture_actors::store::{DeployRecord, DeploySource};
+
+    let scene = Scene::new(Vec::new(), false).await?;
+    let id = scene.ticket("'coupon'")?;
+    let repo = &scene.project.repo;
+    let before = repo.git(&["rev-parse", "HEAD"])?;
+    std::fs::write(scene.project.path().join("MERGED.md"), "the fix\n")?;
+    repo.git(&["add", "MERGED.md"])?;
+    repo.git(&["commit", "-q", "-m", "Merge pull request #7"])?;
+    let merge = repo.git(&["rev-parse", "HEAD"])?;
+    let fix: FixRecord = serde_json::from_value(json!({
+        "attempt": 1, "branch": format!("suture/fix-{id}-1"), "commit": "c", "base": before,
+        "files": ["shop/orders.py"], "tests": "passed", "review": {"state": "pending"},
+        "pull_request": {"number": 7, "url": "u", "created_at_ms": 1,
+            "merged": {"commit": merge, "by": "maria", "at_ms": 1_000}}
+    }))?;
+    scene.store.update_ticket(&id, |t| {
+        t.state = TicketState::Verifying;
+        t.fix = Some(fix.clone());
+        Ok(())
+    })?;
+    let deploy = |id: &str, revision: &str, at_ms: i64| DeployRecord {
+        id: id.into(),
+        revision: revision.into(),
+        environment: Some("production".into()),
+        at_ms,
+        received_at_ms: at_ms,
+        source: DeploySource::default(),
+    };
+    // Before the merge landed in a build, then the build that has it.
+    scene
+        .store
+        .record_deploy(&deploy("d-old", &before, 2_000))?;
+    let with_fix = scene.store.record_deploy(&deploy("d-new", &merge, 3_000))?;
+    scene
+        .store
+        .record_deploy(&deploy("d-later", &merge, 4_000))?;
+
+    let coder = scene.coder(agent_config(), true).await?;
+    assert_eq!(
+        suture_actors::stages::coder::manager::note_deployed_fixes(&coder).await?,
+        1
+    );
+    let ticket = scene.store.ticket(&id)?.ok_or("ticket")?;
+    let deployed = ticket
+        .fix
+        .and_then(|f| f.pull_request)
+        .and_then(|p| p.merged)
+        .and_then(|m| m.deployed)
+        .ok_or("no deploy recorded")?;
+    assert_eq!(deployed.deploy, with_fix.id);
+    assert!(ticket.audit.iter().any(|a| a.action == "fix_deployed"));
+    assert_eq!(
+        suture_actors::stages::coder::manager::note_deployed_fixes(&coder).await?,
+        0,
+        "found once"
+    );
+    Ok(())
+}

@@ -406,6 +406,17 @@ pub struct Merged {
     pub commit: String,
     pub by: String,
     pub at_ms: i64,
+    /// The first deploy whose revision contains the merge commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed: Option<DeployedFix>,
+}
+
+/// The deploy that took a merged fix to production.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeployedFix {
+    pub deploy: String,
+    pub revision: String,
+    pub at_ms: i64,
 }
 
 /// A person's decision on a fix.

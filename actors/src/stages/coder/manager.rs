@@ -109,6 +109,8 @@ pub struct ManagerState {
     tasks: Vec<OwnedTask<()>>,
     /// A held fix being published again (see [`republish_held`]).
     republishing: Option<OwnedTask<()>>,
+    /// A look for deploys of merged fixes (see [`watch_merged_fixes`]).
+    watching: Option<OwnedTask<()>>,
     status: CoderStatus,
 }
 
@@ -137,6 +139,7 @@ impl Actor for CoderManager {
             running: HashMap::new(),
             tasks: Vec::new(),
             republishing: None,
+            watching: None,
             status,
         };
         if state.status.enabled {
@@ -166,6 +169,7 @@ impl Actor for CoderManager {
                 }
                 if matches!(message, CoderMsg::Tick) {
                     republish_held(state);
+                    watch_merged_fixes(state);
                     myself.send_after(TICK, || CoderMsg::Tick);
                 }
             }
@@ -373,6 +377,92 @@ fn republish_held(state: &mut ManagerState) {
             let _ = publish::publish_fix(&coder, &ticket.id, "coder").await;
         }));
     }
+}
+
+/// Looks, in an owned task, for deploys that took a merged fix to
+/// production (see [`note_deployed_fixes`]); one look at a time.
+fn watch_merged_fixes(state: &mut ManagerState) {
+    if state.watching.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+    }
+    let coder = state.coder.clone();
+    state.watching = Some(OwnedTask::spawn(async move {
+        if let Err(e) = note_deployed_fixes(&coder).await {
+            tracing::warn!(error = %e, "merged fixes were not matched to deploys");
+        }
+    }));
+}
+
+/// Records, on each `verifying` ticket, the first deploy whose revision
+/// contains its fix's merge commit (`git merge-base --is-ancestor`): from
+/// then on the fix is in production and its effect can be judged.
+pub async fn note_deployed_fixes(coder: &Coder) -> Result<usize, StoreError> {
+    let Some(repo) = coder.repo.as_ref() else {
+        return Ok(0);
+    };
+    let waiting: Vec<(String, crate::domain::tickets::Merged)> = coder
+        .store
+        .tickets()?
+        .into_iter()
+        .filter(|t| t.state == TicketState::Verifying)
+        .filter_map(|t| {
+            let merged = t.fix?.pull_request?.merged?;
+            merged.deployed.is_none().then(|| (t.id, merged))
+        })
+        .collect();
+    if waiting.is_empty() {
+        return Ok(0);
+    }
+    let mut deploys = coder.store.deploys()?;
+    deploys.sort_by_key(|d| d.at_ms);
+    let mut found = 0;
+    for (id, merged) in waiting {
+        for deploy in deploys.iter().filter(|d| d.at_ms >= merged.at_ms) {
+            // An unknown revision (not fetched yet) is simply not it.
+            if !repo
+                .is_ancestor(&merged.commit, &deploy.revision)
+                .await
+                .unwrap_or(false)
+            {
+                continue;
+            }
+            let deployed = crate::domain::tickets::DeployedFix {
+                deploy: deploy.id.clone(),
+                revision: deploy.revision.clone(),
+                at_ms: deploy.at_ms,
+            };
+            let stored = coder.store.update_ticket(&id, |t| {
+                if let Some(merged) = t
+                    .fix
+                    .as_mut()
+                    .and_then(|f| f.pull_request.as_mut())
+                    .and_then(|p| p.merged.as_mut())
+                {
+                    merged.deployed = Some(deployed.clone());
+                }
+                t.audit(
+                    now_ms(),
+                    "coder",
+                    "fix_deployed",
+                    format!(
+                        "the merge commit {} is in deploy {} ({})",
+                        merged.commit, deployed.deploy, deployed.revision
+                    ),
+                );
+                Ok(())
+            });
+            if let Err(e) = stored {
+                tracing::warn!(ticket = %id, error = %e, "the fix's deploy was not recorded");
+            } else {
+                found += 1;
+            }
+            break;
+        }
+    }
+    if found > 0 {
+        coder.store.flush().await?;
+    }
+    Ok(found)
 }
 
 /// Kills every running agent for the kill switch. Killing an agent drops
