@@ -407,7 +407,7 @@ pub async fn note_deployed_fixes(coder: &Coder) -> Result<usize, StoreError> {
         .filter(|t| t.state == TicketState::Verifying)
         .filter_map(|t| {
             let merged = t.fix?.pull_request?.merged?;
-            merged.deployed.is_none().then(|| (t.id, merged))
+            merged.deployed.is_none().then_some((t.id, merged))
         })
         .collect();
     if waiting.is_empty() {
