@@ -17,6 +17,8 @@
 //! redacted too. The text only leaves for an LLM, never for grouping, so a
 //! false positive costs a little context and a false negative leaks.
 
+pub mod planted;
+
 use std::borrow::Cow;
 use std::net::Ipv6Addr;
 
