@@ -105,6 +105,24 @@ fn luhn_rejects_most_long_numbers() {
     );
 }
 
+/// A number glued to a card by a space or dash must not take part of it
+/// (the scrubber fuzz target's first find: the card pattern's first match
+/// was `6579 5500-0000-0000`, which holds no card, and the card's tail
+/// `-0004` was left after it). Two cards in one run both go.
+#[test]
+fn a_number_before_a_card_does_not_split_it() {
+    for (text, fragment) in [
+        ("\u{e}96\0 (6579 5500-0000-0000-0004, x", "0004"),
+        ("qty 42 4111 1111 1111 1111 paid", "4111"),
+        ("ids 2024-5500-0000-0000-0004", "5500"),
+        ("4111 1111 1111 1111 5500 0000 0000 0004", "0004"),
+    ] {
+        let out = scrub(text);
+        assert!(out.contains("[REDACTED:card]"), "{text:?} -> {out:?}");
+        assert!(!out.contains(fragment), "{text:?} -> {out:?}");
+    }
+}
+
 #[test]
 fn disabled_kinds_stay() {
     let config = ScrubConfig {
