@@ -76,8 +76,7 @@ pub enum BuiltinKind {
     /// Email addresses.
     Email,
     /// Card-like numbers: 13 to 19 digits (spaces or dashes between),
-    /// starting 2-6 as issued cards do, that pass the Luhn check. The whole
-    /// run of digit groups holding one is replaced.
+    /// starting 2-6 as issued cards do, that pass the Luhn check.
     Card,
     /// IPv4 addresses.
     Ipv4,
@@ -97,9 +96,13 @@ impl BuiltinKind {
         BuiltinKind::Bearer,
         BuiltinKind::Secret,
         BuiltinKind::Email,
-        BuiltinKind::Card,
+        // Addresses before cards: a run of digit groups glued to an
+        // address (`335500-0000-000 2001:db8::1`) can pass the card check,
+        // and redacting it as a card took the address's first group and
+        // left the rest unrecognisable (found by the fuzz target).
         BuiltinKind::Ipv4,
         BuiltinKind::Ipv6,
+        BuiltinKind::Card,
     ];
 
     /// The name in the placeholder and in `scrub.disabled`.
@@ -367,14 +370,15 @@ fn is_placeholder_name(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// A run of digit groups (digits with single spaces or dashes between)
-/// holding a card number: a span of 13 to 19 digits that starts and ends
-/// a digit group, starts with 2-6 and passes the Luhn check. The whole run
-/// is the secret. Matching the card alone let a number glued to it take
-/// part of it: in `6579 5500-0000-0000-0004` the pattern's first match
-/// was `6579 5500-0000-0000`, which holds no card, and the card's tail was
-/// left after it (found by the scrubber fuzz target). Redacting the run
-/// removes a little more context and never leaves a piece of a card.
+/// The card numbers inside a run of digit groups (digits with single
+/// spaces or dashes between): spans of 13 to 19 digits that start and end
+/// a digit group, start with 2-6 and pass the Luhn check. The secret is
+/// from the first such span's start to the last one's end, so two cards in
+/// one run both go. The pattern matches the whole run: matching 13 to 19
+/// digits let a number glued to a card take part of it (in
+/// `6579 5500-0000-0000-0004` the first match was `6579 5500-0000-0000`,
+/// which holds no card, and the card's tail was left; found by the
+/// scrubber fuzz target).
 fn card_in(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
     let run = text.get(start..end)?;
     let digits: Vec<(usize, u8)> = run
@@ -389,17 +393,21 @@ fn card_in(text: &str, start: usize, end: usize) -> Option<(usize, usize)> {
                 .get(k - 1)
                 .is_some_and(|(at, _)| *at + 1 != digits[k].0)
     };
-    let holds_card = (13..=19usize).any(|len| {
-        (0..digits.len().saturating_sub(len - 1)).any(|first| {
+    let mut found: Option<(usize, usize)> = None;
+    for len in 13..=19usize {
+        for first in 0..digits.len().saturating_sub(len - 1) {
             let last = first + len - 1;
             let ends_group = last + 1 == digits.len() || digits[last + 1].0 != digits[last].0 + 1;
-            group_start(first)
-                && ends_group
-                && (b'2'..=b'6').contains(&digits[first].1)
-                && luhn_ok(text, digits[first].0, digits[last].0 + 1)
-        })
-    });
-    holds_card.then_some((start, end))
+            if !group_start(first) || !ends_group || !(b'2'..=b'6').contains(&digits[first].1) {
+                continue;
+            }
+            let (from, to) = (digits[first].0, digits[last].0 + 1);
+            if luhn_ok(text, from, to) {
+                found = Some(found.map_or((from, to), |(a, b)| (a.min(from), b.max(to))));
+            }
+        }
+    }
+    found
 }
 
 /// The Luhn checksum of the digits in `text[start..end]`, which must be 13
