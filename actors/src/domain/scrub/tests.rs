@@ -1,191 +1,18 @@
 use proptest::prelude::*;
 
+use super::planted::PLANTED;
 use super::*;
+
+/// The planted secrets as (secret, placeholder, fragment) triples.
+fn planted() -> Vec<(&'static str, &'static str, &'static str)> {
+    PLANTED
+        .iter()
+        .map(|p| (p.secret, p.placeholder, p.fragment))
+        .collect()
+}
 
 fn scrub(text: &str) -> String {
     Scrubber::builtin().scrub(text).into_owned()
-}
-
-/// One planted secret of each kind, its placeholder and the part that must
-/// not survive.
-fn planted() -> Vec<(&'static str, &'static str, &'static str)> {
-    vec![
-        (
-            "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7bq\nQ0ZmZzZ2Vy\n-----END RSA PRIVATE KEY-----",
-            "[REDACTED:private_key]",
-            "MIIEpAIBAAKCAQEA7bq",
-        ),
-        (
-            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-            "[REDACTED:jwt]",
-            "dozjgNryP4J3jVmNHl0w5N",
-        ),
-        (
-            "postgres://app:Sup3rS3cret!@db.internal:5432/shop",
-            "[REDACTED:url_password]",
-            "Sup3rS3cret",
-        ),
-        (
-            "sk-proj-4fGh7JkL9mNpQrStUvWx2yZa",
-            "[REDACTED:api_key]",
-            "4fGh7JkL9mNpQrStUvWx2yZa",
-        ),
-        (
-            "sk_live_51HxYzAbCdEfGhIjKlMnOp",
-            "[REDACTED:api_key]",
-            "51HxYzAbCdEfGhIjKlMnOp",
-        ),
-        (
-            "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
-            "[REDACTED:api_key]",
-            "aBcDeFgHiJkLmNoPqRsTuVwXyZ",
-        ),
-        (
-            "gho_16C7e42F292c6912E7710c838347Ae178B4a",
-            "[REDACTED:api_key]",
-            "16C7e42F292c6912E7710c",
-        ),
-        (
-            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
-            "[REDACTED:api_key]",
-            "11ABCDEFG0123456789",
-        ),
-        (
-            "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
-            "[REDACTED:api_key]",
-            "AbCdEfGhIjKlMnOpQrStUvWx",
-        ),
-        (
-            "AKIAIOSFODNN7EXAMPLE",
-            "[REDACTED:aws_key]",
-            "IOSFODNN7EXAMPLE",
-        ),
-        (
-            "Authorization: Bearer 8f3a9c2e71d04b5fa6e2",
-            "[REDACTED:bearer]",
-            "8f3a9c2e71d04b5fa6e2",
-        ),
-        (
-            "api_key=9b8c7d6e5f4a3b2c",
-            "[REDACTED:secret]",
-            "9b8c7d6e5f4a3b2c",
-        ),
-        (
-            "{\"password\": \"hunter2hunter\"}",
-            "[REDACTED:secret]",
-            "hunter2hunter",
-        ),
-        ("token: tkn_abc123xyz", "[REDACTED:secret]", "tkn_abc123xyz"),
-        (
-            "jane.doe+orders@example.co.uk",
-            "[REDACTED:email]",
-            "jane.doe",
-        ),
-        (
-            "4111 1111 1111 1111",
-            "[REDACTED:card]",
-            "4111 1111 1111 1111",
-        ),
-        (
-            "5500-0000-0000-0004",
-            "[REDACTED:card]",
-            "5500-0000-0000-0004",
-        ),
-        ("10.20.30.40", "[REDACTED:ipv4]", "10.20.30.40"),
-        (
-            "2001:db8:85a3::8a2e:370:7334",
-            "[REDACTED:ipv6]",
-            "8a2e:370:7334",
-        ),
-        ("fe80::1", "[REDACTED:ipv6]", "fe80::1"),
-        // The gaps the hardening review found, one each.
-        (
-            "session=8c1f0a9e77b24d31",
-            "[REDACTED:secret]",
-            "8c1f0a9e77b24d31",
-        ),
-        (
-            "PHPSESSID=q8v3t0bk2m1n6c9d",
-            "[REDACTED:secret]",
-            "q8v3t0bk2m1n6c9d",
-        ),
-        (
-            "connect.sid=s%3AaB3dE5fG7hJ9kL1",
-            "[REDACTED:secret]",
-            "aB3dE5fG7hJ9kL1",
-        ),
-        (
-            "_shop_session=Zm9vYmFyYmF6cXV4MTIz--a1b2c3",
-            "[REDACTED:secret]",
-            "Zm9vYmFyYmF6cXV4MTIz",
-        ),
-        (
-            "-----BEGIN PGP PRIVATE KEY BLOCK-----\nlQOYBGXq3mEBCAC7v9\n=Ab12\n-----END PGP PRIVATE KEY BLOCK-----",
-            "[REDACTED:private_key]",
-            "lQOYBGXq3mEBCAC7v9",
-        ),
-        (
-            "{\\\"password\\\":\\\"esc4ped-Secret\\\"}",
-            "[REDACTED:secret]",
-            "esc4ped-Secret",
-        ),
-        (
-            "password=correct horse battery staple",
-            "[REDACTED:secret]",
-            "horse battery staple",
-        ),
-        ("Pwd=abc;defghij", "[REDACTED:secret]", "defghij"),
-        (
-            "DefaultEndpointsProtocol=https;AccountName=shop;AccountKey=Zx9yW8vU7tS6rQ5pO4nM3l==",
-            "[REDACTED:secret]",
-            "Zx9yW8vU7tS6rQ5pO4nM3l",
-        ),
-        (
-            "private_key=MIIEvQIBADANBgkqhkiG9w0",
-            "[REDACTED:secret]",
-            "MIIEvQIBADANBgkqhkiG9w0",
-        ),
-        (
-            "xapp-1-A0123456789-1234567890123-abcdef0123456789",
-            "[REDACTED:api_key]",
-            "abcdef0123456789",
-        ),
-        (
-            "https://hooks.slack.com/services/T0ABCDEFG/B0HIJKLMN/aBcDeFgHiJkLmNoPqRsTuVwX",
-            "[REDACTED:api_key]",
-            "aBcDeFgHiJkLmNoPqRsTuVwX",
-        ),
-        (
-            "glpat-xK9mN2pQ7rS4tU6vW8yZ",
-            "[REDACTED:api_key]",
-            "xK9mN2pQ7rS4tU6vW8yZ",
-        ),
-        (
-            "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567",
-            "[REDACTED:api_key]",
-            "AbCdEfGhIjKlMnOpQrStUvWxYz",
-        ),
-        (
-            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
-            "[REDACTED:api_key]",
-            "MfKQ9r8GKYqrTwjUPD8ILPZIo2",
-        ),
-        (
-            "STRIPE=sk_live_4eC39HqLyjWDarjtT1zdp7dc",
-            "[REDACTED:api_key]",
-            "4eC39HqLyjWDarjtT1zdp7dc",
-        ),
-        (
-            "rk_live_51H8abcdEFGHijklMNOPqrst",
-            "[REDACTED:api_key]",
-            "51H8abcdEFGHijklMNOPqrst",
-        ),
-        (
-            "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY",
-            "[REDACTED:api_key]",
-            "SyD-9tSrke72PouQMnMX",
-        ),
-    ]
 }
 
 /// The fence attack: untrusted data that ends in `Bearer` or `token=` must
@@ -276,6 +103,42 @@ fn luhn_rejects_most_long_numbers() {
         scrub("order 4111111111111112 failed"),
         "order 4111111111111112 failed"
     );
+}
+
+/// A number glued to a card by a space or dash must not take part of it
+/// (the scrubber fuzz target's first find: the card pattern's first match
+/// was `6579 5500-0000-0000`, which holds no card, and the card's tail
+/// `-0004` was left after it). Two cards in one run both go; the number
+/// before a card stays.
+#[test]
+fn a_number_before_a_card_does_not_split_it() {
+    for (text, expected) in [
+        (
+            "\u{e}96\0 (6579 5500-0000-0000-0004, x",
+            "\u{e}96\0 (6579 [REDACTED:card], x",
+        ),
+        ("ids 2024-5500-0000-0000-0004", "ids 2024-[REDACTED:card]"),
+        ("4111 1111 1111 1111 5500 0000 0000 0004", "[REDACTED:card]"),
+    ] {
+        assert_eq!(scrub(text), expected, "{text:?}");
+    }
+}
+
+/// A run of digit groups ending in an address's first group must not be
+/// redacted as a card before the address is (the fuzz target's second
+/// find: `335500-0000-000 2001` passed the card check, took `2001`, and
+/// `:db8:85a3::8a2e:370:7334` was left, no longer an address).
+#[test]
+fn an_address_glued_to_digit_groups_is_still_removed() {
+    for text in [
+        "o3333333333-335500-0000-000 2001:db8:85a3::8a2e:370:7334 x",
+        "4111 1111 1111 1111 10.20.30.40",
+    ] {
+        let out = scrub(text);
+        for fragment in ["8a2e:370:7334", "20.30.40", "4111 1111"] {
+            assert!(!out.contains(fragment), "{text:?} -> {out:?}");
+        }
+    }
 }
 
 #[test]
