@@ -647,7 +647,7 @@ impl Configured {
         let mut args = CreateChatCompletionRequestArgs::default();
         args.model(self.model.clone())
             .messages(wire)
-            .temperature(0.0)
+            .temperature(0.0_f32)
             .max_tokens(self.max_output_tokens);
         if !tools.is_empty() {
             args.tools(tools.iter().map(ToolSpec::to_wire).collect::<Vec<_>>());
