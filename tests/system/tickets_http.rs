@@ -418,7 +418,7 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
     assert!(
         dismissed.json["audit"]
             .as_array()
-            .is_some_and(|a| a.iter().any(|e| e["actor"] == "operator"
+            .is_some_and(|a| a.iter().any(|e| e["actor"] == "local"
                 && e["detail"] == "triaged -> dismissed: a flaky payment sandbox")),
         "{}",
         dismissed.json

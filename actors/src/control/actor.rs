@@ -14,6 +14,7 @@ pub enum ControlMsg {
         id: String,
         correct: bool,
         note: Option<String>,
+        by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<Ticket, TicketUpdateError>>,
     },
     /// Move a ticket (dismiss, escalate, resolve).
@@ -21,6 +22,7 @@ pub enum ControlMsg {
         id: String,
         to: TicketState,
         reason: String,
+        by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<Ticket, TicketUpdateError>>,
     },
     /// Engage or disengage the kill switch (durable and in force when
@@ -92,18 +94,20 @@ impl Actor for ControlActor {
                 id,
                 correct,
                 note,
+                by,
                 reply,
             } => {
-                let result = control.label_ticket(&id, correct, note);
+                let result = control.label_ticket(&id, correct, note, &by);
                 let _ = reply.send(durable(control, result).await);
             }
             ControlMsg::Move {
                 id,
                 to,
                 reason,
+                by,
                 reply,
             } => {
-                let result = control.move_ticket(&id, to, &reason);
+                let result = control.move_ticket(&id, to, &reason, &by);
                 let _ = reply.send(durable(control, result).await);
             }
             ControlMsg::SetKillSwitch {

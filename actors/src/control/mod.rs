@@ -363,6 +363,7 @@ impl Control {
         id: &str,
         correct: bool,
         note: Option<String>,
+        by: &Caller,
     ) -> Result<Ticket, TicketUpdateError> {
         let note = note.map(|n| self.scrubber.scrub(&n).into_owned());
         let now = now_ms();
@@ -379,7 +380,7 @@ impl Control {
             });
             t.audit(
                 now,
-                "operator",
+                &by.name,
                 "label",
                 format!(
                     "triage was {}{}",
@@ -400,11 +401,12 @@ impl Control {
         id: &str,
         to: TicketState,
         reason: &str,
+        by: &Caller,
     ) -> Result<Ticket, TicketUpdateError> {
         let reason = self.scrubber.scrub(reason).into_owned();
         let now = now_ms();
         let (ticket, ()) = self.store.update_ticket(id, |t| {
-            t.transition(to, now, "operator", &reason)?;
+            t.transition(to, now, &by.name, &reason)?;
             Ok(())
         })?;
         Ok(ticket)

@@ -652,12 +652,14 @@ impl EngineHandle {
         id: &str,
         correct: bool,
         note: Option<String>,
+        by: &crate::domain::control::Caller,
     ) -> Result<Ticket, CommandError> {
-        let id = id.to_string();
+        let (id, by) = (id.to_string(), by.clone());
         let message = move |reply| ControlMsg::Label {
             id,
             correct,
             note,
+            by,
             reply,
         };
         Ok(ask(
@@ -676,12 +678,14 @@ impl EngineHandle {
         id: &str,
         to: TicketState,
         reason: &str,
+        by: &crate::domain::control::Caller,
     ) -> Result<Ticket, CommandError> {
-        let (id, reason) = (id.to_string(), reason.to_string());
+        let (id, reason, by) = (id.to_string(), reason.to_string(), by.clone());
         let message = move |reply| ControlMsg::Move {
             id,
             to,
             reason,
+            by,
             reply,
         };
         Ok(ask(

@@ -20,6 +20,7 @@ use suture_actors::domain::tickets::{Disposition, Ticket, TicketState};
 use suture_actors::engine::CommandError;
 use suture_actors::store::tickets::TicketUpdateError;
 
+use super::auth::AdminCaller;
 use super::common::store_error;
 use super::error::ApiError;
 use super::state::AppState;
@@ -139,6 +140,7 @@ struct LabelRequest {
 pub async fn label_ticket(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: AdminCaller,
     body: Bytes,
 ) -> Result<Json<Ticket>, ApiError> {
     let request: LabelRequest =
@@ -154,7 +156,7 @@ pub async fn label_ticket(
     };
     let ticket = state
         .engine
-        .label_ticket(&id, request.correct, note)
+        .label_ticket(&id, request.correct, note, &caller.0)
         .await
         .map_err(command_error)?;
     Ok(Json(ticket))
@@ -173,6 +175,7 @@ struct StateRequest {
 pub async fn move_ticket(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: AdminCaller,
     body: Bytes,
 ) -> Result<Json<Ticket>, ApiError> {
     let expected =
@@ -202,7 +205,7 @@ pub async fn move_ticket(
     let reason = bounded_text("reason", reason.to_string())?;
     let ticket = state
         .engine
-        .move_ticket(&id, to, &reason)
+        .move_ticket(&id, to, &reason, &caller.0)
         .await
         .map_err(command_error)?;
     Ok(Json(ticket))
