@@ -426,6 +426,28 @@ impl EngineHandle {
         result.map_err(Into::into)
     }
 
+    /// One operator command through the control actor, answered once it
+    /// is durable.
+    async fn ask_control<T: Send + 'static>(
+        &self,
+        message: impl FnOnce(RpcReplyPort<T>) -> ControlMsg,
+    ) -> Result<T, EngineError> {
+        ask(
+            &self.slot::<ControlMsg>(),
+            "control",
+            message,
+            WRITE_TIMEOUT,
+        )
+        .await
+    }
+
+    /// Tells the coder to look at its queue now (a change may let held
+    /// work go on).
+    fn nudge_coder(&self) {
+        self.slot::<crate::stages::coder::CoderMsg>()
+            .cast(crate::stages::coder::CoderMsg::Nudge);
+    }
+
     /// The slot of the child that takes messages of type `M`.
     pub fn slot<M: ractor::Message>(&self) -> ActorSlot<M> {
         self.inner.slots.of::<M>()
@@ -503,15 +525,8 @@ impl EngineHandle {
             by,
             reply,
         };
-        let record = ask(
-            &self.slot::<ControlMsg>(),
-            "control",
-            message,
-            WRITE_TIMEOUT,
-        )
-        .await??;
-        self.slot::<crate::stages::coder::CoderMsg>()
-            .cast(crate::stages::coder::CoderMsg::Nudge);
+        let record = self.ask_control(message).await??;
+        self.nudge_coder();
         Ok(record)
     }
 
@@ -530,15 +545,8 @@ impl EngineHandle {
             by,
             reply,
         };
-        let was = ask(
-            &self.slot::<ControlMsg>(),
-            "control",
-            message,
-            WRITE_TIMEOUT,
-        )
-        .await??;
-        self.slot::<crate::stages::coder::CoderMsg>()
-            .cast(crate::stages::coder::CoderMsg::Nudge);
+        let was = self.ask_control(message).await??;
+        self.nudge_coder();
         Ok(was)
     }
 
@@ -556,16 +564,9 @@ impl EngineHandle {
             event,
             reply,
         };
-        let applied = ask(
-            &self.slot::<ControlMsg>(),
-            "control",
-            message,
-            WRITE_TIMEOUT,
-        )
-        .await??;
+        let applied = self.ask_control(message).await??;
         // A closed pull request may let the review queue move.
-        self.slot::<crate::stages::coder::CoderMsg>()
-            .cast(crate::stages::coder::CoderMsg::Nudge);
+        self.nudge_coder();
         Ok(applied)
     }
 
@@ -592,13 +593,7 @@ impl EngineHandle {
             by: by_text,
             reply,
         };
-        let switch = ask(
-            &self.slot::<ControlMsg>(),
-            "control",
-            message,
-            WRITE_TIMEOUT,
-        )
-        .await??;
+        let switch = self.ask_control(message).await??;
         let coder = self.slot::<CoderMsg>();
         if engaged {
             // The flag already stops new work; this stops what runs.
@@ -662,13 +657,7 @@ impl EngineHandle {
             by,
             reply,
         };
-        Ok(ask(
-            &self.slot::<ControlMsg>(),
-            "control",
-            message,
-            WRITE_TIMEOUT,
-        )
-        .await??)
+        Ok(self.ask_control(message).await??)
     }
 
     /// An operator's state change (dismiss, escalate, resolve), through the
@@ -688,13 +677,7 @@ impl EngineHandle {
             by,
             reply,
         };
-        Ok(ask(
-            &self.slot::<ControlMsg>(),
-            "control",
-            message,
-            WRITE_TIMEOUT,
-        )
-        .await??)
+        Ok(self.ask_control(message).await??)
     }
 
     /// Restart counts per child.
