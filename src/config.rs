@@ -39,6 +39,7 @@ pub struct Config {
     pub audit: suture_actors::config::AuditConfig,
     pub notify: suture_actors::config::NotifyConfig,
     pub limits: suture_actors::config::LimitsConfig,
+    pub verify: suture_actors::config::VerifyConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -71,6 +72,7 @@ impl Default for Config {
             audit: Default::default(),
             notify: Default::default(),
             limits: Default::default(),
+            verify: Default::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -398,6 +400,7 @@ impl Config {
             audit: self.audit.clone(),
             notify: self.notify.clone(),
             limits: self.limits.clone(),
+            verify: self.verify.clone(),
         }
     }
 }

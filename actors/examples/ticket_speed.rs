@@ -210,6 +210,8 @@ async fn main() {
             llm: llm.clone(),
             repo: Some(repo.clone()),
             control: Control::new(store.clone(), llm.scrubber.clone()),
+            regression_window_ms: 7 * 86_400_000,
+            fix_loop_failures: 3,
         };
         let start = Instant::now();
         let report = analyze_once(&analyzer).await.expect("analyzed");

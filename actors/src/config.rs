@@ -24,6 +24,7 @@ pub use crate::domain::scrub::ScrubConfig;
 pub use crate::domain::signature::SignatureConfig;
 pub use crate::domain::tickets::TicketsConfig;
 pub use crate::domain::triage::TriageConfig;
+pub use crate::domain::verify::VerifyConfig;
 
 /// Everything the engine needs to start.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -47,6 +48,7 @@ pub struct EngineConfig {
     pub audit: AuditConfig,
     pub notify: NotifyConfig,
     pub limits: LimitsConfig,
+    pub verify: VerifyConfig,
 }
 
 /// `[store]`: where and how events are kept.

@@ -206,6 +206,22 @@ pub const METRICS: &[MetricDef] = &[
         "suture_breaker_trips_total",
         "Breakers tripped, by breaker (fix_loop, review_fatigue, github).",
     ),
+    counter(
+        "suture_verifications_total",
+        "Looks at a deployed fix's signatures, by outcome (fixed, still_failing, undecided).",
+    ),
+    counter(
+        "suture_fixes_verified_total",
+        "Tickets resolved because their fix was verified in production.",
+    ),
+    counter(
+        "suture_fixes_failed_in_production_total",
+        "Merged fixes whose error kept its regressed rate after the deploy.",
+    ),
+    counter(
+        "suture_fix_regressions_total",
+        "Resolved tickets reopened because the gate flagged their error again.",
+    ),
     gauge(
         "suture_github_breaker_state",
         "The GitHub client's breaker: 0 closed, 1 half-open, 2 open.",

@@ -15,6 +15,7 @@
 
 use super::Control;
 use crate::clock::now_ms;
+use crate::domain::memory::{FixOutcome, PastFix};
 use crate::domain::text::truncate;
 use crate::domain::tickets::github_event::{WebhookEvent, ticket_of_branch};
 use crate::domain::tickets::{FixReview, Merged, TicketState};
@@ -158,12 +159,36 @@ impl Control {
             }
         };
         if let Some(accepted) = accepted {
+            self.remember_outcome(&ticket, accepted, now);
             self.record_review(&id, accepted).await;
         }
         Ok(Applied::Updated {
             ticket: id,
             state: ticket.state,
         })
+    }
+}
+
+impl Control {
+    /// Remembers a merged or rejected fix (`domain::memory`) with the words
+    /// on its trail: the merge, or the reason it was closed.
+    fn remember_outcome(&self, ticket: &crate::domain::tickets::Ticket, merged: bool, now: i64) {
+        let outcome = if merged {
+            FixOutcome::Merged
+        } else {
+            FixOutcome::Rejected
+        };
+        let words = ticket
+            .audit
+            .last()
+            .map(|a| self.scrubber.scrub(&a.detail).into_owned())
+            .unwrap_or_default();
+        let Some(fix) = PastFix::of(ticket, outcome, &words, now) else {
+            return;
+        };
+        if let Err(e) = self.store.remember_fix(fix) {
+            tracing::warn!(ticket = %ticket.id, error = %e, "a fix's outcome was not remembered");
+        }
     }
 }
 

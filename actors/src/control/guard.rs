@@ -40,8 +40,11 @@ pub enum Action {
     RunAgent,
     /// Open a GitHub issue for a ticket.
     OpenIssue,
-    /// Comment on a ticket's GitHub issue (a recurrence).
+    /// Comment on a ticket's GitHub issue or pull request (a recurrence,
+    /// a verification's figures).
     CommentOnIssue,
+    /// Close a ticket's GitHub issue (its fix verified in production).
+    CloseIssue,
     /// Push a fix's branch to the service's remote.
     Push,
     /// Open a pull request for a fix.
@@ -54,6 +57,7 @@ impl Action {
             Action::RunAgent => "start a coding agent",
             Action::OpenIssue => "open a GitHub issue",
             Action::CommentOnIssue => "comment on a GitHub issue",
+            Action::CloseIssue => "close a GitHub issue",
             Action::Push => "push a branch",
             Action::OpenPullRequest => "open a pull request",
         }
@@ -63,9 +67,11 @@ impl Action {
     pub fn needs(self) -> AutonomyLevel {
         match self {
             Action::RunAgent => AutonomyLevel::Suggest,
-            Action::OpenIssue | Action::CommentOnIssue | Action::Push | Action::OpenPullRequest => {
-                AutonomyLevel::Pr
-            }
+            Action::OpenIssue
+            | Action::CommentOnIssue
+            | Action::CloseIssue
+            | Action::Push
+            | Action::OpenPullRequest => AutonomyLevel::Pr,
         }
     }
 }
@@ -145,7 +151,9 @@ impl Guard {
         let limited = match action {
             Action::RunAgent => self.limits.agent_attempt(),
             Action::OpenPullRequest => self.limits.pull_request(),
-            Action::OpenIssue | Action::CommentOnIssue => self.limits.github_write(),
+            Action::OpenIssue | Action::CommentOnIssue | Action::CloseIssue => {
+                self.limits.github_write()
+            }
             // A git push is not a GitHub API write; its pull request is.
             Action::Push => Ok(()),
         };
@@ -218,9 +226,10 @@ mod tests {
     use super::*;
     use crate::domain::control::AutonomySetting;
 
-    const OUTSIDE: [Action; 4] = [
+    const OUTSIDE: [Action; 5] = [
         Action::OpenIssue,
         Action::CommentOnIssue,
+        Action::CloseIssue,
         Action::Push,
         Action::OpenPullRequest,
     ];

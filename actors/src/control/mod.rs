@@ -237,6 +237,12 @@ impl Control {
         Ok(switch)
     }
 
+    /// Sends a notification through the guard (the kill switch holds all
+    /// but its own).
+    pub fn notify(&self, notification: crate::domain::notify::Notification) {
+        self.guard(false).notify(notification);
+    }
+
     /// Appends to the audit log (durable with the next flush), the detail
     /// scrubbed. A failed write is logged, never a reason to stop acting:
     /// the ticket's own trail and the logs still say what happened.

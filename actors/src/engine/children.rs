@@ -203,6 +203,8 @@ fn coder_context(d: &Deps) -> Coder {
         guardrails: d.guardrails.clone(),
         worktrees: worktrees_folder(&config.agent.worktrees, &config.store.path),
         disabled,
+        verify: config.verify.clone(),
+        gate: config.gate.clone(),
     }
 }
 
@@ -301,6 +303,11 @@ pub fn table(slots: &Slots) -> Vec<Arc<dyn ChildSpec>> {
                     llm: d.llm.clone(),
                     repo: d.repo.clone(),
                     control: d.control.clone(),
+                    regression_window_ms: i64::try_from(
+                        d.config.verify.regression_window.as_millis(),
+                    )
+                    .unwrap_or(i64::MAX),
+                    fix_loop_failures: d.config.agent.fix_loop_failures,
                 },
                 triage: d.slots.of::<TriageMsg>(),
             },

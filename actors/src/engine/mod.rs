@@ -48,6 +48,8 @@ pub enum EngineError {
     Signature(#[from] SignatureConfigError),
     #[error("the actor tree failed to start: {0}")]
     Spawn(String),
+    #[error("invalid [verify] configuration: {0}")]
+    Verify(String),
     #[error("{0} is restarting; try again")]
     Unavailable(&'static str),
     #[error("{0} did not answer within {1:?}; try again")]
@@ -240,6 +242,7 @@ impl Engine {
     pub async fn start(config: EngineConfig) -> Result<Self, EngineError> {
         let signer = Signer::new(&config.signature)?;
         config.agent.validate()?;
+        config.verify.validate().map_err(EngineError::Verify)?;
         if !config.agent.command.is_empty() {
             crate::stages::coder::external::ExternalAgent::from_config(&config.agent)
                 .validate()

@@ -73,6 +73,11 @@ pub struct AnalyzerContext {
     pub repo: Option<Repo>,
     /// Where the LLM's budget spend and breaker are saved after each pass.
     pub control: Control,
+    /// A signature flagged again this soon after its ticket was resolved
+    /// reopens that ticket as a regression (`verify.regression_window`).
+    pub regression_window_ms: i64,
+    /// `agent.fix_loop_failures`: a regression counts as a failed fix.
+    pub fix_loop_failures: u32,
 }
 
 pub struct AnalyzerArgs {
@@ -231,19 +236,40 @@ pub async fn analyze_once(ctx: &AnalyzerContext) -> Result<BatchReport, StageErr
                 open = None;
             }
         }
-        let write = match open {
-            Some(id) => TicketWrite::Grow {
+        let resolved = match open {
+            Some(_) => None,
+            None => store.resolved_ticket_for(
+                ticket.signature_ids(),
+                now.saturating_sub(ctx.regression_window_ms),
+            )?,
+        };
+        let write = match (open, resolved) {
+            (Some(id), _) => TicketWrite::Grow {
                 id,
                 addition: Box::new(ticket.clone()),
                 fallback: Box::new(ticket),
             },
-            None => TicketWrite::Create(Box::new(ticket)),
+            (None, Some(fixed)) => TicketWrite::Reopen {
+                why: regression_reason(&fixed, now),
+                id: fixed.id,
+                addition: Box::new(ticket.clone()),
+                fallback: Box::new(ticket),
+            },
+            (None, None) => TicketWrite::Create(Box::new(ticket)),
         };
         commit.writes.push((write, candidates_of(g, &items)));
     }
     let outcome = store.commit_analysis(&commit, now)?;
     ctx.control.save_llm(ctx.llm.client.persisted());
     store.flush().await?;
+    for id in &outcome.reopened {
+        if let Some(ticket) = store.ticket(id)? {
+            count_regression(ctx, &ticket, now);
+        }
+    }
+    if !outcome.reopened.is_empty() {
+        store.flush().await?;
+    }
     metrics::counter!("suture_tickets_created_total").increment(outcome.created.len() as u64);
     metrics::counter!("suture_analyzer_batches_total", "method" => grouping.method.as_str())
         .increment(1);
@@ -261,6 +287,64 @@ pub async fn analyze_once(ctx: &AnalyzerContext) -> Result<BatchReport, StageErr
         outcome,
         remaining: total_signatures.saturating_sub(batch.len()),
     })
+}
+
+/// Why a resolved ticket is reopened: when it was resolved and how.
+fn regression_reason(fixed: &crate::domain::tickets::Ticket, now: i64) -> String {
+    let since = fixed
+        .resolved_at_ms
+        .map(|at| {
+            humantime::format_duration(std::time::Duration::from_secs(
+                u64::try_from(now.saturating_sub(at) / 1000).unwrap_or(0),
+            ))
+            .to_string()
+        })
+        .unwrap_or_else(|| "recently".into());
+    let how = match &fixed.verification {
+        Some(v) if v.outcome == crate::domain::verify::Outcome::Fixed => {
+            format!(" (verified fixed after deploy {})", v.deploy)
+        }
+        _ => String::new(),
+    };
+    format!("regression: the gate flagged its error again {since} after it was resolved{how}")
+}
+
+/// A regression is a fix that did not hold: it counts against the fix
+/// loop of the ticket's signatures, and a person is told.
+fn count_regression(ctx: &AnalyzerContext, ticket: &crate::domain::tickets::Ticket, now: i64) {
+    metrics::counter!("suture_fix_regressions_total").increment(1);
+    tracing::warn!(ticket = %ticket.id, "a resolved ticket was reopened as a regression");
+    ctx.control.fix_attempt_failed(
+        &ticket.id,
+        ticket.signature_ids(),
+        ctx.fix_loop_failures,
+        "its fix regressed after it was resolved",
+    );
+    let why = ticket
+        .audit
+        .iter()
+        .rev()
+        .find(|a| a.action == "state")
+        .map(|a| a.detail.clone())
+        .unwrap_or_default();
+    if let Some(fix) = crate::domain::memory::PastFix::of(
+        ticket,
+        crate::domain::memory::FixOutcome::Regressed,
+        &why,
+        now,
+    ) && let Err(e) = ctx.store.remember_fix(fix)
+    {
+        tracing::warn!(ticket = %ticket.id, error = %e, "a regressed fix was not remembered");
+    }
+    ctx.control.notify(
+        crate::domain::notify::Notification::new(
+            crate::domain::notify::NotificationKind::Escalation,
+            now,
+            "A fixed error came back",
+            format!("{}: reopened as a regression", ticket.title),
+        )
+        .ticket(&ticket.id),
+    );
 }
 
 /// The LLM's grouping (with one repair), else the deterministic one.

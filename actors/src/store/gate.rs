@@ -299,6 +299,78 @@ impl Store {
         Ok(out)
     }
 
+    /// One signature's events over `[from_ms, to_ms)`, with the hours and
+    /// requests the store could count there: whole clock hours from the
+    /// hourly trees, the whole minutes of the partial hours at either end
+    /// from per-minute data when it is still kept (from `minutes_from_ms` on; before that the
+    /// ends are left out of both the events and the exposure, so the rate
+    /// stays right). Requests are `Some` only when traffic was reported
+    /// for the whole hours counted (or, with no whole hour, for some minute).
+    pub fn span(
+        &self,
+        signature: &str,
+        from_ms: i64,
+        to_ms: i64,
+        minutes_from_ms: i64,
+    ) -> Result<crate::domain::verify::Period, StoreError> {
+        let mut period = crate::domain::verify::Period {
+            from_ms,
+            to_ms,
+            events: 0,
+            hours: 0.0,
+            requests: None,
+        };
+        if to_ms <= from_ms {
+            return Ok(period);
+        }
+        let ms_per_hour = 60 * MS_PER_MINUTE;
+        let first_whole =
+            from_ms.div_euclid(ms_per_hour) + i64::from(from_ms.rem_euclid(ms_per_hour) != 0);
+        let end_whole = to_ms.div_euclid(ms_per_hour);
+        let mut requests: Option<u64> = None;
+        let mut minute_edges: Vec<(i64, i64)> = Vec::new();
+        if first_whole < end_whole {
+            let from_hour = u32::try_from(first_whole).unwrap_or(0);
+            let hours = u32::try_from(end_whole - first_whole).unwrap_or(0);
+            period.events += self
+                .hourly_range(signature, from_hour, hours)?
+                .iter()
+                .sum::<u64>();
+            period.hours += f64::from(hours);
+            requests = self
+                .traffic_hours(from_hour, hours)?
+                .map(|r| r.iter().sum::<u64>());
+            minute_edges.push((from_ms, first_whole * ms_per_hour));
+            minute_edges.push((end_whole * ms_per_hour, to_ms));
+        } else {
+            minute_edges.push((from_ms, to_ms));
+        }
+        for (from, to) in minute_edges {
+            // Whole minutes only, so two periods that meet inside a minute
+            // never both count it.
+            let first = minute_of(from.max(minutes_from_ms).saturating_add(MS_PER_MINUTE - 1));
+            let end = minute_of(to);
+            if end <= first {
+                continue;
+            }
+            let minutes = end - first;
+            let counted = self
+                .window(first, minutes)?
+                .remove(signature)
+                .map_or(0, |w| w.counts.iter().sum::<u64>());
+            period.events += counted;
+            period.hours += f64::from(minutes) / 60.0;
+            let traffic = self.traffic_minutes(first, minutes)?;
+            if first_whole >= end_whole {
+                requests = (traffic > 0).then_some(traffic);
+            } else if let Some(r) = requests.as_mut() {
+                *r = r.saturating_add(traffic);
+            }
+        }
+        period.requests = requests;
+        Ok(period)
+    }
+
     /// Drops per-minute data (counts with users, per-minute traffic) older than
     /// `before_minute`. Returns how many keys went.
     pub fn prune_minutes(&self, before_minute: u32) -> Result<usize, StoreError> {

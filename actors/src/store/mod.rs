@@ -35,6 +35,7 @@ mod commit;
 pub mod control;
 pub mod gate;
 pub mod health;
+pub mod memory;
 pub mod templates;
 pub mod tickets;
 
@@ -124,6 +125,7 @@ pub struct Store {
     agent_cooldowns: sled::Tree,
     templates: sled::Tree,
     audit: sled::Tree,
+    fix_memory: sled::Tree,
     config: StoreConfig,
     /// sled's data file, for `fdatasync` after sled's own flush (see [`Durability`]).
     sync_file: Option<std::sync::Arc<std::fs::File>>,
@@ -177,6 +179,7 @@ impl Store {
             agent_cooldowns: open("agent_cooldowns")?,
             templates: open("templates")?,
             audit: open("audit")?,
+            fix_memory: open("fix_memory")?,
             db,
             config: config.clone(),
             sync_file: None,

@@ -4,7 +4,10 @@
 //! - `ticket_index`: `s` ‖ signature id and `c` ‖ crash site → ticket id,
 //!   for tickets that are not closed: "is there an open ticket for this
 //!   root cause already?" is a key lookup. Closing a ticket drops its keys,
-//!   so the next occurrence of a fixed bug opens a new ticket.
+//!   so the next occurrence of a fixed bug opens a new ticket; and
+//!   `r` ‖ signature id → the last resolved ticket holding it, so a
+//!   regression soon after a fix reopens that ticket instead
+//!   (`verify.regression_window`).
 //! - `meta` key `ticket_seq`: the last ticket number handed out.
 //!
 //! The analyzer's whole outcome for a batch (new tickets, tickets that grew,
@@ -22,7 +25,7 @@ use sled::transaction::{
 use super::audit::mirror_ticket_entries;
 use super::{Store, StoreError, decode_u64};
 use crate::domain::records::{Candidate, CandidateState};
-use crate::domain::tickets::{Ticket, TransitionError};
+use crate::domain::tickets::{Ticket, TicketState, TransitionError};
 
 const TICKET_SEQ_KEY: &[u8] = b"ticket_seq";
 /// One ticket the analyzer wants written.
@@ -36,6 +39,17 @@ pub enum TicketWrite {
         id: String,
         addition: Box<Ticket>,
         fallback: Box<Ticket>,
+    },
+    /// A resolved ticket's root cause came back within
+    /// `verify.regression_window`: `addition` grows it and it is reopened
+    /// (escalated: the fix did not hold) with `why`. Grown as usual if it
+    /// was reopened in the meantime; `fallback` is created if it was
+    /// dismissed.
+    Reopen {
+        id: String,
+        addition: Box<Ticket>,
+        fallback: Box<Ticket>,
+        why: String,
     },
 }
 
@@ -51,6 +65,9 @@ pub struct AnalysisCommit {
 pub struct AnalysisOutcome {
     pub created: Vec<String>,
     pub grown: Vec<String>,
+    /// Resolved tickets reopened as regressions (also in `grown`).
+    #[serde(default)]
+    pub reopened: Vec<String>,
 }
 
 /// Why a ticket update was refused.
@@ -101,6 +118,7 @@ fn write_index(
     index: &TransactionalTree,
     ticket: &Ticket,
 ) -> Result<(), UnabortableTransactionError> {
+    let resolved_keys = ticket.signature_ids().map(|s| index_key(b'r', s));
     if ticket.state.is_closed() {
         for key in index_keys(ticket) {
             // Only drop keys that still point here: a newer ticket may own them.
@@ -108,9 +126,19 @@ fn write_index(
                 index.remove(key)?;
             }
         }
+        if ticket.state == TicketState::Resolved {
+            for key in resolved_keys {
+                index.insert(key, ticket.id.as_bytes())?;
+            }
+        }
     } else {
         for key in index_keys(ticket) {
             index.insert(key, ticket.id.as_bytes())?;
+        }
+        for key in resolved_keys {
+            if index.get(&key)?.as_deref() == Some(ticket.id.as_bytes()) {
+                index.remove(key)?;
+            }
         }
     }
     Ok(())
@@ -145,23 +173,43 @@ impl Store {
                     .unwrap_or(0);
                 for (write, consumed) in &commit.writes {
                     let existing = match write {
-                        TicketWrite::Grow { id, .. } => match tickets.get(id.as_bytes())? {
-                            Some(bytes) => Some(decode_ticket(&bytes)?),
-                            None => None,
-                        },
+                        TicketWrite::Grow { id, .. } | TicketWrite::Reopen { id, .. } => {
+                            match tickets.get(id.as_bytes())? {
+                                Some(bytes) => Some(decode_ticket(&bytes)?),
+                                None => None,
+                            }
+                        }
                         TicketWrite::Create(_) => None,
                     };
                     let (ticket, audited) = match (write, existing) {
-                        (TicketWrite::Grow { addition, .. }, Some(mut ticket))
-                            if !ticket.state.is_closed() =>
-                        {
+                        (
+                            TicketWrite::Grow { addition, .. }
+                            | TicketWrite::Reopen { addition, .. },
+                            Some(mut ticket),
+                        ) if !ticket.state.is_closed() => {
                             let audited = ticket.audit.len();
                             crate::domain::tickets::grow(&mut ticket, addition, at_ms);
                             outcome.grown.push(ticket.id.clone());
                             (ticket, audited)
                         }
+                        (TicketWrite::Reopen { addition, why, .. }, Some(mut ticket))
+                            if ticket.state == TicketState::Resolved =>
+                        {
+                            let audited = ticket.audit.len();
+                            crate::domain::tickets::grow(&mut ticket, addition, at_ms);
+                            ticket.regressions += 1;
+                            if let Err(e) =
+                                ticket.transition(TicketState::Escalated, at_ms, "analyzer", why)
+                            {
+                                return abort(TicketUpdateError::Transition(e));
+                            }
+                            outcome.grown.push(ticket.id.clone());
+                            outcome.reopened.push(ticket.id.clone());
+                            (ticket, audited)
+                        }
                         (TicketWrite::Create(new), _)
-                        | (TicketWrite::Grow { fallback: new, .. }, _) => {
+                        | (TicketWrite::Grow { fallback: new, .. }, _)
+                        | (TicketWrite::Reopen { fallback: new, .. }, _) => {
                             seq += 1;
                             let mut ticket = (**new).clone();
                             ticket.id = format!("T-{seq}");
@@ -257,6 +305,28 @@ impl Store {
         for key in keys {
             if let Some(id) = self.ticket_index.get(key)? {
                 return Ok(Some(String::from_utf8_lossy(&id).into_owned()));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The resolved ticket that last held one of `signatures` and was
+    /// resolved at or after `since_ms`: the ticket a regression reopens.
+    pub fn resolved_ticket_for<'a>(
+        &self,
+        signatures: impl IntoIterator<Item = &'a str>,
+        since_ms: i64,
+    ) -> Result<Option<Ticket>, StoreError> {
+        for signature in signatures {
+            let Some(id) = self.ticket_index.get(index_key(b'r', signature))? else {
+                continue;
+            };
+            let id = String::from_utf8_lossy(&id).into_owned();
+            if let Some(ticket) = self.ticket(&id)?
+                && ticket.state == TicketState::Resolved
+                && ticket.resolved_at_ms.is_some_and(|at| at >= since_ms)
+            {
+                return Ok(Some(ticket));
             }
         }
         Ok(None)

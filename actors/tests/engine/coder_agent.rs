@@ -95,6 +95,17 @@ impl Scene {
         })
     }
 
+    /// Commits a stand-in for a fix's merge on the project's main branch:
+    /// returns the revision before it and the merge commit.
+    pub(crate) fn merge_fix(&self) -> Result<(String, String), Error> {
+        let repo = &self.project.repo;
+        let before = repo.git(&["rev-parse", "HEAD"])?;
+        std::fs::write(self.project.path().join("MERGED.md"), "the fix\n")?;
+        repo.git(&["add", "MERGED.md"])?;
+        repo.git(&["commit", "-q", "-m", "Merge pull request #7"])?;
+        Ok((before, repo.git(&["rev-parse", "HEAD"])?))
+    }
+
     /// A triaged fix candidate for py-shop's production KeyError, with
     /// `message` as the exception's message.
     pub(crate) fn ticket(&self, message: &str) -> Result<String, Error> {
@@ -201,6 +212,8 @@ impl Scene {
             halt: suture_actors::domain::control::Halt::default(),
             worktrees: self.dir.path().join("worktrees"),
             disabled: None,
+            verify: Default::default(),
+            gate: Default::default(),
         })
     }
 

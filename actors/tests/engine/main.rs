@@ -22,4 +22,5 @@ mod store_open;
 mod template_restart;
 mod tickets_pipeline;
 mod tickets_redeploy;
+mod verify;
 mod worktrees;

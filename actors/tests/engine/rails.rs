@@ -434,12 +434,7 @@ async fn a_merged_fix_is_found_in_the_first_deploy_that_contains_it() -> Result<
 
     let scene = Scene::new(Vec::new(), false).await?;
     let id = scene.ticket("'coupon'")?;
-    let repo = &scene.project.repo;
-    let before = repo.git(&["rev-parse", "HEAD"])?;
-    std::fs::write(scene.project.path().join("MERGED.md"), "the fix\n")?;
-    repo.git(&["add", "MERGED.md"])?;
-    repo.git(&["commit", "-q", "-m", "Merge pull request #7"])?;
-    let merge = repo.git(&["rev-parse", "HEAD"])?;
+    let (before, merge) = scene.merge_fix()?;
     let fix: FixRecord = serde_json::from_value(json!({
         "attempt": 1, "branch": format!("suture/fix-{id}-1"), "commit": "c", "base": before,
         "files": ["shop/orders.py"], "tests": "passed", "review": {"state": "pending"},

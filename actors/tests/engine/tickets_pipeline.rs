@@ -193,6 +193,8 @@ impl Fixture {
             llm,
             repo: None,
             control: self.control(),
+            regression_window_ms: 7 * 86_400_000,
+            fix_loop_failures: 3,
         }
     }
 

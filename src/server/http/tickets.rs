@@ -112,17 +112,34 @@ pub async fn list_tickets(
 
 /// `GET /v1/tickets/{id}`: the whole ticket (evidence, grouping, triage,
 /// label, audit trail).
+/// The ticket with, under `memory`, the past fixes relevant to it (the
+/// same signature or crash site, or a similar root cause) and what became
+/// of them.
 pub async fn get_ticket(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Ticket>, ApiError> {
-    let ticket = state
-        .engine
-        .store()
+) -> Result<Json<Value>, ApiError> {
+    let store = state.engine.store();
+    let ticket = store
         .ticket(&id)
         .map_err(store_error)?
         .ok_or_else(|| ApiError::NotFound(format!("no ticket {id:?}")))?;
-    Ok(Json(ticket))
+    let memory = suture_actors::domain::memory::relevant(
+        &store.past_fixes().map_err(store_error)?,
+        &ticket,
+        suture_actors::stages::coder::memory::MAX_RELEVANT,
+    );
+    let mut body = serde_json::to_value(&ticket)
+        .map_err(|e| ApiError::Unavailable(format!("the ticket could not be encoded: {e}")))?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.insert(
+            "memory".into(),
+            serde_json::to_value(&memory).map_err(|e| {
+                ApiError::Unavailable(format!("the ticket could not be encoded: {e}"))
+            })?,
+        );
+    }
+    Ok(Json(body))
 }
 
 #[derive(Deserialize)]

@@ -625,6 +625,31 @@ impl GitHub {
         Ok(None)
     }
 
+    /// Closes issue `number` as completed (a fix verified in production).
+    /// Idempotent: closing a closed issue changes nothing.
+    pub async fn close_issue(&self, number: u64) -> Result<(), GitHubError> {
+        let result = self
+            .guarded(async {
+                let _: IgnoredAny = self
+                    .api()?
+                    .patch(
+                        self.route(&format!("issues/{number}")),
+                        Some(&serde_json::json!({"state": "closed", "state_reason": "completed"})),
+                    )
+                    .await
+                    .map_err(|e| self.classify(e))?;
+                Ok(())
+            })
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("suture_github_calls_total", "op" => "close_issue", "outcome" => outcome)
+            .increment(1);
+        if let Err(error) = &result {
+            tracing::warn!(issue = number, %error, retryable = error.is_retryable(), "GitHub issue not closed");
+        }
+        result
+    }
+
     async fn post_comment(&self, number: u64, body: &str) -> Result<(), GitHubError> {
         if body.trim().is_empty() {
             return Err(GitHubError::Invalid {

@@ -12,9 +12,10 @@
 //! 1. the root cause and suggested fix, the first error's sample and stack
 //!    (frames mapped to repository paths), triage's verdict with its
 //!    suspect lines and diff links, the files likely involved;
-//! 2. outlines of the files on the stack (the symbols enclosing a frame's
-//!    line marked), related tests, the deploy's diff of the files on the
-//!    stack or named by the analysis;
+//! 2. past fixes at the same crash site or for a similar root cause and
+//!    what became of them, outlines of the files on the stack (the symbols
+//!    enclosing a frame's line marked), related tests, the deploy's diff of
+//!    the files on the stack or named by the analysis;
 //! 3. the rest of the deploy's diff, the recent commits, the other errors'
 //!    samples.
 //!
@@ -98,6 +99,9 @@ pub struct ContextInputs<'a> {
     /// Files the caller knows to be involved beyond the ticket's own and
     /// triage's suspects (shown after them).
     pub file_hints: &'a [String],
+    /// Fixes tried before at the same crash site or for a similar root
+    /// cause, and what became of them (`domain::memory::relevant`).
+    pub past_fixes: &'a [crate::domain::memory::Relevant],
 }
 
 impl<'a> ContextInputs<'a> {
@@ -112,6 +116,7 @@ impl<'a> ContextInputs<'a> {
             outlines: &[],
             related_tests: &[],
             file_hints: &[],
+            past_fixes: &[],
         }
     }
 }
@@ -211,6 +216,7 @@ enum Slot {
     Errors,
     Triage,
     Files,
+    PastFixes,
     Outlines,
     RelatedTests,
     Diff,
@@ -218,11 +224,12 @@ enum Slot {
 }
 
 impl Slot {
-    const ALL: [Slot; 8] = [
+    const ALL: [Slot; 9] = [
         Slot::RootCause,
         Slot::Errors,
         Slot::Triage,
         Slot::Files,
+        Slot::PastFixes,
         Slot::Outlines,
         Slot::RelatedTests,
         Slot::Diff,
@@ -235,6 +242,7 @@ impl Slot {
             Slot::Errors => "errors",
             Slot::Triage => "triage",
             Slot::Files => "files",
+            Slot::PastFixes => "past_fixes",
             Slot::Outlines => "outlines",
             Slot::RelatedTests => "related_tests",
             Slot::Diff => "diff",
@@ -245,7 +253,7 @@ impl Slot {
     /// One data block for all its pieces (lists), or one per piece, after
     /// the piece's label (samples, outlines).
     fn shared_block(self) -> bool {
-        !matches!(self, Slot::Errors | Slot::Outlines)
+        !matches!(self, Slot::Errors | Slot::Outlines | Slot::PastFixes)
     }
 
     /// How the cut note names the section and what it counts.
@@ -255,6 +263,7 @@ impl Slot {
             Slot::Errors => ("errors", "errors"),
             Slot::Triage => ("triage verdict", "parts"),
             Slot::Files => ("files likely involved", "files"),
+            Slot::PastFixes => ("past fixes", "fixes"),
             Slot::Outlines => ("outlines", "files"),
             Slot::RelatedTests => ("related tests", "tests"),
             Slot::Diff => ("deploy diff", "files"),
@@ -269,6 +278,9 @@ impl Slot {
             Slot::Errors => "(no sample recorded)",
             Slot::Triage => "(triage has not judged this ticket)",
             Slot::Files => "(none named)",
+            Slot::PastFixes => {
+                "(none: no fix was tried before for this crash site or a similar root cause)"
+            }
             Slot::Outlines => {
                 "(none: no file on the stack is in the repository in a language Suture outlines)"
             }

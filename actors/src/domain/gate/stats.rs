@@ -90,6 +90,21 @@ pub fn conditional_poisson_p(x_w: u64, e_w: f64, x_b: u64, e_b: f64) -> f64 {
     binomial_upper(x_w, x_w.saturating_add(x_b), pi)
 }
 
+/// The lower tail of the same conditional test: the p-value of "the rate
+/// in the window is lower than in the reference", P(X <= x_w) for
+/// X ~ Binomial(x_w + x_b, e_w / (e_w + e_b)). Verification uses it to ask
+/// whether a fix brought a signature's rate down from its regressed level:
+/// a few quiet minutes after a signature that fired twice an hour are not
+/// evidence, and this says so. Zero or invalid exposure yields p = 1.
+pub fn conditional_poisson_lower_p(x_w: u64, e_w: f64, x_b: u64, e_b: f64) -> f64 {
+    if !positive(e_w) || !positive(e_b) {
+        return 1.0;
+    }
+    let pi = e_w / (e_w + e_b);
+    let n = x_w.saturating_add(x_b);
+    clamp01(1.0 - binomial_upper(x_w.saturating_add(1), n, pi))
+}
+
 /// Overdispersion of a series of counts against fitted means.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Dispersion {
@@ -271,6 +286,25 @@ mod tests {
 
     fn close(a: f64, b: f64, rel: f64) -> bool {
         (a - b).abs() <= rel * a.abs().max(b.abs()) + 1e-300
+    }
+
+    #[test]
+    fn the_lower_tail_needs_evidence_of_a_drop() {
+        // 60 events in an hour of regression, none in the hour after: a drop.
+        assert!(conditional_poisson_lower_p(0, 1.0, 60, 1.0) < 1e-12);
+        // Two events in an hour, none in the next: could be chance.
+        let p = conditional_poisson_lower_p(0, 1.0, 2, 1.0);
+        assert!((p - 0.25).abs() < 1e-9, "{p}");
+        // The same rate on both sides is no drop at all.
+        assert!(conditional_poisson_lower_p(10, 1.0, 10, 1.0) > 0.5);
+        // No reference exposure: no evidence.
+        assert_eq!(conditional_poisson_lower_p(0, 1.0, 5, 0.0), 1.0);
+        // Upper and lower tails of the same split add up to 1 + P(X = x).
+        let (up, low) = (
+            conditional_poisson_p(3, 2.0, 9, 5.0),
+            conditional_poisson_lower_p(3, 2.0, 9, 5.0),
+        );
+        assert!(up + low > 1.0 && up + low < 1.5, "{up} {low}");
     }
 
     #[test]

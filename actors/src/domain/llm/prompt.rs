@@ -62,6 +62,7 @@ impl PromptKind {
                 "files",
                 "outlines",
                 "related_tests",
+                "past_fixes",
                 "diff",
                 "commits",
                 "base_revision",

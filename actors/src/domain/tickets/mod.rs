@@ -124,6 +124,8 @@ impl TicketState {
             // Merged, then verified in production.
             (PrOpen, Verifying) | (Verifying, Resolved) => true,
             (Escalated, Fixing) | (Escalated, Resolved) => true,
+            // A resolved ticket whose error came back (verify.regression_window).
+            (Resolved, Escalated) => true,
             // An operator may declare a triaged or escalated ticket fixed.
             (Triaged, Resolved) => true,
             (from, Escalated | Dismissed) => !from.is_closed() && from != to,
@@ -496,6 +498,17 @@ pub struct Ticket {
     /// The coding agent's fix, once one passed its tests.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<FixRecord>,
+    /// Whether its merged fix worked in production (`domain::verify`):
+    /// the latest check, with the figures.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification: Option<crate::domain::verify::Verification>,
+    /// When it last moved to `resolved`: a signature flagged again within
+    /// `verify.regression_window` of it reopens this ticket as a regression.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolved_at_ms: Option<i64>,
+    /// How often it was reopened as a regression after being resolved.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub regressions: u32,
     /// Whether the ticket was decided in shadow mode (nothing outside the
     /// sidecar acted on it).
     pub shadow: bool,
@@ -540,6 +553,9 @@ impl Ticket {
         }
         let from = self.state;
         self.state = to;
+        if to == TicketState::Resolved {
+            self.resolved_at_ms = Some(at_ms);
+        }
         self.audit(
             at_ms,
             actor,
@@ -648,6 +664,10 @@ pub fn grow(ticket: &mut Ticket, addition: &Ticket, at_ms: i64) {
     );
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// A move the state machine does not allow.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("ticket {id} cannot move from {} to {}", from.as_str(), to.as_str())]
@@ -741,6 +761,9 @@ pub(crate) mod test_support {
             }),
             github: None,
             fix: None,
+            verification: None,
+            resolved_at_ms: None,
+            regressions: 0,
             shadow: true,
             created_at_ms: 0,
             updated_at_ms: 0,
@@ -771,7 +794,9 @@ mod tests {
     fn escalate_and_dismiss_from_any_state_that_is_not_closed() {
         for from in TicketState::ALL {
             for to in [TicketState::Escalated, TicketState::Dismissed] {
-                let expected = !from.is_closed() && from != to;
+                // A resolved ticket may be reopened as a regression.
+                let reopened = from == TicketState::Resolved && to == TicketState::Escalated;
+                let expected = reopened || (!from.is_closed() && from != to);
                 assert_eq!(from.can_move_to(to), expected, "{from:?} -> {to:?}");
             }
         }

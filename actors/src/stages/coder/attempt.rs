@@ -301,6 +301,8 @@ async fn build_prompt(
     inputs.recent_commits = &commits;
     inputs.outlines = &outlines;
     inputs.related_tests = &related;
+    let past_fixes = super::memory::recall(coder, ticket);
+    inputs.past_fixes = &past_fixes;
     // A boundary that happens to appear in the data: draw another.
     let mut last_error = String::new();
     for _ in 0..3 {

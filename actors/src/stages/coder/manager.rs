@@ -380,7 +380,8 @@ fn republish_held(state: &mut ManagerState) {
 }
 
 /// Looks, in an owned task, for deploys that took a merged fix to
-/// production (see [`note_deployed_fixes`]); one look at a time.
+/// production (see [`note_deployed_fixes`]) and verifies the deployed ones
+/// (see [`super::verify`]); one look at a time.
 fn watch_merged_fixes(state: &mut ManagerState) {
     if state.watching.as_ref().is_some_and(|t| !t.is_finished()) {
         return;
@@ -389,6 +390,9 @@ fn watch_merged_fixes(state: &mut ManagerState) {
     state.watching = Some(OwnedTask::spawn(async move {
         if let Err(e) = note_deployed_fixes(&coder).await {
             tracing::warn!(error = %e, "merged fixes were not matched to deploys");
+        }
+        if let Err(e) = super::verify::verify_deployed_fixes(&coder).await {
+            tracing::warn!(error = %e, "deployed fixes were not verified");
         }
     }));
 }

@@ -25,12 +25,14 @@ pub mod attempt;
 pub mod builtin;
 pub mod external;
 pub mod manager;
+pub mod memory;
 pub mod prove;
 pub mod publish;
 pub mod review;
 pub mod tools;
 pub mod transcript;
 pub mod validate;
+pub mod verify;
 pub mod workspace;
 
 use std::path::PathBuf;
@@ -87,6 +89,10 @@ pub struct Coder {
     /// Why agents do not run, when they do not (printed at start, in
     /// the status).
     pub disabled: Option<String>,
+    /// `[verify]`: how merged fixes are verified in production.
+    pub verify: crate::domain::verify::VerifyConfig,
+    /// `[gate]`: the baseline, window and retention verification measures with.
+    pub gate: crate::domain::gate::config::GateConfig,
 }
 
 impl Coder {

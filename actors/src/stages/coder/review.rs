@@ -115,6 +115,12 @@ pub async fn reject(coder: &Coder, id: &str, reason: &str) -> Result<ReviewOutco
             Ok(())
         })
         .map_err(store_error)?;
+    super::memory::remember(
+        coder,
+        &ticket,
+        crate::domain::memory::FixOutcome::Rejected,
+        &reason,
+    );
     coder
         .store
         .flush()

@@ -28,8 +28,8 @@ pub(super) struct Piece {
 ///
 /// 1. The root cause, the first error's sample and stack, triage's verdict
 ///    and suspect lines, the files likely involved.
-/// 2. Outlines of the files on the stack, related tests, the deploy's diff
-///    of the files on the stack.
+/// 2. Past fixes and what became of them, outlines of the files on the
+///    stack, related tests, the deploy's diff of the files on the stack.
 /// 3. The rest of the diff, recent commits, the other errors' samples.
 pub(super) fn pieces(inputs: &ContextInputs<'_>, scrubber: &Scrubber) -> Vec<Piece> {
     let scrub = |text: &str| scrubber.scrub(text).into_owned();
@@ -89,6 +89,24 @@ pub(super) fn pieces(inputs: &ContextInputs<'_>, scrubber: &Scrubber) -> Vec<Pie
         out.push(piece(Slot::Files, String::new(), &path, CutStyle::Never));
     }
 
+    for past in inputs.past_fixes {
+        // Suture's own facts (which fix, its outcome, why it is relevant)
+        // label the block; the record's prose is data.
+        let label = format!(
+            "{}; relevant by {}; {} files changed\n",
+            past.fix.headline(),
+            past.by,
+            past.fix.files.len()
+        );
+        let text = format!(
+            "relevant because: {}\nroot cause then: {}\nfiles changed: {}\nwhat was said: {}",
+            past.why,
+            past.fix.root_cause,
+            past.fix.files.join(", "),
+            past.fix.words
+        );
+        out.push(piece(Slot::PastFixes, label, &text, CutStyle::Head));
+    }
     for file in inputs.outlines {
         let marks = frame_lines(ticket, &file.path);
         let text = format!(
