@@ -701,11 +701,96 @@ pub fn render_report(report: &Value) -> String {
         ));
     }
     out.push('\n');
+    out.push_str(&outcomes_section(&report["outcomes"]));
     out.push_str(&llm_line(&report["llm"]));
     out.push_str(&format!(
         "tokens     {} recorded on tickets\n",
         text(&triage["ticket_tokens"])
     ));
+    out
+}
+
+/// The design's metrics: fixes, time to resolution, accuracy, cost.
+fn outcomes_section(o: &Value) -> String {
+    if o.is_null() {
+        return String::new();
+    }
+    let share = |v: &Value| match v["ratio"].as_f64() {
+        Some(r) => format!(
+            "{:.0}% ({} of {})",
+            r * 100.0,
+            text(&v["count"]),
+            text(&v["of"])
+        ),
+        None => "n/a (none yet)".to_string(),
+    };
+    let fixes = &o["fixes"];
+    let mut out = format!(
+        "fixes      {} attempts, {} proven, {} merged, {} verified, {} failed in production, {} regressed; success rate {}\n",
+        text(&fixes["attempts"]),
+        text(&fixes["proven"]),
+        text(&fixes["merged"]),
+        text(&fixes["verified"]),
+        text(&fixes["failed_in_production"]),
+        text(&fixes["regressions"]),
+        fixes["success_rate"]
+            .as_f64()
+            .map_or_else(|| "n/a".to_string(), |r| format!("{:.0}%", r * 100.0))
+    );
+    if let Some(stages) = o["time_to_resolution"].as_object() {
+        for (stage, d) in stages {
+            let at = |v: &Value| {
+                v.as_i64().map_or_else(
+                    || "n/a".to_string(),
+                    |ms| {
+                        humantime::format_duration(std::time::Duration::from_secs(
+                            u64::try_from(ms / 1000).unwrap_or(0),
+                        ))
+                        .to_string()
+                    },
+                )
+            };
+            out.push_str(&format!(
+                "  {:<24} median {}, p90 {} ({} tickets)\n",
+                stage.replace('_', " "),
+                at(&d["median_ms"]),
+                at(&d["p90_ms"]),
+                text(&d["count"])
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "grouping   {} right (operator labels)\nfalse pos. {} of triaged tickets\nauto-merge {} of merged fixes\n",
+        share(&o["deduplication_accuracy"]),
+        share(&o["false_positives"]),
+        share(&o["auto_deploys"])
+    ));
+    let cost = &o["cost"];
+    let per = |v: &Value, dollars: bool| match v.as_f64() {
+        Some(x) if dollars => format!("${x:.2}"),
+        Some(x) => format!("{x:.0}"),
+        None => "n/a".to_string(),
+    };
+    out.push_str(&format!(
+        "cost       {} tokens, agent ${:.2}; per ticket {} tokens / {}; per merged PR {} tokens / {}\n",
+        text(&cost["tokens"]),
+        cost["agent_usd"].as_f64().unwrap_or(0.0),
+        per(&cost["tokens_per_ticket"], false),
+        per(&cost["usd_per_ticket"], true),
+        per(&cost["tokens_per_merged_pr"], false),
+        per(&cost["usd_per_merged_pr"], true)
+    ));
+    if let Some(days) = o["volume"]["daily"].as_array()
+        && !days.is_empty()
+    {
+        let counts: Vec<String> = days.iter().map(|d| text(&d[1])).collect();
+        out.push_str(&format!(
+            "volume     events per day, last {} days with events: {}\n",
+            days.len(),
+            counts.join(" ")
+        ));
+    }
+    out.push('\n');
     out
 }
 
@@ -842,6 +927,38 @@ mod tests {
         let text = render_report(&many);
         assert!(!text.contains("warning"), "{text}");
         assert!(text.contains("llm        not configured"), "{text}");
+    }
+
+    #[test]
+    fn report_shows_the_design_metrics() {
+        let report = serde_json::json!({
+            "triage": {"tickets": 2, "overall": {}},
+            "outcomes": {
+                "volume": {"hourly": [[0, 3]], "daily": [[0, 40], [86_400_000, 12]]},
+                "deduplication_accuracy": {"of": 4, "count": 3, "ratio": 0.75},
+                "fixes": {"attempts": 5, "proven": 3, "pull_requests": 3, "merged": 2,
+                    "verified": 1, "failed_in_production": 1, "regressions": 0, "success_rate": 0.2},
+                "time_to_resolution": {"first_seen_to_verified": {"count": 1,
+                    "median_ms": 5_400_000, "p90_ms": 7_200_000}},
+                "auto_deploys": {"of": 2, "count": 0, "ratio": 0.0},
+                "false_positives": {"of": 0, "count": 0, "ratio": null},
+                "cost": {"tokens": 9000, "agent_usd": 1.5, "tokens_per_ticket": 4500.0,
+                    "usd_per_ticket": 0.75, "tokens_per_merged_pr": null, "usd_per_merged_pr": null}
+            },
+            "llm": {"configured": false},
+        });
+        let text = render_report(&report);
+        for line in [
+            "fixes      5 attempts, 3 proven, 2 merged, 1 verified, 1 failed in production, 0 regressed; success rate 20%\n",
+            "  first seen to verified   median 1h 30m, p90 2h (1 tickets)\n",
+            "grouping   75% (3 of 4) right (operator labels)\n",
+            "false pos. n/a (none yet) of triaged tickets\n",
+            "auto-merge 0% (0 of 2) of merged fixes\n",
+            "cost       9000 tokens, agent $1.50; per ticket 4500 tokens / $0.75; per merged PR n/a tokens / n/a\n",
+            "volume     events per day, last 2 days with events: 40 12\n",
+        ] {
+            assert!(text.contains(line), "missing {line:?} in:\n{text}");
+        }
     }
 
     #[test]

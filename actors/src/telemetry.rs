@@ -223,6 +223,38 @@ pub const METRICS: &[MetricDef] = &[
         "Resolved tickets reopened because the gate flagged their error again.",
     ),
     gauge(
+        "suture_fix_success_ratio",
+        "Fixes verified in production over agent attempts made (refreshed at most once a minute).",
+    ),
+    gauge(
+        "suture_fixes",
+        "Fixes by outcome (attempted, proven, merged, verified, failed_in_production, regressed).",
+    ),
+    gauge(
+        "suture_time_to_resolution_seconds",
+        "Time per stage (first_seen_to_ticket, ticket_to_pull_request, pull_request_to_merged, merged_to_verified, first_seen_to_verified), by quantile 0.5 and 0.9.",
+    ),
+    gauge(
+        "suture_deduplication_accuracy_ratio",
+        "Tickets whose grouping operators labelled right, over those labelled.",
+    ),
+    gauge(
+        "suture_false_positive_ratio",
+        "Triaged tickets dismissed or whose fix-candidate call was labelled wrong, over those triaged.",
+    ),
+    gauge(
+        "suture_auto_deploy_ratio",
+        "Merges made by Suture over all merged fixes.",
+    ),
+    gauge(
+        "suture_tokens_per_ticket",
+        "LLM tokens (grouping, triage, the agent) per ticket.",
+    ),
+    gauge(
+        "suture_cost_usd_per_merged_pr",
+        "The agent's LLM spend per merged pull request, in dollars.",
+    ),
+    gauge(
         "suture_github_breaker_state",
         "The GitHub client's breaker: 0 closed, 1 half-open, 2 open.",
     ),

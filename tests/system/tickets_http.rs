@@ -345,11 +345,14 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
     // candidate, and only the missing repository kept triage from seeing it.
     let labeled = post(
         &label_url,
-        json!({"correct": false, "note": "the deploy broke it; mail ops@example.com"}).to_string(),
+        json!({"correct": false, "grouping_correct": true,
+            "note": "the deploy broke it; mail ops@example.com"})
+        .to_string(),
     )
     .await;
     assert_eq!(labeled.status, 200, "{}", labeled.json);
     assert_eq!(labeled.json["label"]["correct"], false, "{}", labeled.json);
+    assert_eq!(labeled.json["label"]["grouping_correct"], true, "{}", labeled.json);
     let note = labeled.json["label"]["note"].as_str().unwrap_or("");
     assert!(
         note.starts_with("the deploy broke it") && !note.contains("ops@example.com"),
@@ -370,6 +373,24 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
     );
     assert_eq!(report.json["triage"]["unlabeled"], 0, "{}", report.json);
     assert_eq!(report.json["llm"]["configured"], false, "{}", report.json);
+    // The design's metrics: the grouping label counts, the events are in
+    // the volume, nothing was fixed yet.
+    let outcomes = &report.json["outcomes"];
+    assert_eq!(
+        outcomes["deduplication_accuracy"],
+        json!({"of": 1, "count": 1, "ratio": 1.0}),
+        "{}",
+        report.json
+    );
+    assert_eq!(outcomes["fixes"]["attempts"], 0, "{}", report.json);
+    assert_eq!(outcomes["fixes"]["success_rate"], Value::Null, "{}", report.json);
+    let stored: u64 = outcomes["volume"]["daily"]
+        .as_array()
+        .map(|days| days.iter().filter_map(|d| d[1].as_u64()).sum())
+        .unwrap_or(0);
+    assert!(stored > 0, "{}", report.json);
+    // (The same figures are gauges on /metrics; the recorder is shared by
+    // every server of this test process, so no value is asserted there.)
 
     // State changes: only an operator's three, with a reason.
     let state_url = format!("{base}/v1/tickets/{id}/state");

@@ -12,8 +12,7 @@ pub enum ControlMsg {
     /// Label a ticket's triage verdict right or wrong.
     Label {
         id: String,
-        correct: bool,
-        note: Option<String>,
+        label: crate::domain::tickets::LabelInput,
         by: crate::domain::control::Caller,
         reply: RpcReplyPort<Result<Ticket, TicketUpdateError>>,
     },
@@ -92,12 +91,11 @@ impl Actor for ControlActor {
         match message {
             ControlMsg::Label {
                 id,
-                correct,
-                note,
+                label,
                 by,
                 reply,
             } => {
-                let result = control.label_ticket(&id, correct, note, &by);
+                let result = control.label_ticket(&id, label, &by);
                 let _ = reply.send(durable(control, result).await);
             }
             ControlMsg::Move {

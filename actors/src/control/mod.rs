@@ -367,11 +367,12 @@ impl Control {
     pub fn label_ticket(
         &self,
         id: &str,
-        correct: bool,
-        note: Option<String>,
+        label: crate::domain::tickets::LabelInput,
         by: &Caller,
     ) -> Result<Ticket, TicketUpdateError> {
-        let note = note.map(|n| self.scrubber.scrub(&n).into_owned());
+        let correct = label.correct;
+        let grouping_correct = label.grouping_correct;
+        let note = label.note.map(|n| self.scrubber.scrub(&n).into_owned());
         let now = now_ms();
         let (ticket, ()) = self.store.update_ticket(id, |t| {
             if t.disposition.is_none() {
@@ -381,6 +382,7 @@ impl Control {
             }
             t.label = Some(Label {
                 correct,
+                grouping_correct,
                 note: note.clone(),
                 at_ms: now,
             });
@@ -389,8 +391,13 @@ impl Control {
                 &by.name,
                 "label",
                 format!(
-                    "triage was {}{}",
+                    "triage was {}{}{}",
                     if correct { "correct" } else { "wrong" },
+                    match grouping_correct {
+                        Some(true) => ", grouping correct",
+                        Some(false) => ", grouping wrong",
+                        None => "",
+                    },
                     note.as_deref()
                         .map(|n| format!(": {n}"))
                         .unwrap_or_default()

@@ -648,15 +648,13 @@ impl EngineHandle {
     pub async fn label_ticket(
         &self,
         id: &str,
-        correct: bool,
-        note: Option<String>,
+        label: crate::domain::tickets::LabelInput,
         by: &crate::domain::control::Caller,
     ) -> Result<Ticket, CommandError> {
         let (id, by) = (id.to_string(), by.clone());
         let message = move |reply| ControlMsg::Label {
             id,
-            correct,
-            note,
+            label,
             by,
             reply,
         };

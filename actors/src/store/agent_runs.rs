@@ -150,6 +150,15 @@ impl Store {
             .collect()
     }
 
+    /// Every attempt at every ticket, in ticket order.
+    pub fn all_attempts(&self) -> Result<Vec<AttemptRecord>, StoreError> {
+        self.agent_attempts
+            .iter()
+            .values()
+            .map(|value| Ok(serde_json::from_slice(&value?)?))
+            .collect()
+    }
+
     /// Updates a running attempt's record (its worktree, steps, tokens).
     pub fn save_attempt(&self, record: &AttemptRecord) -> Result<(), StoreError> {
         let value = serde_json::to_vec(record)?;

@@ -232,6 +232,7 @@ impl Store {
             let mut key = id.as_bytes().to_vec();
             key.extend_from_slice(&hour.to_be_bytes());
             self.hourly.merge(key, count.to_be_bytes())?;
+            self.count_volume(hour, count)?;
         }
         self.commit_minutes(id, &minutes)?;
         self.write_samples(id, group, previous_total, sample_latest)?;

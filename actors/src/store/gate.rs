@@ -9,7 +9,8 @@
 //!   of the window's minutes, and a commit writes one merge per signature
 //!   and minute however many events and users it carries.
 //! - `traffic`: `h` ‖ hour (u32 BE) and `m` ‖ minute → requests (merge-added):
-//!   hourly exposure for baselines, per-minute for windows.
+//!   hourly exposure for baselines, per-minute for windows; `e` ‖ hour →
+//!   events stored of every signature (the exception volume over time).
 //! - `releases`: release → [`ReleaseRecord`], so a new release is noticed once.
 //! - `deploy_runs`: deploy id → [`GateRun`]; `spike_runs`: judged at (i64 BE)
 //!   ‖ batch seq (u64 BE) → [`GateRun`].
@@ -237,6 +238,37 @@ impl Store {
             total = total.saturating_add(decode_u64(&value?).unwrap_or(0));
         }
         Ok(total)
+    }
+
+    /// Adds `count` events to the stored volume of `hour` (part of a group
+    /// commit).
+    pub(super) fn count_volume(&self, hour: u32, count: u64) -> Result<(), StoreError> {
+        self.traffic
+            .merge(traffic_key(b'e', hour), count.to_be_bytes())?;
+        Ok(())
+    }
+
+    /// Events stored per hour, every signature together, for `hours` hours
+    /// from `from_hour` (the hours they happened in, not arrived in).
+    pub fn volume_hours(&self, from_hour: u32, hours: u32) -> Result<Vec<u64>, StoreError> {
+        let mut out = vec![0u64; hours as usize];
+        let end = from_hour.saturating_add(hours);
+        for item in self
+            .traffic
+            .range(traffic_key(b'e', from_hour)..traffic_key(b'e', end))
+        {
+            let (key, value) = item?;
+            let hour = key
+                .get(1..5)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map(u32::from_be_bytes);
+            if let (Some(hour), Some(count)) = (hour, decode_u64(&value)) {
+                if let Some(slot) = out.get_mut((hour - from_hour) as usize) {
+                    *slot = count;
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Per-minute counts and distinct users of every signature that fired

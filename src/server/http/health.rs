@@ -29,6 +29,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// every request.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("suture_ingest_queue_depth").set(state.engine.ingest().depth() as f64);
+    super::outcomes::refresh_gauges(state.engine.store());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::telemetry::prometheus().render(),

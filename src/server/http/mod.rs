@@ -23,6 +23,7 @@ pub mod events;
 pub mod fixes;
 pub mod gate;
 pub mod health;
+mod outcomes;
 pub mod sentry;
 pub mod signatures;
 pub mod state;

@@ -147,13 +147,17 @@ pub async fn get_ticket(
 struct LabelRequest {
     correct: bool,
     #[serde(default)]
+    grouping_correct: Option<bool>,
+    #[serde(default)]
     note: Option<String>,
 }
 
-/// `POST /v1/tickets/{id}/label {"correct": bool, "note"?: string}`: an
-/// operator's judgement of triage's disposition. 409 until the ticket has
-/// been triaged (there is nothing to judge yet). A second label replaces
-/// the first; both stay in the audit trail.
+/// `POST /v1/tickets/{id}/label {"correct": bool, "grouping_correct"?:
+/// bool, "note"?: string}`: an operator's judgement of triage's
+/// disposition and, optionally, of the grouping (do these errors share one
+/// root cause?). 409 until the ticket has been triaged (there is nothing
+/// to judge yet). A second label replaces the first; both stay in the
+/// audit trail.
 pub async fn label_ticket(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -163,7 +167,7 @@ pub async fn label_ticket(
     let request: LabelRequest =
         serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest {
             field: "body".into(),
-            message: format!("expected {{\"correct\": true|false, \"note\"?: \"...\"}}: {e}"),
+            message: format!("expected {{\"correct\": true|false, \"grouping_correct\"?: true|false, \"note\"?: \"...\"}}: {e}"),
         })?;
     let note = match request.note {
         Some(note) if !note.trim().is_empty() => {
@@ -173,7 +177,15 @@ pub async fn label_ticket(
     };
     let ticket = state
         .engine
-        .label_ticket(&id, request.correct, note, &caller.0)
+        .label_ticket(
+            &id,
+            suture_actors::domain::tickets::LabelInput {
+                correct: request.correct,
+                grouping_correct: request.grouping_correct,
+                note,
+            },
+            &caller.0,
+        )
         .await
         .map_err(command_error)?;
     Ok(Json(ticket))
@@ -232,8 +244,10 @@ pub async fn move_ticket(
 /// the LLM client's spend.
 pub async fn get_report(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let tickets = state.engine.store().tickets().map_err(store_error)?;
+    let outcomes = super::outcomes::current(state.engine.store()).map_err(store_error)?;
     Ok(Json(json!({
         "triage": report(&tickets),
+        "outcomes": outcomes,
         "llm": state.engine.llm().client.status(),
     })))
 }

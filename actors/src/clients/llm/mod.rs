@@ -469,6 +469,16 @@ impl LlmClient {
         publish_breaker(&control.breaker);
     }
 
+    /// What `usage` cost at the configured `[llm.prices]`, in micro-dollars
+    /// (0 when not configured or not priced).
+    pub fn cost_of(&self, usage: &Usage) -> u64 {
+        self.inner.as_ref().map_or(0, |c| {
+            c.lock()
+                .price
+                .cost(usage.prompt_tokens, usage.completion_tokens)
+        })
+    }
+
     /// The state for `suture status`.
     pub fn status(&self) -> LlmStatus {
         match &self.inner {

@@ -33,6 +33,7 @@ impl AttemptRecord {
             agent: String::new(),
             steps: 0,
             tokens: 0,
+            micro_usd: 0,
             fix: None,
         }
     }
@@ -76,6 +77,9 @@ pub struct AttemptRecord {
     /// Tokens spent (built-in agent; an external agent's are unknown).
     #[serde(default)]
     pub tokens: u64,
+    /// What those tokens cost at `[llm.prices]`, in micro-dollars.
+    #[serde(default)]
+    pub micro_usd: u64,
     /// The fix, when the attempt produced one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fix: Option<Box<FixEvidence>>,

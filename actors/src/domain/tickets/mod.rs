@@ -19,6 +19,7 @@
 //! records, with the reasoning.
 
 pub mod github_event;
+pub mod outcomes;
 pub mod render;
 pub mod report;
 
@@ -368,9 +369,22 @@ pub struct TriageRecord {
 pub struct Label {
     /// Whether the disposition (fix candidate or not) was right.
     pub correct: bool,
+    /// Whether the ticket's errors belong together (one root cause): the
+    /// deduplication's accuracy is measured from these.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grouping_correct: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub at_ms: i64,
+}
+
+/// An operator's label as given: triage's verdict right or wrong, and
+/// optionally whether the grouping was.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LabelInput {
+    pub correct: bool,
+    pub grouping_correct: Option<bool>,
+    pub note: Option<String>,
 }
 
 /// The GitHub issue a ticket was published as.
@@ -756,6 +770,7 @@ pub(crate) mod test_support {
             recurrences: Vec::new(),
             label: label.map(|correct| Label {
                 correct,
+                grouping_correct: None,
                 note: None,
                 at_ms: 0,
             }),

@@ -82,6 +82,7 @@ pub async fn run(coder: &Coder, mut record: AttemptRecord) -> AttemptRecord {
     };
     record.steps = spent.steps;
     record.tokens = spent.tokens;
+    record.micro_usd = spent.micro_usd;
     let ended = finish(coder, record, ending, worktree.as_ref(), &mut transcript).await;
     if let (Some(repo), Some(worktree)) = (coder.repo.as_ref(), worktree.as_ref()) {
         let keep_branch = ended.state == AttemptState::Succeeded;

@@ -40,6 +40,8 @@ pub enum LoopEnd {
 pub struct Spent {
     pub steps: u32,
     pub tokens: u64,
+    /// What the tokens cost at `[llm.prices]`.
+    pub micro_usd: u64,
 }
 
 pub struct BuiltinAgent<'a> {
@@ -95,6 +97,9 @@ impl BuiltinAgent<'_> {
                 Err(e) => return LoopEnd::NoFix(format!("the model call failed: {e}")),
             };
             spent.tokens = spent.tokens.saturating_add(turn.usage.total());
+            spent.micro_usd = spent
+                .micro_usd
+                .saturating_add(self.llm.cost_of(&turn.usage));
             let calls: Vec<&str> = turn.tool_calls.iter().map(|c| c.name.as_str()).collect();
             transcript.record(
                 "model",
