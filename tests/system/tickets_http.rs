@@ -352,7 +352,11 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
     .await;
     assert_eq!(labeled.status, 200, "{}", labeled.json);
     assert_eq!(labeled.json["label"]["correct"], false, "{}", labeled.json);
-    assert_eq!(labeled.json["label"]["grouping_correct"], true, "{}", labeled.json);
+    assert_eq!(
+        labeled.json["label"]["grouping_correct"], true,
+        "{}",
+        labeled.json
+    );
     let note = labeled.json["label"]["note"].as_str().unwrap_or("");
     assert!(
         note.starts_with("the deploy broke it") && !note.contains("ops@example.com"),
@@ -383,7 +387,12 @@ async fn a_broken_deploy_becomes_a_ticket_the_operator_labels_and_dismisses() {
         report.json
     );
     assert_eq!(outcomes["fixes"]["attempts"], 0, "{}", report.json);
-    assert_eq!(outcomes["fixes"]["success_rate"], Value::Null, "{}", report.json);
+    assert_eq!(
+        outcomes["fixes"]["success_rate"],
+        Value::Null,
+        "{}",
+        report.json
+    );
     let stored: u64 = outcomes["volume"]["daily"]
         .as_array()
         .map(|days| days.iter().filter_map(|d| d[1].as_u64()).sum())

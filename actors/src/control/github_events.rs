@@ -69,15 +69,34 @@ impl Control {
                 why: format!("pull request #{number} is not a Suture fix ({head})"),
             });
         };
-        let ours = self.store.ticket(&id)?.is_some_and(|t| {
-            t.fix
-                .as_ref()
-                .and_then(|f| f.pull_request.as_ref())
-                .is_some_and(|p| p.number == number)
-        });
-        if !ours {
+        let current = self.store.ticket(&id)?;
+        let pull = current
+            .as_ref()
+            .and_then(|t| t.fix.as_ref())
+            .and_then(|f| f.pull_request.as_ref())
+            .filter(|p| p.number == number);
+        let Some(pull) = pull else {
             return Ok(Applied::Ignored {
                 why: format!("ticket {id} has no pull request #{number}"),
+            });
+        };
+        // The same closing told twice (a redelivery under a new id, the
+        // webhook and a poll): applied once.
+        let rejected = current
+            .as_ref()
+            .and_then(|t| t.fix.as_ref())
+            .is_some_and(|f| matches!(f.review, FixReview::Rejected { .. }));
+        let known = match event {
+            WebhookEvent::PullRequestClosed {
+                merge_commit: Some(_),
+                ..
+            } => pull.merged.is_some(),
+            WebhookEvent::PullRequestClosed { .. } => rejected,
+            _ => false,
+        };
+        if known {
+            return Ok(Applied::Ignored {
+                why: format!("pull request #{number}'s closing is already recorded"),
             });
         }
         let words = |text: &str| truncate(&self.scrubber.scrub(text), 1_000);

@@ -205,7 +205,17 @@ fn coder_context(d: &Deps) -> Coder {
         disabled,
         verify: config.verify.clone(),
         gate: config.gate.clone(),
+        poll_every: poll_every(&config.github),
     }
+}
+
+/// Pull requests are polled when GitHub is configured, no webhook secret
+/// is set (the webhook would tell) and the interval is not zero.
+fn poll_every(github: &crate::config::GitHubConfig) -> Option<std::time::Duration> {
+    let secret = github.webhook_secret_env.trim();
+    let webhook = !secret.is_empty() && std::env::var_os(secret).is_some_and(|v| !v.is_empty());
+    (github.is_configured() && !webhook && !github.poll_interval.is_zero())
+        .then_some(github.poll_interval)
 }
 
 /// Every supervised child, in start order.

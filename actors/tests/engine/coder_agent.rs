@@ -214,6 +214,7 @@ impl Scene {
             disabled: None,
             verify: Default::default(),
             gate: Default::default(),
+            poll_every: None,
         })
     }
 

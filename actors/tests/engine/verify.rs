@@ -461,3 +461,77 @@ async fn a_rejected_pull_request_is_remembered_and_shown_to_the_next_attempt() -
     manager.stop(None);
     Ok(())
 }
+
+#[tokio::test]
+async fn without_a_webhook_polling_learns_reviews_and_closings_once() -> Result<(), Error> {
+    let scene = Scene::new(Vec::new(), true).await?;
+    let id = scene.ticket("'coupon'")?;
+    let head = format!("suture/fix-{id}-1");
+    let fix: FixRecord = serde_json::from_value(json!({
+        "attempt": 1, "branch": head, "commit": "c", "base": "b",
+        "files": ["shop/orders.py"], "tests": "passed", "review": {"state": "approved", "at_ms": 1},
+        "pull_request": {"number": 7, "url": "https://github.example/acme/py-shop/pull/7",
+            "created_at_ms": 1}
+    }))?;
+    scene.store.update_ticket(&id, |t| {
+        t.state = TicketState::PrOpen;
+        t.fix = Some(fix.clone());
+        Ok(())
+    })?;
+    let server = scene.github.as_ref().ok_or("GitHub stand-in")?;
+    for (route, body) in [
+        (
+            "/repos/acme/py-shop/pulls/7",
+            json!({"number": 7, "state": "closed", "merged": false, "merge_commit_sha": null,
+                "head": {"ref": head}}),
+        ),
+        (
+            "/repos/acme/py-shop/issues/7",
+            json!({"number": 7, "closed_by": {"login": "li"}}),
+        ),
+        (
+            "/repos/acme/py-shop/pulls/7/reviews",
+            json!([{"id": 99, "state": "CHANGES_REQUESTED", "user": {"login": "li"},
+                "body": "Defaulting hides bad orders: validate in the handler."}]),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(route))
+            .respond_with(ResponseTemplate::new(200).set_body_json(body))
+            .mount(server)
+            .await;
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let control = control(&scene, &seen);
+    let mut coder = scene.coder(agent_config(), false).await?;
+    coder.control = control;
+    assert_eq!(
+        suture_actors::stages::coder::poll::poll_pull_requests(&coder).await?,
+        2,
+        "the review, then the closing"
+    );
+    let ticket = scene.store.ticket(&id)?.ok_or("ticket")?;
+    assert_eq!(ticket.state, TicketState::Triaged);
+    let reason = match ticket.fix.as_ref().map(|f| &f.review) {
+        Some(suture_actors::domain::tickets::FixReview::Rejected { reason, .. }) => reason.clone(),
+        other => return Err(format!("not rejected: {other:?}").into()),
+    };
+    assert!(
+        reason.contains("closed unmerged by li") && reason.contains("validate in the handler"),
+        "{reason}"
+    );
+    assert_eq!(scene.store.past_fixes()?[0].outcome, FixOutcome::Rejected);
+    // Read again: nothing new is applied (the ticket is no longer pr_open,
+    // and the same deliveries are remembered).
+    assert_eq!(
+        suture_actors::stages::coder::poll::poll_pull_requests(&coder).await?,
+        0
+    );
+    let trail = scene.store.ticket(&id)?.ok_or("ticket")?.audit;
+    assert_eq!(
+        trail.iter().filter(|a| a.action == "pr_review").count(),
+        1,
+        "{trail:?}"
+    );
+    Ok(())
+}

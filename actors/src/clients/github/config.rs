@@ -49,8 +49,15 @@ pub struct GitHubConfig {
     pub breaker_cooldown: Duration,
     /// The environment variable holding the webhook secret
     /// (`POST /v1/webhooks/github`, HMAC-SHA256 signed). Unset: the
-    /// webhook answers 404 and nothing is learnt from GitHub.
+    /// webhook answers 404 and Suture polls instead (`poll_interval`).
     pub webhook_secret_env: String,
+    /// Without a webhook secret, how often the pull requests of Suture's
+    /// open fixes are read (state, merge, reviews) through the API: merges
+    /// and rejections are then learnt within this. Five minutes: two reads
+    /// per open pull request, far below GitHub's 5,000 an hour. Zero: never
+    /// (fixes then wait in `pr_open` until a person moves them).
+    #[serde(with = "duration")]
+    pub poll_interval: Duration,
 }
 
 impl Default for GitHubConfig {
@@ -64,6 +71,7 @@ impl Default for GitHubConfig {
             breaker_failures: 5,
             breaker_cooldown: Duration::from_secs(300),
             webhook_secret_env: "SUTURE_GITHUB_WEBHOOK_SECRET".to_string(),
+            poll_interval: Duration::from_secs(300),
         }
     }
 }

@@ -150,3 +150,144 @@ impl GitHub {
         })
     }
 }
+
+/// What polling reads of a fix's pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullState {
+    pub number: u64,
+    pub head: String,
+    /// Closed (merged or not).
+    pub closed: bool,
+    pub merge_commit: Option<String>,
+    /// Who merged it, or who closed it unmerged (when GitHub says).
+    pub by: String,
+}
+
+/// A review of a pull request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullReview {
+    pub id: u64,
+    /// `APPROVED`, `CHANGES_REQUESTED`, `COMMENTED`, ...
+    pub state: String,
+    pub body: String,
+    pub by: String,
+}
+
+#[derive(Deserialize)]
+struct Login {
+    #[serde(default)]
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct HeadRef {
+    #[serde(rename = "ref")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct PullFields {
+    number: u64,
+    state: String,
+    #[serde(default)]
+    merged: bool,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    merged_by: Option<Login>,
+    head: HeadRef,
+}
+
+#[derive(Deserialize)]
+struct IssueFields {
+    #[serde(default)]
+    closed_by: Option<Login>,
+}
+
+#[derive(Deserialize)]
+struct ReviewFields {
+    id: u64,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    user: Option<Login>,
+}
+
+#[derive(Serialize)]
+struct Page {
+    per_page: u32,
+}
+
+impl GitHub {
+    /// Pull request `number`'s state, for polling when no webhook is
+    /// configured. Closed unmerged, who closed it comes from the issues API.
+    pub async fn pull_request_state(&self, number: u64) -> Result<PullState, GitHubError> {
+        let result = self
+            .guarded(async {
+                let api = self.api()?;
+                let pull: PullFields = api
+                    .get(self.route(&format!("pulls/{number}")), None::<&()>)
+                    .await
+                    .map_err(|e| self.classify(e))?;
+                let closed = pull.state == "closed";
+                let by = if pull.merged {
+                    pull.merged_by.map(|l| l.login).unwrap_or_default()
+                } else if closed {
+                    let issue: IssueFields = api
+                        .get(self.route(&format!("issues/{number}")), None::<&()>)
+                        .await
+                        .map_err(|e| self.classify(e))?;
+                    issue.closed_by.map(|l| l.login).unwrap_or_default()
+                } else {
+                    String::new()
+                };
+                Ok(PullState {
+                    number: pull.number,
+                    head: pull.head.name,
+                    closed,
+                    merge_commit: pull
+                        .merged
+                        .then_some(pull.merge_commit_sha)
+                        .flatten()
+                        .filter(|c| !c.is_empty()),
+                    by,
+                })
+            })
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("suture_github_calls_total", "op" => "pull_request_state", "outcome" => outcome)
+            .increment(1);
+        result
+    }
+
+    /// The reviews of pull request `number`, oldest first (the first 100).
+    pub async fn pull_request_reviews(&self, number: u64) -> Result<Vec<PullReview>, GitHubError> {
+        let result = self
+            .guarded(async {
+                let reviews: Vec<ReviewFields> = self
+                    .api()?
+                    .get(
+                        self.route(&format!("pulls/{number}/reviews")),
+                        Some(&Page { per_page: 100 }),
+                    )
+                    .await
+                    .map_err(|e| self.classify(e))?;
+                Ok(reviews
+                    .into_iter()
+                    .map(|r| PullReview {
+                        id: r.id,
+                        state: r.state,
+                        body: r.body.unwrap_or_default(),
+                        by: r.user.map(|u| u.login).unwrap_or_default(),
+                    })
+                    .collect())
+            })
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("suture_github_calls_total", "op" => "pull_request_reviews", "outcome" => outcome)
+            .increment(1);
+        result
+    }
+}

@@ -111,6 +111,10 @@ pub struct ManagerState {
     republishing: Option<OwnedTask<()>>,
     /// A look for deploys of merged fixes (see [`watch_merged_fixes`]).
     watching: Option<OwnedTask<()>>,
+    /// A poll of open fixes' pull requests (see [`super::poll`]), and when
+    /// the last one started.
+    polling: Option<OwnedTask<()>>,
+    polled_at: Option<std::time::Instant>,
     status: CoderStatus,
 }
 
@@ -140,6 +144,8 @@ impl Actor for CoderManager {
             tasks: Vec::new(),
             republishing: None,
             watching: None,
+            polling: None,
+            polled_at: None,
             status,
         };
         if state.status.enabled {
@@ -170,6 +176,7 @@ impl Actor for CoderManager {
                 if matches!(message, CoderMsg::Tick) {
                     republish_held(state);
                     watch_merged_fixes(state);
+                    poll_pull_requests(state);
                     myself.send_after(TICK, || CoderMsg::Tick);
                 }
             }
@@ -377,6 +384,27 @@ fn republish_held(state: &mut ManagerState) {
             let _ = publish::publish_fix(&coder, &ticket.id, "coder").await;
         }));
     }
+}
+
+/// Polls the open fixes' pull requests, in an owned task, once every
+/// `github.poll_interval` when no webhook tells Suture (see [`super::poll`]).
+fn poll_pull_requests(state: &mut ManagerState) {
+    let Some(every) = state.coder.poll_every else {
+        return;
+    };
+    let busy = state.polling.as_ref().is_some_and(|t| !t.is_finished());
+    if busy || state.polled_at.is_some_and(|at| at.elapsed() < every) {
+        return;
+    }
+    state.polled_at = Some(std::time::Instant::now());
+    let coder = state.coder.clone();
+    state.polling = Some(OwnedTask::spawn(async move {
+        match super::poll::poll_pull_requests(&coder).await {
+            Ok(0) => {}
+            Ok(applied) => tracing::info!(applied, "pull request changes learnt by polling"),
+            Err(e) => tracing::warn!(error = %e, "pull requests were not polled"),
+        }
+    }));
 }
 
 /// Looks, in an owned task, for deploys that took a merged fix to

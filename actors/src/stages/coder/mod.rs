@@ -26,6 +26,7 @@ pub mod builtin;
 pub mod external;
 pub mod manager;
 pub mod memory;
+pub mod poll;
 pub mod prove;
 pub mod publish;
 pub mod review;
@@ -93,6 +94,9 @@ pub struct Coder {
     pub verify: crate::domain::verify::VerifyConfig,
     /// `[gate]`: the baseline, window and retention verification measures with.
     pub gate: crate::domain::gate::config::GateConfig,
+    /// How often pull requests are polled: `None` when a webhook secret is
+    /// set (GitHub tells Suture) or `github.poll_interval` is zero.
+    pub poll_every: Option<std::time::Duration>,
 }
 
 impl Coder {
