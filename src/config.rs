@@ -40,6 +40,7 @@ pub struct Config {
     pub notify: suture_actors::config::NotifyConfig,
     pub limits: suture_actors::config::LimitsConfig,
     pub verify: suture_actors::config::VerifyConfig,
+    pub deploy: suture_actors::config::DeployConfig,
     pub sentry: SentryConfig,
     pub gelf: GelfConfig,
     /// `[[projects]]`: Sentry projects and the public keys that may send to them.
@@ -73,6 +74,7 @@ impl Default for Config {
             notify: Default::default(),
             limits: Default::default(),
             verify: Default::default(),
+            deploy: Default::default(),
             projects: vec![ProjectConfig {
                 id: 1,
                 name: "default".into(),
@@ -401,6 +403,7 @@ impl Config {
             notify: self.notify.clone(),
             limits: self.limits.clone(),
             verify: self.verify.clone(),
+            deploy: self.deploy.clone(),
         }
     }
 }

@@ -16,6 +16,7 @@ pub use crate::domain::audit::AuditConfig;
 pub use crate::domain::coder::config::AgentConfig;
 pub use crate::domain::control::{AutonomyConfig, LimitsConfig};
 pub use crate::domain::debounce::QueueConfig;
+pub use crate::domain::deploy::DeployConfig;
 /// Kept here so `#[serde(with = "suture_actors::config::duration")]` reads naturally.
 pub use crate::domain::duration;
 pub use crate::domain::gate::config::GateConfig;
@@ -49,6 +50,7 @@ pub struct EngineConfig {
     pub notify: NotifyConfig,
     pub limits: LimitsConfig,
     pub verify: VerifyConfig,
+    pub deploy: DeployConfig,
 }
 
 /// `[store]`: where and how events are kept.

@@ -222,6 +222,10 @@ pub const METRICS: &[MetricDef] = &[
         "suture_fix_regressions_total",
         "Resolved tickets reopened because the gate flagged their error again.",
     ),
+    counter(
+        "suture_auto_deploys_total",
+        "Suture's own deploys of fixes, by outcome (passed, rolled_back, failed, stopped).",
+    ),
     gauge(
         "suture_fix_success_ratio",
         "Fixes verified in production over agent attempts made (refreshed at most once a minute).",

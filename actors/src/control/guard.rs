@@ -49,6 +49,8 @@ pub enum Action {
     Push,
     /// Open a pull request for a fix.
     OpenPullRequest,
+    /// Merge a fix's pull request and deploy it (`[deploy]`).
+    Deploy,
 }
 
 impl Action {
@@ -60,6 +62,7 @@ impl Action {
             Action::CloseIssue => "close a GitHub issue",
             Action::Push => "push a branch",
             Action::OpenPullRequest => "open a pull request",
+            Action::Deploy => "merge and deploy a fix",
         }
     }
 
@@ -72,6 +75,7 @@ impl Action {
             | Action::CloseIssue
             | Action::Push
             | Action::OpenPullRequest => AutonomyLevel::Pr,
+            Action::Deploy => AutonomyLevel::Deploy,
         }
     }
 }
@@ -156,6 +160,7 @@ impl Guard {
             }
             // A git push is not a GitHub API write; its pull request is.
             Action::Push => Ok(()),
+            Action::Deploy => self.limits.deploy(),
         };
         limited.map_err(|limited| Refusal::RateLimited { action, limited })
     }

@@ -193,6 +193,7 @@ pub struct RateLimits {
     prs: Vec<RateLimit>,
     github_writes: Vec<RateLimit>,
     llm_calls: Option<RateLimit>,
+    deploys: Option<RateLimit>,
 }
 
 impl std::fmt::Debug for RateLimits {
@@ -254,6 +255,7 @@ impl RateLimits {
                 config.llm_calls_per_minute,
                 Per::Minute,
             ),
+            deploys: make("deploys_per_hour", config.deploys_per_hour, Per::Hour),
         }
     }
 
@@ -264,6 +266,7 @@ impl RateLimits {
             prs: Vec::new(),
             github_writes: Vec::new(),
             llm_calls: None,
+            deploys: None,
         }
     }
 
@@ -280,6 +283,11 @@ impl RateLimits {
     /// Takes room for a GitHub write (an issue, a comment).
     pub fn github_write(&self) -> Result<(), Limited> {
         check_all(self.github_writes.iter())
+    }
+
+    /// Takes room for a deploy Suture makes.
+    pub fn deploy(&self) -> Result<(), Limited> {
+        check_all(self.deploys.iter())
     }
 
     /// Takes room for an LLM call.

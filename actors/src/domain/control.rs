@@ -292,6 +292,10 @@ pub struct LimitsConfig {
     pub github_writes_per_hour: u32,
     /// LLM calls per minute; a call over it waits for its turn.
     pub llm_calls_per_minute: u32,
+    /// Deploys Suture makes per hour: `deploy.max_per_hour`, copied here
+    /// by the engine (it is configured with the rest of `[deploy]`).
+    #[serde(skip)]
+    pub deploys_per_hour: u32,
 }
 
 impl Default for LimitsConfig {
@@ -303,6 +307,7 @@ impl Default for LimitsConfig {
             github_writes_per_minute: 20,
             github_writes_per_hour: 200,
             llm_calls_per_minute: 30,
+            deploys_per_hour: 1,
         }
     }
 }

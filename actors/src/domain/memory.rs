@@ -34,6 +34,8 @@ pub enum FixOutcome {
     FailedInProduction,
     /// Verified, then the error came back (`verify.regression_window`).
     Regressed,
+    /// Deployed by Suture and rolled back by its canary.
+    RolledBack,
 }
 
 impl FixOutcome {
@@ -44,6 +46,7 @@ impl FixOutcome {
             FixOutcome::Rejected => "rejected",
             FixOutcome::FailedInProduction => "failed_in_production",
             FixOutcome::Regressed => "regressed",
+            FixOutcome::RolledBack => "rolled_back",
         }
     }
 
@@ -51,7 +54,10 @@ impl FixOutcome {
     pub fn failed(self) -> bool {
         matches!(
             self,
-            FixOutcome::Rejected | FixOutcome::FailedInProduction | FixOutcome::Regressed
+            FixOutcome::Rejected
+                | FixOutcome::FailedInProduction
+                | FixOutcome::Regressed
+                | FixOutcome::RolledBack
         )
     }
 }
@@ -275,6 +281,7 @@ mod tests {
                 number: 12,
                 url: "https://github.example/o/r/pull/12".into(),
                 created_at_ms: 0,
+                ready: false,
                 merged: None,
             }),
             held: None,

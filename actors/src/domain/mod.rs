@@ -8,6 +8,7 @@ pub mod audit;
 pub mod coder;
 pub mod control;
 pub mod debounce;
+pub mod deploy;
 pub mod diff;
 pub mod duration;
 pub mod event;

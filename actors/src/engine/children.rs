@@ -206,6 +206,7 @@ fn coder_context(d: &Deps) -> Coder {
         verify: config.verify.clone(),
         gate: config.gate.clone(),
         poll_every: poll_every(&config.github),
+        deploy: config.deploy.clone(),
     }
 }
 

@@ -50,6 +50,8 @@ pub enum EngineError {
     Spawn(String),
     #[error("invalid [verify] configuration: {0}")]
     Verify(String),
+    #[error("refused: {0}")]
+    Deploy(String),
     #[error("{0} is restarting; try again")]
     Unavailable(&'static str),
     #[error("{0} did not answer within {1:?}; try again")]
@@ -243,6 +245,10 @@ impl Engine {
         let signer = Signer::new(&config.signature)?;
         config.agent.validate()?;
         config.verify.validate().map_err(EngineError::Verify)?;
+        config
+            .deploy
+            .check(&config.autonomy)
+            .map_err(EngineError::Deploy)?;
         if !config.agent.command.is_empty() {
             crate::stages::coder::external::ExternalAgent::from_config(&config.agent)
                 .validate()
@@ -268,7 +274,10 @@ impl Engine {
         let control = Control::new(store.clone(), llm.scrubber.clone())
             .with_autonomy(autonomy_from(&config, llm.client.is_configured()))
             .with_audit_config(config.audit.clone())
-            .with_limits(&config.limits)
+            .with_limits(&crate::domain::control::LimitsConfig {
+                deploys_per_hour: config.deploy.max_per_hour,
+                ..config.limits.clone()
+            })
             .with_fatigue(
                 config.autonomy.fatigue_rejections,
                 config.autonomy.fatigue_window,

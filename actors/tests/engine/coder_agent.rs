@@ -215,6 +215,7 @@ impl Scene {
             verify: Default::default(),
             gate: Default::default(),
             poll_every: None,
+            deploy: Default::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 //! external coding agents (a fake one, a stuck one, the real Aider), and
 //! the layer rule.
 
+mod auto_deploy;
 mod coder_agent;
 mod coder_context;
 mod coder_fixtures;

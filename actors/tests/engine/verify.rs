@@ -46,7 +46,7 @@ const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
 
 /// A control state at autonomy `pr` whose notifications land in `seen`.
-fn control(scene: &Scene, seen: &Arc<Mutex<Vec<Notification>>>) -> Control {
+pub(crate) fn control(scene: &Scene, seen: &Arc<Mutex<Vec<Notification>>>) -> Control {
     let seen = seen.clone();
     Control::new(scene.store.clone(), Arc::new(Scrubber::builtin()))
         .with_autonomy(AutonomySetting {
@@ -60,13 +60,13 @@ fn control(scene: &Scene, seen: &Arc<Mutex<Vec<Notification>>>) -> Control {
 }
 
 /// py-shop's production error, as events at the given times.
-struct Errors {
+pub(crate) struct Errors {
     signer: Signer,
     cache: RecordCache,
 }
 
 impl Errors {
-    fn new() -> Result<Self, Error> {
+    pub(crate) fn new() -> Result<Self, Error> {
         Ok(Self {
             signer: Signer::new(&SignatureConfig::default())?,
             cache: RecordCache::default(),
@@ -87,13 +87,13 @@ impl Errors {
     }
 
     /// The signature id of the error.
-    fn signature(&self) -> String {
+    pub(crate) fn signature(&self) -> String {
         self.signer.sign(&Self::event(0)).id
     }
 
     /// `count` events evenly over `[from_ms, to_ms)`, each in the middle
     /// of its share (none on a boundary).
-    async fn store(
+    pub(crate) async fn store(
         &mut self,
         scene: &Scene,
         from_ms: i64,
@@ -114,7 +114,7 @@ impl Errors {
     }
 }
 
-fn deploy(id: &str, revision: &str, at_ms: i64) -> DeployRecord {
+pub(crate) fn deploy(id: &str, revision: &str, at_ms: i64) -> DeployRecord {
     DeployRecord {
         id: id.into(),
         revision: revision.into(),
@@ -211,7 +211,7 @@ async fn deployed(after: i64, regressed_per_hour: i64) -> Result<Deployed, Error
 }
 
 /// The GitHub stand-in's requests, as `VERB path`.
-async fn github_calls(scene: &Scene) -> Vec<String> {
+pub(crate) async fn github_calls(scene: &Scene) -> Vec<String> {
     let Some(server) = scene.github.as_ref() else {
         return Vec::new();
     };

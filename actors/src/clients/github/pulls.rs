@@ -23,6 +23,9 @@ pub struct PullDraft {
     pub body: String,
     /// Added to the configured labels.
     pub labels: Vec<String>,
+    /// Open it ready for review instead of as a draft (Suture will merge
+    /// it itself: autonomy `deploy`).
+    pub ready: bool,
 }
 
 /// An opened (or found) pull request.
@@ -122,7 +125,7 @@ impl GitHub {
                     head: &draft.head,
                     base: &draft.base,
                     body: &body,
-                    draft: true,
+                    draft: !draft.ready,
                     maintainer_can_modify: true,
                 }),
             )
@@ -287,6 +290,50 @@ impl GitHub {
             .await;
         let outcome = if result.is_ok() { "ok" } else { "failed" };
         metrics::counter!("suture_github_calls_total", "op" => "pull_request_reviews", "outcome" => outcome)
+            .increment(1);
+        result
+    }
+}
+
+#[derive(Serialize)]
+struct MergeRequest<'a> {
+    merge_method: &'static str,
+    commit_title: &'a str,
+}
+
+#[derive(Deserialize)]
+struct MergeAnswer {
+    sha: String,
+}
+
+impl GitHub {
+    /// Merges pull request `number` (a merge commit, so reverting it is
+    /// one `git revert -m 1`); returns the merge commit. GitHub refuses a
+    /// draft, a conflict or a failing required check (405, 409): the error
+    /// says so and nothing changed.
+    pub async fn merge_pull_request(
+        &self,
+        number: u64,
+        title: &str,
+    ) -> Result<String, GitHubError> {
+        let result = self
+            .guarded(async {
+                let answer: MergeAnswer = self
+                    .api()?
+                    .put(
+                        self.route(&format!("pulls/{number}/merge")),
+                        Some(&MergeRequest {
+                            merge_method: "merge",
+                            commit_title: title,
+                        }),
+                    )
+                    .await
+                    .map_err(|e| self.classify(e))?;
+                Ok(answer.sha)
+            })
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("suture_github_calls_total", "op" => "merge_pull_request", "outcome" => outcome)
             .increment(1);
         result
     }

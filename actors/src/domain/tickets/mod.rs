@@ -435,6 +435,31 @@ pub struct DeployedFix {
     pub at_ms: i64,
 }
 
+/// Where Suture's own deploy of a fix is. Each step is on the ticket's
+/// trail too; this is what a restart resumes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoDeploy {
+    pub started_ms: i64,
+    /// The merge commit, once merged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge_commit: Option<String>,
+    /// The revision deployed before (what a rollback returns to).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_revision: Option<String>,
+    /// The deploy marker Suture sent, once the deploy command succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deploy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployed_at_ms: Option<i64>,
+    /// When the canary window closes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_until_ms: Option<i64>,
+    /// `passed`, `rolled_back: ...`, `failed: ...`, `stopped: ...`; none
+    /// while it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
 /// A person's decision on a fix.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -450,6 +475,10 @@ pub struct PullRequestRef {
     pub number: u64,
     pub url: String,
     pub created_at_ms: i64,
+    /// Opened ready for review (not a draft): only such a pull request is
+    /// merged by Suture itself (autonomy `deploy`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ready: bool,
     /// Set when GitHub says it was merged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<Merged>,
@@ -520,6 +549,9 @@ pub struct Ticket {
     /// `verify.regression_window` of it reopens this ticket as a regression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at_ms: Option<i64>,
+    /// Suture's own merge and deploy of its fix (`[deploy]`), step by step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_deploy: Option<AutoDeploy>,
     /// How often it was reopened as a regression after being resolved.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub regressions: u32,
@@ -776,6 +808,7 @@ pub(crate) mod test_support {
             }),
             github: None,
             fix: None,
+            auto_deploy: None,
             verification: None,
             resolved_at_ms: None,
             regressions: 0,

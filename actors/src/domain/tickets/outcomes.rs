@@ -317,6 +317,7 @@ mod tests {
                 number: 1,
                 url: String::new(),
                 created_at_ms: 2 * HOUR_MS,
+                ready: false,
                 merged: Some(Merged {
                     commit: "m".into(),
                     by: by.into(),

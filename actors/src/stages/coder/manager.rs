@@ -115,6 +115,9 @@ pub struct ManagerState {
     /// the last one started.
     polling: Option<OwnedTask<()>>,
     polled_at: Option<std::time::Instant>,
+    /// Suture's own deploys of fixes and their canaries (see
+    /// [`super::deploy`]); aborted by the kill switch.
+    deploying: Option<OwnedTask<()>>,
     status: CoderStatus,
 }
 
@@ -146,6 +149,7 @@ impl Actor for CoderManager {
             watching: None,
             polling: None,
             polled_at: None,
+            deploying: None,
             status,
         };
         if state.status.enabled {
@@ -177,6 +181,7 @@ impl Actor for CoderManager {
                     republish_held(state);
                     watch_merged_fixes(state);
                     poll_pull_requests(state);
+                    deploy_fixes(state);
                     myself.send_after(TICK, || CoderMsg::Tick);
                 }
             }
@@ -386,6 +391,23 @@ fn republish_held(state: &mut ManagerState) {
     }
 }
 
+/// Merges, deploys and watches the fixes Suture deploys itself
+/// (`[deploy]`), in an owned task, one run at a time.
+fn deploy_fixes(state: &mut ManagerState) {
+    if !state.coder.deploy.enabled
+        || state.coder.halt.engaged()
+        || state.deploying.as_ref().is_some_and(|t| !t.is_finished())
+    {
+        return;
+    }
+    let coder = state.coder.clone();
+    state.deploying = Some(OwnedTask::spawn(async move {
+        if let Err(e) = super::deploy::run_due(&coder).await {
+            tracing::warn!(error = %e, "auto-deploys were not run");
+        }
+    }));
+}
+
 /// Polls the open fixes' pull requests, in an owned task, once every
 /// `github.poll_interval` when no webhook tells Suture (see [`super::poll`]).
 fn poll_pull_requests(state: &mut ManagerState) {
@@ -503,6 +525,10 @@ pub async fn note_deployed_fixes(coder: &Coder) -> Result<usize, StoreError> {
 /// again (held until the switch is disengaged); worktrees are removed once
 /// the agents are gone. Returns the agents stopped.
 fn halt_agents(state: &mut ManagerState) -> usize {
+    // An auto-deploy in flight stops here: its task (and a deploy or
+    // rollback command's process group) goes with it; its ticket says
+    // where it stopped (the next run escalates it).
+    state.deploying = None;
     let stopped: Vec<(RunningAttempt, ActorRef<AgentMsg>)> =
         state.running.drain().map(|(_, entry)| entry).collect();
     for (_, agent) in &stopped {

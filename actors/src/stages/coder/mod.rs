@@ -23,6 +23,7 @@
 pub mod agent;
 pub mod attempt;
 pub mod builtin;
+pub mod deploy;
 pub mod external;
 pub mod manager;
 pub mod memory;
@@ -97,6 +98,8 @@ pub struct Coder {
     /// How often pull requests are polled: `None` when a webhook secret is
     /// set (GitHub tells Suture) or `github.poll_interval` is zero.
     pub poll_every: Option<std::time::Duration>,
+    /// `[deploy]`: whether and how Suture merges and deploys fixes.
+    pub deploy: crate::domain::deploy::DeployConfig,
 }
 
 impl Coder {

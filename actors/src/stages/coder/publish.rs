@@ -98,12 +98,16 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
     }
     let mut labels = issue_labels(&ticket);
     labels.push("suture:fix".into());
+    // A fix Suture will merge and deploy itself is opened ready for review
+    // (GitHub does not merge drafts); every other one as a draft.
+    let ready = super::deploy::wanted(coder, &ticket);
     let draft = crate::clients::github::PullDraft {
         head: fix.branch.clone(),
         base: coder.repo_config.base_branch.clone(),
         title: pull_request_title(&ticket),
         body: pull_request_body(&ticket, &attempt, evidence),
         labels,
+        ready,
     };
     let pull = match github.ensure_pull_request(&draft).await {
         Ok(pull) => pull,
@@ -121,6 +125,7 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
                 number: pull.number,
                 url: pull.url.clone(),
                 created_at_ms: now,
+                ready,
                 merged: None,
             });
         }
@@ -128,7 +133,12 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
             TicketState::PrOpen,
             now,
             actor,
-            &format!("draft pull request #{} opened: {}", pull.number, pull.url),
+            &format!(
+                "{} pull request #{} opened: {}",
+                if ready { "ready" } else { "draft" },
+                pull.number,
+                pull.url
+            ),
         )?;
         Ok(())
     });

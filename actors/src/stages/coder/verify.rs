@@ -130,7 +130,7 @@ async fn verify_ticket(
 }
 
 /// The before / regressed / after periods of each signature.
-fn measure(
+pub(crate) fn measure(
     coder: &Coder,
     ticket: &Ticket,
     deployed_at_ms: i64,
