@@ -37,6 +37,7 @@ pub mod gate;
 pub mod health;
 pub mod templates;
 pub mod tickets;
+pub mod views;
 
 use crate::config::{Durability, StoreConfig};
 use crate::domain::event::Event;
