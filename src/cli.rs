@@ -270,9 +270,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 None,
             )
             .await?;
-            let path = reply["path"]
-                .as_str()
-                .ok_or_else(|| anyhow::anyhow!("the sidecar answered without a login path: {reply}"))?;
+            let path = reply["path"].as_str().ok_or_else(|| {
+                anyhow::anyhow!("the sidecar answered without a login path: {reply}")
+            })?;
             println!("{}", endpoint(&url, path));
             eprintln!(
                 "open it within {}s; it works once and logs the browser in as {:?}",

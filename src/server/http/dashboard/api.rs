@@ -126,12 +126,14 @@ pub async fn tickets(
     State(state): State<AppState>,
     query: Result<Query<TicketsQuery>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(query) = query.map_err(|e| {
-        bad_query(e, "?state=&disposition=&severity=&q=&before=<n>&limit=<n>")
-    })?;
+    let Query(query) = query
+        .map_err(|e| bad_query(e, "?state=&disposition=&severity=&q=&before=<n>&limit=<n>"))?;
     let wanted_state = parse_filter("state", query.state.as_deref(), TicketState::parse)?;
-    let wanted_disposition =
-        parse_filter("disposition", query.disposition.as_deref(), Disposition::parse)?;
+    let wanted_disposition = parse_filter(
+        "disposition",
+        query.disposition.as_deref(),
+        Disposition::parse,
+    )?;
     let severity = query.severity.filter(|s| !s.is_empty());
     let words: Vec<String> = query
         .q
@@ -321,8 +323,8 @@ pub async fn audit(
     State(state): State<AppState>,
     params: Result<Query<AuditParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let Query(params) = params
-        .map_err(|e| bad_query(e, "?before=<seq>&ticket=&kind=&actor=&limit=<n>"))?;
+    let Query(params) =
+        params.map_err(|e| bad_query(e, "?before=<seq>&ticket=&kind=&actor=&limit=<n>"))?;
     let limit = params.limit.unwrap_or(100).clamp(1, 1000);
     let query = AuditQuery {
         since: 0,
@@ -353,7 +355,8 @@ pub async fn login_code(
 ) -> Result<Json<Value>, ApiError> {
     if via_session.is_some() {
         return Err(ApiError::Conflict(
-            "login codes are for `suture dashboard` with a token, not for a dashboard session".into(),
+            "login codes are for `suture dashboard` with a token, not for a dashboard session"
+                .into(),
         ));
     }
     let code = state

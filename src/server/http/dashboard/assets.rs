@@ -42,7 +42,11 @@ static FILES: &[Asset] = &[
     asset!("view-review.js", "text/javascript; charset=utf-8", false),
     asset!("view-agents.js", "text/javascript; charset=utf-8", false),
     asset!("view-deploys.js", "text/javascript; charset=utf-8", false),
-    asset!("view-escalations.js", "text/javascript; charset=utf-8", false),
+    asset!(
+        "view-escalations.js",
+        "text/javascript; charset=utf-8",
+        false
+    ),
     asset!("view-audit.js", "text/javascript; charset=utf-8", false),
     asset!("view-controls.js", "text/javascript; charset=utf-8", false),
 ];
@@ -68,7 +72,11 @@ mod tests {
                 let Some(name) = rest.split('"').next() else {
                     continue;
                 };
-                assert!(find(name).is_some(), "{} imports {name}, not embedded", asset.name);
+                assert!(
+                    find(name).is_some(),
+                    "{} imports {name}, not embedded",
+                    asset.name
+                );
             }
         }
     }

@@ -308,7 +308,10 @@ index 3b18e51..a9c2f0d 100644
         assert_eq!(left.as_ref().map(|s| s.number), Some(43));
         assert_eq!(right.as_ref().map(|s| s.number), Some(43));
         assert_eq!(text(left), "    discount = COUPONS[order[\"coupon\"]]");
-        assert_eq!(text(right), "    discount = COUPONS.get(order.get(\"coupon\"), 0)");
+        assert_eq!(
+            text(right),
+            "    discount = COUPONS.get(order.get(\"coupon\"), 0)"
+        );
         let marked: String = right
             .as_ref()
             .map(|s| {
@@ -320,9 +323,15 @@ index 3b18e51..a9c2f0d 100644
             })
             .unwrap_or_default();
         assert!(marked.contains(".get("), "{marked}");
-        assert!(!marked.contains("discount"), "unchanged text is not marked: {marked}");
+        assert!(
+            !marked.contains("discount"),
+            "unchanged text is not marked: {marked}"
+        );
         let Row::Line {
-            change, left, right, ..
+            change,
+            left,
+            right,
+            ..
         } = &rows[3]
         else {
             panic!("{rows:?}")
@@ -333,7 +342,13 @@ index 3b18e51..a9c2f0d 100644
         let Row::Line { left, right, .. } = &rows[4] else {
             panic!("{rows:?}")
         };
-        assert_eq!((left.as_ref().map(|s| s.number), right.as_ref().map(|s| s.number)), (Some(44), Some(45)));
+        assert_eq!(
+            (
+                left.as_ref().map(|s| s.number),
+                right.as_ref().map(|s| s.number)
+            ),
+            (Some(44), Some(45))
+        );
     }
 
     #[test]

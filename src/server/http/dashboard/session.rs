@@ -198,6 +198,10 @@ mod tests {
         for _ in 0..MAX_SESSIONS {
             sessions.create("b").expect("id");
         }
-        assert_eq!(sessions.lookup(&first), None, "the least recently used went");
+        assert_eq!(
+            sessions.lookup(&first),
+            None,
+            "the least recently used went"
+        );
     }
 }

@@ -1,0 +1,380 @@
+//! The dashboard in a real browser against the real binary: headless
+//! Chromium, driven by `tests/dashboard/check.mjs` (playwright-core), on a
+//! sidecar holding real tickets, one fix waiting in the review queue (made
+//! by the built-in agent with the real pytest suite, autonomy `suggest`),
+//! and an agent whose test run blocks. The script checks every view, the
+//! diff, the login, the confirmations; this side checks what the page did
+//! outside the browser: the pull request at the GitHub stand-in, the
+//! agent's processes killed, the token's name in the audit log.
+//!
+//! `scripts/dashboard-screenshots.sh` runs this test with
+//! `DASH_SCREENSHOTS` set to refresh `docs/dashboard/*.png`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use suture_actors::config::StoreConfig;
+use suture_actors::domain::tickets::Ticket;
+use suture_actors::runtime::task::process_alive;
+use suture_actors::store::Store;
+use suture_actors::store::tickets::{AnalysisCommit, TicketWrite};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::coder_restart::{fixture, free_port, git, pids_in, python, reachable, service};
+use crate::common::{eventually, openai_stub, send_with};
+
+const TOKEN: &str = "dash-test-reviewer-token-5b1f";
+const PR_URL: &str = "https://github.example/acme/py-shop/pull/7";
+
+/// Why the browser test cannot run here, if it cannot: only a missing
+/// browser or Node skips it (CI installs both: scripts/setup-tests.sh).
+fn missing_tools() -> Option<String> {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    if !Path::new(&chromium).exists() {
+        return Some(format!("no Chromium at {chromium}"));
+    }
+    let node = Command::new("node").arg("--version").output();
+    if !node.is_ok_and(|o| o.status.success()) {
+        return Some("no `node` on PATH".into());
+    }
+    None
+}
+
+/// A ticket as triage leaves it, written before the sidecar starts.
+fn ticket(state: &str, title: &str, signature: &str, file: &str, revision: &str) -> Ticket {
+    serde_json::from_value(json!({
+        "id": "", "state": state, "disposition": "fix_candidate",
+        "title": title,
+        "root_cause": format!("{title}: a request without the field reaches code that indexes it."),
+        "severity": "high", "suggested_fix": "Read the field with a default.", "files": [file],
+        "revision": revision,
+        "signatures": [{
+            "signature": signature, "title": title,
+            "exception_type": "KeyError", "message": "'coupon'",
+            "frames": [{"file": format!("/srv/py-shop/{file}"), "function": "order_total", "line": 44, "in_app": true, "repo_path": file}],
+            "total_events": 60, "first_seen_ms": 1_000, "last_seen_ms": 2_000, "gate": []
+        }],
+        "triage": {
+            "method": "llm", "decision": "caused_by_deploy", "confidence": 0.9,
+            "reasoning": "The crash site is on a line the deploy changed.",
+            "suspect_lines": [{"file": file, "line": 44, "why": "indexes an optional field"}],
+            "decided_at_ms": 1_500
+        },
+        "grouping": {"method": "deterministic", "batch_size": 1},
+        "events": 60, "shadow": true, "created_at_ms": 1_000, "updated_at_ms": 1_000,
+        "audit": [{"at_ms": 1_000, "actor": "triage", "action": state, "detail": format!("planted as {state} by the dashboard test")}]
+    }))
+    .expect("ticket")
+}
+
+fn plant(data: &Path, revision: &str) {
+    let store = Store::open(&StoreConfig {
+        path: data.to_path_buf(),
+        ..StoreConfig::default()
+    })
+    .expect("store");
+    let tickets = [
+        ticket(
+            "triaged",
+            "KeyError: 'coupon' in order_total",
+            "sig-coupon",
+            "shop/orders.py",
+            revision,
+        ),
+        ticket(
+            "triaged",
+            "KeyError: 'zone' in shipping_cost",
+            "sig-zone",
+            "shop/shipping.py",
+            revision,
+        ),
+        ticket(
+            "escalated",
+            "TimeoutError in the payment client",
+            "sig-pay",
+            "shop/payments.py",
+            revision,
+        ),
+    ];
+    store
+        .commit_analysis(
+            &AnalysisCommit {
+                writes: tickets
+                    .into_iter()
+                    .map(|t| (TicketWrite::Create(Box::new(t)), Vec::new()))
+                    .collect(),
+            },
+            1_000,
+        )
+        .expect("planted");
+}
+
+/// The GitHub stand-in: no pull request for the branch yet, then the new
+/// one, and its labels.
+async fn github() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/py-shop/pulls"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/py-shop/pulls"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"number": 7, "html_url": PR_URL})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/py-shop/issues/7/labels"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// The sidecar, configured by a file like an operator would.
+fn spawn(
+    dir: &Path,
+    repo: &Path,
+    llm: &str,
+    github: &str,
+    test_command: &str,
+) -> (Sidecar, String) {
+    let port = free_port();
+    let config = format!(
+        r#"
+[server]
+http_addr = "127.0.0.1:{port}"
+udp_addr = "127.0.0.1:0"
+[store]
+path = {data:?}
+[admin]
+token_env = "DASH_TEST_UNSET_ADMIN_TOKEN"
+[admin.tokens]
+reviewer = "DASH_TEST_REVIEWER_TOKEN"
+[log]
+level = "warn"
+[repo]
+path = {repo:?}
+test_command = {test_command:?}
+[llm]
+base_url = {llm:?}
+model = "stub-model"
+[agent]
+max_concurrent = 2
+network = "host"
+[autonomy]
+level = "suggest"
+[github]
+repo = "acme/py-shop"
+api_url = {github:?}
+token_env = "DASH_TEST_GITHUB_TOKEN"
+"#,
+        data = dir.join("data").display().to_string(),
+        repo = repo.display().to_string(),
+    );
+    let file = dir.join("config.toml");
+    std::fs::write(&file, config).expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .args(["serve", "--config"])
+        .arg(&file)
+        .current_dir(dir)
+        .env("DASH_TEST_REVIEWER_TOKEN", TOKEN)
+        .env("DASH_TEST_GITHUB_TOKEN", "github-token-for-the-stand-in")
+        .env_remove("SUTURE_ADMIN_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn suture");
+    (Sidecar(child), format!("http://127.0.0.1:{port}"))
+}
+
+/// The sidecar's process, stopped when the test ends, failed or not (its
+/// agents' process groups go with it at the next start; here the temporary
+/// folder goes too).
+struct Sidecar(Child);
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+async fn ticket_state(base: &str, id: &str) -> String {
+    let auth = format!("Bearer {TOKEN}");
+    let reply = send_with(
+        "GET",
+        &format!("{base}/v1/tickets/{id}"),
+        &[("authorization", &auth)],
+        bytes::Bytes::new(),
+    )
+    .await;
+    reply.json["state"].as_str().unwrap_or_default().to_string()
+}
+
+/// Runs the browser script; its output goes to the test's.
+fn browser_check(base: &str, added_line: &str, screenshots: Option<&Path>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dashboard/check.mjs");
+    let mut command = Command::new("node");
+    command
+        .arg(&script)
+        .env("DASH_URL", base)
+        .env("DASH_TOKEN", TOKEN)
+        .env("DASH_TOKEN_NAME", "reviewer")
+        .env("DASH_REVIEW", "T-1")
+        .env("DASH_RUNNING", "T-2")
+        .env("DASH_ADDED_LINE", added_line)
+        .env("DASH_PR_URL", PR_URL);
+    if let Some(dir) = screenshots {
+        command.env("DASH_SCREENSHOTS", dir);
+    }
+    let status = command.status().expect("node runs");
+    assert!(
+        status.success(),
+        "the browser check failed (its output is above); playwright-core comes from tests/clients (scripts/setup-tests.sh)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
+    if let Some(why) = missing_tools() {
+        eprintln!(
+            "SKIPPED the dashboard's browser test: {why} (scripts/setup-tests.sh installs it)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let repo = service(dir.path());
+    let remote = dir.path().join("remote.git");
+    git(
+        dir.path(),
+        &["init", "-q", "--bare", &remote.display().to_string()],
+    );
+    git(
+        &repo,
+        &["remote", "add", "origin", &remote.display().to_string()],
+    );
+    git(&repo, &["push", "-q", "origin", "main"]);
+    plant(
+        &dir.path().join("data"),
+        &git(&repo, &["rev-parse", "HEAD"]),
+    );
+    let fix = std::fs::read_to_string(fixture().join("fix.edits.txt")).expect("fix");
+    let stub = openai_stub::Stub::start(vec![openai_stub::Reply::answer(&fix)]).await;
+    let stand_in = github().await;
+
+    // T-2's test run blocks (its worktree is `<data>.worktrees/T-2-<n>`);
+    // every other run is the real pytest suite.
+    let pids = dir.path().join("pids");
+    let test_command = format!(
+        "case \"$PWD\" in */T-2-*) echo $$ >> {pids}; sleep 300 & echo $! >> {pids}; wait;; *) exec {python} -m pytest -q -rA -p no:cacheprovider;; esac",
+        pids = pids.display(),
+        python = python(),
+    );
+    let (_sidecar, base) = spawn(
+        dir.path(),
+        &repo,
+        &stub.base_url,
+        &stand_in.uri(),
+        &test_command,
+    );
+    let ready = eventually(Duration::from_secs(30), || {
+        let url = format!("{base}/readyz");
+        async move { reachable(&url).await }
+    })
+    .await;
+    assert!(ready, "suture became ready");
+
+    // The scene: T-1's fix in review, T-2's agent running its tests.
+    let reviewed = eventually(Duration::from_secs(180), || {
+        let base = base.clone();
+        async move { ticket_state(&base, "T-1").await == "review" }
+    })
+    .await;
+    assert!(
+        reviewed,
+        "T-1 reached review: {}",
+        ticket_state(&base, "T-1").await
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while pids_in(&pids).len() < 2 {
+        assert!(Instant::now() < deadline, "T-2's agent never ran its tests");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let running = pids_in(&pids);
+    assert!(running.iter().all(|pid| process_alive(*pid)));
+    let pulls_before = pull_requests(&stand_in).await;
+    assert_eq!(pulls_before, 0, "at suggest nothing is published by itself");
+
+    let shots = std::env::var_os("DASH_SCREENSHOTS").map(PathBuf::from);
+    let (base_for_node, shots_for_node) = (base.clone(), shots.clone());
+    tokio::task::spawn_blocking(move || {
+        browser_check(
+            &base_for_node,
+            "order.get(\"coupon\")",
+            shots_for_node.as_deref(),
+        )
+    })
+    .await
+    .expect("browser check ran");
+
+    // What the page did, seen from outside the browser.
+    assert_eq!(
+        pull_requests(&stand_in).await,
+        1,
+        "approving opened the pull request"
+    );
+    assert_eq!(ticket_state(&base, "T-1").await, "pr_open");
+    let gone = eventually(Duration::from_secs(20), || {
+        let running = running.clone();
+        async move { running.iter().all(|pid| !process_alive(*pid)) }
+    })
+    .await;
+    assert!(gone, "the kill switch killed the running agent's processes");
+    let auth = format!("Bearer {TOKEN}");
+    let audit = send_with(
+        "GET",
+        &format!("{base}/v1/audit?kind=admin"),
+        &[("authorization", &auth)],
+        bytes::Bytes::new(),
+    )
+    .await
+    .json;
+    let by_page: Vec<(String, String)> = audit["entries"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    (
+                        e["kind"].as_str().unwrap_or_default().to_string(),
+                        e["actor"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for kind in ["admin.autonomy", "admin.kill_switch"] {
+        assert!(
+            by_page.contains(&(kind.to_string(), "reviewer".to_string())),
+            "{kind} by the logged-in token's name: {by_page:?}"
+        );
+    }
+}
+
+async fn pull_requests(server: &MockServer) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/repos/acme/py-shop/pulls")
+        .count()
+}
