@@ -45,6 +45,9 @@ fn missing_tools() -> Option<String> {
 
 /// A ticket as triage leaves it, written before the sidecar starts.
 fn ticket(state: &str, title: &str, signature: &str, file: &str, revision: &str) -> Ticket {
+    // Seen over the last three hours, triaged an hour ago.
+    let now = suture_actors::clock::now_ms();
+    let (first, last, triaged) = (now - 3 * 3_600_000, now - 60_000, now - 3_600_000);
     serde_json::from_value(json!({
         "id": "", "state": state, "disposition": "fix_candidate",
         "title": title,
@@ -55,17 +58,24 @@ fn ticket(state: &str, title: &str, signature: &str, file: &str, revision: &str)
             "signature": signature, "title": title,
             "exception_type": "KeyError", "message": "'coupon'",
             "frames": [{"file": format!("/srv/py-shop/{file}"), "function": "order_total", "line": 44, "in_app": true, "repo_path": file}],
-            "total_events": 60, "first_seen_ms": 1_000, "last_seen_ms": 2_000, "gate": []
+            "total_events": 60, "first_seen_ms": first, "last_seen_ms": last,
+            "gate": [{
+                "candidate": format!("run-1/{signature}"), "run": "run-1",
+                "verdict": "new", "severity": "high", "observed": 60, "expected": 0.0,
+                "q": 0.0001, "impact": 4.0, "impact_unit": "events_per_minute",
+                "reason": "new since the deploy: 60 events in 15 minutes, none in the 24 hours before",
+                "decided_at_ms": triaged
+            }]
         }],
         "triage": {
             "method": "llm", "decision": "caused_by_deploy", "confidence": 0.9,
             "reasoning": "The crash site is on a line the deploy changed.",
             "suspect_lines": [{"file": file, "line": 44, "why": "indexes an optional field"}],
-            "decided_at_ms": 1_500
+            "decided_at_ms": triaged
         },
         "grouping": {"method": "deterministic", "batch_size": 1},
-        "events": 60, "shadow": true, "created_at_ms": 1_000, "updated_at_ms": 1_000,
-        "audit": [{"at_ms": 1_000, "actor": "triage", "action": state, "detail": format!("planted as {state} by the dashboard test")}]
+        "events": 60, "shadow": true, "created_at_ms": triaged, "updated_at_ms": triaged,
+        "audit": [{"at_ms": triaged, "actor": "triage", "action": state, "detail": format!("planted as {state} by the dashboard test")}]
     }))
     .expect("ticket")
 }
@@ -313,6 +323,8 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
     let pulls_before = pull_requests(&stand_in).await;
     assert_eq!(pulls_before, 0, "at suggest nothing is published by itself");
 
+    traffic(&base).await;
+
     let shots = std::env::var_os("DASH_SCREENSHOTS").map(PathBuf::from);
     let (base_for_node, shots_for_node) = (base.clone(), shots.clone());
     tokio::task::spawn_blocking(move || {
@@ -367,6 +379,42 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
             "{kind} by the logged-in token's name: {by_page:?}"
         );
     }
+}
+
+/// A deploy marker and exceptions spread over the last six hours, for the
+/// overview's chart and the deploys view.
+async fn traffic(base: &str) {
+    let auth = format!("Bearer {TOKEN}");
+    let json = ("content-type", "application/json");
+    let deploy = send_with(
+        "POST",
+        &format!("{base}/v1/deploys"),
+        &[("authorization", &auth), json],
+        json!({"revision": "4f2a9c1", "environment": "production"}).to_string(),
+    )
+    .await;
+    assert_eq!(deploy.status, 200, "{}", deploy.json);
+    let now = suture_actors::clock::now_ms();
+    let events: Vec<_> = (0..60i64)
+        .map(|i| {
+            let kind = ["KeyError", "TimeoutError", "ValueError"][(i % 3) as usize];
+            json!({
+                "type": kind,
+                "message": format!("{kind} in checkout"),
+                "stack": format!("Traceback (most recent call last):\n  File \"/srv/py-shop/shop/orders.py\", line {}, in order_total\n{kind}: checkout", 40 + i % 3),
+                "timestamp": now - (i * i) * 5_000,
+                "release": "4f2a9c1",
+            })
+        })
+        .collect();
+    let stored = send_with(
+        "POST",
+        &format!("{base}/v1/events"),
+        &[json],
+        serde_json::Value::from(events).to_string(),
+    )
+    .await;
+    assert_eq!(stored.status, 200, "{}", stored.json);
 }
 
 async fn pull_requests(server: &MockServer) -> usize {

@@ -128,6 +128,7 @@ export function sideBySide(diff) {
         h(
           "table",
           { class: "diff", "aria-label": `Changes to ${file.new_path}` },
+          h("colgroup", {}, h("col", { class: "ln-col" }), h("col", {}), h("col", { class: "ln-col" }), h("col", {})),
           h("thead", { class: "sr-only" }, h("tr", {}, h("th", { scope: "col" }, "Old line"), h("th", { scope: "col" }, "Before"), h("th", { scope: "col" }, "New line"), h("th", { scope: "col" }, "After"))),
           h(
             "tbody",
@@ -162,6 +163,14 @@ function tests(name, run) {
   );
 }
 
+/// The fix's review as words: pending, approved, or rejected with why.
+function reviewText(review) {
+  if (!review) return null;
+  if (typeof review === "string") return review;
+  const state = review.state || Object.keys(review)[0];
+  return review.reason ? `${state}: ${review.reason}` : state;
+}
+
 async function fix(ticket, feedback) {
   if (!ticket.fix) return h("p", { class: "muted" }, "No fix yet.");
   const [details, diff] = await Promise.all([
@@ -183,7 +192,7 @@ async function fix(ticket, feedback) {
     facts([
       ["Branch", h("code", {}, f.branch)],
       ["Files", f.files.join(", ")],
-      ["Review", typeof f.review === "string" ? f.review : Object.keys(f.review)[0]],
+      ["Review", reviewText(f.review)],
       ["Held", f.held],
       ["Pull request", f.pull_request ? h("a", { href: f.pull_request.url, rel: "noreferrer noopener", target: "_blank" }, `#${f.pull_request.number}`) : null],
       ["Judgement", e.judgement],
