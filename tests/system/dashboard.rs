@@ -373,6 +373,18 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
                 .collect()
         })
         .unwrap_or_default();
+    let approved = send_with(
+        "GET",
+        &format!("{base}/v1/audit?ticket=T-1&kind=ticket.fix_approved"),
+        &[("authorization", &auth)],
+        bytes::Bytes::new(),
+    )
+    .await
+    .json;
+    assert_eq!(
+        approved["entries"][0]["actor"], "reviewer",
+        "the approval is the logged-in token's: {approved}"
+    );
     for kind in ["admin.autonomy", "admin.kill_switch"] {
         assert!(
             by_page.contains(&(kind.to_string(), "reviewer".to_string())),

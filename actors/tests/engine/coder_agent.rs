@@ -588,6 +588,7 @@ async fn without_github_a_fix_waits_for_review_then_is_rejected_with_a_reason() 
     // Approving cannot publish without GitHub, and says so.
     let approved = ractor::call!(manager, |reply| CoderMsg::Approve {
         ticket: id.clone(),
+        by: "operator".into(),
         reply
     })?
     .map_err(|e| e.to_string())?;
@@ -603,12 +604,14 @@ async fn without_github_a_fix_waits_for_review_then_is_rejected_with_a_reason() 
     let refused = ractor::call!(manager, |reply| CoderMsg::Reject {
         ticket: id.clone(),
         reason: "  ".into(),
+        by: "operator".into(),
         reply
     })?;
     assert!(refused.is_err());
     let rejected = ractor::call!(manager, |reply| CoderMsg::Reject {
         ticket: id.clone(),
         reason: "the coupon should be validated upstream".into(),
+        by: "operator".into(),
         reply
     })?
     .map_err(|e| e.to_string())?;

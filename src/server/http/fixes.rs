@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::auth::AdminCaller;
 use super::common::store_error;
 use super::error::ApiError;
 use super::state::AppState;
@@ -63,8 +64,13 @@ pub async fn get_fix(
 pub async fn approve_fix(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: AdminCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let outcome = state.engine.approve_fix(&id).await.map_err(command_error)?;
+    let outcome = state
+        .engine
+        .approve_fix(&id, &caller.0)
+        .await
+        .map_err(command_error)?;
     Ok(Json(json!(outcome)))
 }
 
@@ -79,6 +85,7 @@ struct RejectRequest {
 pub async fn reject_fix(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: AdminCaller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request: RejectRequest =
@@ -89,7 +96,7 @@ pub async fn reject_fix(
     let reason = bounded_text("reason", request.reason.trim().to_string())?;
     let outcome = state
         .engine
-        .reject_fix(&id, &reason)
+        .reject_fix(&id, &reason, &caller.0)
         .await
         .map_err(command_error)?;
     Ok(Json(json!(outcome)))
