@@ -157,12 +157,13 @@ impl Store {
         Ok(out)
     }
 
-    /// The `limit` signatures seen most recently after `after` in the order
-    /// last seen descending, id ascending (the order of
-    /// [`Store::signatures_since`]), and the cursor of the page's last one
-    /// when more may follow.
+    /// The `limit` signatures last seen at or after `since_ms` that come
+    /// after `after` in the order last seen descending, id ascending (the
+    /// order of [`Store::signatures_since`]), and the cursor of the page's
+    /// last one when more may follow.
     pub fn signatures_page(
         &self,
+        since_ms: i64,
         after: Option<&SignatureCursor>,
         limit: usize,
     ) -> Result<Page<SignatureRecord, SignatureCursor>, StoreError> {
@@ -173,6 +174,9 @@ impl Store {
         let mut more = false;
         for value in self.signatures.iter().values() {
             let record: SignatureRecord = serde_json::from_slice(&value?)?;
+            if record.last_seen_ms < since_ms {
+                continue;
+            }
             let key = (Reverse(record.last_seen_ms), record.id.clone());
             if let Some((seen, id)) = after {
                 if key <= (Reverse(*seen), id.clone()) {
@@ -246,5 +250,232 @@ impl PartialOrd for Newest {
 impl Ord for Newest {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
         self.key.cmp(&other.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::StoreConfig;
+    use crate::domain::audit::AuditEntryDraft;
+    use crate::domain::event::{Event, new_id};
+    use crate::domain::signature::{SignatureConfig, Signer};
+    use crate::store::tickets::{AnalysisCommit, TicketWrite};
+    use crate::store::{RecordCache, SignedEvent};
+
+    fn store(dir: &std::path::Path) -> Store {
+        Store::open(&StoreConfig {
+            path: dir.join("db"),
+            ..StoreConfig::default()
+        })
+        .expect("store")
+    }
+
+    fn ticket(n: usize) -> Ticket {
+        let state = ["triaged", "escalated", "review"][n % 3];
+        let severity = ["high", "low"][n % 2];
+        serde_json::from_value(json!({
+            "id": "", "state": state, "disposition": "fix_candidate",
+            "title": format!("error number {n}"), "root_cause": "a cause",
+            "severity": severity, "suggested_fix": "", "files": [],
+            "signatures": [], "grouping": {"method": "deterministic", "batch_size": 1},
+            "events": 1, "shadow": true, "created_at_ms": 1, "updated_at_ms": 1, "audit": []
+        }))
+        .expect("ticket")
+    }
+
+    fn plant(store: &Store, count: usize) {
+        for chunk in (0..count).collect::<Vec<_>>().chunks(500) {
+            let writes = chunk
+                .iter()
+                .map(|n| (TicketWrite::Create(Box::new(ticket(*n))), Vec::new()))
+                .collect();
+            store
+                .commit_analysis(&AnalysisCommit { writes }, 1)
+                .expect("planted");
+        }
+    }
+
+    fn events(store: &Store, signatures: usize, at_ms: impl Fn(usize) -> i64) {
+        let signer = Signer::new(&SignatureConfig::default()).expect("signer");
+        let mut cache = RecordCache::default();
+        let batch: Vec<SignedEvent> = (0..signatures)
+            .map(|i| {
+                let event = Event {
+                    id: new_id(),
+                    received_at_ms: at_ms(i),
+                    timestamp_ms: at_ms(i),
+                    exception_type: Some(format!("Error{i}")),
+                    message: format!("failure kind {i}"),
+                    source: "test".into(),
+                    ..Event::default()
+                };
+                let signature = signer.sign(&event);
+                SignedEvent { event, signature }
+            })
+            .collect();
+        for chunk in batch.chunks(1000) {
+            store
+                .commit(chunk, 1_767_607_200_000, &mut cache)
+                .expect("commit");
+        }
+    }
+
+    #[test]
+    fn ticket_pages_walk_newest_first_with_a_cursor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        plant(&store, 10);
+        let review = |t: &Ticket| t.state == TicketState::Review;
+        // T-3, T-6, T-9 are in review (n = 2, 5, 8).
+        let first = store.tickets_page(None, 2, 100, review).expect("page");
+        let ids: Vec<&str> = first.items.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T-9", "T-6"]);
+        let second = store
+            .tickets_page(first.next, 2, 100, review)
+            .expect("page");
+        let ids: Vec<&str> = second.items.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T-3"]);
+        assert_eq!(second.next, None, "the walk reached T-1");
+        // A budget of 3 reads stops short and says where to go on.
+        let short = store.tickets_page(None, 2, 3, review).expect("page");
+        assert_eq!(short.items.len(), 1);
+        assert_eq!(short.next, Some(8));
+    }
+
+    #[test]
+    fn the_tally_counts_every_ticket_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        assert_eq!(store.ticket_tally().expect("tally").by_state["review"], 0);
+        plant(&store, 10);
+        let tally = store.ticket_tally().expect("tally");
+        assert_eq!(tally.total, 10);
+        assert_eq!(tally.by_state["triaged"], 4);
+        assert_eq!(tally.by_state["escalated"], 3);
+        assert_eq!(tally.by_severity["high"], 5);
+        assert_eq!(tally.by_disposition["fix_candidate"], 10);
+    }
+
+    #[test]
+    fn audit_pages_go_back_from_the_newest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        for i in 0..6 {
+            let actor = if i % 2 == 0 { "alice" } else { "coder" };
+            store
+                .append_audit(AuditEntryDraft::new(
+                    i,
+                    "admin.kill_switch",
+                    actor,
+                    format!("entry {i}"),
+                ))
+                .expect("append");
+        }
+        let query = AuditQuery {
+            since: 0,
+            ticket: None,
+            kind: Some("admin".into()),
+            limit: 2,
+        };
+        let page = store
+            .audit_newest(&query, None, Some("alice"))
+            .expect("page");
+        let details: Vec<&str> = page.iter().map(|e| e.detail.as_str()).collect();
+        assert_eq!(details, ["entry 4", "entry 2"]);
+        let older = store
+            .audit_newest(&query, page.last().map(|e| e.seq), Some("alice"))
+            .expect("page");
+        let details: Vec<&str> = older.iter().map(|e| e.detail.as_str()).collect();
+        assert_eq!(details, ["entry 0"]);
+    }
+
+    #[test]
+    fn signature_pages_cover_every_signature_once_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        // Pairs share a last-seen time, so the id breaks ties.
+        events(&store, 25, |i| 1_767_607_200_000 + (i / 2) as i64 * 1000);
+        let all: Vec<String> = store
+            .signatures_since(0)
+            .expect("all")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(all.len(), 25);
+        let mut paged = Vec::new();
+        let mut cursor = None;
+        loop {
+            let page = store.signatures_page(0, cursor.as_ref(), 7).expect("page");
+            paged.extend(page.items.into_iter().map(|r| r.id));
+            match page.next {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(paged, all);
+        let recent = store
+            .signatures_page(1_767_607_200_000 + 10_000, None, 100)
+            .expect("page");
+        assert_eq!(recent.items.len(), 5, "last seen at 10 s to 12 s");
+    }
+
+    #[test]
+    fn minute_totals_sum_every_signature() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        let base = 1_767_607_200_000;
+        events(&store, 6, |i| base + (i % 3) as i64 * 60_000);
+        let from = crate::store::minute_of(base);
+        assert_eq!(store.minute_totals(from, 4).expect("totals"), [2, 2, 2, 0]);
+        assert_eq!(store.minute_totals(from + 1, 1).expect("totals"), [2]);
+    }
+
+    /// The dashboard's reads on the store size issue 14 names: 10,000
+    /// tickets and 100,000 signatures. A measurement, not a timing
+    /// assertion (run it with `--ignored --nocapture`; docs/dashboard.md
+    /// has the figures).
+    #[test]
+    #[ignore = "a measurement: builds a large store"]
+    fn views_on_ten_thousand_tickets_and_a_hundred_thousand_signatures() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        plant(&store, 10_000);
+        let now = crate::clock::now_ms();
+        events(&store, 100_000, |i| now - (i as i64 % 1440) * 60_000);
+        let time = |what: &str, run: &mut dyn FnMut()| {
+            let started = Instant::now();
+            run();
+            eprintln!("{what}: {:?}", started.elapsed());
+        };
+        time("tickets page (50, no filter)", &mut || {
+            store.tickets_page(None, 50, 2000, |_| true).expect("page");
+        });
+        time("tickets page (50 in review)", &mut || {
+            store
+                .tickets_page(None, 50, 2000, |t| t.state == TicketState::Review)
+                .expect("page");
+        });
+        time("ticket tally", &mut || {
+            store.ticket_tally().expect("tally");
+        });
+        time("signatures page (100)", &mut || {
+            store.signatures_page(0, None, 100).expect("page");
+        });
+        time("minute totals (24 h)", &mut || {
+            store
+                .minute_totals(crate::store::minute_of(now) - 1439, 1440)
+                .expect("totals");
+        });
+        time(
+            "all tickets (what /v1/tickets without a cursor reads)",
+            &mut || {
+                store.tickets().expect("all");
+            },
+        );
     }
 }
