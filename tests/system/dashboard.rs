@@ -438,3 +438,208 @@ async fn pull_requests(server: &MockServer) -> usize {
         .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/repos/acme/py-shop/pulls")
         .count()
 }
+
+/// The session rules over plain HTTP (no browser needed, so this runs
+/// everywhere): a one-time code from the admin API becomes a session once;
+/// the session reads like its token, and changes state only with the
+/// dashboard's header from its own origin; pages need it.
+#[tokio::test]
+async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::common::test_config(dir.path());
+    let running = suture::server::start_with_tokens(config, vec![("alice".into(), TOKEN.into())])
+        .await
+        .expect("server starts");
+    let base = format!("http://{}", running.http_addr);
+    let host = running.http_addr.to_string();
+    let origin = format!("http://{host}");
+    let bearer = format!("Bearer {TOKEN}");
+    let none = bytes::Bytes::new;
+
+    // Pages without a session go to the login page; the login page is open.
+    for path in ["/", "/dashboard/app.js"] {
+        let reply = send_with("GET", &format!("{base}{path}"), &[], none()).await;
+        assert_eq!(reply.status, 303, "{path}");
+        assert_eq!(reply.headers["location"], "/login");
+    }
+    assert_eq!(
+        send_with("GET", &format!("{base}/login"), &[], none())
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send_with("GET", &format!("{base}/dashboard/login.js"), &[], none())
+            .await
+            .status,
+        200
+    );
+
+    // `suture dashboard`'s request: a code, named like the token.
+    let code = send_with(
+        "POST",
+        &format!("{base}/v1/admin/dashboard/login-code"),
+        &[("authorization", &bearer)],
+        none(),
+    )
+    .await;
+    assert_eq!(code.status, 200, "{}", code.json);
+    assert_eq!(code.json["name"], "alice");
+    let path = code.json["path"].as_str().expect("path").to_string();
+    let login = send_with("GET", &format!("{base}{path}"), &[], none()).await;
+    assert_eq!(login.status, 303);
+    assert_eq!(login.headers["location"], "/");
+    let set = login.headers["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_string();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(set.contains(attribute), "{set}");
+    }
+    let cookie = set.split(';').next().expect("pair").to_string();
+    let again = send_with("GET", &format!("{base}{path}"), &[], none()).await;
+    assert_eq!(
+        again.headers["location"], "/login?error=code",
+        "a code works once"
+    );
+
+    // The session reads, and a session cannot mint codes for itself.
+    let page = send_with("GET", &format!("{base}/"), &[("cookie", &cookie)], none()).await;
+    assert_eq!(page.status, 200);
+    let read = send_with(
+        "GET",
+        &format!("{base}/v1/dashboard/overview"),
+        &[("cookie", &cookie), ("host", &host)],
+        none(),
+    )
+    .await;
+    assert_eq!(read.status, 200, "{}", read.json);
+    let minted = send_with(
+        "POST",
+        &format!("{base}/v1/admin/dashboard/login-code"),
+        &[
+            ("cookie", &cookie),
+            ("origin", &origin),
+            ("x-suture-dashboard", "1"),
+        ],
+        none(),
+    )
+    .await;
+    assert_ne!(minted.status, 200);
+
+    // A change needs the header and the page's own origin.
+    let engage = json!({"engaged": true, "reason": "checking"}).to_string();
+    let url = format!("{base}/v1/admin/kill-switch");
+    let json = ("content-type", "application/json");
+    for (headers, why) in [
+        (
+            vec![
+                ("cookie", cookie.as_str()),
+                ("origin", origin.as_str()),
+                json,
+            ],
+            "no dashboard header",
+        ),
+        (
+            vec![
+                ("cookie", cookie.as_str()),
+                ("x-suture-dashboard", "1"),
+                json,
+            ],
+            "no origin",
+        ),
+        (
+            vec![
+                ("cookie", cookie.as_str()),
+                ("origin", "http://evil.example"),
+                ("x-suture-dashboard", "1"),
+                json,
+            ],
+            "another origin",
+        ),
+        (
+            vec![
+                ("cookie", cookie.as_str()),
+                ("origin", origin.as_str()),
+                ("x-suture-dashboard", "1"),
+                ("sec-fetch-site", "cross-site"),
+                json,
+            ],
+            "a cross-site fetch",
+        ),
+    ] {
+        let refused = send_with("POST", &url, &headers, engage.clone()).await;
+        assert_eq!(refused.status, 403, "{why}: {}", refused.json);
+    }
+    let off = send_with("GET", &url, &[("authorization", &bearer)], none()).await;
+    assert_eq!(off.json["engaged"], false, "nothing refused took effect");
+    let engaged = send_with(
+        "POST",
+        &url,
+        &[
+            ("cookie", &cookie),
+            ("origin", &origin),
+            ("x-suture-dashboard", "1"),
+            json,
+        ],
+        engage,
+    )
+    .await;
+    assert_eq!(engaged.status, 200, "{}", engaged.json);
+    assert_eq!(engaged.json["by"], "alice", "the session acts as its token");
+
+    // Signatures page with a cursor through all of them, once each.
+    let events: Vec<_> = (0..5)
+        .map(|i| json!({"type": format!("Error{i}"), "message": format!("kind {i}")}))
+        .collect();
+    let stored = send_with(
+        "POST",
+        &format!("{base}/v1/events"),
+        &[json],
+        serde_json::Value::from(events).to_string(),
+    )
+    .await;
+    assert_eq!(stored.status, 200, "{}", stored.json);
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = send_with(
+            "GET",
+            &format!("{base}/v1/signatures?limit=2&cursor={cursor}"),
+            &[("authorization", &bearer)],
+            none(),
+        )
+        .await;
+        assert_eq!(page.status, 200, "{}", page.json);
+        for s in page.json["signatures"].as_array().expect("list") {
+            seen.push(s["id"].as_str().expect("id").to_string());
+        }
+        match page.json["next"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((seen.len(), unique.len()), (5, 5), "{seen:?}");
+
+    // Logout ends it.
+    let out = send_with(
+        "POST",
+        &format!("{base}/logout"),
+        &[("cookie", &cookie), ("origin", &origin)],
+        none(),
+    )
+    .await;
+    assert_eq!(out.status, 200);
+    let after = send_with(
+        "GET",
+        &format!("{base}/v1/dashboard/overview"),
+        &[("cookie", &cookie)],
+        none(),
+    )
+    .await;
+    assert_eq!(after.status, 401);
+    running.shutdown().await;
+}
