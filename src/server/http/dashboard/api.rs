@@ -8,6 +8,8 @@
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -352,18 +354,20 @@ pub async fn login_code(
     State(state): State<AppState>,
     caller: AdminCaller,
     via_session: Option<Extension<ViaSession>>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Value>, Response> {
     if via_session.is_some() {
-        return Err(ApiError::Conflict(
-            "login codes are for `suture dashboard` with a token, not for a dashboard session"
-                .into(),
-        ));
+        let why =
+            "login codes are for `suture dashboard` with a token, not for a dashboard session";
+        return Err((StatusCode::FORBIDDEN, Json(json!({ "error": why }))).into_response());
     }
     let code = state
         .dashboard_sessions
         .issue_code(&caller.0.name)
-        .ok_or_else(|| ApiError::Busy {
-            retry_after_secs: 1,
+        .ok_or_else(|| {
+            ApiError::Busy {
+                retry_after_secs: 1,
+            }
+            .into_response()
         })?;
     Ok(Json(json!({
         "code": code,
