@@ -240,13 +240,20 @@ pub async fn fix_diff(
         .map_err(store_error)?
         .and_then(|a| a.fix)
         .ok_or_else(|| ApiError::NotFound(format!("ticket {id}: the fix's evidence is gone")))?;
+    // A stored diff is git's own output; one the parser cannot read is
+    // shown as nothing rather than failing the ticket's page.
+    let (files, problem) = match side_by_side(&evidence.diff) {
+        Ok(files) => (files, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
     Ok(Json(json!({
         "ticket": id,
         "commit": evidence.commit,
         "base": evidence.base,
         "added": evidence.added,
         "removed": evidence.removed,
-        "files": side_by_side(&evidence.diff),
+        "files": files,
+        "problem": problem,
     })))
 }
 

@@ -1,11 +1,13 @@
-//! A unified diff (`git diff` of a fix) as side-by-side rows: the old line
-//! on the left, the new on the right, a removed line paired with the added
-//! line that replaced it, and within such a pair the characters that
-//! changed (by `similar`'s Myers diff), so the page marks the edit and not
-//! the whole line. The page only paints what this computes.
+//! A fix's diff (`git diff`, read by the guardrails' parser
+//! [`parse_diff`]) as side-by-side rows: the old line on the left, the new
+//! on the right, a removed line paired with the added line that replaced
+//! it, and within such a pair the characters that changed (by `similar`'s
+//! Myers diff), so the page marks the edit and not the whole line. The
+//! page only paints what this computes.
 
 use serde::Serialize;
 use similar::{Algorithm, DiffOp, capture_diff_slices};
+use suture_actors::domain::coder::diff::{DiffError, LineKind, parse_diff};
 
 /// Pairs longer than this (in characters) are marked whole: a character
 /// diff of two minified lines would cost more than it shows.
@@ -16,6 +18,8 @@ const MAX_INLINE_CHARS: usize = 2_000;
 pub struct FileDiff {
     pub old_path: String,
     pub new_path: String,
+    /// A binary file: no rows.
+    pub binary: bool,
     pub rows: Vec<Row>,
 }
 
@@ -23,7 +27,7 @@ pub struct FileDiff {
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Row {
-    /// A hunk header (`@@ -40,6 +40,7 @@ def order_total`).
+    /// Where a hunk starts (`@@ -40 +40 @@`).
     Hunk { text: String },
     /// A line on both sides; `left`/`right` absent for a line only added or
     /// only removed.
@@ -59,100 +63,46 @@ pub struct Segment {
     pub changed: bool,
 }
 
-/// Parses `diff` (unified, as `git diff` prints it) into files of rows.
-/// Lines outside a hunk (index, mode) are skipped; a malformed hunk header
-/// restarts the numbering at 1 rather than failing the view.
-pub fn side_by_side(diff: &str) -> Vec<FileDiff> {
-    let mut files: Vec<FileDiff> = Vec::new();
-    let mut removed: Vec<(u32, &str)> = Vec::new();
-    let mut added: Vec<(u32, &str)> = Vec::new();
-    let (mut old_no, mut new_no) = (1u32, 1u32);
-    let mut in_hunk = false;
-    for line in diff.lines() {
-        if let Some(rest) = line.strip_prefix("diff --git ") {
-            flush(&mut files, &mut removed, &mut added);
-            let (old, new) = rest.split_once(" b/").unwrap_or((rest, rest));
-            files.push(FileDiff {
-                old_path: old.trim_start_matches("a/").to_string(),
-                new_path: new.to_string(),
-                rows: Vec::new(),
+/// The files of `diff` as rows.
+pub fn side_by_side(diff: &str) -> Result<Vec<FileDiff>, DiffError> {
+    let mut files = Vec::new();
+    for parsed in parse_diff(diff)? {
+        let mut rows = Vec::new();
+        for hunk in &parsed.hunks {
+            rows.push(Row::Hunk {
+                text: format!("@@ -{} +{} @@", hunk.old_start, hunk.new_start),
             });
-            in_hunk = false;
-            continue;
-        }
-        if let Some(header) = line.strip_prefix("@@") {
-            flush(&mut files, &mut removed, &mut added);
-            (old_no, new_no) = hunk_starts(header).unwrap_or((1, 1));
-            if files.is_empty() {
-                files.push(FileDiff {
-                    old_path: String::new(),
-                    new_path: String::new(),
-                    rows: Vec::new(),
-                });
-            }
-            if let Some(file) = files.last_mut() {
-                file.rows.push(Row::Hunk {
-                    text: format!("@@{header}"),
-                });
-            }
-            in_hunk = true;
-            continue;
-        }
-        if !in_hunk {
-            if let (Some(path), Some(file)) = (line.strip_prefix("+++ b/"), files.last_mut()) {
-                file.new_path = path.to_string();
-            }
-            continue;
-        }
-        match line.as_bytes().first() {
-            Some(b'-') => {
-                removed.push((old_no, &line[1..]));
-                old_no += 1;
-            }
-            Some(b'+') => {
-                added.push((new_no, &line[1..]));
-                new_no += 1;
-            }
-            Some(b'\\') => {}
-            _ => {
-                flush(&mut files, &mut removed, &mut added);
-                let text = line.strip_prefix(' ').unwrap_or(line);
-                if let Some(file) = files.last_mut() {
-                    file.rows.push(Row::Line {
-                        change: Change::Context,
-                        left: Some(plain(old_no, text)),
-                        right: Some(plain(new_no, text)),
-                    });
+            let mut removed: Vec<(u32, &str)> = Vec::new();
+            let mut added: Vec<(u32, &str)> = Vec::new();
+            for line in &hunk.lines {
+                match line.kind {
+                    LineKind::Removed => removed.push((line.old_line.unwrap_or(0), &line.text)),
+                    LineKind::Added => added.push((line.new_line.unwrap_or(0), &line.text)),
+                    LineKind::Context => {
+                        flush(&mut rows, &mut removed, &mut added);
+                        rows.push(Row::Line {
+                            change: Change::Context,
+                            left: Some(plain(line.old_line.unwrap_or(0), &line.text)),
+                            right: Some(plain(line.new_line.unwrap_or(0), &line.text)),
+                        });
+                    }
                 }
-                old_no += 1;
-                new_no += 1;
             }
+            flush(&mut rows, &mut removed, &mut added);
         }
+        files.push(FileDiff {
+            old_path: parsed.old_path.clone().unwrap_or_default(),
+            new_path: parsed.path().to_string(),
+            binary: parsed.binary,
+            rows,
+        });
     }
-    flush(&mut files, &mut removed, &mut added);
-    files
-}
-
-/// `-40,6 +40,7 @@ ...` → (40, 40).
-fn hunk_starts(header: &str) -> Option<(u32, u32)> {
-    let mut parts = header.split_whitespace();
-    let old = parts.next()?.strip_prefix('-')?;
-    let new = parts.next()?.strip_prefix('+')?;
-    let start = |range: &str| range.split(',').next()?.parse::<u32>().ok();
-    Some((start(old)?.max(1), start(new)?.max(1)))
+    Ok(files)
 }
 
 /// Writes a block of removed lines and the added lines after it: paired
 /// in order, the rest alone.
-fn flush(files: &mut [FileDiff], removed: &mut Vec<(u32, &str)>, added: &mut Vec<(u32, &str)>) {
-    if removed.is_empty() && added.is_empty() {
-        return;
-    }
-    let Some(file) = files.last_mut() else {
-        removed.clear();
-        added.clear();
-        return;
-    };
+fn flush(rows: &mut Vec<Row>, removed: &mut Vec<(u32, &str)>, added: &mut Vec<(u32, &str)>) {
     let pairs = removed.len().max(added.len());
     for i in 0..pairs {
         let row = match (removed.get(i), added.get(i)) {
@@ -182,7 +132,7 @@ fn flush(files: &mut [FileDiff], removed: &mut Vec<(u32, &str)>, added: &mut Vec
             },
             (None, None) => continue,
         };
-        file.rows.push(row);
+        rows.push(row);
     }
     removed.clear();
     added.clear();
@@ -275,7 +225,7 @@ mod tests {
 index 3b18e51..a9c2f0d 100644
 --- a/shop/orders.py
 +++ b/shop/orders.py
-@@ -42,4 +42,5 @@ def order_total(order):
+@@ -42,3 +42,4 @@ def order_total(order):
      subtotal = sum(i[\"price\"] for i in order[\"items\"])
 -    discount = COUPONS[order[\"coupon\"]]
 +    discount = COUPONS.get(order.get(\"coupon\"), 0)
@@ -291,11 +241,11 @@ index 3b18e51..a9c2f0d 100644
 
     #[test]
     fn a_replaced_line_is_paired_and_an_added_one_stands_alone() {
-        let files = side_by_side(FIX);
+        let files = side_by_side(FIX).expect("a git diff");
         assert_eq!(files.len(), 1);
         assert_eq!(files[0].new_path, "shop/orders.py");
         let rows = &files[0].rows;
-        assert!(matches!(&rows[0], Row::Hunk { text } if text.starts_with("@@ -42,4")));
+        assert!(matches!(&rows[0], Row::Hunk { text } if text == "@@ -42 +42 @@"));
         let Row::Line {
             change,
             left,
@@ -354,7 +304,7 @@ index 3b18e51..a9c2f0d 100644
     #[test]
     fn several_files_and_a_missing_newline_marker() {
         let diff = "diff --git a/a.rs b/a.rs\n--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-x\n\\ No newline at end of file\n+y\ndiff --git a/b.rs b/b.rs\nnew file mode 100644\n--- /dev/null\n+++ b/b.rs\n@@ -0,0 +1,2 @@\n+one\n+two\n";
-        let files = side_by_side(diff);
+        let files = side_by_side(diff).expect("a git diff");
         assert_eq!(files.len(), 2);
         assert_eq!(files[1].new_path, "b.rs");
         assert_eq!(files[0].rows.len(), 2, "{:?}", files[0].rows);
@@ -363,6 +313,6 @@ index 3b18e51..a9c2f0d 100644
 
     #[test]
     fn nothing_in_nothing_out() {
-        assert!(side_by_side("").is_empty());
+        assert_eq!(side_by_side(""), Ok(Vec::new()));
     }
 }

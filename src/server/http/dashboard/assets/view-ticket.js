@@ -115,13 +115,14 @@ function side(cell, language, kind) {
 }
 
 export function sideBySide(diff) {
+  if (diff.problem) return h("p", { class: "muted" }, `The diff could not be read: ${diff.problem}`);
   if (!diff.files.length) return h("p", { class: "muted" }, "The fix changed nothing.");
   return diff.files.map((file) => {
     const language = languageOf(file.new_path || file.old_path);
     return h(
       "div",
       { class: "diff-file" },
-      h("h3", {}, h("code", {}, file.new_path || file.old_path)),
+      h("h3", {}, h("code", {}, file.new_path || file.old_path), file.binary ? " (binary)" : null),
       h(
         "div",
         { class: "table-wrap" },
