@@ -20,11 +20,9 @@ use suture_actors::domain::tickets::Ticket;
 use suture_actors::runtime::task::process_alive;
 use suture_actors::store::Store;
 use suture_actors::store::tickets::{AnalysisCommit, TicketWrite};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::coder_restart::{fixture, free_port, git, pids_in, python, reachable, service};
-use crate::common::{eventually, openai_stub, send_with};
+use crate::common::{eventually, github_stub, openai_stub, send_with};
 
 const TOKEN: &str = "dash-test-reviewer-token-5b1f";
 const PR_URL: &str = "https://github.example/acme/py-shop/pull/7";
@@ -122,30 +120,6 @@ fn plant(data: &Path, revision: &str) {
         .expect("planted");
 }
 
-/// The GitHub stand-in: no pull request for the branch yet, then the new
-/// one, and its labels.
-async fn github() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path("/repos/acme/py-shop/pulls"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/repos/acme/py-shop/pulls"))
-        .respond_with(
-            ResponseTemplate::new(201).set_body_json(json!({"number": 7, "html_url": PR_URL})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/repos/acme/py-shop/issues/7/labels"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&server)
-        .await;
-    server
-}
-
 /// The sidecar, configured by a file like an operator would.
 fn spawn(
     dir: &Path,
@@ -217,16 +191,34 @@ impl Drop for Sidecar {
     }
 }
 
-async fn ticket_state(base: &str, id: &str) -> String {
+/// `GET base+path` with the test's token; the JSON, whatever the status.
+async fn admin_get(base: &str, path: &str) -> serde_json::Value {
     let auth = format!("Bearer {TOKEN}");
-    let reply = send_with(
+    send_with(
         "GET",
-        &format!("{base}/v1/tickets/{id}"),
+        &format!("{base}{path}"),
         &[("authorization", &auth)],
         bytes::Bytes::new(),
     )
+    .await
+    .json
+}
+
+/// Posts `events` (native JSON) and expects them stored.
+async fn post_events(base: &str, events: Vec<serde_json::Value>) {
+    let stored = send_with(
+        "POST",
+        &format!("{base}/v1/events"),
+        &[("content-type", "application/json")],
+        serde_json::Value::from(events).to_string(),
+    )
     .await;
-    reply.json["state"].as_str().unwrap_or_default().to_string()
+    assert_eq!(stored.status, 200, "{}", stored.json);
+}
+
+async fn ticket_state(base: &str, id: &str) -> String {
+    let ticket = admin_get(base, &format!("/v1/tickets/{id}")).await;
+    ticket["state"].as_str().unwrap_or_default().to_string()
 }
 
 /// Runs the browser script; its output goes to the test's.
@@ -278,7 +270,7 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
     );
     let fix = std::fs::read_to_string(fixture().join("fix.edits.txt")).expect("fix");
     let stub = openai_stub::Stub::start(vec![openai_stub::Reply::answer(&fix)]).await;
-    let stand_in = github().await;
+    let stand_in = github_stub::pull_request_stand_in("acme/py-shop", 7, PR_URL).await;
 
     // T-2's test run blocks (its worktree is `<data>.worktrees/T-2-<n>`);
     // every other run is the real pytest suite.
@@ -320,7 +312,9 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
     }
     let running = pids_in(&pids);
     assert!(running.iter().all(|pid| process_alive(*pid)));
-    let pulls_before = pull_requests(&stand_in).await;
+    let pulls_before = github_stub::pull_requests_asked(&stand_in, "acme/py-shop")
+        .await
+        .len();
     assert_eq!(pulls_before, 0, "at suggest nothing is published by itself");
 
     traffic(&base).await;
@@ -339,7 +333,9 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
 
     // What the page did, seen from outside the browser.
     assert_eq!(
-        pull_requests(&stand_in).await,
+        github_stub::pull_requests_asked(&stand_in, "acme/py-shop")
+            .await
+            .len(),
         1,
         "approving opened the pull request"
     );
@@ -350,15 +346,7 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
     })
     .await;
     assert!(gone, "the kill switch killed the running agent's processes");
-    let auth = format!("Bearer {TOKEN}");
-    let audit = send_with(
-        "GET",
-        &format!("{base}/v1/audit?kind=admin"),
-        &[("authorization", &auth)],
-        bytes::Bytes::new(),
-    )
-    .await
-    .json;
+    let audit = admin_get(&base, "/v1/audit?kind=admin").await;
     let by_page: Vec<(String, String)> = audit["entries"]
         .as_array()
         .map(|entries| {
@@ -373,14 +361,7 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
                 .collect()
         })
         .unwrap_or_default();
-    let approved = send_with(
-        "GET",
-        &format!("{base}/v1/audit?ticket=T-1&kind=ticket.fix_approved"),
-        &[("authorization", &auth)],
-        bytes::Bytes::new(),
-    )
-    .await
-    .json;
+    let approved = admin_get(&base, "/v1/audit?ticket=T-1&kind=ticket.fix_approved").await;
     assert_eq!(
         approved["entries"][0]["actor"], "reviewer",
         "the approval is the logged-in token's: {approved}"
@@ -419,24 +400,7 @@ async fn traffic(base: &str) {
             })
         })
         .collect();
-    let stored = send_with(
-        "POST",
-        &format!("{base}/v1/events"),
-        &[json],
-        serde_json::Value::from(events).to_string(),
-    )
-    .await;
-    assert_eq!(stored.status, 200, "{}", stored.json);
-}
-
-async fn pull_requests(server: &MockServer) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/repos/acme/py-shop/pulls")
-        .count()
+    post_events(base, events).await;
 }
 
 /// The session rules over plain HTTP (no browser needed, so this runs
@@ -571,8 +535,8 @@ async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() 
         let refused = send_with("POST", &url, &headers, engage.clone()).await;
         assert_eq!(refused.status, 403, "{why}: {}", refused.json);
     }
-    let off = send_with("GET", &url, &[("authorization", &bearer)], none()).await;
-    assert_eq!(off.json["engaged"], false, "nothing refused took effect");
+    let off = admin_get(&base, "/v1/admin/kill-switch").await;
+    assert_eq!(off["engaged"], false, "nothing refused took effect");
     let engaged = send_with(
         "POST",
         &url,
@@ -592,29 +556,15 @@ async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() 
     let events: Vec<_> = (0..5)
         .map(|i| json!({"type": format!("Error{i}"), "message": format!("kind {i}")}))
         .collect();
-    let stored = send_with(
-        "POST",
-        &format!("{base}/v1/events"),
-        &[json],
-        serde_json::Value::from(events).to_string(),
-    )
-    .await;
-    assert_eq!(stored.status, 200, "{}", stored.json);
+    post_events(&base, events).await;
     let mut seen = Vec::new();
     let mut cursor = String::new();
     loop {
-        let page = send_with(
-            "GET",
-            &format!("{base}/v1/signatures?limit=2&cursor={cursor}"),
-            &[("authorization", &bearer)],
-            none(),
-        )
-        .await;
-        assert_eq!(page.status, 200, "{}", page.json);
-        for s in page.json["signatures"].as_array().expect("list") {
+        let page = admin_get(&base, &format!("/v1/signatures?limit=2&cursor={cursor}")).await;
+        for s in page["signatures"].as_array().expect("a page") {
             seen.push(s["id"].as_str().expect("id").to_string());
         }
-        match page.json["next"].as_str() {
+        match page["next"].as_str() {
             Some(next) => cursor = next.to_string(),
             None => break,
         }
