@@ -151,6 +151,9 @@ model = "stub-model"
 [agent]
 max_concurrent = 2
 network = "host"
+[gate]
+interval = "200ms"
+settle = "0s"
 [autonomy]
 level = "suggest"
 [github]
@@ -374,33 +377,56 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
     }
 }
 
-/// A deploy marker and exceptions spread over the last six hours, for the
-/// overview's chart and the deploys view.
+/// A day and more of a steady background error, a deploy an hour ago
+/// after which a new error fired for a dozen users, judged by the real
+/// gate before the browser looks (its window has closed): the overview's
+/// chart and the deploys view show what a running sidecar would.
 async fn traffic(base: &str) {
+    const MINUTE: i64 = 60_000;
+    let now = suture_actors::clock::now_ms();
+    let deploy_at = now - 61 * MINUTE;
+    let event = |kind: &str, at: i64, user: String| {
+        json!({
+            "type": kind,
+            "message": format!("{kind} in the checkout"),
+            "stack": format!("Traceback (most recent call last):\n  File \"/srv/py-shop/shop/cart.py\", line 12, in add\n{kind}: checkout"),
+            "timestamp": at,
+            "user": user,
+        })
+    };
+    let steady = (0..30 * 6)
+        .map(|i| {
+            event(
+                "LookupError",
+                deploy_at - 30 * 60 * MINUTE + i * 10 * MINUTE,
+                "u1".into(),
+            )
+        })
+        .collect();
+    post_events(base, steady).await;
+    let broken = (0..12)
+        .map(|i| event("TypeError", deploy_at + i * 4 * MINUTE, format!("user{i}")))
+        .collect();
+    post_events(base, broken).await;
     let auth = format!("Bearer {TOKEN}");
-    let json = ("content-type", "application/json");
     let deploy = send_with(
         "POST",
         &format!("{base}/v1/deploys"),
-        &[("authorization", &auth), json],
-        json!({"revision": "4f2a9c1", "environment": "production"}).to_string(),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        json!({"revision": "4f2a9c1", "environment": "production", "at": deploy_at}).to_string(),
     )
     .await;
     assert_eq!(deploy.status, 200, "{}", deploy.json);
-    let now = suture_actors::clock::now_ms();
-    let events: Vec<_> = (0..60i64)
-        .map(|i| {
-            let kind = ["KeyError", "TimeoutError", "ValueError"][(i % 3) as usize];
-            json!({
-                "type": kind,
-                "message": format!("{kind} in checkout"),
-                "stack": format!("Traceback (most recent call last):\n  File \"/srv/py-shop/shop/orders.py\", line {}, in order_total\n{kind}: checkout", 40 + i % 3),
-                "timestamp": now - (i * i) * 5_000,
-                "release": "4f2a9c1",
-            })
-        })
-        .collect();
-    post_events(base, events).await;
+    let id = deploy.json["id"].as_str().expect("deploy id").to_string();
+    let judged = eventually(Duration::from_secs(30), || {
+        let path = format!("/v1/deploys/{id}");
+        async move { admin_get(base, &path).await["gate"]["decisions"].is_array() }
+    })
+    .await;
+    assert!(judged, "the gate judged the deploy");
 }
 
 /// The session rules over plain HTTP (no browser needed, so this runs
