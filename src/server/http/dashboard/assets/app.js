@@ -1,8 +1,8 @@
 // The dashboard's router: hash routes (#/ticket/T-3), one module per view.
 // A view's render(main, params) may return a function that stops its
 // polling; it runs when the view changes.
-import { post } from "./api.js";
-import { h, fill, errorBox } from "./ui.js";
+import { get, post } from "./api.js";
+import { h, fill, errorBox, badge } from "./ui.js";
 import * as overview from "./view-overview.js";
 import * as causes from "./view-causes.js";
 import * as ticket from "./view-ticket.js";
@@ -53,5 +53,22 @@ document.getElementById("logout").addEventListener("click", async () => {
   location.assign("/login");
 });
 
-window.addEventListener("hashchange", route);
+/// The kill switch, on every view: engaged is the one state nobody should
+/// miss. Refreshed with each view and every 15 seconds.
+async function switchPill() {
+  const pill = document.getElementById("switch-pill");
+  try {
+    const ks = await get("/v1/admin/kill-switch");
+    fill(pill, ks.engaged ? h("a", { href: "#/controls" }, badge("kill switch engaged", "danger")) : null);
+  } catch {
+    fill(pill);
+  }
+}
+
+window.addEventListener("hashchange", () => {
+  route();
+  switchPill();
+});
 route();
+switchPill();
+setInterval(switchPill, 15000);
