@@ -34,6 +34,9 @@ const MAX_PAGE: usize = 200;
 /// Tickets one page may read while filtering before it answers short with
 /// a cursor (see `Store::tickets_page`).
 const PAGE_BUDGET: usize = 2_000;
+/// The transcript steps that are the agent doing something (a tool call,
+/// a test run, the external agent's run): the agents view's "last tool call".
+const ACTING_KINDS: [&str; 3] = ["tool_call", "tests", "external"];
 /// Gate runs the overview and the deploys view look at.
 const RUNS: usize = 200;
 
@@ -279,7 +282,7 @@ pub async fn agents(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         let tool = transcript
             .iter()
             .rev()
-            .find(|e| e.kind.contains("tool") || e.kind.contains("test"));
+            .find(|e| ACTING_KINDS.contains(&e.kind.as_str()));
         running.push(json!({
             "ticket": attempt.ticket,
             "attempt": attempt.attempt,
