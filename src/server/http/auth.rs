@@ -487,6 +487,48 @@ mod tests {
     }
 
     #[test]
+    fn a_session_is_the_pages_own_or_refused() {
+        let auth = AdminAuth::new(Some("s3cret".into()), "0.0.0.0:8787".parse().expect("addr"))
+            .expect("token");
+        let id = auth.sessions().create("alice").expect("session");
+        let cookie = format!("theme=dark; {SESSION_COOKIE}={id}");
+        let host = ("host", "sidecar:8787");
+        let origin = ("origin", "http://sidecar:8787");
+        let marked = (DASHBOARD_HEADER, "1");
+        let ok = |method: Method, pairs: &[(&'static str, &str)]| {
+            let mut all = pairs.to_vec();
+            all.push(("cookie", &cookie));
+            auth.authenticate(&method, &headers(&all))
+        };
+        let read = ok(Method::GET, &[host]).expect("a read");
+        assert_eq!((read.name.as_ref(), read.session), ("alice", true));
+        assert!(ok(Method::POST, &[host, origin, marked]).is_ok());
+        for (method, pairs) in [
+            (Method::POST, vec![host, origin]),
+            (Method::POST, vec![host, marked]),
+            (
+                Method::POST,
+                vec![host, ("origin", "http://evil.example"), marked],
+            ),
+            (Method::GET, vec![host, ("sec-fetch-site", "cross-site")]),
+        ] {
+            let (status, why) = ok(method, &pairs).expect_err("refused");
+            assert_eq!(status, StatusCode::FORBIDDEN, "{why}");
+        }
+        // A token wins over the cookie; a stale cookie is a 401.
+        let bearer = auth
+            .authenticate(
+                &Method::POST,
+                &headers(&[("authorization", "Bearer s3cret"), ("cookie", &cookie)]),
+            )
+            .expect("the token");
+        assert!(!bearer.session);
+        auth.sessions().end(&id);
+        let (status, _) = ok(Method::GET, &[host]).expect_err("ended");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[test]
     fn the_comparison_is_exact() {
         assert!(equal_in_constant_time(b"abc", b"abc"));
         assert!(!equal_in_constant_time(b"abc", b"abd"));
