@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::auth::AdminCaller;
-use super::common::store_error;
+use super::common::{store_error, ticket_with_fix};
 use super::error::ApiError;
 use super::state::AppState;
 use super::tickets::{bounded_text, command_error};
@@ -25,16 +25,7 @@ pub async fn get_fix(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.engine.store();
-    let ticket = store
-        .ticket(&id)
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::NotFound(format!("no ticket {id:?}")))?;
-    let fix = ticket.fix.clone().ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "ticket {id} has no fix (it is {})",
-            ticket.state.as_str()
-        ))
-    })?;
+    let (ticket, fix) = ticket_with_fix(&state, &id)?;
     let attempt = store.attempt(&id, fix.attempt).map_err(store_error)?;
     let transcript = store.transcript(&id, fix.attempt).map_err(store_error)?;
     let skip = transcript.len().saturating_sub(SUMMARY_STEPS);

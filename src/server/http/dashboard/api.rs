@@ -21,7 +21,7 @@ use suture_actors::store::hour_of;
 
 use super::diff::side_by_side;
 use crate::server::http::auth::{AdminCaller, ViaSession};
-use crate::server::http::common::store_error;
+use crate::server::http::common::{store_error, ticket_with_fix};
 use crate::server::http::error::ApiError;
 use crate::server::http::state::AppState;
 use crate::wire::time::format_rfc3339;
@@ -230,15 +230,10 @@ pub async fn fix_diff(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let store = state.engine.store();
-    let ticket = store
-        .ticket(&id)
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::NotFound(format!("no ticket {id:?}")))?;
-    let Some(fix) = &ticket.fix else {
-        return Err(ApiError::NotFound(format!("ticket {id} has no fix")));
-    };
-    let evidence = store
+    let (_, fix) = ticket_with_fix(&state, &id)?;
+    let evidence = state
+        .engine
+        .store()
         .attempt(&id, fix.attempt)
         .map_err(store_error)?
         .and_then(|a| a.fix)
