@@ -1,5 +1,5 @@
 //! The command line: `suture serve | deploy | replay | dsn | status |
-//! report | review`.
+//! report | review | dashboard | ...`.
 
 use std::path::PathBuf;
 
@@ -139,6 +139,12 @@ pub enum Command {
         #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
         url: String,
     },
+    /// Print a one-time login link for the dashboard (valid two minutes,
+    /// single use), asked of the running sidecar with the admin token.
+    Dashboard {
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+    },
     /// Print how good triage has been against operators' labels, the
     /// tickets per state and disposition, and what the LLM has cost.
     Report {
@@ -255,6 +261,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             println!("{}", serde_json::to_string_pretty(&reply)?);
+            Ok(())
+        }
+        Command::Dashboard { url } => {
+            let reply = crate::client::request(
+                "POST",
+                &endpoint(&url, "/v1/admin/dashboard/login-code"),
+                None,
+            )
+            .await?;
+            let path = reply["path"].as_str().ok_or_else(|| {
+                anyhow::anyhow!("the sidecar answered without a login path: {reply}")
+            })?;
+            println!("{}", endpoint(&url, path));
+            eprintln!(
+                "open it within {}s; it works once and logs the browser in as {:?}",
+                reply["expires_in_seconds"].as_u64().unwrap_or(0),
+                reply["name"].as_str().unwrap_or("?")
+            );
             Ok(())
         }
         Command::KillSwitch {

@@ -209,6 +209,10 @@ pub struct AdminConfig {
     /// the kill switch record which token acted; the token in `token_env`
     /// is named `admin`.
     pub tokens: std::collections::BTreeMap<String, String>,
+    /// A dashboard session ends after this long without a request (the
+    /// browser's own session ends it sooner).
+    #[serde(with = "suture_actors::config::duration")]
+    pub session_idle: std::time::Duration,
 }
 
 impl AdminConfig {
@@ -230,6 +234,7 @@ impl Default for AdminConfig {
         Self {
             token_env: "SUTURE_ADMIN_TOKEN".into(),
             tokens: std::collections::BTreeMap::new(),
+            session_idle: std::time::Duration::from_secs(8 * 3600),
         }
     }
 }

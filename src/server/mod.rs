@@ -136,7 +136,13 @@ pub async fn start_with_secrets(config: Config, secrets: Secrets) -> anyhow::Res
         .await
         .with_context(|| format!("cannot bind server.http_addr {}", config.server.http_addr))?;
     let http_addr = listener.local_addr()?;
-    let admin_auth = Arc::new(http::auth::AdminAuth::with_tokens(admin_tokens, http_addr)?);
+    let dashboard_sessions = Arc::new(http::dashboard::session::Sessions::new(
+        config.admin.session_idle,
+    ));
+    let admin_auth = Arc::new(
+        http::auth::AdminAuth::with_tokens(admin_tokens, http_addr)?
+            .with_sessions(dashboard_sessions.clone()),
+    );
     if !admin_auth.has_token() {
         tracing::info!(
             "no admin token ({} is unset): the admin API answers only local requests that a web page cannot make",
@@ -157,6 +163,7 @@ pub async fn start_with_secrets(config: Config, secrets: Secrets) -> anyhow::Res
         intake: Arc::new(intake::Intake::new(&config)),
         sessions,
         github_webhook_secret: github_webhook_secret.map(|s| Arc::from(s.trim())),
+        dashboard_sessions,
     };
     let http_stop = stop.clone();
     let http_task = tokio::spawn(async move {

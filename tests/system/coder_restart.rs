@@ -20,11 +20,11 @@ use crate::common::{eventually, get};
 
 use crate::common::openai_stub;
 
-fn fixture() -> PathBuf {
+pub(crate) fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/projects/py-shop")
 }
 
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -52,7 +52,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// py-shop as the service's checkout, with one commit.
-fn service(dir: &Path) -> PathBuf {
+pub(crate) fn service(dir: &Path) -> PathBuf {
     let repo = dir.join("service");
     let copied = Command::new("cp")
         .args(["-r"])
@@ -72,7 +72,7 @@ fn service(dir: &Path) -> PathBuf {
 
 /// python with pytest, by its own path (the agent's commands get a
 /// scrubbed environment, where a pyenv shim finds no version).
-fn python() -> String {
+pub(crate) fn python() -> String {
     let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/.venv/bin/python");
     [PathBuf::from("python3"), venv]
         .into_iter()
@@ -122,7 +122,7 @@ fn plant_ticket(data: &Path, revision: &str) {
         .expect("planted");
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -158,7 +158,7 @@ async fn spawn(data: &Path, repo: &Path, llm: &str, test_command: &str) -> (Chil
 }
 
 /// Whether `url` answers 200 (connection refused while starting is no).
-async fn reachable(url: &str) -> bool {
+pub(crate) async fn reachable(url: &str) -> bool {
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<bytes::Bytes>>();
     match url.parse() {
@@ -167,7 +167,7 @@ async fn reachable(url: &str) -> bool {
     }
 }
 
-fn pids_in(file: &Path) -> Vec<u32> {
+pub(crate) fn pids_in(file: &Path) -> Vec<u32> {
     std::fs::read_to_string(file)
         .unwrap_or_default()
         .lines()

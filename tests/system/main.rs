@@ -4,6 +4,7 @@
 
 mod coder_restart;
 mod common;
+mod dashboard;
 mod durability;
 mod gate_http;
 mod gelf_ingest;

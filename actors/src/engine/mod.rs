@@ -629,10 +629,11 @@ impl EngineHandle {
     pub async fn approve_fix(
         &self,
         id: &str,
+        by: &crate::domain::control::Caller,
     ) -> Result<crate::stages::coder::review::ReviewOutcome, CommandError> {
         use crate::stages::coder::CoderMsg;
-        let ticket = id.to_string();
-        let message = move |reply| CoderMsg::Approve { ticket, reply };
+        let (ticket, by) = (id.to_string(), by.name.clone());
+        let message = move |reply| CoderMsg::Approve { ticket, by, reply };
         Ok(ask(&self.slot::<CoderMsg>(), "coder", message, REVIEW_TIMEOUT).await??)
     }
 
@@ -641,12 +642,14 @@ impl EngineHandle {
         &self,
         id: &str,
         reason: &str,
+        by: &crate::domain::control::Caller,
     ) -> Result<crate::stages::coder::review::ReviewOutcome, CommandError> {
         use crate::stages::coder::CoderMsg;
-        let (ticket, reason) = (id.to_string(), reason.to_string());
+        let (ticket, reason, by) = (id.to_string(), reason.to_string(), by.name.clone());
         let message = move |reply| CoderMsg::Reject {
             ticket,
             reason,
+            by,
             reply,
         };
         Ok(ask(&self.slot::<CoderMsg>(), "coder", message, WRITE_TIMEOUT).await??)

@@ -38,6 +38,7 @@ pub mod health;
 pub mod memory;
 pub mod templates;
 pub mod tickets;
+pub mod views;
 
 use crate::config::{Durability, StoreConfig};
 use crate::domain::event::Event;

@@ -27,7 +27,7 @@ use super::{Store, StoreError, decode_u64};
 use crate::domain::records::{Candidate, CandidateState};
 use crate::domain::tickets::{Ticket, TicketState, TransitionError};
 
-const TICKET_SEQ_KEY: &[u8] = b"ticket_seq";
+pub(super) const TICKET_SEQ_KEY: &[u8] = b"ticket_seq";
 /// One ticket the analyzer wants written.
 #[derive(Debug, Clone)]
 pub enum TicketWrite {

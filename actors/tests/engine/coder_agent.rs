@@ -27,8 +27,7 @@ use suture_actors::domain::tickets::{Ticket, TicketState};
 use suture_actors::stages::coder::{Coder, CoderArgs, CoderManager, CoderMsg, LlmEndpoint};
 use suture_actors::store::Store;
 use suture_actors::store::tickets::{AnalysisCommit, TicketWrite};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use wiremock::MockServer;
 
 use crate::coder_fixtures::{Project, fixture, python};
 use crate::common::openai_stub::{Reply, Stub};
@@ -62,25 +61,12 @@ impl Scene {
             ..StoreConfig::default()
         })?;
         let github = if with_github {
-            let server = MockServer::start().await;
-            Mock::given(method("GET"))
-                .and(path("/repos/acme/py-shop/pulls"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-                .mount(&server)
-                .await;
-            Mock::given(method("POST"))
-                .and(path("/repos/acme/py-shop/pulls"))
-                .respond_with(ResponseTemplate::new(201).set_body_json(json!({
-                    "number": 7,
-                    "html_url": "https://github.example/acme/py-shop/pull/7"
-                })))
-                .mount(&server)
-                .await;
-            Mock::given(method("POST"))
-                .and(path("/repos/acme/py-shop/issues/7/labels"))
-                .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-                .mount(&server)
-                .await;
+            let server = crate::common::github_stub::pull_request_stand_in(
+                "acme/py-shop",
+                7,
+                "https://github.example/acme/py-shop/pull/7",
+            )
+            .await;
             Some(server)
         } else {
             None
@@ -445,14 +431,7 @@ async fn a_production_error_becomes_a_tested_draft_pull_request() -> Result<(), 
 
     // The draft pull request GitHub received.
     let server = scene.github.as_ref().ok_or("github")?;
-    let created: Vec<Value> = server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/repos/acme/py-shop/pulls")
-        .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
-        .collect();
+    let created = crate::common::github_stub::pull_requests_asked(server, "acme/py-shop").await;
     assert_eq!(created.len(), 1, "{created:?}");
     let pr = &created[0];
     assert_eq!(pr["head"], fix.branch.as_str());
@@ -603,6 +582,7 @@ async fn without_github_a_fix_waits_for_review_then_is_rejected_with_a_reason() 
     // Approving cannot publish without GitHub, and says so.
     let approved = ractor::call!(manager, |reply| CoderMsg::Approve {
         ticket: id.clone(),
+        by: "operator".into(),
         reply
     })?
     .map_err(|e| e.to_string())?;
@@ -618,12 +598,14 @@ async fn without_github_a_fix_waits_for_review_then_is_rejected_with_a_reason() 
     let refused = ractor::call!(manager, |reply| CoderMsg::Reject {
         ticket: id.clone(),
         reason: "  ".into(),
+        by: "operator".into(),
         reply
     })?;
     assert!(refused.is_err());
     let rejected = ractor::call!(manager, |reply| CoderMsg::Reject {
         ticket: id.clone(),
         reason: "the coupon should be validated upstream".into(),
+        by: "operator".into(),
         reply
     })?
     .map_err(|e| e.to_string())?;

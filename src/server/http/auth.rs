@@ -15,6 +15,15 @@
 //!   request is `application/json` (a cross-site form cannot be). Refused:
 //!   403 with the reason.
 //!
+//! - **With a dashboard session** (the `suture_session` cookie the
+//!   dashboard's login sets, see [`super::dashboard`]), when no
+//!   `Authorization` is given: the session's token name, if the request is
+//!   the page's own: no cross-site `Sec-Fetch-Site`, an `Origin` (when
+//!   present, and always on a state-changing request) naming the `Host`,
+//!   and `X-Suture-Dashboard: 1` on a state-changing request (a header a
+//!   cross-site page cannot send without a CORS preflight, which admin
+//!   routes never answer). The cookie itself is `SameSite=Strict`.
+//!
 //! Admin routes never carry CORS headers, so a browser never hands their
 //! answers to another origin.
 
@@ -28,6 +37,13 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use suture_actors::domain::control::Caller;
 
+use super::dashboard::session::Sessions;
+
+/// The dashboard's session cookie.
+pub const SESSION_COOKIE: &str = "suture_session";
+/// The header the dashboard sends on every state-changing request.
+pub const DASHBOARD_HEADER: &str = "x-suture-dashboard";
+
 /// The admin API's access rule, built at start.
 #[derive(Clone)]
 pub struct AdminAuth {
@@ -35,6 +51,16 @@ pub struct AdminAuth {
     tokens: Vec<(Arc<str>, Arc<str>)>,
     /// The listener's own address, for the `Host` check.
     listener: SocketAddr,
+    /// The dashboard's sessions and login codes.
+    sessions: Arc<Sessions>,
+}
+
+/// Who a request authenticated as, and how.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub name: Arc<str>,
+    /// Through a dashboard session cookie (not a token or local access).
+    pub session: bool,
 }
 
 impl std::fmt::Debug for AdminAuth {
@@ -79,7 +105,84 @@ impl AdminAuth {
         if tokens.is_empty() && !listener.ip().is_loopback() {
             return Err(ExposedWithoutToken(listener));
         }
-        Ok(Self { tokens, listener })
+        Ok(Self {
+            tokens,
+            listener,
+            sessions: Arc::new(Sessions::new(std::time::Duration::from_secs(8 * 3600))),
+        })
+    }
+
+    /// The same rule with the dashboard's sessions in `sessions`.
+    pub fn with_sessions(mut self, sessions: Arc<Sessions>) -> Self {
+        self.sessions = sessions;
+        self
+    }
+
+    /// The dashboard's sessions and login codes.
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
+    }
+
+    /// The name of the token `given` is, if it is one (constant time).
+    pub fn token_name(&self, given: &str) -> Option<Arc<str>> {
+        let given = given.trim();
+        // Every token is compared, so the time taken does not say which matched.
+        let mut found = None;
+        for (name, token) in &self.tokens {
+            if equal_in_constant_time(given.as_bytes(), token.as_bytes()) {
+                found = Some(name.clone());
+            }
+        }
+        found
+    }
+
+    /// Who `headers` authenticate as: a bearer token, else a dashboard
+    /// session, else (without tokens) a local request no page can make.
+    pub fn authenticate(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Access, (StatusCode, String)> {
+        if !headers.contains_key(header::AUTHORIZATION) {
+            if let Some(id) = session_cookie(headers) {
+                return self.check_session(method, headers, id).map(|name| Access {
+                    name,
+                    session: true,
+                });
+            }
+        }
+        self.check(method, headers).map(|name| Access {
+            name,
+            session: false,
+        })
+    }
+
+    /// A request carrying a session cookie: a live session, made by the
+    /// dashboard's own page.
+    fn check_session(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+        id: &str,
+    ) -> Result<Arc<str>, (StatusCode, String)> {
+        let Some(name) = self.sessions.lookup(id) else {
+            return Err((
+                StatusCode::UNAUTHORIZED,
+                "the dashboard session has ended; log in again at /login".into(),
+            ));
+        };
+        same_origin(method, headers)?;
+        let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+        let marked = headers
+            .get(DASHBOARD_HEADER)
+            .is_some_and(|v| v.as_bytes() == b"1");
+        if !safe && !marked {
+            return Err((
+                StatusCode::FORBIDDEN,
+                format!("a dashboard request that changes state must carry {DASHBOARD_HEADER}: 1"),
+            ));
+        }
+        Ok(name)
     }
 
     /// Whether a token is required.
@@ -110,14 +213,8 @@ impl AdminAuth {
                 "the admin API needs Authorization: Bearer <token> (the token is in the variable admin.token_env names)".into(),
             ));
         };
-        // Every token is compared, so the time taken does not say which matched.
-        let mut found = None;
-        for (name, token) in &self.tokens {
-            if equal_in_constant_time(given.as_bytes(), token.as_bytes()) {
-                found = Some(name.clone());
-            }
-        }
-        found.ok_or_else(|| (StatusCode::UNAUTHORIZED, "wrong admin token".into()))
+        self.token_name(given)
+            .ok_or_else(|| (StatusCode::UNAUTHORIZED, "wrong admin token".into()))
     }
 
     /// Without a token: only requests no web page can make.
@@ -171,6 +268,52 @@ impl AdminAuth {
     }
 }
 
+/// The session id in the `Cookie` header, if any.
+pub fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// A browser request is the page's own: `Sec-Fetch-Site` (when sent) says
+/// same-origin or none, and `Origin` (when sent; always required on a
+/// state-changing request) is `http://` + the `Host` it was sent to.
+pub fn same_origin(method: &Method, headers: &HeaderMap) -> Result<(), (StatusCode, String)> {
+    let forbidden = |why: &str| Err((StatusCode::FORBIDDEN, why.to_string()));
+    let site = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("none");
+    if !matches!(site, "none" | "same-origin") {
+        return forbidden("the dashboard answers only its own pages (Sec-Fetch-Site)");
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => {
+            let own = origin
+                .strip_prefix("http://")
+                .is_some_and(|h| !host.is_empty() && h.eq_ignore_ascii_case(host));
+            if !own {
+                return forbidden("the dashboard answers only its own pages (Origin)");
+            }
+        }
+        None if !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) => {
+            return forbidden("a dashboard request that changes state must carry its Origin");
+        }
+        None => {}
+    }
+    Ok(())
+}
+
 /// Compares without leaking where the first difference is.
 fn equal_in_constant_time(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
@@ -199,14 +342,22 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for AdminCaller {
     }
 }
 
+/// Marks a request authenticated by a dashboard session (set by
+/// [`require_admin`]); some routes (issuing login codes) refuse those.
+#[derive(Debug, Clone, Copy)]
+pub struct ViaSession;
+
 /// The middleware on the admin routes.
 pub async fn require_admin(
     State(auth): State<Arc<AdminAuth>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match auth.check(request.method(), request.headers()) {
-        Ok(name) => {
+    match auth.authenticate(request.method(), request.headers()) {
+        Ok(Access { name, session }) => {
+            if session {
+                request.extensions_mut().insert(ViaSession);
+            }
             let peer = request
                 .extensions()
                 .get::<ConnectInfo<SocketAddr>>()
@@ -333,6 +484,48 @@ mod tests {
             let (status, why) = auth.check(&method, &request).expect_err("refused");
             assert_eq!(status, StatusCode::FORBIDDEN, "{why}");
         }
+    }
+
+    #[test]
+    fn a_session_is_the_pages_own_or_refused() {
+        let auth = AdminAuth::new(Some("s3cret".into()), "0.0.0.0:8787".parse().expect("addr"))
+            .expect("token");
+        let id = auth.sessions().create("alice").expect("session");
+        let cookie = format!("theme=dark; {SESSION_COOKIE}={id}");
+        let host = ("host", "sidecar:8787");
+        let origin = ("origin", "http://sidecar:8787");
+        let marked = (DASHBOARD_HEADER, "1");
+        let ok = |method: Method, pairs: &[(&'static str, &str)]| {
+            let mut all = pairs.to_vec();
+            all.push(("cookie", &cookie));
+            auth.authenticate(&method, &headers(&all))
+        };
+        let read = ok(Method::GET, &[host]).expect("a read");
+        assert_eq!((read.name.as_ref(), read.session), ("alice", true));
+        assert!(ok(Method::POST, &[host, origin, marked]).is_ok());
+        for (method, pairs) in [
+            (Method::POST, vec![host, origin]),
+            (Method::POST, vec![host, marked]),
+            (
+                Method::POST,
+                vec![host, ("origin", "http://evil.example"), marked],
+            ),
+            (Method::GET, vec![host, ("sec-fetch-site", "cross-site")]),
+        ] {
+            let (status, why) = ok(method, &pairs).expect_err("refused");
+            assert_eq!(status, StatusCode::FORBIDDEN, "{why}");
+        }
+        // A token wins over the cookie; a stale cookie is a 401.
+        let bearer = auth
+            .authenticate(
+                &Method::POST,
+                &headers(&[("authorization", "Bearer s3cret"), ("cookie", &cookie)]),
+            )
+            .expect("the token");
+        assert!(!bearer.session);
+        auth.sessions().end(&id);
+        let (status, _) = ok(Method::GET, &[host]).expect_err("ended");
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Helpers the route files share: the durable submit path, the JSON of a
-//! deploy, the `since` parameter, and how a store error becomes a reply.
+//! deploy, the `since` parameter, how a store error becomes a reply, and
+//! a ticket with its fix.
 
 use serde_json::{Value, json};
 use suture_actors::clock::now_ms;
+use suture_actors::domain::tickets::{FixRecord, Ticket};
 use suture_actors::stages::ingest::SubmitError;
 use suture_actors::store::{DeployRecord, SignedEvent};
 
@@ -74,4 +76,21 @@ fn parse_since(text: &str) -> Option<i64> {
 pub(crate) fn store_error(error: suture_actors::store::StoreError) -> ApiError {
     tracing::error!(%error, "store read failed");
     ApiError::Unavailable(error.to_string())
+}
+
+/// Ticket `id` and its fix, or the 404 that says which is missing.
+pub(crate) fn ticket_with_fix(state: &AppState, id: &str) -> Result<(Ticket, FixRecord), ApiError> {
+    let ticket = state
+        .engine
+        .store()
+        .ticket(id)
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no ticket {id:?}")))?;
+    let fix = ticket.fix.clone().ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "ticket {id} has no fix (it is {})",
+            ticket.state.as_str()
+        ))
+    })?;
+    Ok((ticket, fix))
 }

@@ -8,7 +8,8 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::common::store_error;
+use super::auth::AdminCaller;
+use super::common::{store_error, ticket_with_fix};
 use super::error::ApiError;
 use super::state::AppState;
 use super::tickets::{bounded_text, command_error};
@@ -24,16 +25,7 @@ pub async fn get_fix(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.engine.store();
-    let ticket = store
-        .ticket(&id)
-        .map_err(store_error)?
-        .ok_or_else(|| ApiError::NotFound(format!("no ticket {id:?}")))?;
-    let fix = ticket.fix.clone().ok_or_else(|| {
-        ApiError::NotFound(format!(
-            "ticket {id} has no fix (it is {})",
-            ticket.state.as_str()
-        ))
-    })?;
+    let (ticket, fix) = ticket_with_fix(&state, &id)?;
     let attempt = store.attempt(&id, fix.attempt).map_err(store_error)?;
     let transcript = store.transcript(&id, fix.attempt).map_err(store_error)?;
     let skip = transcript.len().saturating_sub(SUMMARY_STEPS);
@@ -63,8 +55,13 @@ pub async fn get_fix(
 pub async fn approve_fix(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: AdminCaller,
 ) -> Result<Json<Value>, ApiError> {
-    let outcome = state.engine.approve_fix(&id).await.map_err(command_error)?;
+    let outcome = state
+        .engine
+        .approve_fix(&id, &caller.0)
+        .await
+        .map_err(command_error)?;
     Ok(Json(json!(outcome)))
 }
 
@@ -79,6 +76,7 @@ struct RejectRequest {
 pub async fn reject_fix(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    caller: AdminCaller,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let request: RejectRequest =
@@ -89,7 +87,7 @@ pub async fn reject_fix(
     let reason = bounded_text("reason", request.reason.trim().to_string())?;
     let outcome = state
         .engine
-        .reject_fix(&id, &reason)
+        .reject_fix(&id, &reason, &caller.0)
         .await
         .map_err(command_error)?;
     Ok(Json(json!(outcome)))

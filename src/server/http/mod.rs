@@ -7,7 +7,8 @@
 //! Three groups: `ingest` (what browsers and SDKs post to: CORS, per-route
 //! body limits), `admin` (deploys, traffic, gate, tickets, fixes, the kill
 //! switch, signatures, status: behind [`auth`]), and `open` (health,
-//! readiness, metrics, the capture script).
+//! readiness, metrics, the capture script), plus the dashboard's pages
+//! (which check their session themselves, see [`dashboard`]).
 
 pub mod admin;
 pub mod audit;
@@ -17,6 +18,7 @@ pub mod breakers;
 pub mod capture;
 pub mod common;
 pub mod cors;
+pub mod dashboard;
 pub mod deploys;
 pub mod error;
 pub mod events;
@@ -86,8 +88,9 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
         .route("/v1/signatures", get(signatures::list_signatures))
         .route("/v1/signatures/{id}", get(signatures::get_signature))
         .route("/v1/status", get(health::status))
+        .merge(dashboard::api_routes())
         .layer(axum::middleware::from_fn_with_state(
-            admin_auth,
+            admin_auth.clone(),
             auth::require_admin,
         ))
         .layer(DefaultBodyLimit::max(body_limit));
@@ -102,5 +105,9 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
             "/v1/webhooks/github",
             post(webhooks::github).layer(DefaultBodyLimit::max(webhooks::MAX_DELIVERY_BYTES)),
         );
-    ingest.merge(admin).merge(open).with_state(state)
+    ingest
+        .merge(admin)
+        .merge(open)
+        .merge(dashboard::page_routes(admin_auth))
+        .with_state(state)
 }

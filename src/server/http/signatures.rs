@@ -13,14 +13,42 @@ use crate::wire::time::format_rfc3339;
 #[derive(Deserialize)]
 pub(crate) struct SinceQuery {
     since: Option<String>,
+    /// Paged: at most this many (up to [`MAX_PAGE`]).
+    limit: Option<usize>,
+    /// Paged: the `next` of the previous page.
+    cursor: Option<String>,
 }
 
-/// `GET /v1/signatures?since=` (RFC 3339, epoch ms, or a duration like `1h` meaning "that long ago").
+/// Most signatures one page returns.
+const MAX_PAGE: usize = 1000;
+
+/// `GET /v1/signatures?since=` (RFC 3339, epoch ms, or a duration like `1h`
+/// meaning "that long ago"), most recently seen first. With `limit` or
+/// `cursor`, one page and its `next` cursor (null at the end): a store of
+/// 100,000 signatures answers a page, not all of them.
 pub(crate) async fn list_signatures(
     State(state): State<AppState>,
     Query(query): Query<SinceQuery>,
 ) -> Result<Json<Value>, ApiError> {
     let since_ms = since_param(query.since.as_deref())?;
+    if query.limit.is_some() || query.cursor.is_some() {
+        let after = match query.cursor.as_deref().filter(|c| !c.is_empty()) {
+            None => None,
+            Some(text) => Some(parse_cursor(text).ok_or_else(|| ApiError::BadRequest {
+                field: "cursor".into(),
+                message: format!("cursor: {text:?} is not a `next` this endpoint gave"),
+            })?),
+        };
+        let limit = query.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let page = state
+            .engine
+            .store()
+            .signatures_page(since_ms, after.as_ref(), limit)
+            .map_err(store_error)?;
+        let signatures: Vec<Value> = page.items.iter().map(signature_json).collect();
+        let next = page.next.map(|(seen, id)| format!("{seen}:{id}"));
+        return Ok(Json(json!({ "signatures": signatures, "next": next })));
+    }
     let records = state
         .engine
         .store()
@@ -28,6 +56,12 @@ pub(crate) async fn list_signatures(
         .map_err(store_error)?;
     let signatures: Vec<Value> = records.iter().map(signature_json).collect();
     Ok(Json(json!({ "signatures": signatures })))
+}
+
+/// `<last seen ms>:<id>`, as `next` spells it.
+fn parse_cursor(text: &str) -> Option<(i64, String)> {
+    let (seen, id) = text.split_once(':')?;
+    Some((seen.parse().ok()?, id.to_string()))
 }
 
 fn signature_json(record: &suture_actors::store::SignatureRecord) -> Value {

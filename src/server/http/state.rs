@@ -19,4 +19,6 @@ pub struct AppState {
     pub sessions: Arc<crate::server::sessions::SessionBuffer>,
     /// The GitHub webhook's HMAC secret; `None`: the webhook is off.
     pub github_webhook_secret: Option<Arc<str>>,
+    /// The dashboard's sessions and login codes (shared with the admin check).
+    pub dashboard_sessions: Arc<super::dashboard::session::Sessions>,
 }

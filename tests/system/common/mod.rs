@@ -3,6 +3,10 @@
 
 #![allow(dead_code)]
 
+/// The GitHub stand-in the engine's tests use.
+#[path = "../../../actors/tests/engine/common/github_stub.rs"]
+pub mod github_stub;
+
 /// The OpenAI-compatible stub the engine's tests use.
 #[path = "../../../actors/tests/engine/common/openai_stub.rs"]
 pub mod openai_stub;

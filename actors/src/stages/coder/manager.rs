@@ -50,12 +50,15 @@ pub enum CoderMsg {
     /// request when Suture may.
     Approve {
         ticket: String,
+        /// Who approved (the admin token's name): the ticket's trail says so.
+        by: String,
         reply: RpcReplyPort<Result<ReviewOutcome, ReviewError>>,
     },
     /// Reject a fix waiting in review, with the reviewer's reason.
     Reject {
         ticket: String,
         reason: String,
+        by: String,
         reply: RpcReplyPort<Result<ReviewOutcome, ReviewError>>,
     },
     /// The kill switch was engaged: kill every running agent (and so its
@@ -185,20 +188,21 @@ impl Actor for CoderManager {
                     myself.send_after(TICK, || CoderMsg::Tick);
                 }
             }
-            CoderMsg::Approve { ticket, reply } => {
+            CoderMsg::Approve { ticket, by, reply } => {
                 let coder = state.coder.clone();
                 state.tasks.push(OwnedTask::spawn(async move {
-                    let _ = reply.send(review::approve(&coder, &ticket).await);
+                    let _ = reply.send(review::approve(&coder, &ticket, &by).await);
                 }));
             }
             CoderMsg::Reject {
                 ticket,
                 reason,
+                by,
                 reply,
             } => {
                 let coder = state.coder.clone();
                 state.tasks.push(OwnedTask::spawn(async move {
-                    let _ = reply.send(review::reject(&coder, &ticket, &reason).await);
+                    let _ = reply.send(review::reject(&coder, &ticket, &reason, &by).await);
                 }));
             }
             CoderMsg::Halt(reply) => {

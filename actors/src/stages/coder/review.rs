@@ -55,8 +55,9 @@ fn store_error(e: TicketUpdateError) -> ReviewError {
     ReviewError::Store(e.to_string())
 }
 
-/// Approves ticket `id`'s fix, then publishes it when possible.
-pub async fn approve(coder: &Coder, id: &str) -> Result<ReviewOutcome, ReviewError> {
+/// Approves ticket `id`'s fix, then publishes it when possible. `by`
+/// names the person (their admin token's name) on the ticket's trail.
+pub async fn approve(coder: &Coder, id: &str, by: &str) -> Result<ReviewOutcome, ReviewError> {
     in_review(coder, id)?;
     let now = now_ms();
     coder
@@ -65,13 +66,13 @@ pub async fn approve(coder: &Coder, id: &str) -> Result<ReviewOutcome, ReviewErr
             if let Some(fix) = t.fix.as_mut() {
                 fix.review = FixReview::Approved { at_ms: now };
             }
-            t.audit(now, "operator", "fix_approved", "the fix was approved");
+            t.audit(now, by, "fix_approved", "the fix was approved");
             Ok(())
         })
         .map_err(store_error)?;
     let _ = coder.store.flush().await;
     coder.control.record_review(id, true).await;
-    let published = publish_fix(coder, id, "operator").await;
+    let published = publish_fix(coder, id, by).await;
     let ticket = coder
         .store
         .ticket(id)
@@ -88,8 +89,13 @@ pub async fn approve(coder: &Coder, id: &str) -> Result<ReviewOutcome, ReviewErr
     })
 }
 
-/// Rejects ticket `id`'s fix with `reason`.
-pub async fn reject(coder: &Coder, id: &str, reason: &str) -> Result<ReviewOutcome, ReviewError> {
+/// Rejects ticket `id`'s fix with `reason`, by `by` (as for [`approve`]).
+pub async fn reject(
+    coder: &Coder,
+    id: &str,
+    reason: &str,
+    by: &str,
+) -> Result<ReviewOutcome, ReviewError> {
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(ReviewError::ReasonRequired);
@@ -109,7 +115,7 @@ pub async fn reject(coder: &Coder, id: &str, reason: &str) -> Result<ReviewOutco
             t.transition(
                 TicketState::Triaged,
                 now,
-                "operator",
+                by,
                 &format!("fix_rejected: {reason}"),
             )?;
             Ok(())
