@@ -132,8 +132,16 @@ async function run(browser) {
   assert.ok((await page.locator("table.diff .tok-kw").count()) > 0, "keywords are highlighted");
   step("the fix's diff shows the changed lines");
 
-  // 5. Controls: autonomy to `pr` (so an approved fix is published), with
-  // a confirmation and a reason.
+  // 5. Approving the fix in the review queue opens its pull request: at
+  // autonomy `suggest`, a person's approval is what the fix waits for.
+  await page.goto(`${base}/#/review`);
+  await page.click(`button[data-ticket="${reviewTicket}"].approve`);
+  await page.locator("dialog#confirm[open]").waitFor();
+  await page.click("#confirm-ok");
+  await page.locator("main .notice", { hasText: prUrl }).waitFor({ timeout: 60000 });
+  step("approved; the page shows the pull request");
+
+  // 6. Controls: autonomy to `pr`, with a confirmation and a reason.
   await page.goto(`${base}/#/controls`);
   await page.selectOption("#autonomy-level", "pr");
   await page.click("#autonomy-form button[type=submit]");
@@ -142,14 +150,6 @@ async function run(browser) {
   await page.click("#confirm-ok");
   await page.locator("#controls-feedback", { hasText: `Autonomy set to pr by ${tokenName}` }).waitFor();
   step("autonomy raised to pr from the page");
-
-  // 6. Approving the fix in the review queue opens its pull request.
-  await page.goto(`${base}/#/review`);
-  await page.click(`button[data-ticket="${reviewTicket}"].approve`);
-  await page.locator("dialog#confirm[open]").waitFor();
-  await page.click("#confirm-ok");
-  await page.locator("main .notice", { hasText: prUrl }).waitFor({ timeout: 60000 });
-  step("approved; the page shows the pull request");
 
   // 7. The kill switch needs a reason and a confirmation.
   const engaged = async () => (await page.evaluate(async () => (await (await fetch("/v1/admin/kill-switch")).json()).engaged));

@@ -152,6 +152,36 @@ impl Guard {
     /// room under the rate limits when it may. Asked right before acting.
     pub fn admit_for(&self, action: Action, severity: Severity) -> Result<(), Refusal> {
         self.check(action, Some(severity))?;
+        self.take_room(action)
+    }
+
+    /// [`Guard::admit_for`] for a fix a person approved in the review
+    /// queue: their approval is the permission `suggest` waits for, so a
+    /// push and a pull request need only `suggest` (the kill switch and the
+    /// rate limits apply as ever; `observe` still refuses).
+    pub fn admit_approved(&self, action: Action, severity: Severity) -> Result<(), Refusal> {
+        self.permit_approved(action, severity)?;
+        self.take_room(action)
+    }
+
+    /// [`Guard::permit_for`] for a fix a person approved (see
+    /// [`Guard::admit_approved`]).
+    pub fn permit_approved(&self, action: Action, severity: Severity) -> Result<(), Refusal> {
+        let person_may = matches!(action, Action::Push | Action::OpenPullRequest);
+        if !person_may {
+            return self.check(action, Some(severity));
+        }
+        if self.halt.engaged() {
+            return Err(Refusal::KillSwitch(action));
+        }
+        let level = self.autonomy.level_for(Some(severity));
+        if level < AutonomyLevel::Suggest {
+            return Err(Refusal::Autonomy { action, level });
+        }
+        Ok(())
+    }
+
+    fn take_room(&self, action: Action) -> Result<(), Refusal> {
         let limited = match action {
             Action::RunAgent => self.limits.agent_attempt(),
             Action::OpenPullRequest => self.limits.pull_request(),
@@ -230,6 +260,37 @@ mod tests {
 
     use super::*;
     use crate::domain::control::AutonomySetting;
+
+    #[test]
+    fn a_persons_approval_lets_a_fix_out_at_suggest_but_not_past_the_kill_switch() {
+        let halt = Halt::default();
+        let guard = Guard::new(false)
+            .with_autonomy(Autonomy::fixed(AutonomyLevel::Suggest))
+            .with_halt(halt.clone());
+        assert!(guard.permit_for(Action::Push, Severity::High).is_err());
+        assert_eq!(guard.admit_approved(Action::Push, Severity::High), Ok(()));
+        assert_eq!(
+            guard.admit_approved(Action::OpenPullRequest, Severity::High),
+            Ok(())
+        );
+        assert!(
+            guard
+                .permit_approved(Action::OpenIssue, Severity::High)
+                .is_err(),
+            "only the fix's own push and pull request"
+        );
+        halt.set(true);
+        assert!(matches!(
+            guard.admit_approved(Action::Push, Severity::High),
+            Err(Refusal::KillSwitch(_))
+        ));
+        let observe = Guard::new(false).with_autonomy(Autonomy::fixed(AutonomyLevel::Observe));
+        assert!(
+            observe
+                .permit_approved(Action::Push, Severity::High)
+                .is_err()
+        );
+    }
 
     const OUTSIDE: [Action; 5] = [
         Action::OpenIssue,

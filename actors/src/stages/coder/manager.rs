@@ -380,7 +380,7 @@ fn republish_held(state: &mut ManagerState) {
                 .is_some_and(|f| f.held.is_some() && f.pull_request.is_none())
             && [Action::Push, Action::OpenPullRequest]
                 .into_iter()
-                .all(|a| coder.guard.permit_for(a, t.severity).is_ok())
+                .all(|a| publish::permit(&coder, t, a).is_ok())
             && t.audit
                 .iter()
                 .rev()

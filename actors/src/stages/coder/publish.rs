@@ -1,7 +1,8 @@
 //! A fix leaves the sidecar: its branch pushed, a draft pull request
 //! opened, the ticket moved to `pr_open`. Only when GitHub is configured
-//! and the guard permits both actions; otherwise the fix waits in the
-//! review queue with the reason recorded (`fix.held`).
+//! and the guard permits both actions (at autonomy `pr`; at `suggest` once
+//! a person approved the fix); otherwise the fix waits in the review queue
+//! with the reason recorded (`fix.held`).
 //!
 //! Idempotent: the push is of Suture's own branch (pushing it again is a
 //! no-op) and the pull request is found by its branch before one is made,
@@ -13,6 +14,30 @@ use crate::control::guard::Action;
 use crate::domain::coder::pull_request::{pull_request_body, pull_request_title};
 use crate::domain::tickets::render::issue_labels;
 use crate::domain::tickets::{PullRequestRef, TicketState};
+
+/// Whether a person approved the ticket's fix in the review queue: then
+/// their approval is the permission autonomy `suggest` waits for.
+fn approved(ticket: &crate::domain::tickets::Ticket) -> bool {
+    ticket
+        .fix
+        .as_ref()
+        .is_some_and(|f| matches!(f.review, crate::domain::tickets::FixReview::Approved { .. }))
+}
+
+/// Whether the guard lets `action` happen for `ticket`'s fix now (without
+/// taking rate-limit room): at `pr` for any fix, at `suggest` for one a
+/// person approved.
+pub fn permit(
+    coder: &Coder,
+    ticket: &crate::domain::tickets::Ticket,
+    action: Action,
+) -> Result<(), crate::control::guard::Refusal> {
+    if approved(ticket) {
+        coder.guard.permit_approved(action, ticket.severity)
+    } else {
+        coder.guard.permit_for(action, ticket.severity)
+    }
+}
 
 /// What publishing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,14 +85,17 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
     // Both permitted, then the pull request's room under the rate limits
     // taken: a refusal leaves the fix in review with the reason, and the
     // manager publishes it once the guard permits.
-    let permitted = coder
-        .guard
-        .permit_for(Action::Push, ticket.severity)
-        .and_then(|()| {
+    let permitted = permit(coder, &ticket, Action::Push).and_then(|()| {
+        if approved(&ticket) {
+            coder
+                .guard
+                .admit_approved(Action::OpenPullRequest, ticket.severity)
+        } else {
             coder
                 .guard
                 .admit_for(Action::OpenPullRequest, ticket.severity)
-        });
+        }
+    });
     if let Err(refusal) = permitted {
         return held(format!(
             "{refusal}; the fix is on the local branch {}",
