@@ -167,10 +167,17 @@ impl Control {
                 state, body, by, ..
             } => {
                 let text = words(body);
-                let (ticket, ()) = self.store.update_ticket(&id, |t| {
+                let changes = state == "changes_requested";
+                let (ticket, revise) = self.store.update_ticket(&id, |t| {
                     t.audit(now, "github", "pr_review", format!("{by} {state}: {text}"));
-                    Ok(())
+                    Ok(changes && self.request_revision(t, by, &text, now))
                 })?;
+                if changes {
+                    self.remember_review(&ticket, &text, now);
+                }
+                if revise {
+                    self.store.enqueue_agent(&id)?;
+                }
                 (ticket, None)
             }
             WebhookEvent::Ignored(what) => {
@@ -189,6 +196,56 @@ impl Control {
 }
 
 impl Control {
+    /// A review asking for changes gets one revision attempt (at autonomy
+    /// `pr` for the ticket's severity, kill switch off, the fix's pull
+    /// request still open and not revised before): recorded on `t`;
+    /// whether one was requested.
+    fn request_revision(
+        &self,
+        t: &mut crate::domain::tickets::Ticket,
+        by: &str,
+        words: &str,
+        now: i64,
+    ) -> bool {
+        let level = self.autonomy.level_for(Some(t.severity));
+        let allowed = !self.halt.engaged()
+            && level >= crate::domain::control::AutonomyLevel::Pr
+            && t.state == TicketState::PrOpen
+            && t.fix_revision.is_none();
+        let Some(fix) = t.fix.as_ref().filter(|_| allowed) else {
+            return false;
+        };
+        let Some(pull) = fix.pull_request.clone() else {
+            return false;
+        };
+        t.fix_revision = Some(crate::domain::tickets::FixRevision {
+            requested_by: by.to_string(),
+            words: words.to_string(),
+            requested_at_ms: now,
+            pull_request: pull,
+            branch: fix.branch.clone(),
+            attempt: None,
+            outcome: None,
+        });
+        t.audit(
+            now,
+            "github",
+            "revision_requested",
+            format!("{by} asked for changes: one revision attempt is queued"),
+        );
+        true
+    }
+
+    /// Remembers the changes a reviewer asked for on a fix.
+    fn remember_review(&self, ticket: &crate::domain::tickets::Ticket, words: &str, now: i64) {
+        let Some(fix) = PastFix::of(ticket, FixOutcome::ChangesRequested, words, now) else {
+            return;
+        };
+        if let Err(e) = self.store.remember_fix(fix) {
+            tracing::warn!(ticket = %ticket.id, error = %e, "a review was not remembered");
+        }
+    }
+
     /// Remembers a merged or rejected fix (`domain::memory`) with the words
     /// on its trail: the merge, or the reason it was closed.
     fn remember_outcome(&self, ticket: &crate::domain::tickets::Ticket, merged: bool, now: i64) {

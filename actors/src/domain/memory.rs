@@ -36,6 +36,8 @@ pub enum FixOutcome {
     Regressed,
     /// Deployed by Suture and rolled back by its canary.
     RolledBack,
+    /// A reviewer asked for changes on its pull request.
+    ChangesRequested,
 }
 
 impl FixOutcome {
@@ -47,6 +49,7 @@ impl FixOutcome {
             FixOutcome::FailedInProduction => "failed_in_production",
             FixOutcome::Regressed => "regressed",
             FixOutcome::RolledBack => "rolled_back",
+            FixOutcome::ChangesRequested => "changes_requested",
         }
     }
 
@@ -58,6 +61,7 @@ impl FixOutcome {
                 | FixOutcome::FailedInProduction
                 | FixOutcome::Regressed
                 | FixOutcome::RolledBack
+                | FixOutcome::ChangesRequested
         )
     }
 }
@@ -171,9 +175,10 @@ pub struct Relevant {
 /// Share of words two root causes must have in common to be "similar".
 const SIMILAR_WORDS: f64 = 0.5;
 
-/// The past fixes relevant to `ticket` (not its own current fix), most
-/// telling first: failed approaches before successes, then the newest;
-/// at most `limit`.
+/// The past fixes relevant to `ticket` (its own current fix only when that
+/// one failed, e.g. a reviewer asked for changes: a revision must know
+/// why), most telling first: failed approaches before successes, then the
+/// newest; at most `limit`.
 pub fn relevant(past: &[PastFix], ticket: &Ticket, limit: usize) -> Vec<Relevant> {
     let current = ticket.fix.as_ref().map(|f| f.attempt);
     let signatures: HashSet<&str> = ticket.signature_ids().collect();
@@ -181,7 +186,7 @@ pub fn relevant(past: &[PastFix], ticket: &Ticket, limit: usize) -> Vec<Relevant
     let words = words_of(&format!("{} {}", ticket.title, ticket.root_cause));
     let mut out: Vec<Relevant> = past
         .iter()
-        .filter(|p| !(p.ticket == ticket.id && Some(p.attempt) == current))
+        .filter(|p| !(p.ticket == ticket.id && Some(p.attempt) == current) || p.outcome.failed())
         .filter_map(|p| {
             let (by, why) = if let Some(s) = p
                 .signatures
@@ -331,8 +336,11 @@ mod tests {
 
         let unrelated = with_fix("T-5", "eee", "shop/auth.py in login", "session expiry");
         assert!(relevant(&past, &unrelated, 5).is_empty());
-        // A ticket's own current fix is not its past.
-        assert!(relevant(&past, &old, 5).is_empty());
+        // A ticket's own current fix is its past only when it failed (a
+        // revision must know why); merged or verified, it is not.
+        assert_eq!(relevant(&past, &old, 5).len(), 1);
+        let merged = PastFix::of(&old, FixOutcome::Merged, "", 7).expect("a fix");
+        assert!(relevant(&[merged], &old, 5).is_empty());
     }
 
     #[test]

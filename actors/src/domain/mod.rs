@@ -16,6 +16,7 @@ pub mod gate;
 pub mod llm;
 pub mod memory;
 pub mod notify;
+pub mod outcomes;
 pub mod records;
 pub mod scrub;
 pub mod signature;

@@ -34,6 +34,7 @@ mod blob_sync;
 mod commit;
 pub mod control;
 pub mod gate;
+pub mod gate_input;
 pub mod health;
 pub mod memory;
 pub mod templates;

@@ -535,3 +535,119 @@ async fn without_a_webhook_polling_learns_reviews_and_closings_once() -> Result<
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn changes_requested_at_pr_autonomy_get_one_revision_on_the_same_pull_request()
+-> Result<(), Error> {
+    let fix =
+        std::fs::read_to_string(crate::coder_fixtures::fixture("py-shop").join("fix.edits.txt"))?;
+    let scene = Scene::new(vec![Reply::answer(&fix), Reply::answer(&fix)], true).await?;
+    let server = scene.github.as_ref().ok_or("GitHub stand-in")?;
+    Mock::given(method("POST"))
+        .and(path("/repos/acme/py-shop/issues/7/comments"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
+        .mount(server)
+        .await;
+    let id = scene.ticket("'coupon'")?;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let control = control(&scene, &seen);
+    let mut coder = scene.coder(agent_config(), false).await?;
+    coder.guard = control.guard(false);
+    coder.control = control.clone();
+    let manager = scene.start(coder).await?;
+    let opened = scene
+        .wait_for(&id, &[TicketState::PrOpen, TicketState::Escalated])
+        .await?;
+    assert_eq!(opened.state, TicketState::PrOpen, "{:?}", opened.audit);
+    let first = opened.fix.clone().ok_or("a fix")?;
+
+    // The reviewer asks for changes: one revision is queued.
+    let review = WebhookEvent::Review {
+        number: 7,
+        head: first.branch.clone(),
+        state: "changes_requested".into(),
+        body: "Also cover an order whose coupon is null, not only a missing one.".into(),
+        by: "li".into(),
+    };
+    control.apply_github_event("review-1", &review).await?;
+    let queued = scene.store.ticket(&id)?.ok_or("ticket")?;
+    assert!(queued.fix_revision.is_some(), "{:?}", queued.audit);
+    manager.cast(CoderMsg::Nudge)?;
+
+    // The revision runs, and its fix replaces the first on the same branch.
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let revised = loop {
+        let t = scene.store.ticket(&id)?.ok_or("ticket")?;
+        let done = t.fix_revision.as_ref().is_some_and(|r| r.outcome.is_some());
+        if done && t.state != TicketState::Fixing {
+            break t;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("no revision: {:?}", t.audit).into());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(revised.state, TicketState::PrOpen, "{:?}", revised.audit);
+    let outcome = revised
+        .fix_revision
+        .as_ref()
+        .and_then(|r| r.outcome.clone())
+        .unwrap_or_default();
+    assert!(outcome.starts_with("pushed"), "{outcome}");
+    let second = revised.fix.clone().ok_or("the revised fix")?;
+    assert_eq!(second.attempt, first.attempt + 1);
+    assert_eq!(
+        second.pull_request.as_ref().map(|p| p.number),
+        Some(7),
+        "the same pull request"
+    );
+    let bare = scene.remote.path().to_string_lossy().into_owned();
+    let remote_tip = scene.project.repo.git(&[
+        "--git-dir",
+        &bare,
+        "rev-parse",
+        &format!("refs/heads/{}", first.branch),
+    ])?;
+    assert_eq!(
+        remote_tip, second.commit,
+        "the PR's branch holds the revision"
+    );
+    // The revision's prompt carried the review.
+    let prompts = scene.stub.requests();
+    let last = prompts.last().ok_or("a prompt")?;
+    assert!(
+        last.body.contains("coupon is null"),
+        "the review reaches the revision"
+    );
+    // One pull request opened in all, and it was told about the revision.
+    let calls = github_calls(&scene).await;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| *c == "POST /repos/acme/py-shop/pulls")
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    assert!(calls.contains(&"POST /repos/acme/py-shop/issues/7/comments".to_string()));
+    // A second request for changes gets no second revision.
+    let again = WebhookEvent::Review {
+        number: 7,
+        head: first.branch.clone(),
+        state: "changes_requested".into(),
+        body: "Still not right.".into(),
+        by: "li".into(),
+    };
+    control.apply_github_event("review-2", &again).await?;
+    let after = scene.store.ticket(&id)?.ok_or("ticket")?;
+    assert_eq!(
+        after
+            .audit
+            .iter()
+            .filter(|a| a.action == "revision_requested")
+            .count(),
+        1
+    );
+    manager.stop(None);
+    Ok(())
+}

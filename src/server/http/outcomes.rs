@@ -1,4 +1,4 @@
-//! The design's success metrics (`domain::tickets::outcomes`) for
+//! The design's success metrics (`domain::outcomes`) for
 //! `GET /v1/report` and `/metrics`.
 //!
 //! Computing them reads every ticket and attempt, so `/metrics` refreshes
@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use suture_actors::clock::now_ms;
-use suture_actors::domain::tickets::outcomes::{Outcomes, outcomes};
+use suture_actors::domain::outcomes::{Outcomes, outcomes};
 use suture_actors::store::{Store, StoreError, hour_of};
 
 /// How far back the volume reaches.
@@ -54,20 +54,26 @@ pub fn refresh_gauges(store: &Store) {
             return;
         }
     };
-    let set = |name: &'static str, value: Option<f64>| {
-        if let Some(value) = value {
-            metrics::gauge!(name).set(value);
-        }
-    };
-    set("suture_fix_success_ratio", o.fixes.success_rate);
-    set(
-        "suture_deduplication_accuracy_ratio",
-        o.deduplication_accuracy.ratio,
-    );
-    set("suture_false_positive_ratio", o.false_positives.ratio);
-    set("suture_auto_deploy_ratio", o.auto_deploys.ratio);
-    set("suture_tokens_per_ticket", o.cost.tokens_per_ticket);
-    set("suture_cost_usd_per_merged_pr", o.cost.usd_per_merged_pr);
+    // Each gauge by its literal name (the catalogue test finds them so);
+    // a ratio of nothing yet is left unset rather than reported as 0.
+    if let Some(v) = o.fixes.success_rate {
+        metrics::gauge!("suture_fix_success_ratio").set(v);
+    }
+    if let Some(v) = o.deduplication_accuracy.ratio {
+        metrics::gauge!("suture_deduplication_accuracy_ratio").set(v);
+    }
+    if let Some(v) = o.false_positives.ratio {
+        metrics::gauge!("suture_false_positive_ratio").set(v);
+    }
+    if let Some(v) = o.auto_deploys.ratio {
+        metrics::gauge!("suture_auto_deploy_ratio").set(v);
+    }
+    if let Some(v) = o.cost.tokens_per_ticket {
+        metrics::gauge!("suture_tokens_per_ticket").set(v);
+    }
+    if let Some(v) = o.cost.usd_per_merged_pr {
+        metrics::gauge!("suture_cost_usd_per_merged_pr").set(v);
+    }
     for (outcome, count) in [
         ("attempted", o.fixes.attempts),
         ("proven", o.fixes.proven),

@@ -34,11 +34,28 @@ impl Repo {
         token: Option<&str>,
         scratch: &Path,
     ) -> Result<(), RepoError> {
-        if !fix_branch_name_ok(branch) {
-            return Err(RepoError::BadRevision {
-                rev: branch.chars().take(80).collect(),
-                reason: "only suture/fix-* branches are pushed",
-            });
+        self.push_branch_to(remote, branch, branch, token, scratch)
+            .await
+    }
+
+    /// Pushes the local `branch` to the remote's `to` (both Suture's own
+    /// `suture/fix-*` branches), forcing it: a revision's commit replaces
+    /// the revised fix on its pull request's branch.
+    pub async fn push_branch_to(
+        &self,
+        remote: &str,
+        branch: &str,
+        to: &str,
+        token: Option<&str>,
+        scratch: &Path,
+    ) -> Result<(), RepoError> {
+        for name in [branch, to] {
+            if !fix_branch_name_ok(name) {
+                return Err(RepoError::BadRevision {
+                    rev: name.chars().take(80).collect(),
+                    reason: "only suture/fix-* branches are pushed",
+                });
+            }
         }
         let remote_ok = !remote.is_empty()
             && !remote.starts_with('-')
@@ -56,7 +73,7 @@ impl Repo {
             command: format!("write {}", askpass.display()),
             source,
         })?;
-        let refspec = format!("+refs/heads/{branch}:refs/heads/{branch}");
+        let refspec = format!("+refs/heads/{branch}:refs/heads/{to}");
         let args = [
             "-c",
             "core.hooksPath=/dev/null",

@@ -525,6 +525,7 @@ pub fn ticket_for(
         label: None,
         github: None,
         fix: None,
+        fix_revision: None,
         auto_deploy: None,
         verification: None,
         resolved_at_ms: None,

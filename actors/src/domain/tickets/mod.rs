@@ -19,7 +19,6 @@
 //! records, with the reasoning.
 
 pub mod github_event;
-pub mod outcomes;
 pub mod render;
 pub mod report;
 
@@ -435,6 +434,33 @@ pub struct DeployedFix {
     pub at_ms: i64,
 }
 
+/// A revision of a fix a reviewer asked changes on: a new attempt, with the
+/// review in its context, whose commit replaces the fix on the pull
+/// request's branch (the same pull request).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FixRevision {
+    pub requested_by: String,
+    /// The review's words (scrubbed, cut).
+    pub words: String,
+    pub requested_at_ms: i64,
+    /// The pull request and branch being revised.
+    pub pull_request: PullRequestRef,
+    pub branch: String,
+    /// The attempt making the revision, once it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempt: Option<u32>,
+    /// `pushed`, or `failed: ...`; none while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+}
+
+impl FixRevision {
+    /// Requested, not yet finished.
+    pub fn pending(&self) -> bool {
+        self.outcome.is_none()
+    }
+}
+
 /// Where Suture's own deploy of a fix is. Each step is on the ticket's
 /// trail too; this is what a restart resumes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -549,6 +575,10 @@ pub struct Ticket {
     /// `verify.regression_window` of it reopens this ticket as a regression.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolved_at_ms: Option<i64>,
+    /// A reviewer asked for changes on the fix's pull request: the one
+    /// revision attempt it gets (at autonomy `pr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix_revision: Option<FixRevision>,
     /// Suture's own merge and deploy of its fix (`[deploy]`), step by step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_deploy: Option<AutoDeploy>,
@@ -808,6 +838,7 @@ pub(crate) mod test_support {
             }),
             github: None,
             fix: None,
+            fix_revision: None,
             auto_deploy: None,
             verification: None,
             resolved_at_ms: None,

@@ -413,10 +413,24 @@ async fn finish(
 }
 
 /// Moves the ticket of an ended attempt: a fix to review (then published
-/// when Suture may), anything else to escalated.
+/// when Suture may), anything else to escalated; a revision's fix onto its
+/// pull request's branch, a failed revision back to the pull request.
 pub(super) async fn settle_ticket(coder: &Coder, record: &AttemptRecord) {
-    match (record.state, fix_record(record)) {
-        (AttemptState::Succeeded, Some(fix)) => on_fixed(coder, record, fix).await,
+    let revision = coder
+        .store
+        .ticket(&record.ticket)
+        .ok()
+        .flatten()
+        .and_then(|t| t.fix_revision)
+        .filter(|r| r.pending() && r.attempt == Some(record.attempt));
+    match (record.state, fix_record(record), revision) {
+        (AttemptState::Succeeded, Some(fix), Some(revision)) => {
+            super::revise::on_revised(coder, record, fix, &revision).await
+        }
+        (_, _, Some(revision)) => {
+            super::revise::on_not_revised(coder, record, &revision, &record.reason)
+        }
+        (AttemptState::Succeeded, Some(fix), None) => on_fixed(coder, record, fix).await,
         _ => on_failed(coder, record, &record.reason),
     }
     if let Err(e) = coder.store.flush().await {

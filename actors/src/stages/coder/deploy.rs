@@ -44,7 +44,7 @@ use crate::runtime::sandbox::{self, Contained, Network};
 use crate::store::StoreError;
 
 /// Who merges, on the ticket and in the design's metrics.
-pub const MERGER: &str = crate::domain::tickets::outcomes::SUTURE_MERGER;
+pub const MERGER: &str = crate::domain::outcomes::SUTURE_MERGER;
 
 /// Output of a deploy or rollback command kept on the trail.
 const OUTPUT_LIMIT: usize = 4_000;
@@ -337,7 +337,7 @@ fn judge_canary(
         window: Duration::from_secs(minutes * 60),
         ..coder.gate.clone()
     };
-    let gathered = crate::stages::gate::source::gather(&coder.store, deployed_at, &gate, None)?;
+    let gathered = crate::store::gate_input::gather(&coder.store, deployed_at, &gate, None)?;
     let ours: Vec<&str> = ticket.signature_ids().collect();
     let decisions = if let Some(history) = gathered.cold_start {
         crate::domain::gate::cold::judge_cold_start(

@@ -637,9 +637,12 @@ async fn take_lease(
     let Some(ticket) = coder.store.ticket(id)? else {
         return Ok(None);
     };
-    // `fixing` here is a ticket requeued after an interrupted attempt.
-    let eligible = matches!(ticket.state, TicketState::Triaged | TicketState::Fixing)
-        && ticket.disposition == Some(Disposition::FixCandidate);
+    // `fixing` here is a ticket requeued after an interrupted attempt; a
+    // `pr_open` one has a revision requested by a reviewer.
+    let revising = ticket.fix_revision.as_ref().is_some_and(|r| r.pending());
+    let eligible = (matches!(ticket.state, TicketState::Triaged | TicketState::Fixing)
+        && ticket.disposition == Some(Disposition::FixCandidate))
+        || (revising && ticket.state == TicketState::PrOpen);
     if !eligible {
         return Ok(None);
     }
@@ -649,7 +652,8 @@ async fn take_lease(
         .iter()
         .filter(|a| a.state != AttemptState::Interrupted)
         .count();
-    if tried >= coder.config.max_attempts as usize {
+    // A revision is the one attempt a review asked for, beyond the limit.
+    if tried >= coder.config.max_attempts as usize && !revising {
         escalate(
             coder,
             id,
@@ -680,12 +684,30 @@ async fn take_lease(
         LeaseOutcome::Taken(_) => {}
     }
     let moved = coder.store.update_ticket(id, |t| {
+        if let Some(revision) = t.fix_revision.as_mut().filter(|r| r.pending()) {
+            revision.attempt = Some(number);
+        }
         if t.state == TicketState::Triaged {
             t.transition(
                 TicketState::Fixing,
                 now,
                 "coder",
                 &format!("attempt {number} started on {}", record.branch),
+            )?;
+        } else if t.state == TicketState::PrOpen {
+            let by = t
+                .fix_revision
+                .as_ref()
+                .map(|r| r.requested_by.clone())
+                .unwrap_or_default();
+            t.transition(
+                TicketState::Fixing,
+                now,
+                "coder",
+                &format!(
+                    "revision attempt {number} started on {} after {by}'s review",
+                    record.branch
+                ),
             )?;
         } else {
             t.audit(

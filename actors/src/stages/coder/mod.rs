@@ -31,6 +31,7 @@ pub mod poll;
 pub mod prove;
 pub mod publish;
 pub mod review;
+pub mod revise;
 pub mod tools;
 pub mod transcript;
 pub mod validate;

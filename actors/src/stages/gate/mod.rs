@@ -5,7 +5,6 @@
 //! batch cursor), so a restart resumes where the last flushed tick ended.
 
 pub mod runner;
-pub mod source;
 
 use std::sync::{Arc, Mutex};
 

@@ -13,7 +13,7 @@ use crate::domain::gate::cold;
 use crate::domain::gate::config::{GateConfig, millis};
 use crate::domain::gate::decide::{self, Decision, Verdict};
 use crate::domain::gate::since;
-use crate::stages::gate::source::{self, Gathered};
+use crate::store::gate_input::{self as source, Gathered};
 use crate::store::{
     BatchRecord, CandidateState, DeployRecord, GateRun, JudgedSignature, RunKind, SignatureRecord,
     Store, StoreError, minute_of, minute_start_ms,

@@ -23,8 +23,8 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
-use super::{Disposition, Method, Ticket, TicketState};
 use crate::domain::coder::attempt::{AttemptRecord, AttemptState};
+use crate::domain::tickets::{Disposition, Method, Ticket, TicketState};
 use crate::domain::verify::Outcome;
 
 /// A share with what it is a share of.

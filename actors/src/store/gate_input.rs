@@ -1,4 +1,6 @@
-//! Reads one window's input for the gate out of the store: for each
+//! Reads one window's input for the gate out of the store (here, in the
+//! store's layer, because the gate stage and the coder's canary both read
+//! it): for each
 //! signature, its hourly baseline, its per-minute window counts, the traffic
 //! when it is known, and distinct users.
 //!
@@ -12,10 +14,10 @@
 
 use std::collections::HashSet;
 
+use super::{Store, StoreError, hour_of, minute_of};
 use crate::domain::gate::config::GateConfig;
 use crate::domain::gate::decide::ColdStart;
 use crate::domain::gate::series::{Baseline, SignatureWindow, Window};
-use crate::store::{Store, StoreError, hour_of, minute_of};
 
 /// What the gate will judge, with what it knew while reading it.
 #[derive(Debug, Clone, Default)]
