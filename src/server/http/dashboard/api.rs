@@ -306,6 +306,44 @@ pub async fn agents(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     })))
 }
 
+/// Tickets read at most for the auto-deploys list (newest first).
+const AUTO_DEPLOY_SCAN: usize = 2_000;
+
+/// `GET /v1/dashboard/auto-deploys`: Suture's own deploys of fixes
+/// (`[deploy]`), newest ticket first: the merge, the deploy marker, the
+/// canary window and its result. At most 20, from the newest
+/// [`AUTO_DEPLOY_SCAN`] tickets.
+pub async fn auto_deploys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let page = state
+        .engine
+        .store()
+        .tickets_page(None, 20, AUTO_DEPLOY_SCAN, |t| t.auto_deploy.is_some())
+        .map_err(store_error)?;
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .filter_map(|t| {
+            let d = t.auto_deploy.as_ref()?;
+            let pull = t.fix.as_ref().and_then(|f| f.pull_request.as_ref());
+            Some(json!({
+                "ticket": t.id,
+                "title": t.title,
+                "state": t.state,
+                "severity": t.severity,
+                "pull_request": pull.map(|p| json!({"number": p.number, "url": p.url})),
+                "merge_commit": d.merge_commit,
+                "previous_revision": d.previous_revision,
+                "deploy": d.deploy,
+                "started": format_rfc3339(d.started_ms),
+                "deployed": d.deployed_at_ms.map(format_rfc3339),
+                "canary_until": d.canary_until_ms.map(format_rfc3339),
+                "outcome": d.outcome,
+            }))
+        })
+        .collect();
+    Ok(Json(json!({ "auto_deploys": items })))
+}
+
 fn cut(text: &str, chars: usize) -> String {
     match text.char_indices().nth(chars) {
         Some((at, _)) => format!("{}…", &text[..at]),

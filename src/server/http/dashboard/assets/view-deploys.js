@@ -1,6 +1,6 @@
 // Deploys: each deploy with the gate's judgement (what it flagged and why,
 // in words), spike runs between deploys, deploys still in their window,
-// and auto-deploys (none until the verification issue builds them).
+// and Suture's own deploys of fixes with their canary's result.
 import { get } from "./api.js";
 import { h, fill, heading, section, table, badge, number, when } from "./ui.js";
 
@@ -29,7 +29,11 @@ function run(r) {
 }
 
 export async function render(main) {
-  const [decisions, deploys] = await Promise.all([get("/v1/gate/decisions?limit=50"), get("/v1/deploys")]);
+  const [decisions, deploys, auto] = await Promise.all([
+    get("/v1/gate/decisions?limit=50"),
+    get("/v1/deploys"),
+    get("/v1/dashboard/auto-deploys"),
+  ]);
   const judged = new Set(decisions.runs.filter((r) => r.deploy).map((r) => r.deploy.id));
   const waiting = deploys.deploys.filter((d) => !judged.has(d.id)).reverse().slice(0, 50);
   fill(
@@ -49,7 +53,23 @@ export async function render(main) {
         "Every deploy has been judged.",
       ),
     ),
-    section("Auto-deploys", h("p", { class: "muted" }, "None: Suture does not deploy fixes by itself yet (autonomy level deploy is refused). Fixes reach production through their pull requests.")),
+    section(
+      "Auto-deploys",
+      table(
+        "Fixes Suture merged and deployed itself, with the canary's result",
+        [
+          ["Ticket", (a) => h("a", { href: `#/ticket/${encodeURIComponent(a.ticket)}` }, `${a.ticket}: ${a.title}`)],
+          ["Pull request", (a) => (a.pull_request ? h("a", { href: a.pull_request.url, rel: "noreferrer noopener", target: "_blank" }, `#${a.pull_request.number}`) : "—")],
+          ["Merged as", (a) => (a.merge_commit ? h("code", {}, a.merge_commit.slice(0, 12)) : "—")],
+          ["Deployed", (a) => (a.deployed ? when(a.deployed) : "—")],
+          ["Canary until", (a) => (a.canary_until ? when(a.canary_until) : "—")],
+          ["Result", (a) => (a.outcome ? badge(a.outcome.split(":")[0], a.outcome.startsWith("passed") ? "ok" : "danger") : badge("watching"))],
+          ["Why", (a) => a.outcome || "the canary window is open"],
+        ],
+        auto.auto_deploys,
+        "None: Suture deploys fixes itself only at autonomy deploy with [deploy] enabled (docs/verify.md).",
+      ),
+    ),
     h("h2", {}, "Judged"),
     decisions.runs.length ? decisions.runs.map(run) : h("p", { class: "muted empty" }, "The gate has not judged a deploy yet."),
   );

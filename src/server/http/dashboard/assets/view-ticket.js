@@ -251,6 +251,8 @@ export async function render(main, [id]) {
     section("Fix", fixBox),
     ticket.memory !== undefined ? section("Past fixes from memory", extra(ticket.memory)) : null,
     ticket.verification !== undefined ? section("Verification", extra(ticket.verification)) : null,
+    ticket.fix_revision !== undefined ? section("Revision after review", extra(ticket.fix_revision)) : null,
+    ticket.auto_deploy !== undefined ? section("Auto-deploy", extra(ticket.auto_deploy)) : null,
     section("Evidence", signatures(ticket)),
     section("Agent attempts", attemptBox),
     section(
