@@ -107,6 +107,7 @@ impl Control {
                 ..
             } => {
                 let (ticket, ()) = self.store.update_ticket(&id, |t| {
+                    cancel_revision(t, "the pull request was merged");
                     if let Some(pull) = t.fix.as_mut().and_then(|f| f.pull_request.as_mut()) {
                         pull.merged = Some(Merged {
                             commit: commit.clone(),
@@ -131,6 +132,7 @@ impl Control {
             }
             WebhookEvent::PullRequestClosed { by, .. } => {
                 let (ticket, ()) = self.store.update_ticket(&id, |t| {
+                    cancel_revision(t, "the pull request was closed");
                     let said = t
                         .audit
                         .iter()
@@ -192,6 +194,17 @@ impl Control {
             ticket: id,
             state: ticket.state,
         })
+    }
+}
+
+/// A revision not started yet is called off once its pull request closed.
+fn cancel_revision(t: &mut crate::domain::tickets::Ticket, why: &str) {
+    if let Some(r) = t
+        .fix_revision
+        .as_mut()
+        .filter(|r| r.pending() && r.attempt.is_none())
+    {
+        r.outcome = Some(format!("cancelled: {why}"));
     }
 }
 

@@ -458,6 +458,21 @@ async fn a_rejected_pull_request_is_remembered_and_shown_to_the_next_attempt() -
         "the past fix is named in Suture's words"
     );
     assert!(prompt.contains("relevant by signature") || prompt.contains("relevant by crash_site"));
+    // The revision the review asked for was called off by the closing, and
+    // the rejected ticket got no attempt of its own.
+    let rejected = scene.store.ticket(&first)?.ok_or("ticket")?;
+    let revision = rejected
+        .fix_revision
+        .as_ref()
+        .ok_or("the revision request")?;
+    assert!(
+        revision
+            .outcome
+            .as_deref()
+            .is_some_and(|o| o.starts_with("cancelled")),
+        "{revision:?}"
+    );
+    assert!(scene.store.attempts(&first)?.is_empty());
     manager.stop(None);
     Ok(())
 }

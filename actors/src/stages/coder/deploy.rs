@@ -332,7 +332,11 @@ fn judge_canary(
         .iter()
         .map(|m| crate::domain::verify::judge_signature(m, &coder.verify))
         .collect();
-    let minutes = u64::try_from((until - deployed_at).max(60_000) / 60_000).unwrap_or(1);
+    // Whole minutes from the deploy's minute through the one the canary
+    // ends in: every event of the canary is inside.
+    let first = crate::store::minute_of(deployed_at);
+    let last = crate::store::minute_of(until.saturating_sub(1).max(deployed_at));
+    let minutes = u64::from(last.saturating_sub(first)) + 1;
     let gate = crate::domain::gate::config::GateConfig {
         window: Duration::from_secs(minutes * 60),
         ..coder.gate.clone()

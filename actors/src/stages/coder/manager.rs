@@ -640,8 +640,11 @@ async fn take_lease(
     // `fixing` here is a ticket requeued after an interrupted attempt; a
     // `pr_open` one has a revision requested by a reviewer.
     let revising = ticket.fix_revision.as_ref().is_some_and(|r| r.pending());
+    // A triaged ticket whose fix a person rejected is not retried by itself.
+    let rejected = ticket.state == TicketState::Triaged && ticket.fix.is_some();
     let eligible = (matches!(ticket.state, TicketState::Triaged | TicketState::Fixing)
-        && ticket.disposition == Some(Disposition::FixCandidate))
+        && ticket.disposition == Some(Disposition::FixCandidate)
+        && !rejected)
         || (revising && ticket.state == TicketState::PrOpen);
     if !eligible {
         return Ok(None);
