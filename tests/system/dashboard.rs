@@ -578,6 +578,33 @@ async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() 
     assert_eq!(engaged.status, 200, "{}", engaged.json);
     assert_eq!(engaged.json["by"], "alice", "the session acts as its token");
 
+    // Guessing tokens at the login page: a handful a minute per address,
+    // then 429 with Retry-After before the guess is even compared.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let guess = send_with(
+            "POST",
+            &format!("{base}/login"),
+            &[("origin", &origin), ("content-type", "application/json")],
+            json!({"token": "not-the-token"}).to_string(),
+        )
+        .await;
+        if guess.status == 429 {
+            assert!(guess.headers.contains_key("retry-after"), "{:?}", guess.headers);
+        }
+        statuses.push(guess.status);
+    }
+    assert!(statuses.iter().take(5).all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+    let right = send_with(
+        "POST",
+        &format!("{base}/login"),
+        &[("origin", &origin), ("content-type", "application/json")],
+        json!({"token": TOKEN}).to_string(),
+    )
+    .await;
+    assert_eq!(right.status, 429, "even the right token waits: {}", right.json);
+
     // Signatures page with a cursor through all of them, once each.
     let events: Vec<_> = (0..5)
         .map(|i| json!({"type": format!("Error{i}"), "message": format!("kind {i}")}))

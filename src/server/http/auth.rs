@@ -53,6 +53,8 @@ pub struct AdminAuth {
     listener: SocketAddr,
     /// The dashboard's sessions and login codes.
     sessions: Arc<Sessions>,
+    /// Login attempts per address (`POST /login`).
+    login_throttle: Arc<super::dashboard::throttle::LoginThrottle>,
 }
 
 /// Who a request authenticated as, and how.
@@ -109,6 +111,7 @@ impl AdminAuth {
             tokens,
             listener,
             sessions: Arc::new(Sessions::new(std::time::Duration::from_secs(8 * 3600))),
+            login_throttle: Arc::default(),
         })
     }
 
@@ -121,6 +124,11 @@ impl AdminAuth {
     /// The dashboard's sessions and login codes.
     pub fn sessions(&self) -> &Arc<Sessions> {
         &self.sessions
+    }
+
+    /// The login page's throttle per address.
+    pub fn login_throttle(&self) -> &super::dashboard::throttle::LoginThrottle {
+        &self.login_throttle
     }
 
     /// The name of the token `given` is, if it is one (constant time).

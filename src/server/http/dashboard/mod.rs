@@ -1,8 +1,9 @@
 //! The operator's and reviewer's dashboard, served by the sidecar itself
 //! at `/` (docs/dashboard.md): [`assets`] are the embedded files,
 //! [`pages`] the login, logout and the app shell, [`session`] the browser
-//! sessions and one-time login codes, [`api`] the JSON the views need
-//! beyond the admin API, [`diff`] a fix's diff side by side.
+//! sessions and one-time login codes, [`throttle`] the login page's limit
+//! per address, [`api`] the JSON the views need beyond the admin API,
+//! [`diff`] a fix's diff side by side.
 //!
 //! The pages are open routes that check the session themselves (a missing
 //! one redirects to `/login`); the JSON is admin API, behind the same
@@ -14,6 +15,7 @@ pub mod assets;
 pub mod diff;
 pub mod pages;
 pub mod session;
+pub mod throttle;
 
 use std::sync::Arc;
 

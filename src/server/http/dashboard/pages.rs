@@ -9,7 +9,6 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -73,13 +72,40 @@ struct LoginRequest {
 /// named like the token. Only from the login page itself (same origin).
 pub async fn login(
     State(auth): State<Arc<AdminAuth>>,
-    method: Method,
-    headers: HeaderMap,
-    body: Bytes,
+    request: axum::extract::Request,
 ) -> Response {
-    if let Err((status, why)) = auth::same_origin(&method, &headers) {
+    let (parts, body) = request.into_parts();
+    let (method, headers) = (&parts.method, &parts.headers);
+    if let Err((status, why)) = auth::same_origin(method, headers) {
         return (status, Json(json!({ "error": why }))).into_response();
     }
+    // Throttled before the token is looked at (see `throttle`).
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(peer) = peer
+        && let Err(wait) = auth.login_throttle().admit(peer)
+    {
+        metrics::counter!("suture_admin_refused_total", "status" => "429").increment(1);
+        let secs = wait.as_secs().max(1);
+        let mut response = (
+            StatusCode::TOO_MANY_REQUESTS,
+            Json(json!({ "error": format!("too many login attempts from this address; try again in {secs} s") })),
+        )
+            .into_response();
+        if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    let Ok(body) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "the body is unreadable or over 64 KiB" })),
+        )
+            .into_response();
+    };
     let Ok(request) = serde_json::from_slice::<LoginRequest>(&body) else {
         return (
             StatusCode::BAD_REQUEST,
