@@ -131,6 +131,10 @@ async function run(browser) {
   assert.ok((await page.locator("table.diff td.code.del").count()) > 0, "the removed side is shown");
   assert.ok((await page.locator("table.diff .tok-kw").count()) > 0, "keywords are highlighted");
   step("the fix's diff shows the changed lines");
+  // The deploy's diff, read from the repository, with triage's suspect
+  // line highlighted.
+  await page.locator("tr.suspect-row", { hasText: "def order_count" }).first().waitFor();
+  step("the deploy's diff shows the suspect line highlighted");
 
   // 5. Approving the fix in the review queue opens its pull request: at
   // autonomy `suggest`, a person's approval is what the fix waits for.

@@ -78,13 +78,20 @@ fn ticket(state: &str, title: &str, signature: &str, file: &str, revision: &str)
     .expect("ticket")
 }
 
-fn plant(data: &Path, revision: &str) {
+/// The deploy T-1 is blamed on: from `from` to `to`, which added
+/// `order_count` to shop/orders.py (its line 62 is the suspect line).
+struct Blamed<'a> {
+    from: &'a str,
+    to: &'a str,
+}
+
+fn plant(data: &Path, revision: &str, blamed: Option<Blamed<'_>>) {
     let store = Store::open(&StoreConfig {
         path: data.to_path_buf(),
         ..StoreConfig::default()
     })
     .expect("store");
-    let tickets = [
+    let mut tickets = [
         ticket(
             "triaged",
             "KeyError: 'coupon' in order_total",
@@ -107,6 +114,21 @@ fn plant(data: &Path, revision: &str) {
             revision,
         ),
     ];
+    if let (Some(blamed), Some(triage)) = (blamed, tickets[0].triage.as_mut()) {
+        triage.diff = Some(
+            serde_json::from_value(json!({
+                "from": blamed.from, "to": blamed.to, "from_source": "the previous deploy",
+                "files": [{"path": "shop/orders.py", "class": "runtime", "status": "modified",
+                    "added": 4, "removed": 0}],
+                "truncated": false
+            }))
+            .expect("a diff summary"),
+        );
+        triage.suspect_lines = serde_json::from_value(json!([
+            {"file": "shop/orders.py", "line": 62, "why": "the deploy added it"}
+        ]))
+        .expect("suspect lines");
+    }
     store
         .commit_analysis(
             &AnalysisCommit {
@@ -266,10 +288,23 @@ async fn the_dashboard_in_a_browser_reviews_a_fix_and_stops_a_running_agent() {
         &repo,
         &["remote", "add", "origin", &remote.display().to_string()],
     );
+    // The deploy T-1 is blamed on: a function added at the end of
+    // shop/orders.py (the fix's edits, further up, still apply).
+    let before = git(&repo, &["rev-parse", "HEAD"]);
+    let orders = repo.join("shop/orders.py");
+    let mut text = std::fs::read_to_string(&orders).expect("orders.py");
+    text.push_str("\n\ndef order_count(orders):\n    return len(orders)\n");
+    std::fs::write(&orders, text).expect("orders.py");
+    git(&repo, &["commit", "-q", "-am", "deploy: count orders"]);
+    let after = git(&repo, &["rev-parse", "HEAD"]);
     git(&repo, &["push", "-q", "origin", "main"]);
     plant(
         &dir.path().join("data"),
-        &git(&repo, &["rev-parse", "HEAD"]),
+        &after,
+        Some(Blamed {
+            from: &before,
+            to: &after,
+        }),
     );
     let fix = std::fs::read_to_string(fixture().join("fix.edits.txt")).expect("fix");
     let stub = openai_stub::Stub::start(vec![openai_stub::Reply::answer(&fix)]).await;
@@ -590,7 +625,11 @@ async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() 
         )
         .await;
         if guess.status == 429 {
-            assert!(guess.headers.contains_key("retry-after"), "{:?}", guess.headers);
+            assert!(
+                guess.headers.contains_key("retry-after"),
+                "{:?}",
+                guess.headers
+            );
         }
         statuses.push(guess.status);
     }
@@ -603,7 +642,11 @@ async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() 
         json!({"token": TOKEN}).to_string(),
     )
     .await;
-    assert_eq!(right.status, 429, "even the right token waits: {}", right.json);
+    assert_eq!(
+        right.status, 429,
+        "even the right token waits: {}",
+        right.json
+    );
 
     // Signatures page with a cursor through all of them, once each.
     let events: Vec<_> = (0..5)

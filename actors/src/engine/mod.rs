@@ -100,6 +100,9 @@ struct HandleParts {
     stats: Arc<Stats>,
     llm: Arc<LlmParts>,
     autonomy: crate::domain::control::Autonomy,
+    /// The service's repository (`repo.path`), when configured: read-only
+    /// views (the dashboard's deploy diffs) read it here.
+    repo: Option<crate::clients::git::Repo>,
 }
 
 /// Why an operator command was not carried out.
@@ -333,7 +336,7 @@ impl Engine {
                 stats: stats.clone(),
                 llm: llm.clone(),
                 control,
-                repo,
+                repo: repo.clone(),
                 github,
                 guardrails,
                 slots: slots.clone(),
@@ -357,6 +360,7 @@ impl Engine {
                     stats,
                     llm,
                     autonomy,
+                    repo,
                 }),
             },
             root_join,
@@ -414,6 +418,11 @@ impl EngineHandle {
 
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
+    }
+
+    /// The service's repository, when `repo.path` is configured.
+    pub fn repo(&self) -> Option<&crate::clients::git::Repo> {
+        self.inner.repo.as_ref()
     }
 
     /// Stores a deploy marker durably, through the writer.

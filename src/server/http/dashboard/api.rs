@@ -255,6 +255,55 @@ pub async fn fix_diff(
     })))
 }
 
+/// `GET /v1/dashboard/tickets/{id}/deploy-diff`: the diff of the deploy
+/// triage blamed, read from the service's repository and scrubbed, side by
+/// side, with triage's suspect lines to highlight. 404 without a diff on
+/// the ticket; 409 without a repository or when it does not know the
+/// revisions any more.
+pub async fn deploy_diff(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let ticket = state
+        .engine
+        .store()
+        .ticket(&id)
+        .map_err(store_error)?
+        .ok_or_else(|| ApiError::NotFound(format!("no ticket {id:?}")))?;
+    let triage = ticket.triage.as_ref();
+    let summary = triage
+        .and_then(|t| t.diff.as_ref())
+        .ok_or_else(|| ApiError::NotFound(format!("ticket {id} has no deploy diff")))?;
+    let repo = state
+        .engine
+        .repo()
+        .ok_or_else(|| ApiError::Conflict("no repository is configured (repo.path)".into()))?;
+    let diff = repo
+        .diff(&summary.from, &summary.to)
+        .await
+        .map_err(|e| ApiError::Conflict(format!("the deploy's diff could not be read: {e}")))?;
+    let patch = state.engine.llm().scrubber.scrub(&diff.patch);
+    let (files, problem) = match side_by_side(&patch) {
+        Ok(files) => (files, None),
+        Err(e) => (Vec::new(), Some(e.to_string())),
+    };
+    let suspects: Vec<Value> = triage
+        .map(|t| t.suspect_lines.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|s| json!({"file": s.file, "line": s.line}))
+        .collect();
+    Ok(Json(json!({
+        "ticket": id,
+        "from": diff.from,
+        "to": diff.to,
+        "truncated": diff.truncated,
+        "files": files,
+        "problem": problem,
+        "suspects": suspects,
+    })))
+}
+
 /// `GET /v1/dashboard/agents`: each running attempt with its step, tokens,
 /// time so far and last tool call (from its transcript, written as it
 /// happens), and the queue.

@@ -43,6 +43,10 @@ pub fn api_routes() -> Router<AppState> {
         .route("/v1/dashboard/tickets/{id}/diff", get(api::fix_diff))
         .route("/v1/dashboard/agents", get(api::agents))
         .route("/v1/dashboard/auto-deploys", get(api::auto_deploys))
+        .route(
+            "/v1/dashboard/tickets/{id}/deploy-diff",
+            get(api::deploy_diff),
+        )
         .route("/v1/dashboard/audit", get(api::audit))
         .route("/v1/admin/dashboard/login-code", post(api::login_code))
 }

@@ -114,9 +114,12 @@ function side(cell, language, kind) {
   return [h("td", { class: "ln" }, cell.number), code];
 }
 
-export function sideBySide(diff) {
+/// `suspects`: `[{file, line}]` whose new-side lines are highlighted (the
+/// deploy's diff, where triage's suspect lines are).
+export function sideBySide(diff, suspects = []) {
   if (diff.problem) return h("p", { class: "muted" }, `The diff could not be read: ${diff.problem}`);
   if (!diff.files.length) return h("p", { class: "muted" }, "The fix changed nothing.");
+  const suspect = (path, row) => row.right && suspects.some((s) => s.file === path && s.line === row.right.number);
   return diff.files.map((file) => {
     const language = languageOf(file.new_path || file.old_path);
     return h(
@@ -137,7 +140,7 @@ export function sideBySide(diff) {
             file.rows.map((row) =>
               row.kind === "hunk"
                 ? h("tr", { class: "hunk" }, h("td", { colspan: 4 }, row.text))
-                : h("tr", { class: `row-${row.change}` }, side(row.left, language, row.change === "context" ? "context" : "del"), side(row.right, language, row.change === "context" ? "context" : "add")),
+                : h("tr", { class: `row-${row.change}${suspect(file.new_path, row) ? " suspect-row" : ""}` }, side(row.left, language, row.change === "context" ? "context" : "del"), side(row.right, language, row.change === "context" ? "context" : "add")),
             ),
           ),
         ),
@@ -242,12 +245,13 @@ export async function render(main, [id]) {
   const feedback = h("div", { "aria-live": "polite" });
   const fixBox = h("div", {}, h("p", { class: "muted" }, "Loading…"));
   const attemptBox = h("div", {}, h("p", { class: "muted" }, "Loading…"));
+  const deployDiffBox = h("div", {}, h("p", { class: "muted" }, "Loading the deploy's diff…"));
   fill(
     main,
     heading(`${ticket.id}: ${ticket.title}`, h("p", { class: "badges" }, badge(ticket.state), " ", badge(ticket.severity), " ", badge(ticket.disposition || "pending"), ticket.github ? [" ", h("a", { href: ticket.github.url, rel: "noreferrer noopener", target: "_blank" }, `GitHub issue #${ticket.github.number}`)] : null)),
     feedback,
     section("Root cause", h("p", {}, ticket.root_cause), ticket.suggested_fix ? h("p", {}, h("strong", {}, "Suggested fix: "), ticket.suggested_fix) : null, facts([["Events", number(ticket.events)], ["Files", ticket.files.join(", ")], ["Revision", ticket.revision && h("code", {}, ticket.revision)], ["Opened", when(ticket.created_at_ms)]])),
-    section("Triage", triage(ticket)),
+    section("Triage", triage(ticket), ticket.triage && ticket.triage.diff ? deployDiffBox : null),
     section("Fix", fixBox),
     ticket.memory !== undefined ? section("Past fixes from memory", extra(ticket.memory)) : null,
     ticket.verification !== undefined ? section("Verification", extra(ticket.verification)) : null,
@@ -273,5 +277,10 @@ export async function render(main, [id]) {
   await Promise.all([
     fix(ticket, feedback).then((nodes) => fill(fixBox, nodes)).catch((e) => fill(fixBox, errorBox(e))),
     attempts(ticket).then((nodes) => fill(attemptBox, nodes)).catch((e) => fill(attemptBox, errorBox(e))),
+    ticket.triage && ticket.triage.diff
+      ? get(`/v1/dashboard/tickets/${encodeURIComponent(ticket.id)}/deploy-diff`)
+          .then((d) => fill(deployDiffBox, h("h3", {}, "The deploy's diff, suspect lines highlighted"), sideBySide(d, d.suspects)))
+          .catch((e) => fill(deployDiffBox, h("p", { class: "muted" }, `The deploy's diff is not available: ${e.message || e}`)))
+      : null,
   ]);
 }
