@@ -279,6 +279,27 @@ impl Store {
         }
     }
 
+    /// The tickets in one of `states`, oldest first. Only a ticket's state
+    /// is decoded to decide (the rest of its JSON is skipped unbuilt), so
+    /// the coder's periodic looks cost little on a store of thousands of
+    /// tickets, most of them in states they do not want.
+    pub fn tickets_in(&self, states: &[TicketState]) -> Result<Vec<Ticket>, StoreError> {
+        #[derive(Deserialize)]
+        struct Head {
+            state: TicketState,
+        }
+        let mut out = Vec::new();
+        for value in self.tickets.iter().values() {
+            let value = value?;
+            let head: Head = serde_json::from_slice(&value)?;
+            if states.contains(&head.state) {
+                out.push(serde_json::from_slice::<Ticket>(&value)?);
+            }
+        }
+        out.sort_by_key(|t| ticket_number(&t.id));
+        Ok(out)
+    }
+
     /// Every ticket, oldest first.
     pub fn tickets(&self) -> Result<Vec<Ticket>, StoreError> {
         let mut out: Vec<Ticket> = self

@@ -477,5 +477,11 @@ mod tests {
                 store.tickets().expect("all");
             },
         );
+        time(
+            "tickets in one state (the coder's periodic looks)",
+            &mut || {
+                store.tickets_in(&[TicketState::Verifying]).expect("some");
+            },
+        );
     }
 }

@@ -66,7 +66,10 @@ pub async fn run_due(coder: &Coder) -> Result<usize, StoreError> {
         return Ok(0);
     }
     let mut acted = 0;
-    for ticket in coder.store.tickets()? {
+    for ticket in coder
+        .store
+        .tickets_in(&[TicketState::PrOpen, TicketState::Verifying])?
+    {
         let pending = ticket.auto_deploy.as_ref().filter(|d| d.outcome.is_none());
         if let Some(progress) = pending {
             resume(coder, &ticket, progress.clone()).await;

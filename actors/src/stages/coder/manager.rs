@@ -287,7 +287,7 @@ impl Actor for CoderManager {
 async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(), StoreError> {
     let coder = state.coder.clone();
     let now = now_ms();
-    for ticket in coder.store.tickets()? {
+    for ticket in coder.store.tickets_in(&[TicketState::Triaged])? {
         if wants_agent(&coder, &ticket, now)? {
             coder.store.enqueue_agent(&ticket.id)?;
             coder.guard.notify(
@@ -369,7 +369,7 @@ fn republish_held(state: &mut ManagerState) {
     if coder.github.is_none() || coder.halt.engaged() {
         return;
     }
-    let Ok(tickets) = coder.store.tickets() else {
+    let Ok(tickets) = coder.store.tickets_in(&[TicketState::Review]) else {
         return;
     };
     let now = now_ms();
@@ -460,9 +460,8 @@ pub async fn note_deployed_fixes(coder: &Coder) -> Result<usize, StoreError> {
     };
     let waiting: Vec<(String, crate::domain::tickets::Merged)> = coder
         .store
-        .tickets()?
+        .tickets_in(&[TicketState::Verifying])?
         .into_iter()
-        .filter(|t| t.state == TicketState::Verifying)
         .filter_map(|t| {
             let merged = t.fix?.pull_request?.merged?;
             merged.deployed.is_none().then_some((t.id, merged))
@@ -808,11 +807,8 @@ async fn recover(coder: &Coder) -> Result<(), StoreError> {
     // An attempt that ended but whose ticket did not move (a stop between
     // the two writes): the move is made now.
     let queued = coder.store.agent_queue()?;
-    for ticket in coder.store.tickets()? {
-        if ticket.state != TicketState::Fixing
-            || queued.contains(&ticket.id)
-            || coder.store.lease_holder(&ticket.id)?.is_some()
-        {
+    for ticket in coder.store.tickets_in(&[TicketState::Fixing])? {
+        if queued.contains(&ticket.id) || coder.store.lease_holder(&ticket.id)?.is_some() {
             continue;
         }
         if let Some(last) = coder.store.attempts(&ticket.id)?.pop() {

@@ -19,9 +19,8 @@ pub async fn poll_pull_requests(coder: &Coder) -> Result<usize, StoreError> {
     };
     let open: Vec<u64> = coder
         .store
-        .tickets()?
+        .tickets_in(&[TicketState::PrOpen])?
         .into_iter()
-        .filter(|t| t.state == TicketState::PrOpen)
         .filter_map(|t| t.fix?.pull_request.map(|p| p.number))
         .collect();
     let mut applied = 0;

@@ -37,7 +37,10 @@ pub async fn verify_deployed_fixes(coder: &Coder) -> Result<usize, StoreError> {
     }
     let now = now_ms();
     let mut decided = 0;
-    for ticket in coder.store.tickets()? {
+    for ticket in coder
+        .store
+        .tickets_in(&[TicketState::Verifying, TicketState::Resolved])?
+    {
         if ticket.state == TicketState::Verifying {
             let Some(deployed) = deployed_fix(&ticket) else {
                 continue;
