@@ -1,8 +1,10 @@
 // Overview: exception volume, events accepted and rejected, gate runs
 // with what they flagged, tickets by state, agents, spend against budget,
-// the kill switch and the autonomy level. Refreshed every 10 seconds.
+// the kill switch and the autonomy level. Refreshed every 10 seconds. The
+// design's outcome metrics (fix success rate, time to resolution, ...) come
+// from /v1/report, read once per visit: they read every ticket.
 import { get } from "./api.js";
-import { h, fill, heading, section, badge, number, when, errorBox } from "./ui.js";
+import { h, fill, heading, section, badge, number, when, duration, errorBox } from "./ui.js";
 import { volumeChart, bars } from "./chart.js";
 
 function stat(label, value, detail) {
@@ -18,7 +20,31 @@ function spend(llm) {
   return stat("LLM spend today", `${number(b.day_spent)} tokens${limit}`, b.exhausted ? `budget spent: ${b.exhausted}` : usd);
 }
 
-function draw(main, data) {
+function pct(share) {
+  return share && share.ratio !== null && share.ratio !== undefined ? `${Math.round(share.ratio * 100)}%` : "—";
+}
+
+function outcomesRow(o) {
+  if (!o) return null;
+  const total = (o.time_to_resolution || {}).first_seen_to_verified || {};
+  const cost = o.cost || {};
+  return section(
+    "Fix outcomes",
+    h(
+      "div",
+      { class: "stats" },
+      stat("Fix success rate", o.fixes.success_rate === null ? "—" : `${Math.round(o.fixes.success_rate * 100)}%`, `${number(o.fixes.verified)} verified of ${number(o.fixes.attempts)} attempts`),
+      stat("Merged", number(o.fixes.merged), `${number(o.fixes.failed_in_production)} failed in production · ${number(o.fixes.regressions)} regressed`),
+      stat("First seen → verified", total.median_ms ? duration(total.median_ms) : "—", total.p90_ms ? `p90 ${duration(total.p90_ms)}` : "median"),
+      stat("Grouping right", pct(o.deduplication_accuracy), "by operators' labels"),
+      stat("False positives", pct(o.false_positives), "of triaged tickets"),
+      stat("Auto-merged", pct(o.auto_deploys), "of merged fixes"),
+      stat("Tokens per ticket", cost.tokens_per_ticket ? number(Math.round(cost.tokens_per_ticket)) : "—", cost.usd_per_merged_pr ? `$${cost.usd_per_merged_pr.toFixed(2)} per merged PR` : null),
+    ),
+  );
+}
+
+function draw(main, data, outcomes) {
   const ks = data.kill_switch || {};
   const agents = data.agents || {};
   fill(
@@ -36,6 +62,7 @@ function draw(main, data) {
       stat("Kill switch", ks.engaged ? badge("engaged", "danger") : badge("off", "ok"), ks.engaged ? `${ks.reason} (by ${ks.by})` : null),
       stat("Autonomy", data.autonomy ? badge(data.autonomy.level, "level") : "—", data.autonomy && data.autonomy.allow_deploy ? "deploy allowed" : null),
     ),
+    outcomesRow(outcomes),
     section("Exceptions per hour, last 24 hours", volumeChart(data.volume.counts, data.volume.from, data.volume.bucket_minutes, "Exceptions per hour")),
     h(
       "div",
@@ -47,12 +74,14 @@ function draw(main, data) {
 }
 
 export async function render(main) {
-  draw(main, await get("/v1/dashboard/overview"));
+  const [first, report] = await Promise.all([get("/v1/dashboard/overview"), get("/v1/report")]);
+  const outcomes = report.outcomes;
+  draw(main, first, outcomes);
   const timer = setInterval(async () => {
     try {
       const data = await get("/v1/dashboard/overview");
       const focused = document.activeElement;
-      draw(main, data);
+      draw(main, data, outcomes);
       if (focused && focused !== document.body && !main.contains(focused)) focused.focus();
     } catch (error) {
       main.append(errorBox(error));
