@@ -5,6 +5,7 @@
 mod coder_restart;
 mod common;
 mod durability;
+mod fault_disk;
 mod gate_http;
 mod gelf_ingest;
 mod http_ingest;

@@ -56,6 +56,7 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
             "rejected": engine.stats().rejected_total(),
         },
         "signatures": signatures,
+        "store": store_health(&state),
         "ingest": {
             "queue_depth": engine.ingest().depth(),
             "queue_capacity": engine.ingest().capacity(),
@@ -75,4 +76,15 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
         }
     }
     Ok(Json(body))
+}
+
+/// Whether the store still acknowledges writes, and why not: a failed sync
+/// or write (a full disk among them) stops it until a restart.
+fn store_health(state: &AppState) -> Value {
+    let failure = state.engine.store().sync_failure();
+    json!({
+        "healthy": failure.is_none(),
+        "failure": failure,
+        "path": state.engine.store().config().path,
+    })
 }
