@@ -6,6 +6,7 @@ mod coder_restart;
 mod common;
 mod durability;
 mod fault_disk;
+mod fault_llm;
 mod gate_http;
 mod gelf_ingest;
 mod http_ingest;
