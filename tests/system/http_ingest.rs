@@ -187,6 +187,55 @@ async fn a_flood_gets_429_with_retry_after_and_every_200_is_stored() {
     server.running.shutdown().await;
 }
 
+/// The queue is bounded in bytes as well as events: large events fill it
+/// long before its event bound, and are then refused (429), not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_events_fill_the_queue_by_bytes_and_get_429() {
+    let server = start(|c| {
+        c.ingest.queue_capacity = 20_000;
+        c.ingest.queue_bytes = 32 * 1024;
+        c.ingest.max_commit_events = 1;
+    })
+    .await;
+    let base = server.base.clone();
+    let status = get(&format!("{base}/v1/status")).await.json;
+    assert_eq!(
+        status["ingest"]["queue_byte_capacity"],
+        32 * 1024,
+        "{status}"
+    );
+    let url = format!("{base}/v1/events");
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let url = url.clone();
+        tasks.push(tokio::spawn(async move {
+            let message = format!("large {i} {}", "x".repeat(10_000));
+            post(&url, json!({"message": message}).to_string()).await
+        }));
+    }
+    let (mut ok, mut busy) = (0u64, 0u64);
+    for task in tasks {
+        let reply = task.await.expect("task");
+        match reply.status {
+            200 => ok += 1,
+            429 => {
+                busy += 1;
+                assert_eq!(reply.json["error"], "ingest queue is full; retry later");
+            }
+            other => panic!("unexpected status {other}: {}", reply.json),
+        }
+    }
+    assert!(busy > 0, "300 events of 10 KB overflow a 32 KiB queue");
+    assert!(ok > 0);
+    assert_eq!(stored_total(&base).await, ok, "every 200 is stored");
+    let metrics = crate::common::metrics_text(&base).await;
+    assert!(
+        metrics.contains("suture_ingest_queue_bytes"),
+        "the byte depth is a metric"
+    );
+    server.running.shutdown().await;
+}
+
 #[tokio::test]
 async fn deploy_markers_health_and_metrics() {
     let server = start(|_| {}).await;

@@ -28,7 +28,9 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// The queue-depth gauge is read from the queue at scrape time, not set on
 /// every request.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    metrics::gauge!("suture_ingest_queue_depth").set(state.engine.ingest().depth() as f64);
+    let ingest = state.engine.ingest();
+    metrics::gauge!("suture_ingest_queue_depth").set(ingest.depth() as f64);
+    metrics::gauge!("suture_ingest_queue_bytes").set(ingest.depth_bytes() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::telemetry::prometheus().render(),
@@ -60,6 +62,8 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
         "ingest": {
             "queue_depth": engine.ingest().depth(),
             "queue_capacity": engine.ingest().capacity(),
+            "queue_bytes": engine.ingest().depth_bytes(),
+            "queue_byte_capacity": engine.ingest().byte_capacity(),
         },
         "queue": queue,
         "last_batch": last_batch,
