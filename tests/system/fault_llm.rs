@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::common::openai_stub::{Reply, Responder, Stub};
 use crate::common::{eventually, get, post, start};
 use crate::tickets_http::{
-    deploy_of_revision_breaks_checkout, fast_stages, model, service_repository, triaged_list,
+    deploy_of_revision_breaks_checkout, model, service_repository, triaged_list, with_repo_and_llm,
 };
 
 /// Slack for a loaded machine, not the expected time.
@@ -119,11 +119,7 @@ async fn run(fault: Fault) {
     let repo_path = repo.path().to_path_buf();
     let base_url = format!("http://{addr}/v1");
     let server = start(move |config| {
-        fast_stages(config);
-        config.repo.path = repo_path;
-        config.llm.base_url = base_url;
-        config.llm.model = "stub-model".into();
-        config.llm.max_retries = 0;
+        with_repo_and_llm(config, repo_path, base_url);
         config.llm.timeout = Duration::from_secs(1);
         config.llm.breaker_failures = 2;
         config.llm.breaker_cooldown = Duration::from_secs(1);
@@ -211,11 +207,7 @@ async fn past_the_llm_wait_a_ticket_is_decided_without_the_model() {
         .expect("a free port");
     let repo_path = repo.path().to_path_buf();
     let server = start(move |config| {
-        fast_stages(config);
-        config.repo.path = repo_path;
-        config.llm.base_url = format!("http://{addr}/v1");
-        config.llm.model = "stub-model".into();
-        config.llm.max_retries = 0;
+        with_repo_and_llm(config, repo_path, format!("http://{addr}/v1"));
         config.triage.llm_wait = Duration::ZERO;
     })
     .await;

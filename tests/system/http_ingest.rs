@@ -1,6 +1,6 @@
 //! The HTTP API against a real server on an ephemeral port with a real sled store.
 
-use crate::common::{get, post, start, stored_total};
+use crate::common::{get, post, post_concurrently, start, stored_total};
 use serde_json::json;
 
 #[tokio::test]
@@ -148,17 +148,12 @@ async fn a_flood_gets_429_with_retry_after_and_every_200_is_stored() {
         c.ingest.max_commit_events = 1;
     })
     .await;
-    let url = format!("{}/v1/events", server.base);
-    let mut tasks = Vec::new();
-    for i in 0..400 {
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            post(&url, json!({"message": format!("flood {i}")}).to_string()).await
-        }));
-    }
+    let bodies = (0..400)
+        .map(|i| json!({"message": format!("flood {i}")}).to_string())
+        .collect();
+    let replies = post_concurrently(&format!("{}/v1/events", server.base), bodies).await;
     let (mut ok, mut busy) = (0u64, 0u64);
-    for task in tasks {
-        let reply = task.await.expect("task");
+    for reply in replies {
         match reply.status {
             200 => ok += 1,
             429 => {
@@ -204,18 +199,12 @@ async fn large_events_fill_the_queue_by_bytes_and_get_429() {
         32 * 1024,
         "{status}"
     );
-    let url = format!("{base}/v1/events");
-    let mut tasks = Vec::new();
-    for i in 0..300 {
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            let message = format!("large {i} {}", "x".repeat(10_000));
-            post(&url, json!({"message": message}).to_string()).await
-        }));
-    }
+    let bodies = (0..300)
+        .map(|i| json!({"message": format!("large {i} {}", "x".repeat(10_000))}).to_string())
+        .collect();
+    let replies = post_concurrently(&format!("{base}/v1/events"), bodies).await;
     let (mut ok, mut busy) = (0u64, 0u64);
-    for task in tasks {
-        let reply = task.await.expect("task");
+    for reply in replies {
         match reply.status {
             200 => ok += 1,
             429 => {

@@ -479,6 +479,16 @@ async fn a_restart_neither_duplicates_nor_forgets_tickets() {
     server.running.shutdown().await;
 }
 
+/// [`fast_stages`], the service's repository at `repo`, and the model at
+/// `base_url` (no retries: each test scripts every answer).
+pub(crate) fn with_repo_and_llm(config: &mut Config, repo: std::path::PathBuf, base_url: String) {
+    fast_stages(config);
+    config.repo.path = repo;
+    config.llm.base_url = base_url;
+    config.llm.model = "stub-model".into();
+    config.llm.max_retries = 0;
+}
+
 /// The service's repository: `pay.js`, whose line 10 the deploy changed.
 pub(crate) fn service_repository(dir: &std::path::Path) -> String {
     let git = |args: &[&str]| {
@@ -551,16 +561,8 @@ async fn with_a_repository_and_an_llm_the_deploy_is_blamed_on_its_changed_line()
         openai_stub::Reply::Respond(responder),
     ])
     .await;
-    let repo_path = repo.path().to_path_buf();
-    let base_url = stub.base_url.clone();
-    let server = start(move |config| {
-        fast_stages(config);
-        config.repo.path = repo_path;
-        config.llm.base_url = base_url;
-        config.llm.model = "stub-model".into();
-        config.llm.max_retries = 0;
-    })
-    .await;
+    let (repo_path, base_url) = (repo.path().to_path_buf(), stub.base_url.clone());
+    let server = start(move |config| with_repo_and_llm(config, repo_path, base_url)).await;
     let base = server.base.as_str();
     deploy_of_revision_breaks_checkout(base, &revision).await;
     let list = triaged_list(base).await;
