@@ -152,23 +152,7 @@ async fn a_flood_gets_429_with_retry_after_and_every_200_is_stored() {
         .map(|i| json!({"message": format!("flood {i}")}).to_string())
         .collect();
     let replies = post_concurrently(&format!("{}/v1/events", server.base), bodies).await;
-    let (mut ok, mut busy) = (0u64, 0u64);
-    for reply in replies {
-        match reply.status {
-            200 => ok += 1,
-            429 => {
-                busy += 1;
-                assert_eq!(
-                    reply
-                        .headers
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok()),
-                    Some("1")
-                );
-            }
-            other => panic!("unexpected status {other}: {}", reply.json),
-        }
-    }
+    let (ok, busy) = stored_or_busy(&replies);
     assert!(
         busy > 0,
         "a one-slot queue under 400 concurrent requests must shed load"
@@ -180,6 +164,25 @@ async fn a_flood_gets_429_with_retry_after_and_every_200_is_stored() {
         "every 200 is stored, nothing more"
     );
     server.running.shutdown().await;
+}
+
+/// Counts the replies of a flood that were 200 and 429; every 429 says
+/// the queue is full and when to retry, and nothing else is answered.
+fn stored_or_busy(replies: &[crate::common::Reply]) -> (u64, u64) {
+    let (mut ok, mut busy) = (0u64, 0u64);
+    for reply in replies {
+        match reply.status {
+            200 => ok += 1,
+            429 => {
+                busy += 1;
+                assert_eq!(reply.json["error"], "ingest queue is full; retry later");
+                let retry_after = reply.headers.get("retry-after");
+                assert_eq!(retry_after.and_then(|v| v.to_str().ok()), Some("1"));
+            }
+            other => panic!("unexpected status {other}: {}", reply.json),
+        }
+    }
+    (ok, busy)
 }
 
 /// The queue is bounded in bytes as well as events: large events fill it
@@ -203,17 +206,7 @@ async fn large_events_fill_the_queue_by_bytes_and_get_429() {
         .map(|i| json!({"message": format!("large {i} {}", "x".repeat(10_000))}).to_string())
         .collect();
     let replies = post_concurrently(&format!("{base}/v1/events"), bodies).await;
-    let (mut ok, mut busy) = (0u64, 0u64);
-    for reply in replies {
-        match reply.status {
-            200 => ok += 1,
-            429 => {
-                busy += 1;
-                assert_eq!(reply.json["error"], "ingest queue is full; retry later");
-            }
-            other => panic!("unexpected status {other}: {}", reply.json),
-        }
-    }
+    let (ok, busy) = stored_or_busy(&replies);
     assert!(busy > 0, "300 events of 10 KB overflow a 32 KiB queue");
     assert!(ok > 0);
     assert_eq!(stored_total(&base).await, ok, "every 200 is stored");
