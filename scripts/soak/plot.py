@@ -25,7 +25,7 @@ def panel(rows, column, title, scale, x0, y0):
         return out + ['<text x="60" y="100">no data</text>', "</g>"]
     max_x = max(p[0] for p in points)
     max_y = max(p[1] for p in points) * 1.1 or 1
-    plot_w, plot_h = W - PAD_L - 10, H - PAD_B - PAD_T
+    plot_w, plot_h = W - PAD_L - 30, H - PAD_B - PAD_T
     sx = lambda x: PAD_L + plot_w * (x / max(max_x, 1))  # noqa: E731
     sy = lambda y: PAD_T + plot_h * (1 - y / max_y)  # noqa: E731
     out.append(f'<line x1="{PAD_L}" y1="{PAD_T + plot_h}" x2="{PAD_L + plot_w}" '
