@@ -28,8 +28,8 @@ struct Tmpfs {
 }
 
 impl Tmpfs {
-    /// Mounts a tmpfs of `size` (mount's syntax: `8m`); `None` with the
-    /// reason when this process may not (not root, no mount(8)).
+    /// Mounts a tmpfs of `size` (mount's syntax: `8m`); the reason when
+    /// this process may not (not root, no mount(8), no tmpfs).
     fn mount(size: &str) -> Result<Self, String> {
         // SAFETY: geteuid has no preconditions and cannot fail.
         if unsafe { libc::geteuid() } != 0 {
