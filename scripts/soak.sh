@@ -3,7 +3,9 @@
 # steady mixed load, sampled every minute. Documented, not part of CI.
 #
 #   scripts/soak.sh            # 60 minutes
-#   scripts/soak.sh 5          # a 5-minute rehearsal
+#   scripts/soak.sh 5 rehearsal            # 5 minutes, docs/soak/rehearsal.{csv,svg}
+#   SUTURE_GATE__MINUTE_RETENTION=5m scripts/soak.sh 15 short-retention
+#                              # SUTURE_* variables override the run's config
 #
 # Builds `suture` in release, starts the LLM stub (scripts/soak/llm_stub.py)
 # and a sidecar on free loopback ports with a fresh store, a two-minute
@@ -12,12 +14,13 @@
 # envelopes with sessions, session-only envelopes, a deploy every five
 # minutes. One CSV row a minute (RSS, open files, store size, p99 ack
 # latency, ...) goes to target/soak/<run>/soak.csv; at the end the CSV and
-# an SVG plot of it are copied to docs/soak/. Everything runs under
+# an SVG plot of it are copied to docs/soak/<name>.{csv,svg}. Everything runs under
 # `nice -n 10`; the sidecar and the stub are stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 minutes="${1:-60}"
+name="${2:-soak}"
 run="target/soak/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$run" docs/soak
 
@@ -77,5 +80,6 @@ nice -n 10 python3 scripts/soak/load.py "http://127.0.0.1:$http_port" "$udp_port
 kill -0 "$sidecar" # still up after the run, or the soak failed
 
 python3 scripts/soak/plot.py "$run/soak.csv" "$run/soak.svg"
-cp "$run/soak.csv" "$run/soak.svg" docs/soak/
-echo "soak: done; docs/soak/soak.csv and docs/soak/soak.svg"
+cp "$run/soak.csv" "docs/soak/$name.csv"
+cp "$run/soak.svg" "docs/soak/$name.svg"
+echo "soak: done; docs/soak/$name.csv and docs/soak/$name.svg"
