@@ -127,6 +127,12 @@ pub struct IngestConfig {
     /// where backpressure lives. 20,000 events is under a second of the
     /// writer's throughput and bounds the memory a burst can take (tens of MiB).
     pub queue_capacity: usize,
+    /// Bytes of events waiting for the writer (each event's JSON size).
+    /// The event bound alone lets a burst of large events take 20,000 MiB;
+    /// 64 MiB holds tens of thousands of typical events (a few KiB each)
+    /// and 64 of the largest. When full, as when `queue_capacity` is: HTTP
+    /// answers 429, UDP drops and counts (`queue_bytes_full`).
+    pub queue_bytes: usize,
     /// Most events written under one flush. Bounds the latency a single
     /// group commit adds to the requests that wait on it.
     pub max_commit_events: usize,
@@ -137,6 +143,7 @@ impl Default for IngestConfig {
         Self {
             max_event_bytes: 1024 * 1024,
             queue_capacity: 20_000,
+            queue_bytes: 64 * 1024 * 1024,
             max_commit_events: 4096,
         }
     }

@@ -109,6 +109,10 @@ pub const METRICS: &[MetricDef] = &[
         "suture_ingest_queue_depth",
         "Submissions waiting for the writer.",
     ),
+    gauge(
+        "suture_ingest_queue_bytes",
+        "Bytes of events (their JSON size) waiting for the writer; bounded by ingest.queue_bytes.",
+    ),
     histogram(
         "suture_ingest_wait_seconds",
         "Time a submission waited in the ingest queue for the writer.",

@@ -4,7 +4,6 @@
 
 pub mod http;
 pub mod intake;
-pub mod sessions;
 pub mod udp;
 
 use std::net::SocketAddr;
@@ -30,8 +29,6 @@ pub struct Running {
     udp_threads: Vec<std::thread::JoinHandle<()>>,
     engine_owner: Option<Engine>,
     engine_runtime: Option<tokio::runtime::Runtime>,
-    /// Writes summed session counts; ends (after a last write) on `stop`.
-    sessions_task: Option<JoinHandle<()>>,
 }
 
 impl Drop for Running {
@@ -154,14 +151,11 @@ pub async fn start_with_secrets(config: Config, secrets: Secrets) -> anyhow::Res
     let udp_addr = socket.local_addr()?;
 
     let stop = CancellationToken::new();
-    let sessions = Arc::new(sessions::SessionBuffer::default());
-    let sessions_task = sessions::spawn_flusher(sessions.clone(), engine.clone(), stop.clone());
     let state = http::AppState {
         engine: engine.clone(),
         config: config.clone(),
         started: Instant::now(),
         intake: Arc::new(intake::Intake::new(&config)),
-        sessions,
         github_webhook_secret: github_webhook_secret.map(|s| Arc::from(s.trim())),
         dashboard_sessions,
     };
@@ -188,7 +182,6 @@ pub async fn start_with_secrets(config: Config, secrets: Secrets) -> anyhow::Res
         udp_threads,
         engine_owner: Some(engine_owner),
         engine_runtime: Some(engine_runtime),
-        sessions_task: Some(sessions_task),
     })
 }
 
@@ -201,10 +194,6 @@ impl Running {
             None => None,
         } {
             tracing::warn!(%error, "HTTP server ended with an error");
-        }
-        // The last session counts, while the writer still runs.
-        if let Some(task) = self.sessions_task.take() {
-            let _ = task.await;
         }
         self.udp_stop.store(true, Ordering::Relaxed);
         let threads = std::mem::take(&mut self.udp_threads);

@@ -244,6 +244,9 @@ impl Listener {
         match self.engine.ingest().submit_unacked(events) {
             Ok(()) => {}
             Err(SubmitError::Full) => drop_datagrams(&self.engine, "queue_full", count),
+            Err(SubmitError::FullBytes { .. }) => {
+                drop_datagrams(&self.engine, "queue_bytes_full", count)
+            }
             Err(SubmitError::Closed) => drop_datagrams(&self.engine, "shutting_down", count),
         }
     }

@@ -12,16 +12,16 @@ use std::time::Duration;
 use crate::common::{eventually, get, post, stored_total};
 use serde_json::json;
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("free port")
 }
 
-struct Sidecar {
-    child: Child,
-    base: String,
+pub(crate) struct Sidecar {
+    pub(crate) child: Child,
+    pub(crate) base: String,
 }
 
 /// A failed assertion must not leave the server running (it holds the
@@ -34,7 +34,7 @@ impl Drop for Sidecar {
 }
 
 /// Starts `suture serve` with env overrides only (no config file).
-async fn spawn(data: &Path, port: u16, debounce: &str) -> Sidecar {
+pub(crate) async fn spawn(data: &Path, port: u16, debounce: &str) -> Sidecar {
     let child = Command::new(env!("CARGO_BIN_EXE_suture"))
         .arg("serve")
         .current_dir(data.parent().expect("parent"))
@@ -67,7 +67,7 @@ async fn reachable(url: &str) -> bool {
     }
 }
 
-fn signal(child: &Child, signal: &str) {
+pub(crate) fn signal(child: &Child, signal: &str) {
     let status = Command::new("kill")
         .args([format!("-{signal}"), child.id().to_string()])
         .status()

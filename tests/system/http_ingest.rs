@@ -1,6 +1,6 @@
 //! The HTTP API against a real server on an ephemeral port with a real sled store.
 
-use crate::common::{get, post, start, stored_total};
+use crate::common::{get, post, post_concurrently, start, stored_total};
 use serde_json::json;
 
 #[tokio::test]
@@ -148,32 +148,11 @@ async fn a_flood_gets_429_with_retry_after_and_every_200_is_stored() {
         c.ingest.max_commit_events = 1;
     })
     .await;
-    let url = format!("{}/v1/events", server.base);
-    let mut tasks = Vec::new();
-    for i in 0..400 {
-        let url = url.clone();
-        tasks.push(tokio::spawn(async move {
-            post(&url, json!({"message": format!("flood {i}")}).to_string()).await
-        }));
-    }
-    let (mut ok, mut busy) = (0u64, 0u64);
-    for task in tasks {
-        let reply = task.await.expect("task");
-        match reply.status {
-            200 => ok += 1,
-            429 => {
-                busy += 1;
-                assert_eq!(
-                    reply
-                        .headers
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok()),
-                    Some("1")
-                );
-            }
-            other => panic!("unexpected status {other}: {}", reply.json),
-        }
-    }
+    let bodies = (0..400)
+        .map(|i| json!({"message": format!("flood {i}")}).to_string())
+        .collect();
+    let replies = post_concurrently(&format!("{}/v1/events", server.base), bodies).await;
+    let (ok, busy) = stored_or_busy(&replies);
     assert!(
         busy > 0,
         "a one-slot queue under 400 concurrent requests must shed load"
@@ -183,6 +162,58 @@ async fn a_flood_gets_429_with_retry_after_and_every_200_is_stored() {
         stored_total(&server.base).await,
         ok,
         "every 200 is stored, nothing more"
+    );
+    server.running.shutdown().await;
+}
+
+/// Counts the replies of a flood that were 200 and 429; every 429 says
+/// the queue is full and when to retry, and nothing else is answered.
+fn stored_or_busy(replies: &[crate::common::Reply]) -> (u64, u64) {
+    let (mut ok, mut busy) = (0u64, 0u64);
+    for reply in replies {
+        match reply.status {
+            200 => ok += 1,
+            429 => {
+                busy += 1;
+                assert_eq!(reply.json["error"], "ingest queue is full; retry later");
+                let retry_after = reply.headers.get("retry-after");
+                assert_eq!(retry_after.and_then(|v| v.to_str().ok()), Some("1"));
+            }
+            other => panic!("unexpected status {other}: {}", reply.json),
+        }
+    }
+    (ok, busy)
+}
+
+/// The queue is bounded in bytes as well as events: large events fill it
+/// long before its event bound, and are then refused (429), not held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_events_fill_the_queue_by_bytes_and_get_429() {
+    let server = start(|c| {
+        c.ingest.queue_capacity = 20_000;
+        c.ingest.queue_bytes = 32 * 1024;
+        c.ingest.max_commit_events = 1;
+    })
+    .await;
+    let base = server.base.clone();
+    let status = get(&format!("{base}/v1/status")).await.json;
+    assert_eq!(
+        status["ingest"]["queue_byte_capacity"],
+        32 * 1024,
+        "{status}"
+    );
+    let bodies = (0..300)
+        .map(|i| json!({"message": format!("large {i} {}", "x".repeat(10_000))}).to_string())
+        .collect();
+    let replies = post_concurrently(&format!("{base}/v1/events"), bodies).await;
+    let (ok, busy) = stored_or_busy(&replies);
+    assert!(busy > 0, "300 events of 10 KB overflow a 32 KiB queue");
+    assert!(ok > 0);
+    assert_eq!(stored_total(&base).await, ok, "every 200 is stored");
+    let metrics = crate::common::metrics_text(&base).await;
+    assert!(
+        metrics.contains("suture_ingest_queue_bytes"),
+        "the byte depth is a metric"
     );
     server.running.shutdown().await;
 }

@@ -6,6 +6,8 @@ mod coder_restart;
 mod common;
 mod dashboard;
 mod durability;
+mod fault_disk;
+mod fault_llm;
 mod gate_http;
 mod gelf_ingest;
 mod http_ingest;

@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use crate::common::{eventually, get, gzip, send_with, start, stored_total, zlib};
+use crate::common::{eventually, get, gzip, post, send_with, start, stored_total, zlib};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use suture::config::DEFAULT_PUBLIC_KEY;
@@ -313,6 +313,42 @@ async fn store_endpoint_takes_json_base64_and_base64_zlib() {
     // Four bodies of one `event_id`: to the store, a client retrying one
     // event (see a_retried_event_id_is_stored_once).
     assert_eq!(stored_total(base).await, 1);
+    server.running.shutdown().await;
+}
+
+/// Session counts cost no writer call of their own: they ride the next
+/// group commit of events, so once an event posted after them is
+/// acknowledged, they are on disk too, with no wait.
+#[tokio::test]
+async fn sessions_ride_the_next_group_commit_of_events() {
+    let server = start(|_| {}).await;
+    let base = &server.base;
+    let now = suture_actors::clock::now_ms();
+    let started = suture::wire::time::format_rfc3339(now);
+    let header = json!({"sent_at": started}).to_string();
+    for sid in ["a", "b", "c"] {
+        let body = format!(
+            "{header}\n{}\n{}\n",
+            json!({"type": "session"}),
+            json!({"sid": sid, "init": true, "started": started, "status": "ok"}),
+        );
+        let reply = post_envelope(base, body.into_bytes(), &[]).await;
+        assert_eq!(reply.status, 200, "{}", reply.json);
+    }
+    let event = post(
+        &format!("{base}/v1/events"),
+        json!({"message": "after the sessions"}).to_string(),
+    )
+    .await;
+    assert_eq!(event.status, 200, "{}", event.json);
+    let hour = suture_actors::store::hour_of(now);
+    let traffic = server
+        .running
+        .engine
+        .store()
+        .traffic_hours(hour, 1)
+        .expect("store read");
+    assert_eq!(traffic, Some(vec![3]), "committed with the event");
     server.running.shutdown().await;
 }
 
@@ -715,8 +751,9 @@ async fn a_retried_event_id_is_stored_once() {
     server.running.shutdown().await;
 }
 
-/// The traffic of `hour` once the session buffer has written something
-/// (it writes every few seconds), or `None` after the deadline.
+/// The traffic of `hour` once the writer has committed session counts
+/// (with the next group of events, or alone within 5 s), or `None` after
+/// the deadline.
 async fn traffic_when_written(server: &crate::common::TestServer, hour: u32) -> Option<Vec<u64>> {
     let read = || {
         server

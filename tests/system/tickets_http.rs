@@ -26,7 +26,7 @@ const EMAIL: &str = "alice@example.com";
 /// machine, not the expected time.
 const PIPELINE_DEADLINE: Duration = Duration::from_secs(30);
 
-fn fast_stages(config: &mut Config) {
+pub(crate) fn fast_stages(config: &mut Config) {
     config.gate.interval = Duration::from_millis(200);
     config.gate.settle = Duration::from_secs(0);
     config.analyzer.interval = Duration::from_millis(200);
@@ -51,7 +51,7 @@ async fn deploy_breaks_checkout(base: &str) -> String {
 }
 
 /// [`deploy_breaks_checkout`] with the deploy's revision given.
-async fn deploy_of_revision_breaks_checkout(base: &str, revision: &str) -> String {
+pub(crate) async fn deploy_of_revision_breaks_checkout(base: &str, revision: &str) -> String {
     let deploy_at = now_ms() - 61 * MINUTE;
     let history: Vec<Value> = (0..30 * 6)
         .map(|i| {
@@ -94,7 +94,7 @@ async fn deploy_of_revision_breaks_checkout(base: &str, revision: &str) -> Strin
 }
 
 /// Waits for a triaged ticket and returns the list reply.
-async fn triaged_list(base: &str) -> Value {
+pub(crate) async fn triaged_list(base: &str) -> Value {
     let deadline = tokio::time::Instant::now() + PIPELINE_DEADLINE;
     loop {
         let reply = get(&format!("{base}/v1/tickets")).await;
@@ -509,8 +509,18 @@ async fn a_restart_neither_duplicates_nor_forgets_tickets() {
     server.running.shutdown().await;
 }
 
+/// [`fast_stages`], the service's repository at `repo`, and the model at
+/// `base_url` (no retries: each test scripts every answer).
+pub(crate) fn with_repo_and_llm(config: &mut Config, repo: std::path::PathBuf, base_url: String) {
+    fast_stages(config);
+    config.repo.path = repo;
+    config.llm.base_url = base_url;
+    config.llm.model = "stub-model".into();
+    config.llm.max_retries = 0;
+}
+
 /// The service's repository: `pay.js`, whose line 10 the deploy changed.
-fn service_repository(dir: &std::path::Path) -> String {
+pub(crate) fn service_repository(dir: &std::path::Path) -> String {
     let git = |args: &[&str]| {
         let out = std::process::Command::new("git")
             .arg("-C")
@@ -557,7 +567,7 @@ fn service_repository(dir: &std::path::Path) -> String {
 
 /// A stand-in model for both prompts: groups the one exception, and blames
 /// line 10 of pay.js, naming the signature the prompt showed.
-fn model(system: &str, user: &str) -> String {
+pub(crate) fn model(system: &str, user: &str) -> String {
     if !system.contains("triage step") {
         return r#"{"groups": [{"root_cause": "Checkout sums cart.items, which is undefined for saved carts.", "severity": "high", "affected_exceptions": [0], "suggested_fix": "Fall back to cart.sum() when items is missing.", "files_likely_involved": ["pay.js"]}]}"#.into();
     }
@@ -581,16 +591,8 @@ async fn with_a_repository_and_an_llm_the_deploy_is_blamed_on_its_changed_line()
         openai_stub::Reply::Respond(responder),
     ])
     .await;
-    let repo_path = repo.path().to_path_buf();
-    let base_url = stub.base_url.clone();
-    let server = start(move |config| {
-        fast_stages(config);
-        config.repo.path = repo_path;
-        config.llm.base_url = base_url;
-        config.llm.model = "stub-model".into();
-        config.llm.max_retries = 0;
-    })
-    .await;
+    let (repo_path, base_url) = (repo.path().to_path_buf(), stub.base_url.clone());
+    let server = start(move |config| with_repo_and_llm(config, repo_path, base_url)).await;
     let base = server.base.as_str();
     deploy_of_revision_breaks_checkout(base, &revision).await;
     let list = triaged_list(base).await;

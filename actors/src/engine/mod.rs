@@ -324,7 +324,8 @@ impl Engine {
             github.attach_notify(Arc::new(move |notification| guard.notify(notification)));
         }
         announce_outputs(&config, repo.is_some(), github.is_some());
-        let (sender, inbox) = ingest::channel(config.ingest.queue_capacity);
+        let (sender, inbox) =
+            ingest::channel(config.ingest.queue_capacity, config.ingest.queue_bytes);
         let slots = Slots::default();
         let children: Arc<[Arc<dyn ChildSpec>]> = children::table(&slots).into();
         let stats = Arc::new(Stats::default());

@@ -2,7 +2,10 @@
 //!
 //! Servers hand signed events to an [`IngestSender`], a bounded channel: when
 //! it is full they answer 429 (HTTP) or drop and count (UDP), because the
-//! actor mailboxes behind it are unbounded. The [`IngestActor`] drains the
+//! actor mailboxes behind it are unbounded. It is bounded twice, in events
+//! (`ingest.queue_capacity`) and in bytes (`ingest.queue_bytes`, each
+//! event's JSON size): either alone lets the other grow, 20,000 events of
+//! 1 MiB being 20 GiB. The [`IngestActor`] drains the
 //! channel in groups: it writes a whole group, makes it durable with one
 //! flush, and only then acknowledges every submission in it (group commit).
 //! The flush runs as a spawned task, so the actor stays responsive while the
@@ -21,6 +24,11 @@
 //! an acknowledged event's template is always on disk with it, and a
 //! restart signs the same line the same way. A leaf counts as saved only
 //! once its flush succeeded.
+//!
+//! Session counts ride the group commits too (see [`crate::stages::traffic`]):
+//! the servers add them to the channel's [`TrafficBuffer`] and each group
+//! writes what is pending under its flush; when no events come for
+//! [`crate::stages::traffic::MAX_WAIT`], an idle drain commits them alone.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,6 +43,7 @@ use crate::clock::now_ms;
 use crate::domain::template::{SavedLeaf, TemplateSet};
 use crate::runtime::slot::ActorSlot;
 use crate::stages::queue::QueueMsg;
+use crate::stages::traffic::TrafficBuffer;
 use crate::store::{DeployRecord, RecordCache, SignedEvent, Store, TrafficRecord};
 use crate::telemetry::Stats;
 
@@ -59,6 +68,8 @@ pub struct Submission {
     pub ack: Option<oneshot::Sender<Ack>>,
     /// When it entered the queue, for the queue-wait histogram.
     pub queued_at: Instant,
+    /// What its events count against `ingest.queue_bytes`.
+    pub bytes: usize,
 }
 
 /// Why a submission was refused at the edge.
@@ -66,6 +77,8 @@ pub struct Submission {
 pub enum SubmitError {
     #[error("the ingest queue is full")]
     Full,
+    #[error("the ingest queue holds its limit of {limit} bytes of events")]
+    FullBytes { limit: usize },
     #[error("ingest is shutting down")]
     Closed,
 }
@@ -78,6 +91,9 @@ pub struct IngestSender {
     tx: mpsc::Sender<Submission>,
     queued: Arc<AtomicUsize>,
     capacity: usize,
+    queued_bytes: Arc<AtomicUsize>,
+    byte_capacity: usize,
+    traffic: Arc<TrafficBuffer>,
 }
 
 /// The actor's side; shared so a restarted actor takes over the same channel.
@@ -85,23 +101,32 @@ pub struct IngestSender {
 pub struct IngestInbox {
     rx: Arc<Mutex<mpsc::Receiver<Submission>>>,
     queued: Arc<AtomicUsize>,
+    queued_bytes: Arc<AtomicUsize>,
+    traffic: Arc<TrafficBuffer>,
 }
 
 /// Makes the bounded channel between the servers and the writer, holding at
-/// most `capacity` events.
-pub fn channel(capacity: usize) -> (IngestSender, IngestInbox) {
+/// most `capacity` events and `byte_capacity` bytes of them.
+pub fn channel(capacity: usize, byte_capacity: usize) -> (IngestSender, IngestInbox) {
     let capacity = capacity.max(1);
     let (tx, rx) = mpsc::channel(capacity);
     let queued = Arc::new(AtomicUsize::new(0));
+    let queued_bytes = Arc::new(AtomicUsize::new(0));
+    let traffic = Arc::new(TrafficBuffer::default());
     (
         IngestSender {
             tx,
             queued: queued.clone(),
             capacity,
+            queued_bytes: queued_bytes.clone(),
+            byte_capacity: byte_capacity.max(1),
+            traffic: traffic.clone(),
         },
         IngestInbox {
             rx: Arc::new(Mutex::new(rx)),
             queued,
+            queued_bytes,
+            traffic,
         },
     )
 }
@@ -111,6 +136,7 @@ impl IngestSender {
     pub fn submit(&self, events: Vec<SignedEvent>) -> Result<oneshot::Receiver<Ack>, SubmitError> {
         let (ack, done) = oneshot::channel();
         self.try_send(Submission {
+            bytes: queued_size(&events),
             events,
             ack: Some(ack),
             queued_at: Instant::now(),
@@ -121,6 +147,7 @@ impl IngestSender {
     /// Queues events nobody waits for (datagrams).
     pub fn submit_unacked(&self, events: Vec<SignedEvent>) -> Result<(), SubmitError> {
         self.try_send(Submission {
+            bytes: queued_size(&events),
             events,
             ack: None,
             queued_at: Instant::now(),
@@ -128,24 +155,31 @@ impl IngestSender {
     }
 
     fn try_send(&self, submission: Submission) -> Result<(), SubmitError> {
-        let n = submission.events.len();
-        let reserved = self
-            .queued
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
-                // An oversized submission is still taken when the queue is empty,
-                // so a large batch can never be refused forever.
-                (queued == 0 || queued + n <= self.capacity).then_some(queued + n)
-            });
-        if reserved.is_err() {
+        let (n, bytes) = (submission.events.len(), submission.bytes);
+        if !reserve(&self.queued, n, self.capacity) {
             return Err(SubmitError::Full);
+        }
+        if !reserve(&self.queued_bytes, bytes, self.byte_capacity) {
+            self.queued.fetch_sub(n, Ordering::AcqRel);
+            return Err(SubmitError::FullBytes {
+                limit: self.byte_capacity,
+            });
         }
         self.tx.try_send(submission).map_err(|e| {
             self.queued.fetch_sub(n, Ordering::AcqRel);
+            self.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
             match e {
                 mpsc::error::TrySendError::Full(_) => SubmitError::Full,
                 mpsc::error::TrySendError::Closed(_) => SubmitError::Closed,
             }
         })
+    }
+
+    /// Adds session counts, (start in epoch ms, count) pairs, to be
+    /// written with the next group commit. Not acknowledged: a count is a
+    /// denominator, and the next commit takes it within [`crate::stages::traffic::MAX_WAIT`].
+    pub fn add_sessions(&self, sessions: impl IntoIterator<Item = (i64, u64)>) {
+        self.traffic.add(sessions);
     }
 
     /// Events waiting for the writer.
@@ -157,6 +191,57 @@ impl IngestSender {
     pub fn capacity(&self) -> usize {
         self.capacity
     }
+
+    /// Bytes of events waiting for the writer.
+    pub fn depth_bytes(&self) -> usize {
+        self.queued_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Most bytes of events that may wait.
+    pub fn byte_capacity(&self) -> usize {
+        self.byte_capacity
+    }
+}
+
+/// Takes `n` more of `limit` on `counter`. An oversized submission is still
+/// taken when nothing waits, so a large batch can never be refused forever.
+fn reserve(counter: &AtomicUsize, n: usize, limit: usize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+            (queued == 0 || queued.saturating_add(n) <= limit).then_some(queued.saturating_add(n))
+        })
+        .is_ok()
+}
+
+/// What events count against `ingest.queue_bytes`: their JSON size (the
+/// form the writer stores them in), plus their signatures. Within a small
+/// factor of the memory the parsed events hold, whatever their shape, and
+/// cheap next to parsing them: a serialization into a counter, no buffer.
+pub fn queued_size(events: &[SignedEvent]) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    events
+        .iter()
+        .map(|signed| {
+            let mut count = Count(0);
+            // Writing to a counter cannot fail; an event that cannot be
+            // serialized counts what was written before the error.
+            let _ = serde_json::to_writer(&mut count, &signed.event);
+            let signature = &signed.signature;
+            count.0
+                + signature.id.len()
+                + signature.title.len()
+                + signature.culprit.as_ref().map_or(0, String::len)
+        })
+        .sum()
 }
 
 /// Messages the ingest actor takes.
@@ -261,6 +346,11 @@ impl Actor for IngestActor {
                 if let Some(flush) = state.in_flight.take() {
                     let _ = flush.await;
                 }
+                // Session counts that came after the last group.
+                commit_group(state, Vec::new()).await;
+                if let Some(flush) = state.in_flight.take() {
+                    let _ = flush.await;
+                }
                 let _ = reply.send(());
                 myself.stop(Some("shutdown".into()));
             }
@@ -294,12 +384,20 @@ async fn drain_once(state: &mut IngestState, idle: Option<Duration>) -> bool {
     let args = &state.args;
     let mut group = Vec::new();
     let mut events = 0;
+    let mut bytes = 0;
     {
         let mut rx = args.inbox.rx.lock().await;
         let first = match idle {
             Some(idle) => match tokio::time::timeout(idle, rx.recv()).await {
                 Ok(first) => first,
-                Err(_) => return true,
+                Err(_) => {
+                    drop(rx);
+                    if args.inbox.traffic.due() {
+                        // No events to ride with: the counts go alone.
+                        commit_group(state, Vec::new()).await;
+                    }
+                    return true;
+                }
             },
             None => match rx.try_recv() {
                 Ok(first) => Some(first),
@@ -311,11 +409,13 @@ async fn drain_once(state: &mut IngestState, idle: Option<Duration>) -> bool {
             return false;
         };
         events += first.events.len();
+        bytes += first.bytes;
         group.push(first);
         while events < args.max_group {
             match rx.try_recv() {
                 Ok(next) => {
                     events += next.events.len();
+                    bytes += next.bytes;
                     group.push(next);
                 }
                 Err(_) => break,
@@ -323,12 +423,18 @@ async fn drain_once(state: &mut IngestState, idle: Option<Duration>) -> bool {
         }
     }
     args.inbox.queued.fetch_sub(events, Ordering::AcqRel);
+    args.inbox.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
     commit_group(state, group).await;
     true
 }
 
-/// Writes a group, then hands its flush and acknowledgements to a task.
+/// Writes a group, with the session counts pending, then hands its flush
+/// and acknowledgements to a task.
 async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
+    let sessions = state.args.inbox.traffic.take();
+    if group.is_empty() && sessions.is_empty() {
+        return;
+    }
     let started = Instant::now();
     let mut acks = Vec::with_capacity(group.len());
     let mut events = Vec::new();
@@ -344,16 +450,21 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     // Taken after the group left the channel, so it holds every template
     // these events were signed with (or an earlier commit saved it).
     let templates = unsaved_templates(state);
-    let written = state
-        .args
-        .store
+    let store = &state.args.store;
+    let written = store
         .write_templates(&templates)
-        .and_then(|()| state.args.store.commit(&events, now, &mut state.cache));
+        .and_then(|()| {
+            sessions
+                .iter()
+                .try_for_each(|record| store.record_traffic(record))
+        })
+        .and_then(|()| store.commit(&events, now, &mut state.cache));
     metrics::histogram!("suture_commit_write_seconds").record(started.elapsed().as_secs_f64());
     let summary = match written {
         Ok(summary) => summary,
         Err(error) => {
             state.args.store.note_write_failure(&error);
+            state.args.inbox.traffic.put_back(&sessions);
             // The cache may hold updates that did not reach the tree.
             state.cache = RecordCache::default();
             fail(acks, events.len(), &error.to_string());
@@ -365,12 +476,16 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
     let queue = state.args.queue.clone();
     let recent = state.recent.clone();
     let template_set = state.args.templates.clone();
+    let traffic = state.args.inbox.traffic.clone();
     state.in_flight = Some(tokio::spawn(async move {
         let flush_started = Instant::now();
         if let Err(error) = store.flush().await {
+            traffic.put_back(&sessions);
             fail(acks, events.len(), &error.to_string());
             return;
         }
+        let counted: u64 = sessions.iter().map(|r| r.requests).sum();
+        metrics::counter!("suture_sentry_sessions_total").increment(counted);
         if let Some(set) = template_set {
             set.saved(&templates);
             metrics::counter!("suture_log_template_leaves_saved_total")
@@ -383,7 +498,10 @@ async fn commit_group(state: &mut IngestState, group: Vec<Submission>) {
         for ack in acks {
             let _ = ack.send(Ok(()));
         }
-        let changed = summary.changed.into_iter().map(|(id, _)| id).collect();
+        let changed: Vec<String> = summary.changed.into_iter().map(|(id, _)| id).collect();
+        if changed.is_empty() {
+            return;
+        }
         if !queue.cast(QueueMsg::Changed(changed)) {
             // The queue is restarting; it restores the pending set from the store.
             tracing::debug!("queue unavailable; its restart restores pending changes");

@@ -13,4 +13,5 @@ pub mod error;
 pub mod gate;
 pub mod ingest;
 pub mod queue;
+pub mod traffic;
 pub mod triage;

@@ -412,6 +412,11 @@ async fn triage_ticket(
             record.fallback_reason = note;
             apply(&mut record, Method::Llm, verdict);
         }
+        Err(error) if error.is_outage() && now - ticket.created_at_ms < wait_ms(&ctx.config) => {
+            // The model was not reached: ask again next pass (the ticket
+            // stays open) rather than decide without it.
+            return Err(format!("waiting for the LLM: {error}"));
+        }
         Err(error) => {
             if let crate::clients::llm::LlmError::Invalid { raw, .. } = &error {
                 record.llm_raw = Some(parts.scrubber.scrub(raw).into_owned());
@@ -421,6 +426,11 @@ async fn triage_ticket(
         }
     }
     Ok(record)
+}
+
+/// `triage.llm_wait` in milliseconds.
+fn wait_ms(config: &TriageConfig) -> i64 {
+    i64::try_from(config.llm_wait.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn apply(record: &mut TriageRecord, method: Method, verdict: Verdict) {

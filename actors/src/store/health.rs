@@ -38,13 +38,17 @@ impl SyncHealth {
             run()
         };
         result.map_err(|error| {
-            let failure = format!(
-                "syncing the store failed ({error}); nothing since the last good sync is known to be on disk, restart suture to recover"
-            );
+            let failure = describe(&error);
             tracing::error!(%failure, "the store stops acknowledging writes");
             metrics::counter!("suture_store_sync_failures_total").increment(1);
             self.lock().get_or_insert(failure).clone()
         })
+    }
+
+    /// Records a failed write: sled holds its first I/O error and fails
+    /// every later write with it, so this is as final as a failed sync.
+    pub fn write_failed(&self, error: std::io::Error) {
+        let _ = self.sync(|| Err(error));
     }
 
     /// Makes the next sync fail. For failure tests only.
@@ -56,6 +60,24 @@ impl SyncHealth {
         self.failed
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// What `/readyz`, `/v1/status` and the log say. A full disk is named as
+/// such, with what the operator does about it: free space, then restart
+/// (sled 0.34.7 keeps its first I/O error until the database is reopened,
+/// so freeing space alone does not make the running process write again).
+fn describe(error: &std::io::Error) -> String {
+    let full = error.kind() == std::io::ErrorKind::StorageFull
+        || error.to_string().contains("No space left on device");
+    if full {
+        format!(
+            "the disk holding the store is full ({error}); nothing since the last good sync is known to be on disk: free space on it, then restart suture to recover"
+        )
+    } else {
+        format!(
+            "writing or syncing the store failed ({error}); nothing since the last good sync is known to be on disk, restart suture to recover"
+        )
     }
 }
 
@@ -80,5 +102,24 @@ mod tests {
         assert!(!ran, "the sync is not run again on the same state");
         assert_eq!(second, first);
         assert_eq!(health.failure(), first.err());
+    }
+
+    #[test]
+    fn a_full_disk_is_named_with_the_way_out() {
+        let health = SyncHealth::default();
+        health.write_failed(std::io::Error::from(std::io::ErrorKind::StorageFull));
+        let failure = health.failure().unwrap_or_default();
+        assert!(
+            failure.contains("disk holding the store is full"),
+            "{failure}"
+        );
+        assert!(failure.contains("free space"), "{failure}");
+        let other = SyncHealth::default();
+        other.write_failed(std::io::Error::other("EIO"));
+        let failure = other.failure().unwrap_or_default();
+        assert!(
+            !failure.contains("full") && failure.contains("restart"),
+            "{failure}"
+        );
     }
 }

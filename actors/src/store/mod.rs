@@ -137,6 +137,14 @@ pub struct Store {
     health: std::sync::Arc<health::SyncHealth>,
 }
 
+/// sled's error as an I/O error of the same kind (a full disk stays one).
+fn io_error(error: &sled::Error) -> std::io::Error {
+    match error {
+        sled::Error::Io(e) => std::io::Error::new(e.kind(), e.to_string()),
+        other => std::io::Error::other(other.to_string()),
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store. Lock and corruption errors name the path
     /// and the way out instead of panicking.
@@ -261,9 +269,10 @@ impl Store {
             Ok(flushed) => flushed,
             Err(error) => {
                 // sled's own flush includes its sync: the same rule applies.
-                let message = error.to_string();
-                let failure = self.health.sync(|| Err(std::io::Error::other(message)));
-                return Err(StoreError::SyncFailed(failure.err().unwrap_or_default()));
+                self.health.write_failed(io_error(&error));
+                return Err(StoreError::SyncFailed(
+                    self.health.failure().unwrap_or_default(),
+                ));
             }
         };
         let store = self.clone();
@@ -307,8 +316,7 @@ impl Store {
     /// not decode) leave it ready.
     pub fn note_write_failure(&self, error: &StoreError) {
         if let StoreError::Io(e) = error {
-            let message = e.to_string();
-            let _ = self.health.sync(|| Err(std::io::Error::other(message)));
+            self.health.write_failed(io_error(e));
         }
     }
 

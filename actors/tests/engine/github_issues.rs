@@ -210,6 +210,94 @@ async fn finds_an_existing_issue_and_skips_pull_requests_with_the_marker() {
     assert_eq!(issue.url, "https://github.com/acme/shop/issues/4");
 }
 
+/// `listed`, opened by `login`.
+fn listed_by(number: u64, body: &str, login: &str) -> Value {
+    let mut issue = listed(number, body, "open");
+    issue["user"] = json!({ "login": login });
+    issue
+}
+
+/// A marker is in a public issue's source: copied into an issue someone
+/// else opened, it must not stand for the ticket. Only issues the token's
+/// user created count; the user is asked once.
+#[tokio::test]
+async fn a_marker_copied_into_someone_elses_issue_is_not_taken() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .and(header("authorization", format!("Bearer {TOKEN}")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"login": "suture-bot", "id": 1})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let copied = format!("looks familiar?\n\n{}", marker("t-1"));
+    let own = format!("text\n\n{}", marker("t-2"));
+    // The listing is asked for the token's user's issues; this one also
+    // answers with the copy, as a server ignoring `creator=` would.
+    Mock::given(method("GET"))
+        .and(path(ISSUES))
+        .and(query_param("creator", "suture-bot"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            listed_by(8, &copied, "mallory"),
+            listed_by(6, &own, "Suture-Bot"),
+        ])))
+        .expect(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(ISSUES))
+        .respond_with(ResponseTemplate::new(201).set_body_json(listed(9, "", "open")))
+        .expect(1)
+        .mount(&server)
+        .await;
+
+    let github = client(&config(&server.uri()));
+    let t1 = github.ensure_issue(&draft("t-1")).await.expect("created");
+    assert_eq!(t1.number, 9, "mallory's copy is not t-1's issue: a new one");
+    let t2 = github.ensure_issue(&draft("t-2")).await.expect("found");
+    assert_eq!(t2.number, 6, "the token's user's own issue is found");
+}
+
+/// A token that may not read `/user` (a GitHub App's installation token
+/// gets 403) still finds its issues, by marker alone.
+#[tokio::test]
+async fn without_the_user_the_marker_alone_finds_the_issue() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/user"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .set_body_json(json!({"message": "Resource not accessible by integration"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let body = format!("text\n\n{}", marker("t-1"));
+    Mock::given(method("GET"))
+        .and(path(ISSUES))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!([listed_by(4, &body, "app[bot]")])),
+        )
+        .expect(2)
+        .mount(&server)
+        .await;
+    let github = client(&config(&server.uri()));
+    for _ in 0..2 {
+        let issue = github.ensure_issue(&draft("t-1")).await.expect("found");
+        assert_eq!(issue.number, 4);
+    }
+    let listings = server.received_requests().await.unwrap_or_default();
+    assert!(
+        listings
+            .iter()
+            .filter(|r| r.url.path() == ISSUES)
+            .all(|r| !r.url.query().unwrap_or("").contains("creator")),
+        "no creator filter without a user"
+    );
+}
+
 #[tokio::test]
 async fn a_closed_issue_with_the_marker_is_still_found() {
     let server = MockServer::start().await;

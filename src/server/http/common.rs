@@ -23,7 +23,7 @@ pub(crate) async fn store_durably(
         return Ok(());
     }
     let ack = state.engine.ingest().submit(signed).map_err(|e| match e {
-        SubmitError::Full => ApiError::Busy {
+        SubmitError::Full | SubmitError::FullBytes { .. } => ApiError::Busy {
             retry_after_secs: 1,
         },
         SubmitError::Closed => ApiError::Unavailable("shutting down; not stored".into()),

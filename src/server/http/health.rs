@@ -28,7 +28,9 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
 /// The queue-depth gauge is read from the queue at scrape time, not set on
 /// every request.
 pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    metrics::gauge!("suture_ingest_queue_depth").set(state.engine.ingest().depth() as f64);
+    let ingest = state.engine.ingest();
+    metrics::gauge!("suture_ingest_queue_depth").set(ingest.depth() as f64);
+    metrics::gauge!("suture_ingest_queue_bytes").set(ingest.depth_bytes() as f64);
     super::outcomes::refresh_gauges(state.engine.store());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -57,9 +59,12 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
             "rejected": engine.stats().rejected_total(),
         },
         "signatures": signatures,
+        "store": store_health(&state),
         "ingest": {
             "queue_depth": engine.ingest().depth(),
             "queue_capacity": engine.ingest().capacity(),
+            "queue_bytes": engine.ingest().depth_bytes(),
+            "queue_byte_capacity": engine.ingest().byte_capacity(),
         },
         "queue": queue,
         "last_batch": last_batch,
@@ -76,4 +81,15 @@ pub(crate) async fn status(State(state): State<AppState>) -> Result<Json<Value>,
         }
     }
     Ok(Json(body))
+}
+
+/// Whether the store still acknowledges writes, and why not: a failed sync
+/// or write (a full disk among them) stops it until a restart.
+fn store_health(state: &AppState) -> Value {
+    let failure = state.engine.store().sync_failure();
+    json!({
+        "healthy": failure.is_none(),
+        "failure": failure,
+        "path": state.engine.store().config().path,
+    })
 }

@@ -278,8 +278,8 @@ async fn accept_envelope(
     store_durably(state, signed).await?;
     // Counted after the events are stored: a refused envelope is retried,
     // and its sessions must not be counted twice. Summed in memory and
-    // written a few times a minute, not one writer call per page load.
-    state.sessions.add(sessions);
+    // written with the next group commit, not one writer call per page load.
+    state.engine.ingest().add_sessions(sessions);
     Ok(Json(match reply_id {
         Some(id) => json!({ "id": id }),
         None => json!({}),

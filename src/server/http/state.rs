@@ -15,8 +15,6 @@ pub struct AppState {
     pub started: Instant,
     /// Body timeouts and the decompression pool, shared by the ingest routes.
     pub intake: Arc<crate::server::intake::Intake>,
-    /// Session counts waiting to be written (see [`crate::server::sessions`]).
-    pub sessions: Arc<crate::server::sessions::SessionBuffer>,
     /// The GitHub webhook's HMAC secret; `None`: the webhook is off.
     pub github_webhook_secret: Option<Arc<str>>,
     /// The dashboard's sessions and login codes (shared with the admin check).

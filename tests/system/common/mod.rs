@@ -104,6 +104,23 @@ pub async fn post(url: &str, body: impl Into<Bytes>) -> Reply {
     send("POST", url, body).await
 }
 
+/// POSTs every body at once, one task each, and returns the replies in
+/// the bodies' order: a flood, for load-shedding tests.
+pub async fn post_concurrently(url: &str, bodies: Vec<String>) -> Vec<Reply> {
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let url = url.to_string();
+            tokio::spawn(async move { post(&url, body).await })
+        })
+        .collect();
+    let mut replies = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        replies.push(task.await.expect("the request task ran"));
+    }
+    replies
+}
+
 pub async fn get(url: &str) -> Reply {
     send("GET", url, Bytes::new()).await
 }

@@ -13,7 +13,13 @@
 //!   [`GitHub::ensure_issue`] first lists the issues
 //!   carrying the first configured label, open and closed, newest first,
 //!   at most [`SEARCH_PAGES`] pages of [`PER_PAGE`], and returns the one
-//!   that has the marker as a whole line; only when none does it create one. It
+//!   that has the marker as a whole line; only when none does it create one.
+//!   Only issues the token's own user created count (`creator=` in the
+//!   listing, and checked on each issue): a marker is visible in a public
+//!   issue's source, and anyone may copy it into an issue of their own.
+//!   The user is asked once (`GET /user`) and kept; a token that may not
+//!   ask (a GitHub App's installation token answers 403) falls back to any
+//!   creator, with a warning, the HMAC still keeping markers unforgeable. It
 //!   lists rather than using the search API because search is eventually
 //!   consistent: an issue created seconds ago may not be indexed yet, and
 //!   seconds ago is exactly the crash window. Newest first, because an
@@ -200,6 +206,9 @@ struct Inner {
     breaker: std::sync::Mutex<crate::domain::llm::breaker::Breaker>,
     /// Tells people the breaker opened.
     notify: std::sync::RwLock<Option<crate::domain::notify::NotifyFn>>,
+    /// The token's user's login, asked once; `Some(None)` when GitHub
+    /// would not say (then markers are matched in issues by anyone).
+    me: tokio::sync::OnceCell<Option<String>>,
 }
 
 /// The token, with a `Debug` that does not show it.
@@ -229,6 +238,8 @@ impl fmt::Debug for GitHub {
 #[derive(Serialize)]
 struct ListQuery<'a> {
     labels: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    creator: Option<&'a str>,
     state: &'static str,
     sort: &'static str,
     direction: &'static str,
@@ -248,6 +259,15 @@ struct ListedIssue {
     /// Present on pull requests, which the issues listing includes.
     #[serde(default)]
     pull_request: Option<IgnoredAny>,
+    /// Who opened it.
+    #[serde(default)]
+    user: Option<Login>,
+}
+
+/// A user as the API names one (`GET /user`, an issue's `user`).
+#[derive(Deserialize)]
+struct Login {
+    login: String,
 }
 
 #[derive(Serialize)]
@@ -398,6 +418,7 @@ impl GitHub {
                     config.breaker_cooldown,
                 )),
                 notify: std::sync::RwLock::new(None),
+                me: tokio::sync::OnceCell::new(),
             }),
         }))
     }
@@ -581,14 +602,41 @@ impl GitHub {
         ))
     }
 
-    /// The newest issue (not pull request) labelled with the first label
-    /// whose body holds `marker`, among the first [`SEARCH_PAGES`] pages.
+    /// The token's user's login, asked once. A refusal that will not
+    /// change (a GitHub App's token may not read `/user`) is kept as
+    /// `None`; a retryable failure is returned, and asked again next time.
+    async fn me(&self) -> Result<Option<&str>, GitHubError> {
+        let me = self
+            .inner
+            .me
+            .get_or_try_init(|| async {
+                match self.api()?.get::<Login, _, ()>("/user", None).await {
+                    Ok(user) => Ok(Some(user.login)),
+                    Err(e) => {
+                        let error = self.classify(e);
+                        if error.is_retryable() {
+                            return Err(error);
+                        }
+                        tracing::warn!(%error, "cannot tell which GitHub user the token is (GET /user): ticket markers are matched in issues by any creator");
+                        Ok(None)
+                    }
+                }
+            })
+            .await?;
+        Ok(me.as_deref())
+    }
+
+    /// The newest issue (not pull request) labelled with the first label,
+    /// created by the token's user, whose body holds `marker`, among the
+    /// first [`SEARCH_PAGES`] pages.
     async fn find(&self, marker: &str) -> Result<Option<IssueRef>, GitHubError> {
+        let me = self.me().await?;
         let api = self.api()?;
         let route = self.route("issues");
         for page in 1..=SEARCH_PAGES {
             let query = ListQuery {
                 labels: &self.inner.find_label,
+                creator: me,
                 state: "all",
                 sort: "created",
                 direction: "desc",
@@ -600,7 +648,16 @@ impl GitHub {
                 .await
                 .map_err(|e| self.classify(e))?;
             let hit = listed.items.into_iter().find(|issue| {
+                // Checked again on the issue: an Enterprise version that
+                // ignores `creator=` must not widen the match.
+                let by_me = me.is_none_or(|me| {
+                    issue
+                        .user
+                        .as_ref()
+                        .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
+                });
                 issue.pull_request.is_none()
+                    && by_me
                     && issue
                         .body
                         .as_deref()

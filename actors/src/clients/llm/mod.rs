@@ -106,6 +106,25 @@ pub enum LlmError {
     },
 }
 
+impl LlmError {
+    /// Whether the endpoint, not the model's answer, failed: it timed out,
+    /// refused the connection, answered 429 or 5xx, sent something that is
+    /// not a completion, or the breaker or rate limit held the call back.
+    /// Such a failure says nothing about the question, so a caller that can
+    /// wait (triage) asks again later instead of deciding without the model.
+    /// Not an outage: no LLM configured, a spent budget, the kill switch
+    /// (each a decision that holds for hours), and an answer that failed
+    /// validation (the model did answer, and would likely answer the same).
+    pub fn is_outage(&self) -> bool {
+        match self {
+            LlmError::Timeout { .. } | LlmError::Connection { .. } | LlmError::Response(_) => true,
+            LlmError::Http { status, .. } => *status == 429 || *status >= 500,
+            LlmError::Refused(Refused::BreakerOpen { .. } | Refused::RateLimited { .. }) => true,
+            LlmError::Refused(_) | LlmError::Invalid { .. } => false,
+        }
+    }
+}
+
 /// Tokens one call used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 pub struct Usage {
@@ -154,6 +173,14 @@ pub struct LlmStatus {
     pub tokens: u64,
     /// Money spent since the store began, by the price table.
     pub cost_usd: f64,
+    /// The last failed call's error (refusals are not calls), and when.
+    pub last_error: Option<String>,
+    pub last_error_ms: Option<i64>,
+    /// When a call last returned a valid answer.
+    pub last_ok_ms: Option<i64>,
+    /// The breaker is not closed, or the last call failed: the stages are
+    /// on their deterministic path or waiting for the model.
+    pub degraded: bool,
 }
 
 /// Milliseconds since the epoch; replaceable in tests to move budgets' windows.
@@ -223,6 +250,9 @@ struct Control {
     tokens: u64,
     /// Money spent since the store began, in micro-dollars.
     micro_usd: u64,
+    /// The last failed call (error, epoch ms) and the last good one.
+    last_error: Option<(String, i64)>,
+    last_ok_ms: Option<i64>,
 }
 
 impl std::fmt::Debug for LlmClient {
@@ -329,6 +359,8 @@ impl LlmClient {
                     calls: 0,
                     tokens: 0,
                     micro_usd: 0,
+                    last_error: None,
+                    last_ok_ms: None,
                 }),
             })),
         })
@@ -492,15 +524,29 @@ impl LlmClient {
                 calls: 0,
                 tokens: 0,
                 cost_usd: 0.0,
+                last_error: None,
+                last_error_ms: None,
+                last_ok_ms: None,
+                degraded: false,
             },
             Some(c) => {
                 let mut control = c.lock();
                 let now = (control.clock)();
+                let breaker = control.breaker.state();
+                let last_failed = match (&control.last_error, control.last_ok_ms) {
+                    (Some((_, failed)), Some(ok)) => *failed >= ok,
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
                 LlmStatus {
                     configured: true,
                     base_url: c.base_url.clone(),
                     model: c.model.clone(),
-                    breaker: control.breaker.state(),
+                    breaker,
+                    degraded: breaker != BreakerState::Closed || last_failed,
+                    last_error: control.last_error.as_ref().map(|(e, _)| e.clone()),
+                    last_error_ms: control.last_error.as_ref().map(|(_, at)| *at),
+                    last_ok_ms: control.last_ok_ms,
                     consecutive_failures: control.breaker.failures(),
                     budget: Some(control.budget.status(now)),
                     calls: control.calls,
@@ -618,6 +664,10 @@ impl Configured {
             Err(LlmError::Invalid { .. }) => "invalid",
             Err(_) => "failed",
         };
+        match &outcome {
+            Ok(_) => control.last_ok_ms = Some(now),
+            Err(e) => control.last_error = Some((e.to_string(), now)),
+        }
         metrics::counter!("suture_llm_calls_total", "outcome" => label).increment(1);
         if let Err(e) = &outcome {
             tracing::warn!(error = %e, breaker = ?control.breaker.state(), "LLM call failed; the caller takes the deterministic path");

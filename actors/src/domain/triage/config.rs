@@ -24,6 +24,14 @@ pub struct TriageConfig {
     pub line_slack: u32,
     /// Most tickets triaged per pass; the rest wait seconds for the next.
     pub max_per_pass: usize,
+    /// How long a ticket stays open waiting for an LLM that is down, slow,
+    /// or answering something that is not a completion, counted from the
+    /// ticket's creation. Within it the ticket is asked about again on
+    /// each pass; past it, it takes the deterministic verdict. An outage of
+    /// minutes should not decide a ticket for good without the model; one
+    /// of hours should not hold every ticket back.
+    #[serde(with = "duration")]
+    pub llm_wait: Duration,
 }
 
 impl Default for TriageConfig {
@@ -33,6 +41,7 @@ impl Default for TriageConfig {
             spike_fix_severity: Severity::High,
             line_slack: 3,
             max_per_pass: 10,
+            llm_wait: Duration::from_secs(15 * 60),
         }
     }
 }

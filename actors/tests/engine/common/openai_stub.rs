@@ -36,6 +36,9 @@ pub enum Reply {
     ToolCalls(Vec<(String, String)>),
     /// Never answers in time (the caller's timeout fires first).
     Hang,
+    /// HTTP 200 with exactly this body as JSON's content type: garbage
+    /// (not JSON, or JSON that is not a completion).
+    Raw(String),
 }
 
 /// A scripted model: (system, user) → answer.
@@ -51,6 +54,7 @@ impl std::fmt::Debug for Reply {
             Reply::Respond(_) => f.write_str("Respond(..)"),
             Reply::ToolCalls(calls) => write!(f, "ToolCalls({calls:?})"),
             Reply::Hang => f.write_str("Hang"),
+            Reply::Raw(body) => write!(f, "Raw({body:?})"),
         }
     }
 }
@@ -76,6 +80,8 @@ pub struct Recorded {
 #[derive(Default)]
 struct State {
     script: Mutex<VecDeque<Reply>>,
+    /// What every request gets once the script is spent (`None`: a 500).
+    otherwise: Mutex<Option<Reply>>,
     recorded: Mutex<Vec<Recorded>>,
 }
 
@@ -88,12 +94,18 @@ pub struct Stub {
 
 impl Stub {
     pub async fn start(script: Vec<Reply>) -> Self {
+        Self::start_on("127.0.0.1:0", script).await
+    }
+
+    /// [`Stub::start`] on a given address (a port that refused connections
+    /// until now: the LLM coming back).
+    pub async fn start_on(addr: &str, script: Vec<Reply>) -> Self {
         let state = Arc::new(State::default());
         state.script.lock().expect("lock").extend(script);
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
             .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("addr");
@@ -110,6 +122,12 @@ impl Stub {
     /// Adds replies to the end of the script.
     pub fn push(&self, replies: impl IntoIterator<Item = Reply>) {
         self.state.script.lock().expect("lock").extend(replies);
+    }
+
+    /// What every request gets once the script is spent: a model that
+    /// stays broken (or works again) for as long as a test needs.
+    pub fn otherwise(&self, reply: Reply) {
+        *self.state.otherwise.lock().expect("lock") = Some(reply);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -142,7 +160,8 @@ async fn completions(
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
     });
-    let reply = state.script.lock().expect("lock").pop_front();
+    let scripted = state.script.lock().expect("lock").pop_front();
+    let reply = scripted.or_else(|| state.otherwise.lock().expect("lock").clone());
     match reply {
         None => (StatusCode::INTERNAL_SERVER_ERROR, "script exhausted").into_response(),
         // 5xx as plain text (OpenAI does not promise JSON there), 4xx as
@@ -175,6 +194,12 @@ async fn completions(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             completion("too late", None)
         }
+        Some(Reply::Raw(body)) => (
+            StatusCode::OK,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Some(Reply::Slow(delay, content)) => {
             tokio::time::sleep(delay).await;
             completion(&content, Some((10, 10)))
