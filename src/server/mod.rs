@@ -185,6 +185,9 @@ pub async fn start_with_secrets(config: Config, secrets: Secrets) -> anyhow::Res
     })
 }
 
+/// How long a stop waits for the engine once its store has failed.
+const STOP_ON_A_FAILED_STORE: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Running {
     /// Stops accepting, waits for in-flight requests, then stops the engine in order.
     pub async fn shutdown(mut self) {
@@ -206,7 +209,25 @@ impl Running {
         if let (Some(engine), Some(runtime)) =
             (self.engine_owner.take(), self.engine_runtime.take())
         {
-            let _ = runtime.spawn(engine.shutdown()).await;
+            // A store that failed (a full disk) can write nothing more, and
+            // sled may block on it while the stages stop: the stop is then
+            // bounded. Nothing acknowledged is at stake: every 200 came
+            // after the sync of its batch.
+            let failed = engine.handle().store().sync_failure();
+            let stopping = runtime.spawn(engine.shutdown());
+            match failed {
+                Some(failure) => {
+                    if tokio::time::timeout(STOP_ON_A_FAILED_STORE, stopping)
+                        .await
+                        .is_err()
+                    {
+                        tracing::error!(%failure, "the engine did not stop within {STOP_ON_A_FAILED_STORE:?} on a failed store; exiting anyway (every acknowledged event was synced before its 200)");
+                    }
+                }
+                None => {
+                    let _ = stopping.await;
+                }
+            }
             runtime.shutdown_background();
         }
         tracing::info!("suture stopped");
