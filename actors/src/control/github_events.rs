@@ -15,7 +15,7 @@
 
 use super::Control;
 use crate::clock::now_ms;
-use crate::domain::memory::{FixOutcome, PastFix};
+use crate::domain::memory::FixOutcome;
 use crate::domain::text::truncate;
 use crate::domain::tickets::github_event::{WebhookEvent, ticket_of_branch};
 use crate::domain::tickets::{FixReview, Merged, TicketState};
@@ -251,10 +251,10 @@ impl Control {
 
     /// Remembers the changes a reviewer asked for on a fix.
     fn remember_review(&self, ticket: &crate::domain::tickets::Ticket, words: &str, now: i64) {
-        let Some(fix) = PastFix::of(ticket, FixOutcome::ChangesRequested, words, now) else {
-            return;
-        };
-        if let Err(e) = self.store.remember_fix(fix) {
+        let remembered =
+            self.store
+                .remember_outcome(ticket, FixOutcome::ChangesRequested, words, now);
+        if let Err(e) = remembered {
             tracing::warn!(ticket = %ticket.id, error = %e, "a review was not remembered");
         }
     }
@@ -272,10 +272,7 @@ impl Control {
             .last()
             .map(|a| self.scrubber.scrub(&a.detail).into_owned())
             .unwrap_or_default();
-        let Some(fix) = PastFix::of(ticket, outcome, &words, now) else {
-            return;
-        };
-        if let Err(e) = self.store.remember_fix(fix) {
+        if let Err(e) = self.store.remember_outcome(ticket, outcome, &words, now) {
             tracing::warn!(ticket = %ticket.id, error = %e, "a fix's outcome was not remembered");
         }
     }

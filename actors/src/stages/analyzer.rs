@@ -327,13 +327,12 @@ fn count_regression(ctx: &AnalyzerContext, ticket: &crate::domain::tickets::Tick
         .find(|a| a.action == "state")
         .map(|a| a.detail.clone())
         .unwrap_or_default();
-    if let Some(fix) = crate::domain::memory::PastFix::of(
+    if let Err(e) = ctx.store.remember_outcome(
         ticket,
         crate::domain::memory::FixOutcome::Regressed,
         &why,
         now,
-    ) && let Err(e) = ctx.store.remember_fix(fix)
-    {
+    ) {
         tracing::warn!(ticket = %ticket.id, error = %e, "a regressed fix was not remembered");
     }
     ctx.control.notify(

@@ -206,24 +206,7 @@ impl Store {
         if first_hour > from_hour {
             return Ok(None);
         }
-        let mut out = vec![0u64; hours as usize];
-        let end = from_hour.saturating_add(hours);
-        for item in self
-            .traffic
-            .range(traffic_key(b'h', from_hour)..traffic_key(b'h', end))
-        {
-            let (key, value) = item?;
-            let hour = key
-                .get(1..5)
-                .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                .map(u32::from_be_bytes);
-            if let (Some(hour), Some(count)) = (hour, decode_u64(&value)) {
-                if let Some(slot) = out.get_mut((hour - from_hour) as usize) {
-                    *slot = count;
-                }
-            }
-        }
-        Ok(Some(out))
+        self.hour_series(b'h', from_hour, hours).map(Some)
     }
 
     /// Requests in `minutes` minutes from `from_minute`.
@@ -251,11 +234,17 @@ impl Store {
     /// Events stored per hour, every signature together, for `hours` hours
     /// from `from_hour` (the hours they happened in, not arrived in).
     pub fn volume_hours(&self, from_hour: u32, hours: u32) -> Result<Vec<u64>, StoreError> {
+        self.hour_series(b'e', from_hour, hours)
+    }
+
+    /// The `traffic` tree's hourly counts of `kind` (`h` requests, `e`
+    /// events) for `hours` hours from `from_hour`, zeros where none.
+    fn hour_series(&self, kind: u8, from_hour: u32, hours: u32) -> Result<Vec<u64>, StoreError> {
         let mut out = vec![0u64; hours as usize];
         let end = from_hour.saturating_add(hours);
         for item in self
             .traffic
-            .range(traffic_key(b'e', from_hour)..traffic_key(b'e', end))
+            .range(traffic_key(kind, from_hour)..traffic_key(kind, end))
         {
             let (key, value) = item?;
             let hour = key

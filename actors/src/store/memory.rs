@@ -21,7 +21,7 @@ fn key(ticket: &str, attempt: u32) -> Vec<u8> {
 impl Store {
     /// Records `fix`'s outcome, keeping the history of an earlier record of
     /// the same attempt. Durable with the next flush.
-    pub fn remember_fix(&self, fix: PastFix) -> Result<PastFix, StoreError> {
+    fn remember_fix(&self, fix: PastFix) -> Result<PastFix, StoreError> {
         let key = key(&fix.ticket, fix.attempt);
         let stored = match self.fix_memory.get(&key)? {
             Some(bytes) => {
@@ -33,6 +33,21 @@ impl Store {
         };
         self.fix_memory.insert(key, serde_json::to_vec(&stored)?)?;
         Ok(stored)
+    }
+
+    /// Records what became of `ticket`'s current fix: `outcome`, with
+    /// `words` (already scrubbed) and `at_ms`. Nothing when it has no fix.
+    pub fn remember_outcome(
+        &self,
+        ticket: &crate::domain::tickets::Ticket,
+        outcome: crate::domain::memory::FixOutcome,
+        words: &str,
+        at_ms: i64,
+    ) -> Result<(), StoreError> {
+        match PastFix::of(ticket, outcome, words, at_ms) {
+            Some(fix) => self.remember_fix(fix).map(|_| ()),
+            None => Ok(()),
+        }
     }
 
     /// Every remembered fix, in ticket and attempt order.

@@ -3,7 +3,7 @@
 
 use super::Coder;
 use crate::clock::now_ms;
-use crate::domain::memory::{FixOutcome, PastFix, Relevant, relevant};
+use crate::domain::memory::{FixOutcome, Relevant, relevant};
 use crate::domain::tickets::Ticket;
 
 /// Past fixes shown to an agent and on a ticket.
@@ -13,10 +13,10 @@ pub const MAX_RELEVANT: usize = 3;
 /// A failure is logged: memory helps the next attempt, it gates nothing.
 pub fn remember(coder: &Coder, ticket: &Ticket, outcome: FixOutcome, words: &str) {
     let words = coder.llm.scrubber.scrub(words);
-    let Some(fix) = PastFix::of(ticket, outcome, &words, now_ms()) else {
-        return;
-    };
-    if let Err(e) = coder.store.remember_fix(fix) {
+    if let Err(e) = coder
+        .store
+        .remember_outcome(ticket, outcome, &words, now_ms())
+    {
         tracing::warn!(ticket = %ticket.id, error = %e, "a fix's outcome was not remembered");
     }
 }
