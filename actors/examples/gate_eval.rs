@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use suture_actors::domain::gate::config::GateConfig;
 use suture_actors::domain::gate::decide::{self, Verdict};
-use suture_actors::domain::gate::evaluate::evaluate;
+use suture_actors::domain::gate::evaluate::{self, evaluate};
 use suture_actors::domain::gate::scenario::{self, Change, ScenarioConfig, Truth};
 use suture_actors::domain::gate::since;
 
@@ -123,8 +123,18 @@ fn print_misses(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
         if let Some((previous, counts)) = &sc.since {
             since::apply(&mut decisions, &sc.signatures, counts, previous, cfg);
         }
-        for ((d, t), detail) in decisions.iter().zip(&sc.truth).zip(&sc.detail) {
-            let flagged = matches!(d.verdict, Verdict::Regression | Verdict::New);
+        let second = evaluate::second_look_decisions(&sc, &decisions, cfg);
+        for (k, ((d, t), detail)) in decisions.iter().zip(&sc.truth).zip(&sc.detail).enumerate() {
+            let later = second.as_ref().and_then(|(s, _)| s.get(k));
+            let flagged_later =
+                later.is_some_and(|d| matches!(d.verdict, Verdict::Regression | Verdict::New));
+            let flagged = matches!(d.verdict, Verdict::Regression | Verdict::New) || flagged_later;
+            let d = if flagged_later { later.unwrap_or(d) } else { d };
+            let t = if flagged_later {
+                second.as_ref().and_then(|(_, t)| t.get(k)).unwrap_or(t)
+            } else {
+                t
+            };
             let show = match *t {
                 Truth::InjectedMultiply { factor, .. } => factor >= 3.0 && !flagged,
                 Truth::RaisedBefore { .. } => flagged,
@@ -135,6 +145,22 @@ fn print_misses(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
                     "#{i} known={} {:?} [{detail}]\n    {}",
                     sc.traffic_known, t, d.reason
                 );
+                if let Some(later) = later.filter(|_| !flagged_later) {
+                    println!("    second look: {}", later.reason);
+                }
+            }
+        }
+        // Signatures that first fired after the first window.
+        if let Some((later, truth)) = &second {
+            for (d, t) in later.iter().zip(truth.iter()).skip(decisions.len()) {
+                if matches!(d.verdict, Verdict::Regression | Verdict::New)
+                    && sc.change == Change::None
+                {
+                    println!(
+                        "#{i} known={} {:?} [later]\n    second look: {}",
+                        sc.traffic_known, t, d.reason
+                    );
+                }
             }
         }
     }

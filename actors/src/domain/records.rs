@@ -168,6 +168,9 @@ pub enum RunKind {
     Deploy,
     /// The debounce queue handed on a batch between deploys.
     Continuous,
+    /// A deploy judged again over `gate.second_look` (see
+    /// `domain::gate::second_look`).
+    SecondLook,
 }
 
 /// One signature's decision, with what a reader needs to recognise it.
@@ -190,7 +193,7 @@ pub struct JudgedSignature {
 /// One judgement of one window: every signature tested, with its decision.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GateRun {
-    /// `deploy:<deploy id>` or `batch:<seq>`.
+    /// `deploy:<deploy id>`, `second-look:<deploy id>` or `batch:<seq>`.
     pub id: String,
     pub kind: RunKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -12,7 +12,8 @@
 //!   hourly exposure for baselines, per-minute for windows; `e` ‖ hour →
 //!   events stored of every signature (the exception volume over time).
 //! - `releases`: release → [`ReleaseRecord`], so a new release is noticed once.
-//! - `deploy_runs`: deploy id → [`GateRun`]; `spike_runs`: judged at (i64 BE)
+//! - `deploy_runs`: deploy id → [`GateRun`], and deploy id ‖ `#second-look`
+//!   → its second look; `spike_runs`: judged at (i64 BE)
 //!   ‖ batch seq (u64 BE) → [`GateRun`].
 //! - `candidates`: run id ‖ `/` ‖ signature → [`Candidate`], written in the
 //!   same transaction as the run, so a crash never leaves one without the other.
@@ -421,6 +422,7 @@ impl Store {
             .collect();
         let run_key = match (run.kind, &run.deploy, run.batch_seq) {
             (RunKind::Deploy, Some(deploy), _) => deploy.id.as_bytes().to_vec(),
+            (RunKind::SecondLook, Some(deploy), _) => second_look_key(&deploy.id),
             (_, _, seq) => {
                 let mut k = run.judged_at_ms.to_be_bytes().to_vec();
                 k.extend_from_slice(&seq.unwrap_or(0).to_be_bytes());
@@ -428,7 +430,7 @@ impl Store {
             }
         };
         let run_tree = match run.kind {
-            RunKind::Deploy => &self.deploy_runs,
+            RunKind::Deploy | RunKind::SecondLook => &self.deploy_runs,
             RunKind::Continuous => &self.spike_runs,
         };
         let run_value = serde_json::to_vec(run)?;
@@ -462,6 +464,19 @@ impl Store {
     /// The judgement of a deploy's window, once its window has closed.
     pub fn deploy_run(&self, deploy_id: &str) -> Result<Option<GateRun>, StoreError> {
         match self.deploy_runs.get(deploy_id.as_bytes())? {
+            Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a deploy's second look has been stored.
+    pub fn has_second_look(&self, deploy_id: &str) -> Result<bool, StoreError> {
+        Ok(self.deploy_runs.contains_key(second_look_key(deploy_id))?)
+    }
+
+    /// A deploy's second look, once it has been judged.
+    pub fn second_look_run(&self, deploy_id: &str) -> Result<Option<GateRun>, StoreError> {
+        match self.deploy_runs.get(second_look_key(deploy_id))? {
             Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
             None => Ok(None),
         }
@@ -576,4 +591,12 @@ fn read_minute(key: &[u8]) -> Option<u32> {
     key.get(..4)
         .and_then(|b| <[u8; 4]>::try_from(b).ok())
         .map(u32::from_be_bytes)
+}
+
+/// Key of a deploy's second look in `deploy_runs`: beside the first look
+/// (the deploy id), and not a valid deploy id itself (`#` is never in one).
+fn second_look_key(deploy_id: &str) -> Vec<u8> {
+    let mut key = deploy_id.as_bytes().to_vec();
+    key.extend_from_slice(b"#second-look");
+    key
 }

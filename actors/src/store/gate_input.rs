@@ -46,7 +46,18 @@ pub fn gather(
     cfg: &GateConfig,
     only: Option<&[String]>,
 ) -> Result<Gathered, StoreError> {
-    let minutes = cfg.window_minutes();
+    gather_minutes(store, start_ms, cfg.window_minutes(), cfg, only)
+}
+
+/// [`gather`] over a window of `minutes` instead of `gate.window` (the
+/// second look's longer span).
+pub fn gather_minutes(
+    store: &Store,
+    start_ms: i64,
+    minutes: u32,
+    cfg: &GateConfig,
+    only: Option<&[String]>,
+) -> Result<Gathered, StoreError> {
     let start_minute = minute_of(start_ms);
     let window_hour = hour_of(start_ms);
     let first_event = store.first_event_ms()?;

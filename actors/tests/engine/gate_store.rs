@@ -97,11 +97,147 @@ impl Fixture {
     }
 }
 
+/// The first look only: the second look has its own tests below.
 fn gate() -> GateConfig {
     GateConfig {
         settle: Duration::from_secs(60),
+        second_look: Duration::ZERO,
         ..GateConfig::default()
     }
+}
+
+/// With the second look (six hours, the default), and a floor of 0.05
+/// events a minute so a sparse signature's rise counts as material.
+fn gate_with_second_look() -> GateConfig {
+    GateConfig {
+        settle: Duration::from_secs(60),
+        min_impact_per_minute: 0.05,
+        ..GateConfig::default()
+    }
+}
+
+/// Events of `kind` at `per_hour[h]` in hour `h` from `from`, spread over
+/// each hour, by seven users.
+fn hours_of(f: &mut Fixture, kind: &str, from: i64, per_hour: &[i64]) {
+    for (h, &n) in per_hour.iter().enumerate() {
+        for i in 0..n {
+            let at = from + h as i64 * HOUR + i * (HOUR / n) + MINUTE / 2;
+            f.event(kind, at, Some(&format!("user{}", i % 7)), None);
+        }
+    }
+}
+
+#[test]
+fn a_sparse_regression_the_first_hour_cannot_show_is_flagged_by_the_second_look() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 72, 6);
+    f.background("Sparse", T0, 72, 2);
+    let deploy = f.deploy("v2", T0 + 72 * HOUR);
+    // The deploy makes Sparse fire four times as often from its second hour
+    // on (a code path reached gradually); five in the first hour is
+    // within what 2/h does now and then.
+    f.background("Steady", deploy.at_ms, 7, 6);
+    hours_of(&mut f, "Sparse", deploy.at_ms, &[5, 8, 8, 8, 8, 8]);
+    let mut runner = GateRunner::new(f.store.clone(), gate_with_second_look(), T0).expect("runner");
+
+    let first = runner.tick(deploy.at_ms + HOUR + 2 * MINUTE).expect("tick");
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].kind, RunKind::Deploy);
+    assert_eq!(first[0].flagged().count(), 0, "{:#?}", first[0]);
+    assert!(
+        runner
+            .tick(deploy.at_ms + 5 * HOUR)
+            .expect("tick")
+            .is_empty(),
+        "the second look waits for its whole span"
+    );
+
+    let second = runner
+        .tick(deploy.at_ms + 6 * HOUR + 2 * MINUTE)
+        .expect("tick");
+    assert_eq!(second.len(), 1);
+    let run = &second[0];
+    assert_eq!(run.kind, RunKind::SecondLook);
+    assert_eq!(run.id, format!("second-look:{}", deploy.id));
+    assert_eq!(run.window_minutes, 360);
+    let flagged: Vec<_> = run.flagged().collect();
+    assert_eq!(flagged.len(), 1, "{run:#?}");
+    assert_eq!(flagged[0].decision.signature, f.signature_of("Sparse"));
+    assert_eq!(flagged[0].decision.verdict, Verdict::Regression);
+    assert_eq!(flagged[0].decision.observed, 45);
+    assert!(
+        flagged[0]
+            .decision
+            .reason
+            .contains("second look over the 360 minutes"),
+        "{}",
+        flagged[0].decision.reason
+    );
+    let candidates = f.store.candidates().expect("candidates");
+    assert_eq!(candidates.len(), 1);
+    assert_eq!(candidates[0].deploy_id.as_deref(), Some(deploy.id.as_str()));
+    assert_eq!(candidates[0].run, run.id);
+    assert_eq!(
+        f.store.second_look_run(&deploy.id).expect("read"),
+        Some(run.clone())
+    );
+
+    // Judged once: neither a later tick nor a restarted runner judges again.
+    assert!(
+        runner
+            .tick(deploy.at_ms + 7 * HOUR)
+            .expect("tick")
+            .is_empty()
+    );
+    let mut restarted =
+        GateRunner::new(f.store.clone(), gate_with_second_look(), T0).expect("runner");
+    assert!(
+        restarted
+            .tick(deploy.at_ms + 7 * HOUR)
+            .expect("tick")
+            .is_empty()
+    );
+    assert_eq!(f.store.candidates().expect("candidates").len(), 1);
+}
+
+#[test]
+fn the_second_look_ends_at_the_next_deploy_and_leaves_later_rises_alone() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 72, 6);
+    f.background("Dependency", T0, 72, 2);
+    let first = f.deploy("v2", T0 + 72 * HOUR);
+    let next = f.deploy("v3", first.at_ms + 3 * HOUR);
+    f.background("Steady", first.at_ms, 4, 6);
+    // A dependency fails two hours after v2: quiet in v2's first hour and
+    // most of its second, then 60 an hour.
+    hours_of(&mut f, "Dependency", first.at_ms, &[2, 2, 60]);
+    let mut runner = GateRunner::new(f.store.clone(), gate_with_second_look(), T0).expect("runner");
+    let runs = runner.tick(next.at_ms + 2 * MINUTE).expect("tick");
+    let look = runs
+        .iter()
+        .find(|r| r.kind == RunKind::SecondLook)
+        .expect("v2's second look is due when v3 lands");
+    assert_eq!(look.window_minutes, 180, "cut at the next deploy");
+    let dependency = look
+        .decisions
+        .iter()
+        .find(|j| j.decision.signature == f.signature_of("Dependency"))
+        .expect("judged");
+    assert_eq!(
+        dependency.decision.verdict,
+        Verdict::Spike,
+        "{}",
+        dependency.decision.reason
+    );
+    assert!(dependency.decision.reason.contains("the rise began later"));
+    assert!(
+        f.store
+            .candidates()
+            .expect("candidates")
+            .iter()
+            .all(|c| c.verdict != Verdict::Regression && c.verdict != Verdict::New),
+        "nothing is blamed on v2"
+    );
 }
 
 #[test]

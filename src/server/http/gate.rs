@@ -93,8 +93,16 @@ pub async fn get_deploy(
             })
         }
     };
+    // The second look (gate.second_look), once it has judged the longer span.
+    let second_look = store
+        .second_look_run(&id)
+        .map_err(store_error)?
+        .map(|run| run_json(&run, false));
     if let Value::Object(map) = &mut body {
         map.insert("gate".into(), gate);
+        if let Some(second_look) = second_look {
+            map.insert("second_look".into(), second_look);
+        }
     }
     Ok(Json(body))
 }

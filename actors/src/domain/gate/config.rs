@@ -160,8 +160,9 @@ pub struct GateConfig {
     /// false flag per 20 no-change deploys, so the nominal level has to sit
     /// below the tolerated rate. On the tuning seeds (docs/gate.md) 0.05 gave
     /// 0.08-0.09 false flags per no-change deploy, 0.02 gave 0.045-0.048
-    /// (no margin), 0.01 gave 0.035-0.038, for 3-4 points of recall on the
-    /// target regressions.
+    /// (no margin), 0.01 gave 0.035-0.043 with one look. With the second
+    /// look 0.005: what the first hour shows only weakly waits for it
+    /// instead of costing false flags now.
     pub alpha: f64,
     /// Correction across the signatures of one deploy (or one continuous
     /// batch). BH by default: hundreds of signatures tested at 0.05 give a
@@ -267,6 +268,23 @@ pub struct GateConfig {
     /// this deploy: a third-party outage that began before the deploy is not
     /// the deploy's fault.
     pub check_pre_deploy: bool,
+    /// Second look: each deploy is judged again over this span from the
+    /// deploy (or up to the next deploy, when that comes first), and what
+    /// the first window could not show is flagged then. One hour cannot
+    /// show a 3x change of a signature that fires a few times an hour or
+    /// comes in bursts (a bursty signature's single hour is often twice or
+    /// half its mean); four hours average the bursts out and quadruple the
+    /// count. Zero turns it off. See docs/gate.md ("Second look").
+    #[serde(with = "duration")]
+    pub second_look: Duration,
+    /// Level of the second look, after the same correction. Lower than
+    /// `alpha` because a deploy now gets two chances to be blamed for
+    /// noise; the two levels together keep false flags per no-change deploy
+    /// under the target (docs/gate.md).
+    pub second_look_alpha: f64,
+    /// Minimum ratio observed / expected in the second look (`min_ratio` is
+    /// the first look's).
+    pub second_look_min_ratio: f64,
     /// Severity cut-offs.
     pub severity: SeverityConfig,
 }
@@ -283,7 +301,7 @@ impl Default for GateConfig {
             spike_cooldown: Duration::from_secs(3600),
             minute_retention: Duration::from_secs(2 * 86_400),
             decision_retention: Duration::from_secs(30 * 86_400),
-            alpha: 0.01,
+            alpha: 0.005,
             correction: Correction::BhDiscrete,
             seasonality: Seasonality::Adaptive,
             residual_seasonality_p: 0.05,
@@ -298,6 +316,9 @@ impl Default for GateConfig {
             spike_min_ratio: 3.0,
             spike_seasonality: Seasonality::HourOfDay,
             check_pre_deploy: true,
+            second_look: Duration::from_secs(6 * 3600),
+            second_look_alpha: 0.002,
+            second_look_min_ratio: 2.5,
             severity: SeverityConfig::default(),
         }
     }
@@ -309,6 +330,13 @@ impl GateConfig {
         u32::try_from(self.window.as_secs() / 60)
             .unwrap_or(u32::MAX)
             .max(1)
+    }
+
+    /// The second look's span in whole minutes, or `None` when it is off
+    /// or not longer than the first window.
+    pub fn second_look_minutes(&self) -> Option<u32> {
+        let minutes = u32::try_from(self.second_look.as_secs() / 60).unwrap_or(u32::MAX);
+        (minutes > self.window_minutes()).then_some(minutes)
     }
 
     /// The baseline in whole hours (at least one).

@@ -674,7 +674,8 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
             let alpha = d.alpha + cfg.dispersion_upper_z * d.alpha_se;
             let mu2: f64 = matched.iter().map(|&i| fitted[i] * fitted[i]).sum();
             let var_xb = x_b as f64 + alpha * mu2;
-            let alpha_eff = alpha + var_xb / (x_b as f64 * x_b as f64);
+            let alpha_eff =
+                stats::window_alpha(alpha, sl.minutes) + var_xb / (x_b as f64 * x_b as f64);
             notes.push(format!(
                 "negative binomial: baseline overdispersed (dispersion index {:.2} > {:.2}, alpha {:.3} +/- {:.3}, {:.3} used with the upper bound and the baseline's own uncertainty)",
                 d.index, cfg.dispersion_threshold, d.alpha, d.alpha_se, alpha_eff

@@ -15,7 +15,7 @@ use crate::domain::gate::config::GateConfig;
 use crate::domain::gate::decide::{self, Verdict};
 use crate::domain::gate::scenario::{self, Change, Scenario, ScenarioConfig, Truth};
 use crate::domain::gate::series::SignatureWindow;
-use crate::domain::gate::{since, stats};
+use crate::domain::gate::{second_look, since, stats};
 
 /// Level of the original design's test.
 pub const PLAIN_ALPHA: f64 = 0.05;
@@ -145,6 +145,13 @@ pub struct Report {
     /// The gate's re-flags before the level-since-the-previous-deploy rule
     /// (`gate::since`) is applied: what the rule prevents.
     pub reflags_without_since: u64,
+    /// Deploys judged a second time over a longer span.
+    pub second_looks: u64,
+    /// Flags the second look added (the first look had not flagged them):
+    /// true, false, and false in no-change deploys.
+    pub second_look_true: u64,
+    pub second_look_false: u64,
+    pub second_look_none_false: u64,
 }
 
 fn ratio(a: u64, b: u64) -> f64 {
@@ -183,8 +190,11 @@ fn bump(cell: &mut (u64, u64), hit: bool) {
     }
 }
 
-fn tally(t: &mut Tally, sc: &Scenario, flagged: &[bool], window_minutes: f64) {
-    for (i, (truth, &hit)) in sc.truth.iter().zip(flagged).enumerate() {
+/// Counts one deploy's flags. `truth` is the scenario's truth over what was
+/// judged: the first window's, or the second look's span (which adds the
+/// signatures that first fired later).
+fn tally(t: &mut Tally, sc: &Scenario, truth: &[Truth], flagged: &[bool], window_minutes: f64) {
+    for (i, (truth, &hit)) in truth.iter().zip(flagged).enumerate() {
         match *truth {
             Truth::InjectedNew { share, .. } => {
                 let cell = if share >= 0.005 {
@@ -276,7 +286,7 @@ pub fn evaluate(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
             .iter()
             .map(|&p| p < PLAIN_ALPHA)
             .collect();
-        tally(&mut r.plain, &sc, &plain, wm);
+        tally(&mut r.plain, &sc, &sc.truth, &plain, wm);
         let mut decisions = decide::judge_deploy(&sc.signatures, cfg);
         if let Some((previous, counts)) = &sc.since {
             r.with_previous += 1;
@@ -287,8 +297,29 @@ pub fn evaluate(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
                 .count() as u64;
             since::apply(&mut decisions, &sc.signatures, counts, previous, cfg);
         }
-        let gate: Vec<bool> = decisions.iter().map(|d| attributed(d.verdict)).collect();
-        tally(&mut r.gate, &sc, &gate, wm);
+        let mut gate: Vec<bool> = decisions.iter().map(|d| attributed(d.verdict)).collect();
+        let truth = match second_look_flags(&sc, &decisions, cfg) {
+            Some((second, truth)) => {
+                r.second_looks += 1;
+                gate.resize(truth.len(), false);
+                for (i, &hit) in second.iter().enumerate() {
+                    if hit {
+                        gate[i] = true;
+                        if truth[i].injected() {
+                            r.second_look_true += 1;
+                        } else {
+                            r.second_look_false += 1;
+                            if sc.change == Change::None {
+                                r.second_look_none_false += 1;
+                            }
+                        }
+                    }
+                }
+                truth
+            }
+            None => &sc.truth,
+        };
+        tally(&mut r.gate, &sc, truth, &gate, wm);
         if sc.change == Change::None {
             // With nothing deployed the window is an ordinary batch window.
             r.continuous.batches += 1;
@@ -312,6 +343,50 @@ pub fn evaluate(seed: u64, deploys: u64, scen: &ScenarioConfig, cfg: &GateConfig
 }
 
 /// What counts as the gate flagging a signature for this deploy.
+/// The second look's flags over the scenario's follow-up span (cut at the
+/// next deploy) and the truth over that span, when the gate has a second
+/// look and the span is longer than the first window.
+fn second_look_flags<'a>(
+    sc: &'a Scenario,
+    first: &[decide::Decision],
+    cfg: &GateConfig,
+) -> Option<(Vec<bool>, &'a [Truth])> {
+    let (decisions, truth) = second_look_decisions(sc, first, cfg)?;
+    Some((
+        decisions.iter().map(|d| attributed(d.verdict)).collect(),
+        truth,
+    ))
+}
+
+/// The second look's decisions over the scenario's follow-up span, with the
+/// truth over that span (see [`second_look_flags`]).
+pub fn second_look_decisions<'a>(
+    sc: &'a Scenario,
+    first: &[decide::Decision],
+    cfg: &GateConfig,
+) -> Option<(Vec<decide::Decision>, &'a [Truth])> {
+    let follow_up = sc.follow_up.as_ref()?;
+    let first_minutes = sc.signatures.first()?.window.minutes();
+    let minutes = (cfg.second_look_minutes()? as usize).min(follow_up.minutes);
+    if minutes as u64 <= first_minutes {
+        return None;
+    }
+    let span = follow_up.span(minutes);
+    let mut decisions = second_look::judge(&span, first, first_minutes, cfg);
+    if let Some((previous, counts)) = &sc.since {
+        let mut counts = counts.clone();
+        counts.resize(span.len(), 0);
+        since::apply(
+            &mut decisions,
+            &span,
+            &counts,
+            previous,
+            &second_look::level(cfg),
+        );
+    }
+    Some((decisions, &follow_up.truth))
+}
+
 fn attributed(v: Verdict) -> bool {
     matches!(v, Verdict::Regression | Verdict::New)
 }
@@ -476,6 +551,15 @@ impl Report {
         );
         let c = &self.continuous;
         let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "second look: {} deploys judged again over the longer span; it added {} true flags and {} false ({} in no-change deploys, {:.3} per no-change deploy)",
+            self.second_looks,
+            self.second_look_true,
+            self.second_look_false,
+            self.second_look_none_false,
+            ratio(self.second_look_none_false, self.none_deploys)
+        );
         let _ = writeln!(
             s,
             "deploys with a previous deploy in the last 12 h: {}; the gate's re-flags before the level-since-the-previous-deploy rule: {}, after: {}",

@@ -7,6 +7,7 @@
 //! - [`since`]: a flag tested against the level since the previous deploy;
 //! - [`residual`]: whether a signature's per-request rate has its own daily
 //!   cycle (whole baseline per request, or hour-of-day slots);
+//! - [`second_look`]: each deploy judged again over a longer span;
 //! - [`scenario`] and [`evaluate`]: the evaluation harness.
 //!
 //! The runner over the store and the actor that ticks it on the wall clock
@@ -18,6 +19,7 @@ pub mod decide;
 pub mod evaluate;
 pub mod residual;
 pub mod scenario;
+pub mod second_look;
 pub mod series;
 pub mod since;
 pub mod stats;

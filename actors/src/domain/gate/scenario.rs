@@ -280,6 +280,12 @@ pub struct ScenarioConfig {
     /// Given a previous deploy, the probability that it multiplied a
     /// background signature (firing at least once an hour) by 3–5.
     pub previous_raised: f64,
+    /// Hours generated after the first window for the gate's second look
+    /// (0: none). Generated only for 60-minute windows.
+    pub follow_up_hours: usize,
+    /// Probability that the next deploy comes 1–12 hours after this one,
+    /// which ends the span a second look can cover.
+    pub next_deploy: f64,
 }
 
 impl Default for ScenarioConfig {
@@ -303,6 +309,8 @@ impl Default for ScenarioConfig {
             nightly_signatures: 0.06,
             previous_deploy: 0.3,
             previous_raised: 0.5,
+            follow_up_hours: 5,
+            next_deploy: 0.3,
         }
     }
 }
@@ -324,6 +332,64 @@ pub struct Scenario {
     /// each signature's events since it (aligned with `signatures`), as the
     /// runner reads them for `gate::since`.
     pub since: Option<(SincePrevious, Vec<u64>)>,
+    /// The hours after the first window, for the gate's second look.
+    pub follow_up: Option<FollowUp>,
+}
+
+/// What happened after the first window, for the gate's second look: the
+/// same signatures (and any that first fired later) over a longer span
+/// from the deploy. Drawn from its own random stream, so the first
+/// window's scenarios are the same with or without it.
+#[derive(Debug, Clone)]
+pub struct FollowUp {
+    /// Minutes from the deploy the data covers: the first window plus
+    /// `follow_up_hours`, or less when the next deploy came first.
+    pub minutes: usize,
+    /// Requests per hour from the deploy (the first window's hour first).
+    pub hour_requests: Vec<u64>,
+    /// Aligned with `Scenario::signatures`, then signatures that first
+    /// fired after the first window; each window spans `minutes`.
+    pub signatures: Vec<SignatureWindow>,
+    /// Aligned with `signatures`.
+    pub truth: Vec<Truth>,
+    /// Each signature's user population, to count distinct users in a
+    /// shorter span.
+    users: Vec<f64>,
+    traffic_known: bool,
+}
+
+impl FollowUp {
+    /// The signatures over the first `minutes` minutes from the deploy (at
+    /// most [`FollowUp::minutes`]), as the gate's second look reads them.
+    pub fn span(&self, minutes: usize) -> Vec<SignatureWindow> {
+        let minutes = minutes.min(self.minutes);
+        let requests: f64 = self
+            .hour_requests
+            .iter()
+            .enumerate()
+            .map(|(h, &r)| {
+                let covered = minutes.saturating_sub(h * 60).min(60);
+                r as f64 * covered as f64 / 60.0
+            })
+            .sum();
+        self.signatures
+            .iter()
+            .zip(&self.users)
+            .map(|(s, &users)| {
+                let counts = s.window.counts[..minutes.min(s.window.counts.len())].to_vec();
+                let total = counts.iter().sum();
+                SignatureWindow {
+                    signature: s.signature.clone(),
+                    baseline: s.baseline.clone(),
+                    window: Window {
+                        counts,
+                        requests: self.traffic_known.then_some(requests.round() as u64),
+                        distinct_users: Some(distinct(users, total)),
+                    },
+                }
+            })
+            .collect()
+    }
 }
 
 /// Traffic model of one service.
@@ -422,6 +488,20 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         .collect();
     let requests: Vec<u64> = req_rate.iter().map(|&r| rng.poisson(r)).collect();
     let window_requests = (requests[nb] as f64 * wm as f64 / 60.0).round() as u64;
+
+    // The hours after the first window (second look), from their own
+    // stream: traffic goes on with its cycle, a surge lasts 1-4 hours.
+    let mut fu =
+        Rng::new(seed.rotate_left(29) ^ index.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x5EC0);
+    let fh = if wm == 60 { cfg.follow_up_hours } else { 0 };
+    let surge_hours = if surge { 1 + fu.below(4) } else { 0 };
+    let fu_req_rate: Vec<f64> = (1..=fh)
+        .map(|h| {
+            let boost = if h < surge_hours { surge_factor } else { 1.0 };
+            traffic.rate(t0 + 60.0 * h as f64 + 30.0) * (0.05 * fu.normal()).exp() * boost
+        })
+        .collect();
+    let fu_requests: Vec<u64> = fu_req_rate.iter().map(|&r| fu.poisson(r)).collect();
 
     let change = {
         let u = rng.uniform();
@@ -526,14 +606,20 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
     let mut truth = Vec::with_capacity(n_sig + 4);
     let mut detail = Vec::with_capacity(n_sig + 4);
 
+    // Per signature (aligned with `signatures`, then later ones): the
+    // minute counts from the deploy over the follow-up span, the user
+    // population, and the truth over that span.
+    let mut long: Vec<Vec<u64>> = Vec::with_capacity(n_sig + 4);
+    let mut long_users: Vec<f64> = Vec::with_capacity(n_sig + 4);
+
     for (j, bg) in bgs.iter().enumerate() {
-        // Expected events per bucket without frailty.
-        let mean_at = |i: usize| -> f64 {
-            let t = start(i) + 30.0;
+        // Expected events per hour at minute `t` with `req` requests that
+        // hour, without frailty.
+        let mean_at_t = |t: f64, req: f64| -> f64 {
             let day_idx = ((t - (t0 - nb as f64 * 60.0)) / 1440.0).floor().max(0.0) as usize;
             let drift = bg.drift[day_idx.min(bg.drift.len() - 1)].exp();
             let shape = match bg.shape {
-                Shape::Traffic => req_rate[i] / traffic.mean,
+                Shape::Traffic => req / traffic.mean,
                 Shape::Daily { amp, peak } => {
                     let hour = (t / 60.0).rem_euclid(24.0);
                     1.0 + amp * (2.0 * PI * (hour - peak) / 24.0).cos()
@@ -554,6 +640,7 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
             };
             bg.rate * shape * drift
         };
+        let mean_at = |i: usize| mean_at_t(start(i) + 30.0, req_rate[i]);
         let frailty = |rng: &mut Rng| {
             if bg.alpha > 0.0 {
                 rng.gamma(1.0 / bg.alpha) * bg.alpha
@@ -577,6 +664,7 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
             })
             .collect();
         let mut w_mean = mean_at(nb) * wm as f64 / 60.0 * raise_at(nb);
+        let mut multiplier = raise_at(nb);
         let mut t = match raise {
             Some((factor, _)) => Truth::RaisedBefore { factor },
             None => Truth::Background,
@@ -593,11 +681,20 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                     excess_share: excess / window_requests.max(1) as f64,
                 };
                 w_mean *= factor;
+                multiplier *= factor;
             }
         }
         let f = frailty(&mut rng);
         let window = per_minute(&mut rng, w_mean * f, wm);
         let total: u64 = window.iter().sum();
+        let mut span = window.clone();
+        for (h, &req) in (1..=fh).zip(&fu_req_rate) {
+            let mean = mean_at_t(t0 + 60.0 * h as f64 + 30.0, req) * multiplier;
+            let f = frailty(&mut fu);
+            span.extend(per_minute(&mut fu, mean * f, 60));
+        }
+        long.push(span);
+        long_users.push(bg.users);
         signatures.push(SignatureWindow {
             signature: format!("bg-{j:03}"),
             baseline: Baseline {
@@ -636,6 +733,13 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         let excess = share * window_requests as f64;
         let window = per_minute(&mut rng, excess, wm);
         let total: u64 = window.iter().sum();
+        let users = rng.log_uniform(50.0, 100_000.0);
+        let mut span = window.clone();
+        for &req in &fu_requests {
+            span.extend(per_minute(&mut fu, share * req as f64, 60));
+        }
+        long.push(span);
+        long_users.push(users);
         signatures.push(SignatureWindow {
             signature: "deploy-new".to_string(),
             baseline: Baseline {
@@ -645,7 +749,7 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
             window: Window {
                 counts: window,
                 requests: traffic_known.then_some(window_requests),
-                distinct_users: Some(distinct(rng.log_uniform(50.0, 100_000.0), total)),
+                distinct_users: Some(distinct(users, total)),
             },
         });
         truth.push(Truth::InjectedNew {
@@ -663,6 +767,10 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         let mut window = vec![0u64; wm];
         let at = rng.below(wm);
         window[at] = events;
+        let mut span = window.clone();
+        span.resize(wm + 60 * fh, 0);
+        long.push(span);
+        long_users.push(1.0);
         signatures.push(SignatureWindow {
             signature: format!("noise-{k}"),
             baseline: Baseline {
@@ -708,6 +816,13 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
             })
             .collect();
         let before = s < t0;
+        // The outage's events after the first window (second look).
+        let after_w: Vec<u64> = (wm..wm + 60 * fh)
+            .map(|m| {
+                let a = t0 + m as f64;
+                fu.poisson(rate * overlap(a, a + 1.0))
+            })
+            .collect();
         let target = if rng.chance(0.5) && n_sig > 0 {
             Some(rng.below(n_sig))
         } else {
@@ -720,6 +835,9 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                     *c += x;
                 }
                 for (c, x) in sw.window.counts.iter_mut().zip(&extra_w) {
+                    *c += x;
+                }
+                for (c, x) in long[j].iter_mut().zip(extra_w.iter().chain(&after_w)) {
                     *c += x;
                 }
                 let total = sw.window.total();
@@ -735,6 +853,8 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
                 if total == 0 && extra_b.iter().all(|&x| x == 0) {
                     continue;
                 }
+                long.push(extra_w.iter().chain(&after_w).copied().collect());
+                long_users.push(5_000.0);
                 signatures.push(SignatureWindow {
                     signature: format!("outage-{k}"),
                     baseline: Baseline {
@@ -775,6 +895,25 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         (previous, counts)
     });
 
+    let follow_up = (fh > 0).then(|| {
+        let extra = FollowUpExtras {
+            rng: &mut fu,
+            cfg,
+            first_minutes: wm,
+            hours: fh,
+            baseline_hours: nb,
+            multiplied,
+        };
+        extra.finish(long, long_users, &signatures, &truth, traffic_known)
+    });
+    let follow_up = follow_up.map(|mut f| {
+        f.hour_requests = std::iter::once(requests[nb]).chain(fu_requests).collect();
+        for s in &mut f.signatures {
+            s.baseline.requests = known(requests[..nb].to_vec());
+        }
+        f
+    });
+
     Scenario {
         seed,
         index,
@@ -785,6 +924,101 @@ pub fn generate(seed: u64, index: u64, cfg: &ScenarioConfig) -> Scenario {
         truth,
         detail,
         since,
+        follow_up,
+    }
+}
+
+/// What first happens after the first window: one-off noise every hour,
+/// outages starting later, and the next deploy cutting the span short.
+struct FollowUpExtras<'a> {
+    rng: &'a mut Rng,
+    cfg: &'a ScenarioConfig,
+    first_minutes: usize,
+    hours: usize,
+    baseline_hours: usize,
+    multiplied: Option<usize>,
+}
+
+impl FollowUpExtras<'_> {
+    fn finish(
+        self,
+        mut long: Vec<Vec<u64>>,
+        mut users: Vec<f64>,
+        first: &[SignatureWindow],
+        first_truth: &[Truth],
+        traffic_known: bool,
+    ) -> FollowUp {
+        let rng = self.rng;
+        let span = self.first_minutes + 60 * self.hours;
+        let mut signatures: Vec<SignatureWindow> = first.to_vec();
+        let mut truth = first_truth.to_vec();
+        let empty = |name: String| SignatureWindow {
+            signature: name,
+            baseline: Baseline {
+                counts: vec![0; self.baseline_hours],
+                requests: None,
+            },
+            window: Window::default(),
+        };
+        for h in 1..=self.hours {
+            let hour_start = self.first_minutes + 60 * (h - 1);
+            for k in 0..rng.poisson(self.cfg.noise_signatures) {
+                let mut counts = vec![0u64; span];
+                counts[hour_start + rng.below(60)] = 1 + rng.below(4) as u64;
+                signatures.push(empty(format!("noise-h{h}-{k}")));
+                truth.push(Truth::Noise);
+                long.push(counts);
+                users.push(1.0);
+            }
+            if rng.chance(self.cfg.outage_in_window) {
+                let s = hour_start as f64 + rng.range(0.0, 50.0);
+                let e = s + rng.range(20.0, 180.0);
+                let rate = rng.log_uniform(20.0, 500.0);
+                let events: Vec<u64> = (0..span)
+                    .map(|m| {
+                        let covered = ((m as f64 + 1.0).min(e) - (m as f64).max(s)).max(0.0);
+                        rng.poisson(rate * covered / 60.0)
+                    })
+                    .collect();
+                let n_first = first.len();
+                let target = (rng.chance(0.5) && n_first > 0).then(|| rng.below(n_first));
+                match target {
+                    Some(j) if self.multiplied != Some(j) && !first_truth[j].injected() => {
+                        for (c, x) in long[j].iter_mut().zip(&events) {
+                            *c += x;
+                        }
+                        truth[j] = Truth::Outage {
+                            before_window: false,
+                        };
+                        users[j] = users[j].max(5_000.0);
+                    }
+                    _ => {
+                        signatures.push(empty(format!("outage-h{h}")));
+                        truth.push(Truth::Outage {
+                            before_window: false,
+                        });
+                        long.push(events);
+                        users.push(5_000.0);
+                    }
+                }
+            }
+        }
+        let minutes = if rng.chance(self.cfg.next_deploy) {
+            (rng.range(60.0, 720.0).floor() as usize).min(span)
+        } else {
+            span
+        };
+        for (s, counts) in signatures.iter_mut().zip(long) {
+            s.window.counts = counts;
+        }
+        FollowUp {
+            minutes,
+            hour_requests: Vec::new(),
+            signatures,
+            truth,
+            users,
+            traffic_known,
+        }
     }
 }
 

@@ -68,6 +68,7 @@ pub fn apply(
             // Gamma mixture: the window's hourly frailty plus the
             // uncertainty of the span's rate (CV^2 = 1 / x_s).
             Some(alpha) if x_s > 0 => {
+                let alpha = stats::window_alpha(alpha, s.window.minutes());
                 stats::negbin_upper(x_w, x_s as f64 * e_w / e_s, alpha + 1.0 / x_s as f64)
             }
             _ => stats::conditional_poisson_p(x_w, e_w, x_s, e_s),
@@ -127,6 +128,7 @@ mod tests {
         // level shift as overdispersion and are already less eager here).
         let cfg = GateConfig {
             seasonality: crate::domain::gate::config::Seasonality::HourOfDay,
+            alpha: 0.01,
             ..GateConfig::default()
         };
         // 20/h for a week, then 100/h since v1 three hours ago; 100 again

@@ -72,6 +72,21 @@ pub fn negbin_upper(k: u64, mean: f64, alpha: f64) -> f64 {
     }
 }
 
+/// The NB2 overdispersion of a window's total when `alpha` is that of one
+/// hour's count and the hours' frailties are independent: the total's
+/// variance is `mu + alpha * sum(mu_h^2)`, so its own alpha is
+/// `alpha * sum(mu_h^2) / mu^2`, `alpha / H` for `H` equal hours (a
+/// partial last hour counts by its share). A window of one hour or less
+/// keeps `alpha`: within an hour the frailty is shared.
+pub fn window_alpha(alpha: f64, minutes: u64) -> f64 {
+    if minutes <= 60 {
+        return alpha;
+    }
+    let full = (minutes / 60) as f64;
+    let part = (minutes % 60) as f64 / 60.0;
+    alpha * (full + part * part) / ((full + part) * (full + part))
+}
+
 /// The exact conditional test comparing two Poisson rates.
 ///
 /// `x_w` events over exposure `e_w` in the window, `x_b` over `e_b` in the
@@ -544,5 +559,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_longer_window_averages_the_hourly_frailty() {
+        assert_eq!(window_alpha(0.3, 60), 0.3);
+        assert_eq!(window_alpha(0.3, 45), 0.3);
+        assert!((window_alpha(0.3, 240) - 0.075).abs() < 1e-12);
+        // Two hours and a half: (1 + 1 + 0.25) / 2.5^2 of the hourly alpha.
+        assert!((window_alpha(0.4, 150) - 0.4 * 2.25 / 6.25).abs() < 1e-12);
     }
 }

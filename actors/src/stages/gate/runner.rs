@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 use crate::domain::gate::cold;
 use crate::domain::gate::config::{GateConfig, millis};
 use crate::domain::gate::decide::{self, Decision, Verdict};
-use crate::domain::gate::since;
+use crate::domain::gate::{second_look, since};
 use crate::store::gate_input::{self as source, Gathered};
 use crate::store::{
     BatchRecord, CandidateState, DeployRecord, GateRun, JudgedSignature, RunKind, SignatureRecord,
@@ -88,6 +88,11 @@ impl GateRunner {
             }
             runs.push(self.judge_deploy(deploy, now_ms)?);
         }
+        for deploy in &deploys {
+            if let Some(run) = self.second_look_due(deploy, &deploys, now_ms)? {
+                runs.push(run);
+            }
+        }
         let cursor = self.store.gate_batch_cursor()?;
         for batch in self.store.batches_after(cursor)? {
             let open_window = deploys.iter().any(|d| {
@@ -139,15 +144,7 @@ impl GateRunner {
             None => decide::judge_deploy(&gathered.signatures, &self.cfg),
         };
         let mut decisions = decisions;
-        if let Some((previous, counts)) = self.since_previous(deploy, start_ms, &gathered)? {
-            since::apply(
-                &mut decisions,
-                &gathered.signatures,
-                &counts,
-                &previous,
-                &self.cfg,
-            );
-        }
+        self.apply_since(deploy, start_ms, &gathered, &mut decisions, &self.cfg)?;
         let run = GateRun {
             id: format!("deploy:{}", deploy.id),
             kind: RunKind::Deploy,
@@ -157,6 +154,96 @@ impl GateRunner {
         };
         self.store_run(&run)?;
         Ok(run)
+    }
+
+    /// Judges `deploy` again over `gate.second_look` (cut at the next
+    /// deploy) once that span (plus `settle`) has passed, its first look is
+    /// stored and its second is not; `None` when nothing is due. A span no
+    /// longer than the first window (the next deploy came within it) has no
+    /// second look: the next deploy's own judgement covers what follows.
+    fn second_look_due(
+        &mut self,
+        deploy: &DeployRecord,
+        deploys: &[DeployRecord],
+        now_ms: i64,
+    ) -> Result<Option<GateRun>, StoreError> {
+        let Some(look_minutes) = self.cfg.second_look_minutes() else {
+            return Ok(None);
+        };
+        let start_ms = minute_start_ms(minute_of(deploy.at_ms));
+        let mut end_ms = start_ms.saturating_add(i64::from(look_minutes) * 60_000);
+        if let Some(next) = deploys
+            .iter()
+            .filter(|d| d.at_ms > deploy.at_ms)
+            .map(|d| d.at_ms)
+            .min()
+        {
+            end_ms = end_ms.min(minute_start_ms(minute_of(next)));
+        }
+        let minutes = u32::try_from(end_ms.saturating_sub(start_ms) / 60_000).unwrap_or(0);
+        let settled = end_ms.saturating_add(millis(self.cfg.settle)) <= now_ms;
+        // Past the per-minute retention the span can no longer be read
+        // (a store upgraded with old deploys, or a long outage).
+        let readable = now_ms.saturating_sub(start_ms) <= millis(self.cfg.minute_retention);
+        if minutes <= self.cfg.window_minutes()
+            || !settled
+            || !readable
+            || self.store.has_second_look(&deploy.id)?
+        {
+            return Ok(None);
+        }
+        let Some(first) = self.store.deploy_run(&deploy.id)? else {
+            return Ok(None);
+        };
+        let gathered = source::gather_minutes(&self.store, start_ms, minutes, &self.cfg, None)?;
+        let look_cfg = second_look::level(&self.cfg);
+        let mut gathered = gathered;
+        let decisions = if gathered.cold_start.is_some() {
+            gathered.note = Some(
+                "not judged again: the store held less history than gate.min_history at the deploy, \
+                 and the cold-start rules judge the first window only"
+                    .to_string(),
+            );
+            gathered.signatures.clear();
+            Vec::new()
+        } else {
+            let earlier: Vec<Decision> =
+                first.decisions.iter().map(|j| j.decision.clone()).collect();
+            let mut decisions = second_look::judge(
+                &gathered.signatures,
+                &earlier,
+                u64::from(first.window_minutes),
+                &self.cfg,
+            );
+            self.apply_since(deploy, start_ms, &gathered, &mut decisions, &look_cfg)?;
+            decisions
+        };
+        let run = GateRun {
+            id: format!("second-look:{}", deploy.id),
+            kind: RunKind::SecondLook,
+            deploy: Some(deploy.clone()),
+            batch_seq: None,
+            window_minutes: minutes,
+            ..self.finish_run(&gathered, decisions, start_ms, now_ms)?
+        };
+        self.store_run(&run)?;
+        Ok(Some(run))
+    }
+
+    /// Re-judges `decisions`' flags against the level since the previous
+    /// deploy ([`since::apply`] at `cfg`'s level), when there is one.
+    fn apply_since(
+        &self,
+        deploy: &DeployRecord,
+        start_ms: i64,
+        gathered: &Gathered,
+        decisions: &mut [Decision],
+        cfg: &GateConfig,
+    ) -> Result<(), StoreError> {
+        if let Some((previous, counts)) = self.since_previous(deploy, start_ms, gathered)? {
+            since::apply(decisions, &gathered.signatures, &counts, &previous, cfg);
+        }
+        Ok(())
     }
 
     /// The span from the previous deploy (within [`SINCE_PREVIOUS_REACH_MS`]
@@ -329,6 +416,7 @@ impl GateRunner {
         let candidates = self.store.record_run(run)?;
         let kind = match run.kind {
             RunKind::Deploy => "deploy",
+            RunKind::SecondLook => "second_look",
             RunKind::Continuous => "continuous",
         };
         metrics::counter!("suture_gate_runs_total", "kind" => kind).increment(1);
@@ -339,7 +427,7 @@ impl GateRunner {
             )
             .increment(1);
         }
-        if run.kind == RunKind::Deploy || !candidates.is_empty() {
+        if run.kind != RunKind::Continuous || !candidates.is_empty() {
             self.audit_run(run, kind);
             tracing::info!(
                 run = %run.id,
