@@ -11,9 +11,11 @@
 //! its hour-to-hour alpha plus the span's own sampling uncertainty, since a
 //! bursty signature's single hour is often twice its recent average), and
 //! keeps its flag only when the window is significantly and materially
-//! above that level too: `p < alpha` and a ratio of at least `min_ratio`.
-//! Otherwise it passes with a reason naming the deploy it has been elevated
-//! since.
+//! above that level too: `p < alpha` and a ratio of at least `min_ratio`,
+//! or when that level is no higher than the baseline predicts (the previous
+//! deploy raised nothing; a short span of a sparse signature cannot prove
+//! the window above it). Otherwise it passes with a reason naming the
+//! deploy it has been elevated since.
 //!
 //! Pure: the runner reads the counts since the previous deploy from the
 //! store's per-minute data.
@@ -79,6 +81,20 @@ pub fn apply(
             rate_w / rate_s
         };
         if p < cfg.alpha && ratio >= cfg.min_ratio {
+            continue;
+        }
+        // Only a level the previous deploy raised is its regression: a span
+        // no higher than the baseline predicts (a short span of a sparse or
+        // bursty signature that happened to be quiet) says nothing about
+        // blame, and waving the flag off would lose this deploy's
+        // regression to a previous deploy that did nothing to it.
+        let expected_s = decision.expected * e_s / e_w;
+        if decision.expected > 0.0 && x_s as f64 <= expected_s {
+            decision.reason.push_str(&format!(
+                "; kept although not significantly above the level since the previous deploy {}: \
+                 that level ({x_s} events in the {} minutes) is no higher than the baseline predicts ({expected_s:.1})",
+                since.revision, since.minutes,
+            ));
             continue;
         }
         decision.verdict = Verdict::Pass;
@@ -203,6 +219,37 @@ mod tests {
         assert_eq!(d[last].verdict, Verdict::Pass, "{}", d[last].reason);
         assert!(
             d[last].reason.contains("since the previous deploy v1"),
+            "{}",
+            d[last].reason
+        );
+    }
+
+    #[test]
+    fn a_quiet_span_since_the_previous_deploy_does_not_take_the_blame() {
+        let cfg = GateConfig::default();
+        // 10/h for a week; 30 in this window (a regression). The ten
+        // minutes since v1 held 1 event: far too few to prove this window
+        // above that level (p ~ 0.05), and no sign that v1 raised anything.
+        let sigs = family(vec![sig("sparse", vec![10; 168], 30)]);
+        let mut d = judge_deploy(&sigs, &cfg);
+        let last = d.len() - 1;
+        assert_eq!(d[last].verdict, Verdict::Regression, "{}", d[last].reason);
+        let mut counts = vec![3u64; sigs.len()];
+        counts[last] = 1;
+        let mut old_rule = d.clone();
+        old_rule[last].expected = 0.0;
+        apply(&mut old_rule, &sigs, &counts, &since(10), &cfg);
+        assert_eq!(
+            old_rule[last].verdict,
+            Verdict::Pass,
+            "the significance test alone waves it off"
+        );
+        apply(&mut d, &sigs, &counts, &since(10), &cfg);
+        assert_eq!(d[last].verdict, Verdict::Regression, "{}", d[last].reason);
+        assert!(
+            d[last]
+                .reason
+                .contains("no higher than the baseline predicts"),
             "{}",
             d[last].reason
         );
