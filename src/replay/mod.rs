@@ -65,6 +65,18 @@ pub struct DeployReport {
     /// not flagged (pre-deploy spikes included), so "why not?" has an answer.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub not_flagged: Vec<FlaggedReport>,
+    /// The second look (`gate.second_look`), when the stream went on long
+    /// enough after the deploy for it: what it flagged that the first hour
+    /// had not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub second_look: Option<SecondLookReport>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecondLookReport {
+    /// The span judged, from the deploy (cut at the next deploy).
+    pub minutes: u32,
+    pub flagged: Vec<FlaggedReport>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -517,6 +529,25 @@ impl Simulation {
         };
         let mut runs: Vec<&GateRun> = self.runs.iter().collect();
         runs.sort_by_key(|r| (r.window_start_ms, r.judged_at_ms));
+        let second_looks: std::collections::HashMap<&str, SecondLookReport> = runs
+            .iter()
+            .filter(|r| r.kind == RunKind::SecondLook)
+            .filter_map(|r| {
+                let deploy = r.deploy.as_ref()?;
+                Some((
+                    deploy.id.as_str(),
+                    SecondLookReport {
+                        minutes: r.window_minutes,
+                        flagged: r
+                            .decisions
+                            .iter()
+                            .filter(|j| attributed(j.decision.verdict))
+                            .map(flagged_report)
+                            .collect(),
+                    },
+                ))
+            })
+            .collect();
         for run in runs {
             if let (RunKind::Deploy, Some(deploy)) = (run.kind, &run.deploy) {
                 report.deploys.push(DeployReport {
@@ -536,6 +567,7 @@ impl Simulation {
                         .filter(|j| !attributed(j.decision.verdict))
                         .map(flagged_report)
                         .collect(),
+                    second_look: second_looks.get(deploy.id.as_str()).cloned(),
                 });
             }
             for j in run
@@ -600,20 +632,14 @@ pub fn render(report: &ReplayReport, explain: bool) -> String {
             .flagged
             .iter()
             .chain(deploy.not_flagged.iter().filter(|_| explain));
-        for f in shown {
+        render_flags(&mut out, shown, explain);
+        if let Some(look) = &deploy.second_look {
             out.push_str(&format!(
-                "  {:<10} {} {:>6} observed, {:>8.2} expected, q={:.2e}, severity {}: {}\n",
-                f.verdict.as_str(),
-                f.signature,
-                f.observed,
-                f.expected,
-                f.q,
-                f.severity,
-                one_line(&f.sample_message, 80)
+                "  second look over {} min: {} more flagged\n",
+                look.minutes,
+                look.flagged.len()
             ));
-            if explain {
-                out.push_str(&format!("             {}\n", one_line(&f.reason, 400)));
-            }
+            render_flags(&mut out, look.flagged.iter(), explain);
         }
     }
     for s in &report.spikes {
@@ -632,6 +658,29 @@ pub fn render(report: &ReplayReport, explain: bool) -> String {
         st.lines, st.events, st.invalid_events, st.deploys, st.traffic_lines, st.seconds, st.batches, st.runs
     ));
     out
+}
+
+/// One line per decision (and its reason with `explain`).
+fn render_flags<'a>(
+    out: &mut String,
+    flags: impl Iterator<Item = &'a FlaggedReport>,
+    explain: bool,
+) {
+    for f in flags {
+        out.push_str(&format!(
+            "  {:<10} {} {:>6} observed, {:>8.2} expected, q={:.2e}, severity {}: {}\n",
+            f.verdict.as_str(),
+            f.signature,
+            f.observed,
+            f.expected,
+            f.q,
+            f.severity,
+            one_line(&f.sample_message, 80)
+        ));
+        if explain {
+            out.push_str(&format!("             {}\n", one_line(&f.reason, 400)));
+        }
+    }
 }
 
 /// A message on one line, cut to `max` characters (messages are untrusted

@@ -42,6 +42,16 @@ fn replay_flags_the_injected_changes_and_nothing_else() {
                 }
             }
         }
+        // The second look (six hours on, or up to the next deploy) runs in
+        // replay too, and on these streams, where the first hour shows every
+        // injected change, it adds nothing.
+        let second_looks = report
+            .deploys
+            .iter()
+            .filter_map(|d| d.second_look.as_ref())
+            .inspect(|look| assert!(look.flagged.is_empty(), "seed {seed}: {look:#?}"))
+            .count();
+        assert!(second_looks >= truths.len() - 1, "seed {seed}: {report:#?}");
         // A deploy's regression is not flagged again as a spike by the
         // batches that follow it.
         for spike in &report.spikes {
