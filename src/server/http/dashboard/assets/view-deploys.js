@@ -1,12 +1,14 @@
 // Deploys: each deploy with the gate's judgement (what it flagged and why,
-// in words), spike runs between deploys, deploys still in their window,
+// in words; its second look over six hours as its own card), spike runs
+// between deploys, deploys still in their window,
 // and Suture's own deploys of fixes with their canary's result.
 import { get } from "./api.js";
 import { h, fill, heading, section, table, badge, number, when } from "./ui.js";
 
 function run(r) {
   const flagged = r.decisions.filter((d) => d.verdict !== "pass");
-  const title = r.deploy ? `Deploy ${r.deploy.revision}${r.deploy.environment ? ` (${r.deploy.environment})` : ""}` : `Spike check`;
+  const look = r.kind === "second_look" ? ", second look" : "";
+  const title = r.deploy ? `Deploy ${r.deploy.revision}${r.deploy.environment ? ` (${r.deploy.environment})` : ""}${look}` : `Spike check`;
   return h(
     "article",
     { class: "card run" },
