@@ -88,8 +88,13 @@ impl GateRunner {
             }
             runs.push(self.judge_deploy(deploy, now_ms)?);
         }
-        for deploy in &deploys {
-            if let Some(run) = self.second_look_due(deploy, &deploys, now_ms)? {
+        // Deploys come oldest first: the next one is the first later entry.
+        for (i, deploy) in deploys.iter().enumerate() {
+            let next = deploys[i + 1..]
+                .iter()
+                .find(|d| d.at_ms > deploy.at_ms)
+                .map(|d| d.at_ms);
+            if let Some(run) = self.second_look_due(deploy, next, now_ms)? {
                 runs.push(run);
             }
         }
@@ -157,14 +162,15 @@ impl GateRunner {
     }
 
     /// Judges `deploy` again over `gate.second_look` (cut at the next
-    /// deploy) once that span (plus `settle`) has passed, its first look is
-    /// stored and its second is not; `None` when nothing is due. A span no
-    /// longer than the first window (the next deploy came within it) has no
-    /// second look: the next deploy's own judgement covers what follows.
+    /// deploy, at `next_ms`) once that span (plus `settle`) has passed, its
+    /// first look is stored and its second is not; `None` when nothing is
+    /// due. A span no longer than the first window (the next deploy came
+    /// within it) has no second look: the next deploy's own judgement
+    /// covers what follows.
     fn second_look_due(
         &mut self,
         deploy: &DeployRecord,
-        deploys: &[DeployRecord],
+        next_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<Option<GateRun>, StoreError> {
         let Some(look_minutes) = self.cfg.second_look_minutes() else {
@@ -172,12 +178,7 @@ impl GateRunner {
         };
         let start_ms = minute_start_ms(minute_of(deploy.at_ms));
         let mut end_ms = start_ms.saturating_add(i64::from(look_minutes) * 60_000);
-        if let Some(next) = deploys
-            .iter()
-            .filter(|d| d.at_ms > deploy.at_ms)
-            .map(|d| d.at_ms)
-            .min()
-        {
+        if let Some(next) = next_ms {
             end_ms = end_ms.min(minute_start_ms(minute_of(next)));
         }
         let minutes = u32::try_from(end_ms.saturating_sub(start_ms) / 60_000).unwrap_or(0);
