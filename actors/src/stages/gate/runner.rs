@@ -196,9 +196,7 @@ impl GateRunner {
         let Some(first) = self.store.deploy_run(&deploy.id)? else {
             return Ok(None);
         };
-        let gathered = source::gather_minutes(&self.store, start_ms, minutes, &self.cfg, None)?;
-        let look_cfg = second_look::level(&self.cfg);
-        let mut gathered = gathered;
+        let mut gathered = source::gather_minutes(&self.store, start_ms, minutes, &self.cfg, None)?;
         let decisions = if gathered.cold_start.is_some() {
             gathered.note = Some(
                 "not judged again: the store held less history than gate.min_history at the deploy, \
@@ -216,6 +214,7 @@ impl GateRunner {
                 u64::from(first.window_minutes),
                 &self.cfg,
             );
+            let look_cfg = second_look::level(&self.cfg);
             self.apply_since(deploy, start_ms, &gathered, &mut decisions, &look_cfg)?;
             decisions
         };
