@@ -9,6 +9,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    if let Err(error) = suture::memory::disable_transparent_huge_pages() {
+        eprintln!("warning: transparent huge pages stay on ({error}); RSS moves in 2 MiB steps");
+    }
     let cli = suture::cli::Cli::parse();
     match suture::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
