@@ -154,6 +154,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print what each store tree holds (entries and bytes, largest
+    /// first): where a growing store's space goes. Scans the whole store.
+    StoreStats {
+        #[arg(long, default_value = DEFAULT_URL, env = "SUTURE_URL")]
+        url: String,
+        /// Print the raw JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 const DEFAULT_URL: &str = "http://127.0.0.1:8787";
@@ -321,6 +330,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 jsonl,
             };
             crate::audit::run(&url, args).await
+        }
+        Command::StoreStats { url, json } => {
+            let stats =
+                crate::client::request("GET", &endpoint(&url, "/v1/admin/store"), None).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                print!("{}", render_store_stats(&stats));
+            }
+            Ok(())
         }
         Command::Report { url, json } => {
             let report = crate::client::request("GET", &endpoint(&url, "/v1/report"), None).await?;
@@ -691,6 +710,29 @@ fn llm_line(llm: &Value) -> String {
 const MIN_MEANINGFUL_LABELS: u64 = 20;
 
 /// The human form of `GET /v1/report`.
+/// `suture store-stats` as text: one line a tree.
+pub fn render_store_stats(stats: &Value) -> String {
+    let mib = |bytes: u64| bytes as f64 / (1024.0 * 1024.0);
+    let mut out = format!(
+        "store on disk: {:.1} MiB\n{:<24} {:>10} {:>12}\n",
+        mib(stats["size_on_disk"].as_u64().unwrap_or(0)),
+        "tree",
+        "entries",
+        "bytes"
+    );
+    for tree in stats["trees"].as_array().into_iter().flatten() {
+        let bytes =
+            tree["key_bytes"].as_u64().unwrap_or(0) + tree["value_bytes"].as_u64().unwrap_or(0);
+        out.push_str(&format!(
+            "{:<24} {:>10} {:>12}\n",
+            tree["name"].as_str().unwrap_or("?"),
+            tree["entries"].as_u64().unwrap_or(0),
+            bytes
+        ));
+    }
+    out
+}
+
 pub fn render_report(report: &Value) -> String {
     let triage = &report["triage"];
     let mut out = String::new();

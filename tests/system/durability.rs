@@ -392,3 +392,50 @@ async fn after_a_failed_sync_nothing_is_acknowledged_and_readyz_says_why() {
     );
     server.running.shutdown().await;
 }
+
+/// The binary turns transparent huge pages off for itself (RSS then tracks
+/// live memory, not a 2 MiB high-water mark), and `suture store-stats`
+/// shows what each tree holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_without_huge_pages_and_reports_its_trees() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let data = dir.path().join("data");
+    let port = free_port();
+    let sidecar = spawn(&data, port, "1h").await;
+    let status = std::fs::read_to_string(format!("/proc/{}/status", sidecar.child.id()))
+        .expect("the sidecar's status");
+    if let Some(line) = status.lines().find(|l| l.starts_with("THP_enabled:")) {
+        assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+    }
+
+    for i in 0..3 {
+        let body = json!({"type": "DbError", "message": format!("request {i} failed")});
+        let reply = post(&format!("{}/v1/events", sidecar.base), body.to_string()).await;
+        assert_eq!(reply.status, 200, "{:?}", reply.json);
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_suture"))
+        .args(["store-stats", "--json", "--url", &sidecar.base])
+        .output()
+        .expect("store-stats runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stats: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert!(stats["size_on_disk"].as_u64().unwrap_or(0) > 0, "{stats}");
+    let trees = stats["trees"].as_array().expect("trees");
+    let signatures = trees
+        .iter()
+        .find(|t| t["name"] == "signatures")
+        .expect("the signatures tree is listed");
+    assert_eq!(signatures["entries"], 1, "{stats}");
+    let pending = trees
+        .iter()
+        .find(|t| t["name"] == "pending")
+        .expect("pending");
+    assert_eq!(
+        pending["entries"], 1,
+        "one signature waits in the debounce queue"
+    );
+}

@@ -37,6 +37,7 @@ pub mod gate;
 pub mod gate_input;
 pub mod health;
 pub mod memory;
+pub mod stats;
 pub mod templates;
 pub mod tickets;
 pub mod views;
@@ -387,6 +388,20 @@ impl Store {
             .collect()
     }
 
+    /// Deploys with `from_ms <= at_ms < to_ms`, oldest first (one range
+    /// read: deploys are keyed by their time).
+    pub fn deploys_between(
+        &self,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<DeployRecord>, StoreError> {
+        self.deploys
+            .range(from_ms.max(0).to_be_bytes()..to_ms.max(0).to_be_bytes())
+            .values()
+            .map(|v| Ok(serde_json::from_slice(&v?)?))
+            .collect()
+    }
+
     /// Signatures last seen at or after `since_ms`, most recently seen first.
     pub fn signatures_since(&self, since_ms: i64) -> Result<Vec<SignatureRecord>, StoreError> {
         let mut out = Vec::new();
@@ -507,6 +522,23 @@ impl Store {
             Some((_, v)) => Ok(Some(serde_json::from_slice(&v)?)),
             None => Ok(None),
         }
+    }
+
+    /// Drops batches the gate has judged (`seq <= judged_through`), all but
+    /// the newest `keep` of them. A batch is read once, by the gate's
+    /// continuous mode; the newest are kept for `/v1/status` and for
+    /// whoever inspects the store. Unjudged batches and the last batch are
+    /// never removed (`keep` is at least 1): the next batch's number is the
+    /// last one's plus one, and numbers starting over below the gate's
+    /// cursor would never be judged.
+    pub fn prune_batches(&self, judged_through: u64, keep: u64) -> Result<usize, StoreError> {
+        let below = judged_through.saturating_sub(keep.max(1)).saturating_add(1);
+        let mut removed = 0;
+        for key in self.batches.range(..below.to_be_bytes()).keys() {
+            self.batches.remove(key?)?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     /// Recorded batches with `seq > after`, oldest first.

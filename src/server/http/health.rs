@@ -93,3 +93,14 @@ fn store_health(state: &AppState) -> Value {
         "path": state.engine.store().config().path,
     })
 }
+
+/// `GET /v1/admin/store`: entries and bytes per tree, largest first, and
+/// sled's size on disk. Scans the whole store, on a blocking thread.
+pub(crate) async fn store_stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let store = state.engine.store().clone();
+    let (trees, on_disk) = tokio::task::spawn_blocking(move || store.tree_stats())
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("store scan stopped: {e}")))?
+        .map_err(store_error)?;
+    Ok(Json(json!({"size_on_disk": on_disk, "trees": trees})))
+}

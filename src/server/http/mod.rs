@@ -81,6 +81,7 @@ pub fn router(state: AppState, admin_auth: Arc<auth::AdminAuth>) -> Router {
         .route("/v1/report", get(tickets::get_report))
         .route("/v1/audit", get(audit::list_audit))
         .route("/v1/admin/breakers", get(breakers::list_breakers))
+        .route("/v1/admin/store", get(health::store_stats))
         .route(
             "/v1/admin/signatures/{id}/reset",
             post(breakers::reset_signature),
