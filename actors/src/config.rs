@@ -73,6 +73,17 @@ pub struct StoreConfig {
     /// Distinct `release` values remembered per signature; older ones are
     /// dropped first. Enough to see a regression across recent deploys.
     pub max_releases_per_signature: usize,
+    /// Deploys made from releases first seen in events, at most this many
+    /// per environment in any hour. A `release` in an event is the
+    /// sender's to choose: anyone holding a browser DSN could otherwise
+    /// mint a deploy (and a gate run over every signature) per event. A
+    /// release over the cap is still recorded, so it never becomes a
+    /// deploy later either; deploy markers (`POST /v1/deploys`, admin
+    /// authenticated) are not capped.
+    pub release_deploys_per_hour: u32,
+    /// The same cap over all environments together: environment names are
+    /// the sender's to choose too.
+    pub release_deploys_per_hour_total: u32,
     /// sled's page cache, in MiB. sled defaults to 1 GiB, too much for a sidecar.
     pub cache_mb: u64,
     /// What a flush (and so an HTTP 200) guarantees. See [`Durability`].
@@ -102,6 +113,8 @@ impl Default for StoreConfig {
             samples_latest: 5,
             samples_latest_interval: Duration::from_secs(1),
             max_releases_per_signature: 20,
+            release_deploys_per_hour: 6,
+            release_deploys_per_hour_total: 24,
             cache_mb: 64,
             durability: Durability::Fsync,
         }

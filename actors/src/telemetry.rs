@@ -90,6 +90,10 @@ pub const METRICS: &[MetricDef] = &[
         "Events acknowledged but not stored again: their id was stored within the dedup window.",
     ),
     counter(
+        "suture_release_deploys_refused_total",
+        "New releases seen in events not made deploys: store.release_deploys_per_hour reached.",
+    ),
+    counter(
         "suture_store_sync_failures_total",
         "Failed syncs of the store; after one, nothing is acknowledged until a restart.",
     ),

@@ -159,7 +159,10 @@ impl Store {
                 first_seen_ms: signed.event.received_at_ms.min(now_ms),
                 environment: signed.event.environment.clone(),
             };
-            if self.note_release(&record)? && had_releases {
+            if self.note_release(&record)?
+                && had_releases
+                && self.release_deploy_allowed(record.environment.as_deref(), now_ms)?
+            {
                 let deploy = DeployRecord {
                     id: crate::domain::event::new_id(),
                     revision: release.to_string(),
@@ -179,6 +182,41 @@ impl Store {
             cache.releases.insert(key);
         }
         Ok(deploys)
+    }
+
+    /// Whether one more deploy from a release in `environment` stays within
+    /// `release_deploys_per_hour` (per environment) and
+    /// `release_deploys_per_hour_total` over the hour before `now_ms`.
+    /// Refusals are counted and logged: the operator learns that releases
+    /// arrive faster than deploys happen (a client sending a build id per
+    /// event, or someone forging them).
+    fn release_deploy_allowed(
+        &self,
+        environment: Option<&str>,
+        now_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let recent =
+            self.deploys_between(now_ms.saturating_sub(3_600_000), now_ms.saturating_add(1))?;
+        let from_releases = recent.iter().filter(|d| d.source == DeploySource::Release);
+        let (mut same, mut total) = (0u32, 0u32);
+        for deploy in from_releases {
+            total += 1;
+            if deploy.environment.as_deref() == environment {
+                same += 1;
+            }
+        }
+        let allowed = same < self.config.release_deploys_per_hour
+            && total < self.config.release_deploys_per_hour_total;
+        if !allowed {
+            metrics::counter!("suture_release_deploys_refused_total").increment(1);
+            tracing::warn!(
+                environment = environment.unwrap_or("(none)"),
+                in_environment = same,
+                in_all = total,
+                "a new release is not made a deploy: store.release_deploys_per_hour reached"
+            );
+        }
+        Ok(allowed)
     }
 
     /// Updates one signature with its events; true when the signature is new.

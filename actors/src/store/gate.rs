@@ -469,6 +469,30 @@ impl Store {
         }
     }
 
+    /// Drops the runs (first and second look) of deploys before
+    /// `before_ms`; the deploys themselves stay (triage and verification
+    /// read them, and they are small). A deploy's run holds a decision for
+    /// every signature judged, tens of kilobytes on a busy service, and is
+    /// read by people looking back days, not months. The gate runner only
+    /// considers deploys after the same cutoff, so a deploy whose run is
+    /// gone is never judged again.
+    pub fn prune_deploy_runs(&self, before_ms: i64) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for value in self
+            .deploys
+            .range(..before_ms.max(0).to_be_bytes())
+            .values()
+        {
+            let deploy: DeployRecord = serde_json::from_slice(&value?)?;
+            for key in [deploy.id.as_bytes().to_vec(), second_look_key(&deploy.id)] {
+                if self.deploy_runs.remove(key)?.is_some() {
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     /// Whether a deploy's second look has been stored.
     pub fn has_second_look(&self, deploy_id: &str) -> Result<bool, StoreError> {
         Ok(self.deploy_runs.contains_key(second_look_key(deploy_id))?)

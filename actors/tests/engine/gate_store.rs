@@ -554,3 +554,98 @@ fn a_spike_between_deploys_is_one_candidate_however_many_batches() {
     let runs = f.store.runs_since(0, 100).expect("runs");
     assert_eq!(runs.len(), 9, "every batch's decisions are stored");
 }
+
+#[test]
+fn judged_batches_are_pruned_but_numbering_and_unjudged_batches_survive() {
+    let mut f = Fixture::new();
+    let take = |f: &mut Fixture, at: i64| {
+        f.event("Steady", at, None, None);
+        f.store
+            .take_pending_batch(HandoffReason::MaxWait, at + MINUTE)
+            .expect("batch")
+            .expect("something pending")
+            .seq
+    };
+    let seqs: Vec<u64> = (0..5).map(|i| take(&mut f, T0 + i * HOUR)).collect();
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+    // Judged through 4, keep the newest 2 judged: 1 and 2 go.
+    assert_eq!(f.store.prune_batches(4, 2).expect("prune"), 2);
+    let left: Vec<u64> = f
+        .store
+        .batches_after(0)
+        .expect("read")
+        .iter()
+        .map(|b| b.seq)
+        .collect();
+    assert_eq!(left, [3, 4, 5], "unjudged batch 5 stays");
+    // Everything judged and keep 0: the last batch still stays, so the
+    // next one is numbered after it (the gate's cursor is 5).
+    assert_eq!(f.store.prune_batches(5, 0).expect("prune"), 2);
+    assert_eq!(f.store.last_batch().expect("last").map(|b| b.seq), Some(5));
+    assert_eq!(take(&mut f, T0 + 6 * HOUR), 6);
+    assert_eq!(f.store.batches_after(5).expect("read").len(), 1);
+}
+
+#[test]
+fn forged_releases_make_at_most_the_hourly_cap_of_deploys() {
+    let mut f = Fixture::new();
+    f.event("Boom", T0, None, Some("v0"));
+    // A release a minute for two hours, all in the default environment
+    // (release_deploys_per_hour = 6).
+    for i in 1..=120 {
+        f.event(
+            "Boom",
+            T0 + HOUR + i * MINUTE,
+            None,
+            Some(&format!("forged-{i}")),
+        );
+    }
+    let deploys = f.store.deploys().expect("deploys");
+    let hours: Vec<i64> = deploys.iter().map(|d| (d.at_ms - T0) / HOUR).collect();
+    assert_eq!(
+        hours.iter().filter(|&&h| h == 1).count(),
+        6,
+        "six in the first hour: {hours:?}"
+    );
+    assert!(
+        deploys.len() <= 13,
+        "at most six an hour over two hours: {hours:?}"
+    );
+    // A marker is the operator's word and is not capped.
+    let marker = f.deploy("v-real", T0 + HOUR + 30 * MINUTE);
+    assert!(
+        f.store
+            .deploys()
+            .expect("deploys")
+            .iter()
+            .any(|d| d.id == marker.id)
+    );
+}
+
+#[test]
+fn a_deploy_run_past_decision_retention_is_pruned_and_not_judged_again() {
+    let mut f = Fixture::new();
+    f.background("Steady", T0, 48, 6);
+    let deploy = f.deploy("v2", T0 + 48 * HOUR + 10 * MINUTE);
+    let mut runner = GateRunner::new(f.store.clone(), gate(), T0).expect("runner");
+    let runs = runner.tick(deploy.at_ms + 2 * HOUR).expect("tick");
+    assert!(
+        runs.iter().any(|r| r.kind == RunKind::Deploy),
+        "judged once"
+    );
+    assert!(f.store.deploy_run(&deploy.id).expect("read").is_some());
+
+    let later = deploy.at_ms + 31 * 24 * HOUR;
+    let runs = runner.tick(later).expect("tick a month later");
+    assert!(runs.is_empty(), "nothing judged again: {runs:?}");
+    assert!(
+        f.store.deploy_run(&deploy.id).expect("read").is_none(),
+        "run pruned"
+    );
+    assert!(
+        f.store.deploy(&deploy.id).expect("read").is_some(),
+        "the deploy stays"
+    );
+    let runs = runner.tick(later + 2 * HOUR).expect("next tick");
+    assert!(runs.is_empty(), "still not judged again: {runs:?}");
+}

@@ -87,10 +87,18 @@ pub async fn get_deploy(
                 .at_ms
                 .saturating_add(suture_actors::domain::gate::config::millis(cfg.window))
                 .saturating_add(suture_actors::domain::gate::config::millis(cfg.settle));
-            json!({
-                "status": if cfg.enabled { "window_open" } else { "gate_disabled" },
-                "judged_after": format_rfc3339(due),
-            })
+            let kept = cfg.decision_retention.max(cfg.minute_retention);
+            let kept_from =
+                now_ms().saturating_sub(suture_actors::domain::gate::config::millis(kept));
+            let status = if !cfg.enabled {
+                "gate_disabled"
+            } else if deploy.at_ms < kept_from {
+                // Judged once; its run is past gate.decision_retention.
+                "run_pruned"
+            } else {
+                "window_open"
+            };
+            json!({"status": status, "judged_after": format_rfc3339(due)})
         }
     };
     // The second look (gate.second_look), once it has judged the longer span.

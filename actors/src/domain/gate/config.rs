@@ -148,8 +148,10 @@ pub struct GateConfig {
     /// judgement after downtime). Hourly counts are kept regardless.
     #[serde(with = "duration")]
     pub minute_retention: Duration,
-    /// Continuous-mode runs (every decision of every batch) are kept this
-    /// long. Deploy runs are kept with their deploys.
+    /// Gate runs (every decision of every batch, and each deploy's first
+    /// and second look) are kept this long; deploy runs at least
+    /// `minute_retention`. A deploy older than this is not judged any more
+    /// (its run is gone, and judging it again would double its tickets).
     #[serde(with = "duration")]
     pub decision_retention: Duration,
     /// Level of the test after correction: a signature needs q < alpha.

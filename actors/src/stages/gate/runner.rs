@@ -27,6 +27,11 @@ const SINCE_PREVIOUS_REACH_MS: i64 = 86_400_000;
 /// Work between two prunes of per-minute data and old runs.
 const PRUNE_EVERY_MS: i64 = 3_600_000;
 
+/// Judged batches kept for inspection; older ones are removed by the
+/// hourly prune (a busy service hands on a batch every few seconds, and
+/// each is read once).
+const KEEP_JUDGED_BATCHES: u64 = 1000;
+
 /// The gate's state between ticks.
 pub struct GateRunner {
     store: Store,
@@ -78,7 +83,11 @@ impl GateRunner {
         if !self.cfg.enabled {
             return Ok(runs);
         }
-        let deploys = self.store.deploys()?;
+        // Only deploys whose runs are kept: an older deploy's run is pruned,
+        // and it must not be judged again.
+        let deploys = self
+            .store
+            .deploys_between(self.runs_kept_from(now_ms), i64::MAX)?;
         let window_ms = millis(self.cfg.window);
         let settle_ms = millis(self.cfg.settle);
         for deploy in &deploys {
@@ -480,17 +489,29 @@ impl GateRunner {
         }
     }
 
+    /// Deploys at or after this time keep their runs and are the ones the
+    /// gate considers: `decision_retention` back, and never less than the
+    /// per-minute data a deploy is judged on (`minute_retention`), so a
+    /// short decision retention cannot stop a deploy from being judged.
+    fn runs_kept_from(&self, now_ms: i64) -> i64 {
+        let kept = self.cfg.decision_retention.max(self.cfg.minute_retention);
+        now_ms.saturating_sub(millis(kept))
+    }
+
     fn prune(&mut self, now_ms: i64) -> Result<(), StoreError> {
         let keep_minutes_from = minute_of(now_ms.saturating_sub(millis(self.cfg.minute_retention)));
         let minutes = self.store.prune_minutes(keep_minutes_from)?;
         let runs = self
             .store
-            .prune_spike_runs(now_ms.saturating_sub(millis(self.cfg.decision_retention)))?;
+            .prune_spike_runs(now_ms.saturating_sub(millis(self.cfg.decision_retention)))?
+            + self.store.prune_deploy_runs(self.runs_kept_from(now_ms))?;
+        let cursor = self.store.gate_batch_cursor()?;
+        let batches = self.store.prune_batches(cursor, KEEP_JUDGED_BATCHES)?;
         let cooldown_ms = millis(self.cfg.spike_cooldown);
         self.recently_flagged
             .retain(|_, at| now_ms.saturating_sub(*at) < cooldown_ms);
-        if minutes + runs > 0 {
-            tracing::debug!(minutes, runs, "pruned old gate data");
+        if minutes + runs + batches > 0 {
+            tracing::debug!(minutes, runs, batches, "pruned old gate data");
         }
         Ok(())
     }
