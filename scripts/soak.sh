@@ -13,7 +13,8 @@
 # native HTTP events, GELF over UDP (plain, gzip, chunked), Sentry
 # envelopes with sessions, session-only envelopes, a deploy every five
 # minutes. One CSV row a minute (RSS, open files, store size, p99 ack
-# latency, ...) goes to target/soak/<run>/soak.csv; at the end the CSV and
+# latency, ...) goes to target/soak/<run>/soak.csv, and every ten minutes
+# the store's entries and bytes per tree to soak-trees.csv; at the end the CSVs and
 # an SVG plot of it are copied to docs/soak/<name>.{csv,svg}. Everything runs under
 # `nice -n 10`; the sidecar and the stub are stopped on exit.
 set -euo pipefail
@@ -82,4 +83,5 @@ kill -0 "$sidecar" # still up after the run, or the soak failed
 python3 scripts/soak/plot.py "$run/soak.csv" "$run/soak.svg"
 cp "$run/soak.csv" "docs/soak/$name.csv"
 cp "$run/soak.svg" "docs/soak/$name.svg"
-echo "soak: done; docs/soak/$name.csv and docs/soak/$name.svg"
+cp "$run/soak-trees.csv" "docs/soak/$name-trees.csv"
+echo "soak: done; docs/soak/$name.csv, $name-trees.csv and $name.svg"

@@ -289,6 +289,19 @@ def sidecar_status(base):
             status.get("ingest", {}).get("queue_depth", ""))
 
 
+def tree_rows(base, minute):
+    """Entries and bytes per store tree (GET /v1/admin/store), one row each."""
+    try:
+        with urllib.request.urlopen(f"{base}/v1/admin/store", timeout=30) as reply:
+            stats = json.load(reply)
+    except (OSError, ValueError):
+        return []
+    return [(minute, t["name"], t["entries"], t["key_bytes"] + t["value_bytes"])
+            for t in stats.get("trees", [])]
+
+
+TREES_EVERY_MIN = 10
+
 COLUMNS = ["minute", "rss_kib", "peak_rss_kib", "open_files", "store_bytes", "ack_p50_ms",
            "ack_p99_ms", "ok", "failed", "udp_sent", "llm_calls", "tickets", "queue_depth"]
 
@@ -308,8 +321,10 @@ def main():
     for thread in senders:
         thread.daemon = True
         thread.start()
-    with open(csv_path, "w") as csv:
+    trees_path = csv_path.removesuffix(".csv") + "-trees.csv"
+    with open(csv_path, "w") as csv, open(trees_path, "w") as trees:
         csv.write(",".join(COLUMNS) + "\n")
+        trees.write("minute,tree,entries,bytes\n")
         for minute in range(1, minutes + 1):
             time.sleep(60)
             latencies, ok, failed, udp_sent = stats.take()
@@ -319,6 +334,10 @@ def main():
             csv.write(",".join(str(v) for v in row) + "\n")
             csv.flush()
             print(" ".join(f"{k}={v}" for k, v in zip(COLUMNS, row)), flush=True)
+            if minute == 1 or minute % TREES_EVERY_MIN == 0:
+                for tree_row in tree_rows(base, minute):
+                    trees.write(",".join(str(v) for v in tree_row) + "\n")
+                trees.flush()
     state.stop.set()
 
 
