@@ -4,18 +4,21 @@
 //! The baseline compares the window with a week of history, so a signature
 //! that deploy D1 raised fivefold an hour ago still looks fivefold at D2,
 //! and D2 would be blamed (and a second ticket opened, triaged against the
-//! wrong diff). Each flagged `regression` or `new` is therefore also tested
-//! against the signature's level in the span between the previous deploy and
-//! this window (the same exact conditional test, same exposure; for a
-//! signature the gate found overdispersed, the negative-binomial tail with
-//! its hour-to-hour alpha plus the span's own sampling uncertainty, since a
-//! bursty signature's single hour is often twice its recent average), and
-//! keeps its flag only when the window is significantly and materially
-//! above that level too: `p < alpha` and a ratio of at least `min_ratio`,
-//! or when that level is no higher than the baseline predicts (the previous
-//! deploy raised nothing; a short span of a sparse signature cannot prove
-//! the window above it). Otherwise it passes with a reason naming the
-//! deploy it has been elevated since.
+//! wrong diff). Each flagged `regression` or `new` is therefore also
+//! compared with the signature's level in the span between the previous
+//! deploy and this window, both measured against what the baseline model
+//! expects in them (so a signature's own daily peak before the deploy is
+//! not a raise). It keeps its flag when the window is significantly and
+//! materially above that level too (`p < alpha` and a ratio of at least
+//! `min_ratio`; for a signature the gate found overdispersed, the
+//! negative-binomial tail with its hour-to-hour alpha plus the span's own
+//! sampling uncertainty, since a bursty signature's single hour is often
+//! twice its recent average), or when the span is not significantly above
+//! what the model predicts for it ([`RAISED_P`], with the signature's
+//! burstiness over the span): then nothing shows that the previous deploy
+//! changed the signature, and a chance burst in a short span must not
+//! take this deploy's regression away. Otherwise it passes with a reason
+//! naming the deploy it has been elevated since.
 //!
 //! Pure: the runner reads the counts since the previous deploy from the
 //! store's per-minute data.
@@ -52,7 +55,10 @@ pub const RAISED_P: f64 = 0.05;
 /// What the baseline model predicts for the span since the previous
 /// deploy, and whether that is the model's own figure (its expected counts
 /// for the last baseline hours, which carry the signature's daily cycle)
-/// or the window's expectation scaled by exposure (flat).
+/// or the window's expectation scaled by exposure (flat). The span is
+/// taken as the last `ceil(minutes / 60)` baseline hours, scaled to its
+/// length: in the sidecar the baseline ends at the deploy's clock hour, so
+/// this shifts the span by less than an hour, small next to a daily cycle.
 fn expected_since(decision: &Decision, since: &SincePrevious, e_w: f64, e_s: f64) -> (f64, bool) {
     let hours = (since.minutes as usize).div_ceil(60);
     let recent = &decision.recent_expected;
