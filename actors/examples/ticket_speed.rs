@@ -151,6 +151,7 @@ fn store(dir: &Path, base: &str, head: &str, files: usize) -> Store {
                 reason: "new".into(),
                 cold_start: None,
                 dispersion: None,
+                recent_expected: Vec::new(),
             },
             title: format!("Error{s}"),
             sample_message: String::new(),

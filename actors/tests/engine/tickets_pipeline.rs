@@ -160,6 +160,7 @@ impl Fixture {
                         reason: "new: 40 events, 1.5 expected".into(),
                         cold_start: None,
                         dispersion: None,
+                        recent_expected: Vec::new(),
                     },
                     title: format!("title of {sig}"),
                     sample_message: String::new(),

@@ -322,6 +322,7 @@ fn finish(s: &SignatureWindow, a: Cold, q: f64, history: ColdStart, cfg: &GateCo
         reason,
         cold_start: Some(history),
         dispersion: None,
+        recent_expected: Vec::new(),
     }
 }
 

@@ -129,7 +129,21 @@ pub struct Decision {
     /// the same window (`gate::since`) need the same burstiness.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dispersion: Option<f64>,
+    /// The baseline model's expected count in each of the last
+    /// [`RECENT_HOURS`] baseline hours (oldest first; empty when the
+    /// signature was not tested against a baseline). `gate::since` needs
+    /// what the model predicts for the span since the previous deploy: for
+    /// a signature with its own daily cycle, a flat rate would call an
+    /// ordinary peak hour before the deploy "raised". Not serialised: it
+    /// only serves that comparison, made before the run is stored.
+    #[serde(skip)]
+    pub recent_expected: Vec<f64>,
 }
+
+/// How many of the last baseline hours a [`Decision`] keeps the model's
+/// expected counts for: the previous deploy `gate::since` looks back to is
+/// at most a day old.
+pub const RECENT_HOURS: usize = 26;
 
 /// The history a cold-start decision was made with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -366,6 +380,9 @@ struct Assessment {
     baseline: &'static str,
     /// NB2 alpha (upper bound) when the negative-binomial tail was used.
     dispersion: Option<f64>,
+    /// The model's expected count in the last [`RECENT_HOURS`] baseline
+    /// hours (see [`Decision::recent_expected`]).
+    recent_expected: Vec<f64>,
     /// Human-readable notes on how the numbers were obtained.
     notes: Vec<String>,
 }
@@ -564,6 +581,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         users: sl.users,
         baseline: baseline_name(seasonality, per_request, sl.proxy),
         dispersion: None,
+        recent_expected: Vec::new(),
         notes,
     };
     if sl.minutes == 0 || n == 0 {
@@ -597,6 +615,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
             users: sl.users,
             baseline: "empty baseline",
             dispersion: None,
+            recent_expected: Vec::new(),
             notes,
         };
     }
@@ -719,6 +738,7 @@ fn assess(sl: &Slices<'_>, seasonality: Seasonality, cfg: &GateConfig) -> Assess
         users: sl.users,
         baseline: baseline_name(seasonality, model.per_request, sl.proxy),
         dispersion,
+        recent_expected: fitted[n.saturating_sub(RECENT_HOURS)..].to_vec(),
         notes,
     }
 }
@@ -958,6 +978,7 @@ fn finish(s: &SignatureWindow, a: Assessment, q: f64, rule: &Rule, cfg: &GateCon
         reason,
         cold_start: None,
         dispersion: a.dispersion,
+        recent_expected: a.recent_expected,
     }
 }
 
@@ -1377,8 +1398,14 @@ pub(super) mod tests {
             assert!(v.get(f).is_some(), "missing {f}");
         }
         assert_eq!(v["verdict"], "regression");
+        // Everything but the model's recent expected counts, which only
+        // serve `gate::since` before the run is stored.
+        assert!(v.get("recent_expected").is_none());
         let back: Decision = serde_json::from_value(v)?;
-        assert_eq!(&back, last(&d));
+        let mut original = last(&d).clone();
+        assert!(!original.recent_expected.is_empty());
+        original.recent_expected.clear();
+        assert_eq!(back, original);
         Ok(())
     }
 

@@ -378,6 +378,10 @@ impl GateRunner {
         let cooldown_ms = millis(self.cfg.spike_cooldown);
         let mut out = Vec::with_capacity(decisions.len());
         for (mut decision, input) in decisions.into_iter().zip(&gathered.signatures) {
+            // The model's recent expected counts served the since rule,
+            // which has run; they are not stored, so the run returned is
+            // the run a reader loads back.
+            decision.recent_expected = Vec::new();
             let record: Option<SignatureRecord> = self.store.signature(&decision.signature)?;
             let mut candidate = decision.verdict.flagged();
             if candidate
