@@ -15,7 +15,10 @@ fn main() -> std::process::ExitCode {
         eprintln!("warning: transparent huge pages stay on ({error}); RSS moves in 2 MiB steps");
     }
     let cli = suture::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: the async runtime did not start: {error}");
