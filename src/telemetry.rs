@@ -84,16 +84,26 @@ fn describe() {
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     /// The recorder comes with its upkeep thread: without it, histogram
-    /// samples pile up until someone scrapes `/metrics`.
+    /// samples pile up until someone scrapes `/metrics`. A spawned thread
+    /// names itself once it runs, so the test waits for the name (with a
+    /// deadline) rather than reading it right after the spawn.
     #[test]
     fn the_recorder_starts_its_upkeep_thread() {
         super::prometheus();
-        let names: Vec<String> = std::fs::read_dir("/proc/self/task")
-            .expect("tasks")
-            .filter_map(Result::ok)
-            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
-            .map(|comm| comm.trim().to_owned())
-            .collect();
+        let thread_names = || -> Vec<String> {
+            std::fs::read_dir("/proc/self/task")
+                .expect("tasks")
+                .filter_map(Result::ok)
+                .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+                .map(|comm| comm.trim().to_owned())
+                .collect()
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut names = thread_names();
+        while !names.iter().any(|n| n == "metrics-upkeep") && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            names = thread_names();
+        }
         assert!(names.iter().any(|n| n == "metrics-upkeep"), "{names:?}");
     }
 }
