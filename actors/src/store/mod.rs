@@ -205,6 +205,7 @@ impl Store {
         store.pending.set_merge_operator(merge_pending);
         store.check_schema(&path)?;
         store.migrate_control()?;
+        store.index_auto_deploys()?;
         Ok(store)
     }
 
