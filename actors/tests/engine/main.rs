@@ -13,6 +13,7 @@ mod external_agent;
 mod gate_store;
 mod github_issues;
 mod grouping_corpus;
+mod held_fixes;
 mod layers;
 mod llm_client;
 mod queue_timing;
