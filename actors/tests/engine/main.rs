@@ -18,6 +18,7 @@ mod layers;
 mod llm_client;
 mod queue_timing;
 mod rails;
+mod revision_comments;
 mod repo_git;
 mod signature_props;
 mod store_open;

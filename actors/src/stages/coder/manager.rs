@@ -127,6 +127,9 @@ pub struct ManagerState {
     tasks: Vec<OwnedTask<()>>,
     /// A held fix being published again (see [`republish_held`]).
     republishing: Option<OwnedTask<()>>,
+    /// Comments pushed revisions still owe being posted (see
+    /// [`super::revise::post_owed_comments`]).
+    commenting: Option<OwnedTask<()>>,
     /// A look for deploys of merged fixes (see [`watch_merged_fixes`]).
     watching: Option<OwnedTask<()>>,
     /// A poll of open fixes' pull requests (see [`super::poll`]), and when
@@ -164,6 +167,7 @@ impl Actor for CoderManager {
             running: HashMap::new(),
             tasks: Vec::new(),
             republishing: None,
+            commenting: None,
             watching: None,
             polling: None,
             polled_at: None,
@@ -197,6 +201,7 @@ impl Actor for CoderManager {
                 }
                 if matches!(message, CoderMsg::Tick) {
                     republish_held(state);
+                    post_owed_comments(state);
                     watch_merged_fixes(state);
                     poll_pull_requests(state);
                     deploy_fixes(state);
@@ -425,6 +430,24 @@ fn republish_held(state: &mut ManagerState) {
             let _ = publish::publish_fix(&coder, &id, "coder").await;
         }));
     }
+}
+
+/// Posts, in an owned task, the comments pushed revisions still owe their
+/// pull requests (a stop or a failure came between the push and the
+/// comment); the first tick is at start. One run at a time.
+fn post_owed_comments(state: &mut ManagerState) {
+    if state.coder.github.is_none()
+        || state.coder.halt.engaged()
+        || state.commenting.as_ref().is_some_and(|t| !t.is_finished())
+    {
+        return;
+    }
+    let coder = state.coder.clone();
+    state.commenting = Some(OwnedTask::spawn(async move {
+        if let Err(e) = super::revise::post_owed_comments(&coder).await {
+            tracing::warn!(error = %e, "owed revision comments were not posted");
+        }
+    }));
 }
 
 /// Merges, deploys and watches the fixes Suture deploys itself
