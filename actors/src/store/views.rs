@@ -442,7 +442,13 @@ mod tests {
                 .meta
                 .remove(super::super::tickets::AUTO_DEPLOY_INDEXED_KEY)
                 .expect("unmark");
-            assert!(store.auto_deploy_tickets(None, 20).expect("list").items.is_empty());
+            assert!(
+                store
+                    .auto_deploy_tickets(None, 20)
+                    .expect("list")
+                    .items
+                    .is_empty()
+            );
             store.db.flush().expect("flush");
         }
         let store = store(dir.path());

@@ -362,7 +362,12 @@ async fn a_draft_opened_before_autonomy_became_deploy_is_marked_ready_merged_and
     assert_eq!(run_due(&r.coder).await?, 1);
     let ticket = r.scene.store.ticket(&r.id)?.ok_or("ticket")?;
     let progress = ticket.auto_deploy.as_ref().ok_or("progress")?;
-    assert_eq!(progress.outcome.as_deref(), Some("passed"), "{:?}", ticket.audit);
+    assert_eq!(
+        progress.outcome.as_deref(),
+        Some("passed"),
+        "{:?}",
+        ticket.audit
+    );
     let pull = ticket
         .fix
         .as_ref()

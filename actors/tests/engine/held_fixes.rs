@@ -39,7 +39,12 @@ pub(crate) fn plant_fix(scene: &Scene, id: &str, attempt: u32) -> Result<FixReco
         format!("fix attempt {attempt}\n"),
     )?;
     repo.git(&["add", "-A"])?;
-    repo.git(&["commit", "-q", "-m", &format!("Fix {id}, attempt {attempt}")])?;
+    repo.git(&[
+        "commit",
+        "-q",
+        "-m",
+        &format!("Fix {id}, attempt {attempt}"),
+    ])?;
     let commit = repo.git(&["rev-parse", "HEAD"])?;
     repo.git(&["checkout", "-q", "main"])?;
     let summary = json!({"command": "pytest", "exit_code": 0, "timed_out": false,

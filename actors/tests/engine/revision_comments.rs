@@ -171,7 +171,10 @@ async fn a_pushed_revision_comments_once_across_stops_at_every_step() -> Result<
         "rev-parse",
         &format!("refs/heads/{}", first.branch),
     ])?;
-    assert_eq!(tip, second.commit, "the pull request's branch holds the revision");
+    assert_eq!(
+        tip, second.commit,
+        "the pull request's branch holds the revision"
+    );
     assert_eq!(comments.posted(), 1);
     assert!(
         comments.kept()[0].lines().any(|l| l == marker),

@@ -593,7 +593,10 @@ impl GitHub {
                 if self.has_comment(number, marker, since_ms).await? {
                     return Ok(false);
                 }
-                let body = format!("{}\n\n{marker}", cut(body, MAX_BODY_BYTES - marker.len() - 2, CUT_NOTE));
+                let body = format!(
+                    "{}\n\n{marker}",
+                    cut(body, MAX_BODY_BYTES - marker.len() - 2, CUT_NOTE)
+                );
                 self.post_comment(number, &body).await.map(|()| true)
             })
             .await;
@@ -613,13 +616,20 @@ impl GitHub {
     /// Whether a comment on `number` since `since_ms`, by the token's user
     /// (by anyone when that cannot be told), holds `marker` on a line of
     /// its own.
-    async fn has_comment(&self, number: u64, marker: &str, since_ms: i64) -> Result<bool, GitHubError> {
+    async fn has_comment(
+        &self,
+        number: u64,
+        marker: &str,
+        since_ms: i64,
+    ) -> Result<bool, GitHubError> {
         let me = self.me().await?;
         let api = self.api()?;
         let route = self.route(&format!("issues/{number}/comments"));
         let since = humantime::format_rfc3339_seconds(
             std::time::UNIX_EPOCH
-                + Duration::from_millis(u64::try_from(since_ms.saturating_sub(60_000)).unwrap_or(0)),
+                + Duration::from_millis(
+                    u64::try_from(since_ms.saturating_sub(60_000)).unwrap_or(0),
+                ),
         )
         .to_string();
         for page in 1..=SEARCH_PAGES {

@@ -9,11 +9,11 @@
 //! so a crash between the two neither loses nor duplicates it.
 
 use super::Coder;
-use crate::clock::now_ms;
 use crate::clients::github::GitHubError;
+use crate::clock::now_ms;
 use crate::control::guard::{Action, Refusal};
-use crate::domain::coder::retry::{Hold, format_at, next_try};
 use crate::domain::coder::pull_request::{pull_request_body, pull_request_title};
+use crate::domain::coder::retry::{Hold, format_at, next_try};
 use crate::domain::tickets::render::issue_labels;
 use crate::domain::tickets::{PullRequestRef, TicketState};
 
@@ -77,7 +77,9 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
             t.audit(now, actor, "fix_held", told);
             Ok(())
         });
-        let next = next.ok().and_then(|(t, ())| t.fix.and_then(|f| f.retry_at_ms));
+        let next = next
+            .ok()
+            .and_then(|(t, ())| t.fix.and_then(|f| f.retry_at_ms));
         tracing::info!(ticket = %id, reason = %why, retry = %when(hold, next), "fix waits in the review queue");
         Published::Held(why)
     };
@@ -134,7 +136,10 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         Err(e) => return held(format!("the attempt could not be read: {e}"), failed),
     };
     let Some(attempt) = attempt else {
-        return held(format!("attempt {} of {id} is missing", fix.attempt), failed);
+        return held(
+            format!("attempt {} of {id} is missing", fix.attempt),
+            failed,
+        );
     };
     let Some(evidence) = attempt.fix.as_ref() else {
         return held(
