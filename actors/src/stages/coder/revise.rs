@@ -141,7 +141,9 @@ pub async fn post_owed_comment(coder: &Coder, id: &str) {
         .guard
         .admit_for(Action::CommentOnIssue, ticket.severity)
     {
-        tracing::info!(ticket = %id, %refusal, "the revision's comment waits");
+        // Asked again on every tick: not logged above debug, or a lowered
+        // autonomy would log this twice a minute.
+        tracing::debug!(ticket = %id, %refusal, "the revision's comment waits");
         return;
     }
     let Some(fix) = ticket.fix.as_ref() else {
