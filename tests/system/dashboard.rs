@@ -727,7 +727,10 @@ async fn the_auto_deploy_list_reaches_every_auto_deploy_however_old() {
                 )
                 .expect("planted");
         }
-        for (id, outcome) in [("T-1", "passed"), ("T-2500", "rolled back: the gate flagged")] {
+        for (id, outcome) in [
+            ("T-1", "passed"),
+            ("T-2500", "rolled back: the gate flagged"),
+        ] {
             store
                 .update_ticket(id, |t| {
                     t.auto_deploy = Some(

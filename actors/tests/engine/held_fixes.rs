@@ -170,9 +170,14 @@ async fn a_failing_publish_backs_off_and_the_manager_waits_for_its_time() -> Res
     let status: CoderStatus = wait_for_status(&manager, |s| !s.held.is_empty()).await?;
     assert_eq!(status.held[0].ticket, id);
     assert!(status.held[0].retry_at.is_some(), "{:?}", status.held);
+    // Another look, answered after it: a publish it began is either still
+    // running (the status names it) or done (the ticket moved). Neither.
+    manager.cast(CoderMsg::Tick)?;
+    let status = ractor::call!(manager, CoderMsg::Status)?;
+    assert_eq!(status.republishing, None, "not tried before its time");
+    assert_eq!(fix_of(&scene, &id)?.0.state, TicketState::Review);
     let server = scene.github.as_ref().ok_or("GitHub stand-in")?;
     assert!(pull_requests_asked(server, "acme/py-shop").await.is_empty());
-    assert_eq!(fix_of(&scene, &id)?.0.state, TicketState::Review);
     // Its time comes: the next look publishes it, once.
     scene.store.update_ticket(&id, |t| {
         if let Some(f) = t.fix.as_mut() {

@@ -93,6 +93,9 @@ pub struct CoderStatus {
     /// (as of the last tick; at most 20).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<HeldFix>,
+    /// The held fix being published again right now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub republishing: Option<String>,
 }
 
 /// A fix held back from publishing, in the status.
@@ -125,8 +128,9 @@ pub struct ManagerState {
     running: HashMap<ActorId, (RunningAttempt, ActorRef<AgentMsg>)>,
     /// Cleanups and publishing in flight (aborted if the manager stops).
     tasks: Vec<OwnedTask<()>>,
-    /// A held fix being published again (see [`republish_held`]).
-    republishing: Option<OwnedTask<()>>,
+    /// A held fix being published again (see [`republish_held`]): its
+    /// ticket and the task.
+    republishing: Option<(String, OwnedTask<()>)>,
     /// Comments pushed revisions still owe being posted (see
     /// [`super::revise::post_owed_comments`]).
     commenting: Option<OwnedTask<()>>,
@@ -234,6 +238,11 @@ impl Actor for CoderManager {
                 status.halted = state.coder.halt.engaged();
                 status.running = state.running.values().map(|(r, _)| r.clone()).collect();
                 status.queued = state.coder.store.agent_queue().map_or(0, |q| q.len());
+                status.republishing = state
+                    .republishing
+                    .as_ref()
+                    .filter(|(_, t)| !t.is_finished())
+                    .map(|(id, _)| id.clone());
                 let _ = reply.send(status);
             }
             CoderMsg::InjectPanic => panic!("injected panic in the coder manager"),
@@ -407,7 +416,7 @@ fn republish_held(state: &mut ManagerState) {
     if state
         .republishing
         .as_ref()
-        .is_some_and(|t| !t.is_finished())
+        .is_some_and(|(_, t)| !t.is_finished())
     {
         return;
     }
@@ -426,9 +435,13 @@ fn republish_held(state: &mut ManagerState) {
     if let Some(ticket) = due {
         tracing::info!(ticket = %ticket.id, "publishing a held fix again");
         let id = ticket.id.clone();
-        state.republishing = Some(OwnedTask::spawn(async move {
-            let _ = publish::publish_fix(&coder, &id, "coder").await;
-        }));
+        let task = OwnedTask::spawn({
+            let id = id.clone();
+            async move {
+                let _ = publish::publish_fix(&coder, &id, "coder").await;
+            }
+        });
+        state.republishing = Some((id, task));
     }
 }
 
