@@ -6,6 +6,8 @@
 //!   (forced: the revision replaces the fix; the pull request is the same),
 //!   the ticket goes back to `pr_open` with the new fix, and the pull
 //!   request gets a comment saying what changed and why;
+//! - **no fix** (or the push refused): the ticket goes back to `pr_open`
+//!   with the fix as it was, the reviewer's request answered by a person.
 //!
 //! **Across a stop, exactly once (as far as GitHub's listing is current).**
 //! The push is of Suture's own commit onto the branch: pushing it again is
@@ -17,9 +19,8 @@
 //! pull request's comments for it before posting, then clears the intent.
 //! So a stop between the record and the comment posts it at the next start,
 //! and a stop between the comment and clearing the intent does not post it
-//! again.
-//! - **no fix** (or the push refused): the ticket goes back to `pr_open`
-//!   with the fix as it was, the reviewer's request answered by a person.
+//! again. Tries in one process take turns (the attempt's own try and the
+//! manager's tick could otherwise both list, find nothing and post).
 
 use super::Coder;
 use crate::clock::now_ms;
@@ -28,6 +29,10 @@ use crate::domain::coder::attempt::AttemptRecord;
 use crate::domain::notify::{Notification, NotificationKind};
 use crate::domain::text::truncate;
 use crate::domain::tickets::{FixRecord, FixRevision, TicketState};
+
+/// Whose turn it is to post owed revision comments (see
+/// [`post_owed_comment`]).
+static POSTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The revision made a fix: push it onto the pull request's branch.
 pub(super) async fn on_revised(
@@ -131,6 +136,9 @@ pub async fn post_owed_comment(coder: &Coder, id: &str) {
     let Some(github) = coder.github.as_ref() else {
         return;
     };
+    // One try at a time, the ticket read under the turn: the second sees
+    // the first's cleared intent.
+    let _turn = POSTING.lock().await;
     let Ok(Some(ticket)) = coder.store.ticket(id) else {
         return;
     };
