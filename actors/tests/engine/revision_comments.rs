@@ -14,6 +14,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use suture_actors::clients::github::MarkerKey;
+use suture_actors::clients::github::marker::KEY_BYTES;
 use suture_actors::clock::now_ms;
 use suture_actors::domain::tickets::{FixRevision, PullRequestRef, Ticket, TicketState};
 use wiremock::matchers::path;
@@ -85,6 +87,18 @@ async fn wait_until(
     }
 }
 
+/// The coder of one start of the sidecar: its GitHub client holds the
+/// installation's marker key, as the engine restores it from the store.
+async fn coder(scene: &Scene) -> Result<suture_actors::stages::coder::Coder, Error> {
+    let coder = scene.coder(agent_config(), false).await?;
+    coder
+        .github
+        .as_ref()
+        .ok_or("GitHub")?
+        .set_marker_key(MarkerKey::from_bytes(&[7; KEY_BYTES]));
+    Ok(coder)
+}
+
 fn owes(ticket: &Ticket) -> bool {
     ticket.fix_revision.as_ref().is_some_and(|r| r.comment_due)
 }
@@ -149,13 +163,11 @@ async fn a_pushed_revision_comments_once_across_stops_at_every_step() -> Result<
         t.fix_revision = Some(revision.clone());
         Ok(())
     })?;
-    let marker = format!("<!-- suture-revision: {id} attempt 2 -->");
+    let marker = format!("<!-- suture-ticket: {id} revision 2 ");
 
     // Pushed, not recorded: the start settles it: pushed again (a no-op),
     // recorded, commented once.
-    let manager = scene
-        .start(scene.coder(agent_config(), false).await?)
-        .await?;
+    let manager = scene.start(coder(&scene).await?).await?;
     let settled = wait_until(&scene, &id, "the revision settled and commented", |t| {
         t.state == TicketState::PrOpen && !owes(t)
     })
@@ -177,7 +189,9 @@ async fn a_pushed_revision_comments_once_across_stops_at_every_step() -> Result<
     );
     assert_eq!(comments.posted(), 1);
     assert!(
-        comments.kept()[0].lines().any(|l| l == marker),
+        comments.kept()[0]
+            .lines()
+            .any(|l| l.starts_with(&marker) && l.ends_with(" -->")),
         "{:?}",
         comments.kept()
     );
@@ -186,9 +200,7 @@ async fn a_pushed_revision_comments_once_across_stops_at_every_step() -> Result<
     // Commented, the comment not recorded: the next start finds it on
     // GitHub and posts nothing.
     still_owed(&scene, &id)?;
-    let manager = scene
-        .start(scene.coder(agent_config(), false).await?)
-        .await?;
+    let manager = scene.start(coder(&scene).await?).await?;
     let found = wait_until(&scene, &id, "the owed comment found", |t| !owes(t)).await?;
     assert_eq!(comments.posted(), 1, "not posted twice");
     assert!(
@@ -201,21 +213,25 @@ async fn a_pushed_revision_comments_once_across_stops_at_every_step() -> Result<
     );
     manager.stop_and_wait(None, None).await?;
 
-    // Recorded, not commented: the next start posts it, once.
+    // Recorded, not commented, and someone pasted a marker without the
+    // installation's tag: it does not count; the next start posts, once.
     comments.forget();
+    comments
+        .kept
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(format!(
+            "looks done to me\n{marker}00000000000000000000000000000000 -->"
+        ));
     still_owed(&scene, &id)?;
-    let manager = scene
-        .start(scene.coder(agent_config(), false).await?)
-        .await?;
+    let manager = scene.start(coder(&scene).await?).await?;
     wait_until(&scene, &id, "the owed comment posted", |t| !owes(t)).await?;
     assert_eq!(comments.posted(), 2);
-    assert_eq!(comments.kept().len(), 1);
+    assert_eq!(comments.kept().len(), 2, "the forged one and Suture's");
     manager.stop_and_wait(None, None).await?;
 
     // Nothing owed: a further start says nothing more.
-    let manager = scene
-        .start(scene.coder(agent_config(), false).await?)
-        .await?;
+    let manager = scene.start(coder(&scene).await?).await?;
     let status = crate::held_fixes::wait_for_status(&manager, |_| true).await?;
     assert!(status.enabled);
     assert_eq!(comments.posted(), 2);

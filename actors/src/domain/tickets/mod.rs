@@ -462,9 +462,9 @@ pub struct FixRevision {
     pub outcome: Option<String>,
     /// The pull request's comment about a pushed revision is owed: set in
     /// the same write that records the push, cleared once GitHub has it.
-    /// The comment carries a marker (see [`FixRevision::comment_marker`]),
-    /// and a retry looks for it before posting: a stop at any point comments
-    /// once (see `stages::coder::revise`).
+    /// The comment carries a marker, and a retry looks for it before
+    /// posting: a stop at any point comments once (see
+    /// `stages::coder::revise`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub comment_due: bool,
 }
@@ -473,15 +473,6 @@ impl FixRevision {
     /// Requested, not yet finished.
     pub fn pending(&self) -> bool {
         self.outcome.is_none()
-    }
-
-    /// The line that marks the revision's comment on its pull request as
-    /// posted for `ticket`'s revision attempt.
-    pub fn comment_marker(&self, ticket: &str) -> String {
-        format!(
-            "<!-- suture-revision: {ticket} attempt {} -->",
-            self.attempt.unwrap_or(0)
-        )
     }
 }
 

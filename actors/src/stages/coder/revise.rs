@@ -15,7 +15,8 @@
 //! at start (the ticket is still `fixing`, see `manager::recover`) and
 //! comments once. The record of the push carries the intent to comment
 //! (`comment_due`), flushed before the comment is posted; the comment
-//! carries a marker, and every retry (at start, on each tick) lists the
+//! carries a marker (the installation's HMAC marker of the ticket's
+//! revision attempt, like its issues'), and every retry (at start, on each tick) lists the
 //! pull request's comments for it before posting, then clears the intent.
 //! So a stop between the record and the comment posts it at the next start,
 //! and a stop between the comment and clearing the intent does not post it
@@ -165,7 +166,13 @@ pub async fn post_owed_comment(coder: &Coder, id: &str) {
         fix.tests,
         fix.files.join(", ")
     );
-    let marker = revision.comment_marker(id);
+    // The installation's HMAC marker, as on its issues: a reviewer (or
+    // anyone) pasting a marker into a comment cannot make Suture skip its
+    // own, and two sidecars on one repository do not see each other's.
+    let marker = github.marker(&format!(
+        "{id} revision {}",
+        revision.attempt.unwrap_or(fix.attempt)
+    ));
     let number = revision.pull_request.number;
     match github
         .comment_once(number, &body, &marker, revision.requested_at_ms)
