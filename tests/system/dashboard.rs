@@ -689,3 +689,85 @@ async fn a_login_code_is_a_session_once_and_the_session_is_only_the_pages_own() 
     assert_eq!(after.status, 401);
     running.shutdown().await;
 }
+
+/// The dashboard's auto-deploy list reaches every auto-deploy, however old
+/// its ticket: 2,500 tickets (more than the 2,000 the list once read), the
+/// oldest and the newest deployed by Suture, through the real server.
+#[tokio::test]
+async fn the_auto_deploy_list_reaches_every_auto_deploy_however_old() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = crate::common::test_config(dir.path());
+    {
+        let store = Store::open(&StoreConfig {
+            path: config.store.path.clone(),
+            ..StoreConfig::default()
+        })
+        .expect("store");
+        let writes: Vec<_> = (0..2_500)
+            .map(|n| {
+                let t: Ticket = serde_json::from_value(json!({
+                    "id": "", "state": "escalated", "disposition": "fix_candidate",
+                    "title": format!("error number {n}"), "root_cause": "a cause",
+                    "severity": "high", "suggested_fix": "", "files": [],
+                    "signatures": [], "grouping": {"method": "deterministic", "batch_size": 1},
+                    "events": 1, "shadow": true, "created_at_ms": 1, "updated_at_ms": 1,
+                    "audit": []
+                }))
+                .expect("ticket");
+                (TicketWrite::Create(Box::new(t)), Vec::new())
+            })
+            .collect();
+        for chunk in writes.chunks(500) {
+            store
+                .commit_analysis(
+                    &AnalysisCommit {
+                        writes: chunk.to_vec(),
+                    },
+                    1_000,
+                )
+                .expect("planted");
+        }
+        for (id, outcome) in [
+            ("T-1", "passed"),
+            ("T-2500", "rolled back: the gate flagged"),
+        ] {
+            store
+                .update_ticket(id, |t| {
+                    t.auto_deploy = Some(
+                        serde_json::from_value(json!({"started_ms": 1_000, "outcome": outcome}))
+                            .expect("auto-deploy"),
+                    );
+                    Ok(())
+                })
+                .expect("deployed");
+        }
+        store.flush().await.expect("flush");
+    }
+    let running = suture::server::start_with_tokens(config, vec![("alice".into(), TOKEN.into())])
+        .await
+        .expect("server starts");
+    let base = format!("http://{}", running.http_addr);
+    let listed = admin_get(&base, "/v1/dashboard/auto-deploys").await;
+    let ids: Vec<&str> = listed["auto_deploys"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|d| d["ticket"].as_str())
+        .collect();
+    assert_eq!(ids, ["T-2500", "T-1"], "{listed}");
+    assert!(listed["next"].is_null(), "{listed}");
+    assert_eq!(listed["auto_deploys"][1]["outcome"], "passed");
+    // Older than a cursor: only T-1.
+    let older = admin_get(&base, "/v1/dashboard/auto-deploys?before=2500").await;
+    assert_eq!(older["auto_deploys"][0]["ticket"], "T-1", "{older}");
+    assert_eq!(older["auto_deploys"].as_array().map(Vec::len), Some(1));
+    // A parameter it does not take is refused, saying which it takes.
+    let bad = send_with(
+        "GET",
+        &format!("{base}/v1/dashboard/auto-deploys?limit=5"),
+        &[("authorization", &format!("Bearer {TOKEN}"))],
+        bytes::Bytes::new(),
+    )
+    .await;
+    assert_eq!(bad.status, 400, "{}", bad.json);
+}

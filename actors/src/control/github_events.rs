@@ -239,6 +239,7 @@ impl Control {
             branch: fix.branch.clone(),
             attempt: None,
             outcome: None,
+            comment_due: false,
         });
         t.audit(
             now,

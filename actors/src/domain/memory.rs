@@ -290,6 +290,8 @@ mod tests {
                 merged: None,
             }),
             held: None,
+            retry_at_ms: None,
+            publish_failures: 0,
         });
         t
     }

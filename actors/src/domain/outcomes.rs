@@ -326,6 +326,8 @@ mod tests {
                 }),
             }),
             held: None,
+            retry_at_ms: None,
+            publish_failures: 0,
         });
         t.state = TicketState::Resolved;
         t.resolved_at_ms = Some(8 * HOUR_MS);

@@ -205,6 +205,11 @@ impl Store {
         store.pending.set_merge_operator(merge_pending);
         store.check_schema(&path)?;
         store.migrate_control()?;
+        // Not a reason to refuse to start (a full disk at open): the list
+        // misses older auto-deploys until an open that can write finishes it.
+        if let Err(e) = store.index_auto_deploys() {
+            tracing::warn!(path = %path, error = %e, "the auto-deploy index was not built; the dashboard's list may miss older auto-deploys until the next start");
+        }
         Ok(store)
     }
 

@@ -8,6 +8,13 @@
 //!   `r` ‖ signature id → the last resolved ticket holding it, so a
 //!   regression soon after a fix reopens that ticket instead
 //!   (`verify.regression_window`).
+//! - `ticket_index` too: `d` ‖ ticket number (8 bytes, big-endian) → ticket
+//!   id for every ticket Suture deployed a fix of (`auto_deploy`), so the
+//!   dashboard lists every auto-deploy newest first from a reverse prefix
+//!   scan instead of reading tickets until it has found enough. A ticket's
+//!   `auto_deploy` is never cleared, so the key is never removed; stores
+//!   written before the key existed get it at open (see
+//!   [`Store::index_auto_deploys`]).
 //! - `meta` key `ticket_seq`: the last ticket number handed out.
 //!
 //! The analyzer's whole outcome for a batch (new tickets, tickets that grew,
@@ -28,6 +35,21 @@ use crate::domain::records::{Candidate, CandidateState};
 use crate::domain::tickets::{Ticket, TicketState, TransitionError};
 
 pub(super) const TICKET_SEQ_KEY: &[u8] = b"ticket_seq";
+
+/// `meta` key set once every ticket's auto-deploy key is in `ticket_index`.
+pub(super) const AUTO_DEPLOY_INDEXED_KEY: &[u8] = b"auto_deploy_indexed";
+
+/// Prefix of the auto-deploy keys in `ticket_index`.
+pub(super) const AUTO_DEPLOY_PREFIX: u8 = b'd';
+
+/// The auto-deploy key of ticket number `number`: big-endian, so the keys
+/// sort in ticket order and a reverse scan is newest first.
+pub(super) fn auto_deploy_key(number: u64) -> [u8; 9] {
+    let mut key = [0u8; 9];
+    key[0] = AUTO_DEPLOY_PREFIX;
+    key[1..].copy_from_slice(&number.to_be_bytes());
+    key
+}
 /// One ticket the analyzer wants written.
 #[derive(Debug, Clone)]
 pub enum TicketWrite {
@@ -118,6 +140,12 @@ fn write_index(
     index: &TransactionalTree,
     ticket: &Ticket,
 ) -> Result<(), UnabortableTransactionError> {
+    if ticket.auto_deploy.is_some() {
+        index.insert(
+            &auto_deploy_key(ticket_number(&ticket.id)),
+            ticket.id.as_bytes(),
+        )?;
+    }
     let resolved_keys = ticket.signature_ids().map(|s| index_key(b'r', s));
     if ticket.state.is_closed() {
         for key in index_keys(ticket) {
@@ -272,6 +300,33 @@ impl Store {
             .map_err(map_tx_error)
     }
 
+    /// Once per store: the auto-deploy keys of tickets written before the
+    /// index had them. Only whether `auto_deploy` is there is decoded.
+    /// Returns how many keys were written (0 once done).
+    pub(super) fn index_auto_deploys(&self) -> Result<usize, StoreError> {
+        if self.meta.get(AUTO_DEPLOY_INDEXED_KEY)?.is_some() {
+            return Ok(0);
+        }
+        #[derive(Deserialize)]
+        struct Head {
+            id: String,
+            #[serde(default)]
+            auto_deploy: Option<serde::de::IgnoredAny>,
+        }
+        let mut written = 0;
+        for value in self.tickets.iter().values() {
+            let head: Head = serde_json::from_slice(&value?)?;
+            if head.auto_deploy.is_some() {
+                self.ticket_index
+                    .insert(auto_deploy_key(ticket_number(&head.id)), head.id.as_bytes())?;
+                written += 1;
+            }
+        }
+        self.meta.insert(AUTO_DEPLOY_INDEXED_KEY, &[1u8])?;
+        self.db.flush()?;
+        Ok(written)
+    }
+
     pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
         match self.tickets.get(id.as_bytes())? {
             Some(v) => Ok(Some(serde_json::from_slice(&v)?)),
@@ -366,7 +421,7 @@ impl Store {
 }
 
 /// `T-12` → 12, for ordering; other ids sort last.
-fn ticket_number(id: &str) -> u64 {
+pub(super) fn ticket_number(id: &str) -> u64 {
     id.strip_prefix("T-")
         .and_then(|n| n.parse().ok())
         .unwrap_or(u64::MAX)

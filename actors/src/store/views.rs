@@ -93,6 +93,43 @@ impl Store {
         Ok(Page { items, next })
     }
 
+    /// The tickets Suture deployed a fix of (`auto_deploy`) numbered below
+    /// `before` (all when `None`), newest first, at most `limit`: a reverse
+    /// scan of their keys in `ticket_index`, so only the tickets on the
+    /// page are read, however many tickets the store holds and however old
+    /// the deploys are. The cursor is the number of the last one returned.
+    pub fn auto_deploy_tickets(
+        &self,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Page<Ticket, u64>, StoreError> {
+        let start = super::tickets::auto_deploy_key(0);
+        let end = super::tickets::auto_deploy_key(before.unwrap_or(u64::MAX));
+        let mut items = Vec::new();
+        let mut last = None;
+        let mut more = false;
+        for entry in self.ticket_index.range(start..end).rev() {
+            let (key, id) = entry?;
+            if items.len() >= limit {
+                more = true;
+                break;
+            }
+            let number = key
+                .get(1..9)
+                .and_then(|b| <[u8; 8]>::try_from(b).ok())
+                .map(u64::from_be_bytes);
+            let id = String::from_utf8_lossy(&id).into_owned();
+            if let Some(ticket) = self.ticket(&id)? {
+                items.push(ticket);
+            }
+            last = number;
+        }
+        Ok(Page {
+            items,
+            next: if more { last } else { None },
+        })
+    }
+
     /// Every ticket counted by state, disposition and severity; every state,
     /// disposition and severity is present (zeros included).
     pub fn ticket_tally(&self) -> Result<TicketTally, StoreError> {
@@ -345,6 +382,81 @@ mod tests {
         let short = store.tickets_page(None, 2, 3, review).expect("page");
         assert_eq!(short.items.len(), 1);
         assert_eq!(short.next, Some(8));
+    }
+
+    fn deployed(started_ms: i64) -> crate::domain::tickets::AutoDeploy {
+        crate::domain::tickets::AutoDeploy {
+            started_ms,
+            merge_commit: None,
+            previous_revision: None,
+            deploy: None,
+            deployed_at_ms: None,
+            canary_until_ms: None,
+            outcome: None,
+        }
+    }
+
+    #[test]
+    fn every_auto_deploy_is_listed_however_old_its_ticket() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(dir.path());
+        // More tickets than the dashboard's old 2,000-ticket scan reached.
+        plant(&store, 2_500);
+        for (id, at) in [("T-1", 1), ("T-100", 2), ("T-2500", 3)] {
+            store
+                .update_ticket(id, |t| {
+                    t.auto_deploy = Some(deployed(at));
+                    Ok(())
+                })
+                .expect("deployed");
+        }
+        let all = store.auto_deploy_tickets(None, 20).expect("list");
+        let ids: Vec<&str> = all.items.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T-2500", "T-100", "T-1"]);
+        assert_eq!(all.next, None);
+        // Paged with the cursor.
+        let first = store.auto_deploy_tickets(None, 2).expect("page");
+        let ids: Vec<&str> = first.items.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T-2500", "T-100"]);
+        assert_eq!(first.next, Some(100));
+        let second = store.auto_deploy_tickets(first.next, 2).expect("page");
+        let ids: Vec<&str> = second.items.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T-1"]);
+        assert_eq!(second.next, None);
+    }
+
+    #[test]
+    fn a_store_written_before_the_auto_deploy_index_gets_it_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            let store = store(dir.path());
+            plant(&store, 5);
+            // As an older build wrote it: the ticket, no index key, no mark.
+            let mut old = store.ticket("T-2").expect("read").expect("T-2");
+            old.auto_deploy = Some(deployed(7));
+            store
+                .tickets
+                .insert("T-2", serde_json::to_vec(&old).expect("json"))
+                .expect("write");
+            store
+                .meta
+                .remove(super::super::tickets::AUTO_DEPLOY_INDEXED_KEY)
+                .expect("unmark");
+            assert!(
+                store
+                    .auto_deploy_tickets(None, 20)
+                    .expect("list")
+                    .items
+                    .is_empty()
+            );
+            store.db.flush().expect("flush");
+        }
+        let store = store(dir.path());
+        let listed = store.auto_deploy_tickets(None, 20).expect("list");
+        let ids: Vec<&str> = listed.items.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(ids, ["T-2"]);
+        // Done once: the next open writes nothing.
+        assert_eq!(store.index_auto_deploys().expect("index"), 0);
     }
 
     #[test]

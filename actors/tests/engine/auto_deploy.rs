@@ -41,6 +41,11 @@ struct Ready {
 }
 
 async fn ready(deploy_enabled: bool) -> Result<Ready, Error> {
+    ready_as(deploy_enabled, true).await
+}
+
+/// [`ready`], its pull request opened ready for review or as a draft.
+async fn ready_as(deploy_enabled: bool, pr_ready: bool) -> Result<Ready, Error> {
     let scene = Scene::new(Vec::new(), true).await?;
     let (before, merge) = scene.merge_fix()?;
     let server = scene.github.as_ref().ok_or("GitHub stand-in")?;
@@ -68,7 +73,7 @@ async fn ready(deploy_enabled: bool) -> Result<Ready, Error> {
         "attempt": 1, "branch": format!("suture/fix-{id}-1"), "commit": "c", "base": before,
         "files": ["shop/orders.py"], "tests": "passed", "review": {"state": "approved", "at_ms": 1},
         "pull_request": {"number": 7, "url": "https://github.example/acme/py-shop/pull/7",
-            "created_at_ms": now - H, "ready": true}
+            "created_at_ms": now - H, "ready": pr_ready}
     }))?;
     let sig = signature.clone();
     scene.store.update_ticket(&id, |t| {
@@ -313,6 +318,93 @@ async fn the_kill_switch_stops_an_auto_deploy_in_its_canary() -> Result<(), Erro
     assert!(
         !r.out.path().join("rolled-back").exists(),
         "nothing more is done once the switch is engaged"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_draft_opened_before_autonomy_became_deploy_is_marked_ready_merged_and_deployed()
+-> Result<(), Error> {
+    let r = ready_as(true, false).await?;
+    let server = r.scene.github.as_ref().ok_or("GitHub stand-in")?;
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/py-shop/pulls/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "number": 7, "node_id": "PR_kwDOseven", "draft": true, "state": "open",
+            "merged": false, "head": {"ref": format!("suture/fix-{}-1", r.id)}
+        })))
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/graphql"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": {"markPullRequestReadyForReview": {"pullRequest": {"isDraft": false}}}
+        })))
+        .mount(server)
+        .await;
+    // Opened at autonomy `pr`, as a draft: nothing happens at `pr`.
+    let autonomy = r.coder.control.autonomy();
+    autonomy.set_level(AutonomyLevel::Pr);
+    assert_eq!(run_due(&r.coder).await?, 0);
+    // The kill switch engaged at `deploy`: still nothing, not even marked ready.
+    autonomy.set_level(AutonomyLevel::Deploy);
+    r.coder.halt.set(true);
+    assert_eq!(run_due(&r.coder).await?, 0);
+    assert!(
+        github_calls(&r.scene)
+            .await
+            .iter()
+            .all(|c| c != "POST /graphql" && !c.starts_with("PUT")),
+        "nothing asked of GitHub while the kill switch is engaged"
+    );
+    // Released at `deploy`: the draft is marked ready, merged, deployed.
+    r.coder.halt.set(false);
+    assert_eq!(run_due(&r.coder).await?, 1);
+    let ticket = r.scene.store.ticket(&r.id)?.ok_or("ticket")?;
+    let progress = ticket.auto_deploy.as_ref().ok_or("progress")?;
+    assert_eq!(
+        progress.outcome.as_deref(),
+        Some("passed"),
+        "{:?}",
+        ticket.audit
+    );
+    let pull = ticket
+        .fix
+        .as_ref()
+        .and_then(|f| f.pull_request.as_ref())
+        .ok_or("pull request")?;
+    assert!(pull.ready, "recorded as ready");
+    assert_eq!(
+        pull.merged.as_ref().map(|m| m.commit.as_str()),
+        Some(r.merge.as_str())
+    );
+    let calls = github_calls(&r.scene).await;
+    let ready_at = calls.iter().position(|c| c == "POST /graphql");
+    let merged_at = calls
+        .iter()
+        .position(|c| c == "PUT /repos/acme/py-shop/pulls/7/merge");
+    assert!(
+        matches!((ready_at, merged_at), (Some(a), Some(b)) if a < b),
+        "marked ready, then merged: {calls:?}"
+    );
+    let asked = server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .find(|q| q.url.path() == "/graphql")
+        .ok_or("the GraphQL request")?;
+    let body: serde_json::Value = serde_json::from_slice(&asked.body)?;
+    assert_eq!(body["variables"]["id"], "PR_kwDOseven");
+    assert!(
+        body["query"]
+            .as_str()
+            .is_some_and(|q| q.contains("markPullRequestReadyForReview"))
+    );
+    assert!(trail(&r)?.iter().any(|a| a == "deploy_ready"));
+    assert_eq!(
+        std::fs::read_to_string(r.out.path().join("deployed"))?,
+        r.merge
     );
     Ok(())
 }

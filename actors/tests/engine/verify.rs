@@ -563,6 +563,12 @@ async fn changes_requested_at_pr_autonomy_get_one_revision_on_the_same_pull_requ
         .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1})))
         .mount(server)
         .await;
+    // The revision's comment is looked for before it is posted.
+    Mock::given(method("GET"))
+        .and(path("/repos/acme/py-shop/issues/7/comments"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(server)
+        .await;
     let id = scene.ticket("'coupon'")?;
     let seen = Arc::new(Mutex::new(Vec::new()));
     let control = control(&scene, &seen);

@@ -297,6 +297,22 @@ struct NewComment<'a> {
     body: &'a str,
 }
 
+#[derive(Serialize)]
+struct CommentQuery<'a> {
+    since: &'a str,
+    per_page: u32,
+    page: u32,
+}
+
+/// The fields of a listed comment [`GitHub::comment_once`] reads.
+#[derive(Deserialize)]
+struct ListedComment {
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    user: Option<Login>,
+}
+
 impl GitHub {
     /// The client `config` describes, or `None` when `config.repo` is
     /// empty. The token is read from the environment here, once; a named
@@ -555,6 +571,96 @@ impl GitHub {
             tracing::warn!(issue = number, %error, retryable = error.is_retryable(), "GitHub comment not added");
         }
         result
+    }
+
+    /// Adds a comment to issue (or pull request) `number` unless one made
+    /// by the token's user since `since_ms` already holds `marker` (a line
+    /// such as `<!-- suture-revision: T-4 attempt 2 -->`, appended to the
+    /// body): safe to call again after a crash, a lost answer or a lost
+    /// record of the first call, so a caller that records its intent before
+    /// and calls this on every retry comments once. Reads at most
+    /// [`SEARCH_PAGES`] pages of the comments since `since_ms`. Returns
+    /// whether it posted.
+    pub async fn comment_once(
+        &self,
+        number: u64,
+        body: &str,
+        marker: &str,
+        since_ms: i64,
+    ) -> Result<bool, GitHubError> {
+        let result = self
+            .guarded(async {
+                if self.has_comment(number, marker, since_ms).await? {
+                    return Ok(false);
+                }
+                let body = format!(
+                    "{}\n\n{marker}",
+                    cut(body, MAX_BODY_BYTES - marker.len() - 2, CUT_NOTE)
+                );
+                self.post_comment(number, &body).await.map(|()| true)
+            })
+            .await;
+        let outcome = match &result {
+            Ok(true) => "ok",
+            Ok(false) => "found",
+            Err(_) => "failed",
+        };
+        metrics::counter!("suture_github_calls_total", "op" => "comment_once", "outcome" => outcome)
+            .increment(1);
+        if let Err(error) = &result {
+            tracing::warn!(issue = number, %error, retryable = error.is_retryable(), "GitHub comment not added");
+        }
+        result
+    }
+
+    /// Whether a comment on `number` since `since_ms`, by the token's user
+    /// (by anyone when that cannot be told), holds `marker` on a line of
+    /// its own.
+    async fn has_comment(
+        &self,
+        number: u64,
+        marker: &str,
+        since_ms: i64,
+    ) -> Result<bool, GitHubError> {
+        let me = self.me().await?;
+        let api = self.api()?;
+        let route = self.route(&format!("issues/{number}/comments"));
+        let since = humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH
+                + Duration::from_millis(
+                    u64::try_from(since_ms.saturating_sub(60_000)).unwrap_or(0),
+                ),
+        )
+        .to_string();
+        for page in 1..=SEARCH_PAGES {
+            let query = CommentQuery {
+                since: &since,
+                per_page: PER_PAGE,
+                page,
+            };
+            let listed: Vec<ListedComment> = api
+                .get(&route, Some(&query))
+                .await
+                .map_err(|e| self.classify(e))?;
+            let found = listed.iter().any(|c| {
+                let by_me = me.is_none_or(|me| {
+                    c.user
+                        .as_ref()
+                        .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
+                });
+                by_me
+                    && c.body
+                        .as_deref()
+                        .is_some_and(|b| b.lines().any(|l| l.trim() == marker))
+            });
+            if found {
+                return Ok(true);
+            }
+            if listed.len() < PER_PAGE as usize {
+                break;
+            }
+        }
+        Ok(false)
     }
 
     async fn find_or_create(&self, draft: &IssueDraft) -> Result<(IssueRef, Found), GitHubError> {

@@ -338,3 +338,59 @@ impl GitHub {
         result
     }
 }
+
+/// What marking a pull request ready needs of it.
+#[derive(Deserialize)]
+struct DraftFields {
+    node_id: String,
+    #[serde(default)]
+    draft: bool,
+}
+
+impl GitHub {
+    /// Marks pull request `number` ready for review, so it can be merged
+    /// (GitHub merges no draft): a fix opened as a draft before autonomy
+    /// became `deploy`. REST cannot turn a draft ready, so this reads the
+    /// pull request's node id over REST and asks GraphQL's
+    /// `markPullRequestReadyForReview` (at `<api_url>/graphql`, as octocrab
+    /// sends it: github.com's endpoint; GitHub Enterprise Server serves
+    /// GraphQL at `/api/graphql`, so there a draft waits for a person).
+    /// A pull request already ready (a person marked it) is left as it is.
+    /// Returns whether it was a draft.
+    pub async fn mark_ready_for_review(&self, number: u64) -> Result<bool, GitHubError> {
+        let result = self
+            .guarded(async {
+                let api = self.api()?;
+                let pull: DraftFields = api
+                    .get(self.route(&format!("pulls/{number}")), None::<&()>)
+                    .await
+                    .map_err(|e| self.classify(e))?;
+                if !pull.draft {
+                    return Ok(false);
+                }
+                let query = serde_json::json!({
+                    "query": "mutation($id: ID!) { markPullRequestReadyForReview(input: {pullRequestId: $id}) { pullRequest { isDraft } } }",
+                    "variables": {"id": pull.node_id},
+                });
+                let answer: serde_json::Value =
+                    api.graphql(&query).await.map_err(|e| self.classify(e))?;
+                let still_draft = answer
+                    .pointer("/markPullRequestReadyForReview/pullRequest/isDraft")
+                    .and_then(serde_json::Value::as_bool);
+                match still_draft {
+                    Some(false) => Ok(true),
+                    _ => Err(GitHubError::Other {
+                        message: format!(
+                            "GitHub did not mark pull request #{number} ready: {}",
+                            cut(&answer.to_string(), 300, "…")
+                        ),
+                    }),
+                }
+            })
+            .await;
+        let outcome = if result.is_ok() { "ok" } else { "failed" };
+        metrics::counter!("suture_github_calls_total", "op" => "mark_ready_for_review", "outcome" => outcome)
+            .increment(1);
+        result
+    }
+}

@@ -34,4 +34,5 @@ pub mod path;
 pub mod pull_request;
 pub mod related;
 pub mod reports;
+pub mod retry;
 pub mod tests_outcome;

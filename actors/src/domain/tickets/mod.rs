@@ -411,6 +411,14 @@ pub struct FixRecord {
     /// Why no pull request was opened, when none was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub held: Option<String>,
+    /// When a held fix is tried again: `None` while the guard refuses (the
+    /// manager tries once it permits). Set from why it was held: a rate
+    /// limit's own time, a backoff after a failure (`domain::coder::retry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_at_ms: Option<i64>,
+    /// Publishes of this fix that failed in a row: the backoff's count.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub publish_failures: u32,
 }
 
 /// A fix's pull request, merged.
@@ -452,6 +460,13 @@ pub struct FixRevision {
     /// `pushed`, or `failed: ...`; none while pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
+    /// The pull request's comment about a pushed revision is owed: set in
+    /// the same write that records the push, cleared once GitHub has it.
+    /// The comment carries a marker, and a retry looks for it before
+    /// posting: a stop at any point comments once (see
+    /// `stages::coder::revise`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub comment_due: bool,
 }
 
 impl FixRevision {

@@ -451,6 +451,8 @@ fn fix_record(record: &AttemptRecord) -> Option<FixRecord> {
         review: FixReview::Pending,
         pull_request: None,
         held: None,
+        retry_at_ms: None,
+        publish_failures: 0,
     })
 }
 

@@ -4,11 +4,13 @@
 //! autonomy `deploy` unless `deploy.enabled`, a deploy command and a
 //! rollback command are configured.
 //!
-//! For a `pr_open` ticket whose fix was opened ready for review (not a
-//! draft, see `publish`), of a severity in `deploy.severities`, when the
-//! guard admits `Action::Deploy` (autonomy, kill switch,
-//! `deploy.max_per_hour`):
+//! For a `pr_open` ticket whose fix's pull request is open and unmerged,
+//! of a severity in `deploy.severities`, when the guard admits
+//! `Action::Deploy` (autonomy, kill switch, `deploy.max_per_hour`):
 //!
+//! 0. a pull request opened as a draft (before autonomy became `deploy`,
+//!    see `publish`) is marked ready for review (GitHub merges no draft),
+//!    and the guard is asked again;
 //! 1. the pull request is merged through octocrab (a merge commit); the
 //!    ticket moves to `verifying`;
 //! 2. `deploy.command` runs in `repo.path` (own process group, killed past
@@ -89,7 +91,7 @@ fn startable(coder: &Coder, ticket: &Ticket) -> bool {
             .fix
             .as_ref()
             .and_then(|f| f.pull_request.as_ref())
-            .is_some_and(|p| p.ready && p.merged.is_none())
+            .is_some_and(|p| p.merged.is_none())
         && wanted(coder, ticket)
 }
 
@@ -126,6 +128,54 @@ pub async fn start(coder: &Coder, ticket: &Ticket) {
             t.auto_deploy = Some(begun.clone());
         },
     );
+    // 0. A fix opened as a draft (autonomy was below `deploy` then, or its
+    // severity not in `deploy.severities`) is marked ready first: GitHub
+    // merges no draft, and an operator who raised autonomy expects the
+    // fixes already open to go the same way as new ones, through the same
+    // guard and deploy limit just asked.
+    if !pull.ready {
+        match github.mark_ready_for_review(pull.number).await {
+            Ok(was_draft) => step(
+                coder,
+                id,
+                "deploy_ready",
+                &if was_draft {
+                    format!(
+                        "draft pull request #{} marked ready for review: autonomy is `deploy` now, Suture merges it",
+                        pull.number
+                    )
+                } else {
+                    format!("pull request #{} was already marked ready", pull.number)
+                },
+                |t| {
+                    if let Some(p) = t.fix.as_mut().and_then(|f| f.pull_request.as_mut()) {
+                        p.ready = true;
+                    }
+                },
+            ),
+            Err(e) => {
+                finish(
+                    coder,
+                    id,
+                    &format!(
+                        "failed: GitHub did not mark draft #{} ready for review: {e}",
+                        pull.number
+                    ),
+                    false,
+                );
+                return;
+            }
+        }
+        if !still_permitted(coder, ticket) {
+            finish(
+                coder,
+                id,
+                "stopped: the guard refused the merge (kill switch or autonomy); the pull request is ready for review, nothing was merged",
+                false,
+            );
+            return;
+        }
+    }
     // 1. Merge.
     let title = format!("Merge pull request #{} (Suture: {id})", pull.number);
     let merge = match github.merge_pull_request(pull.number, &title).await {

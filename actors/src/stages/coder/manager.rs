@@ -89,6 +89,24 @@ pub struct CoderStatus {
     /// Why queued tickets wait although a slot is free (a rate limit).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waiting: Option<String>,
+    /// Fixes held back from publishing, why, and when each is tried again
+    /// (as of the last tick; at most 20).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<HeldFix>,
+    /// The held fix being published again right now.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub republishing: Option<String>,
+}
+
+/// A fix held back from publishing, in the status.
+#[derive(Debug, Clone, Serialize)]
+pub struct HeldFix {
+    pub ticket: String,
+    pub reason: String,
+    /// RFC 3339; absent: once the guard permits (or never by itself, when
+    /// the reason says so).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_at: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -110,8 +128,12 @@ pub struct ManagerState {
     running: HashMap<ActorId, (RunningAttempt, ActorRef<AgentMsg>)>,
     /// Cleanups and publishing in flight (aborted if the manager stops).
     tasks: Vec<OwnedTask<()>>,
-    /// A held fix being published again (see [`republish_held`]).
-    republishing: Option<OwnedTask<()>>,
+    /// A held fix being published again (see [`republish_held`]): its
+    /// ticket and the task.
+    republishing: Option<(String, OwnedTask<()>)>,
+    /// Comments pushed revisions still owe being posted (see
+    /// [`super::revise::post_owed_comments`]).
+    commenting: Option<OwnedTask<()>>,
     /// A look for deploys of merged fixes (see [`watch_merged_fixes`]).
     watching: Option<OwnedTask<()>>,
     /// A poll of open fixes' pull requests (see [`super::poll`]), and when
@@ -149,6 +171,7 @@ impl Actor for CoderManager {
             running: HashMap::new(),
             tasks: Vec::new(),
             republishing: None,
+            commenting: None,
             watching: None,
             polling: None,
             polled_at: None,
@@ -182,6 +205,7 @@ impl Actor for CoderManager {
                 }
                 if matches!(message, CoderMsg::Tick) {
                     republish_held(state);
+                    post_owed_comments(state);
                     watch_merged_fixes(state);
                     poll_pull_requests(state);
                     deploy_fixes(state);
@@ -214,6 +238,11 @@ impl Actor for CoderManager {
                 status.halted = state.coder.halt.engaged();
                 status.running = state.running.values().map(|(r, _)| r.clone()).collect();
                 status.queued = state.coder.store.agent_queue().map_or(0, |q| q.len());
+                status.republishing = state
+                    .republishing
+                    .as_ref()
+                    .filter(|(_, t)| !t.is_finished())
+                    .map(|(id, _)| id.clone());
                 let _ = reply.send(status);
             }
             CoderMsg::InjectPanic => panic!("injected panic in the coder manager"),
@@ -349,50 +378,89 @@ async fn fill(myself: &ActorRef<CoderMsg>, state: &mut ManagerState) -> Result<(
     Ok(())
 }
 
-/// A held fix is tried again at most this often (each try is on the
-/// ticket's trail).
-const REPUBLISH_EVERY_MS: i64 = 5 * 60 * 1000;
+/// Held fixes the status lists, at most.
+const HELD_SHOWN: usize = 20;
 
 /// Publishes again one fix the guard held back (the kill switch, a rate
-/// limit, a push that failed) once the guard permits its push and pull
-/// request: held work is not lost. One at a time, each fix at most every
-/// [`REPUBLISH_EVERY_MS`].
+/// limit, a push that failed) once it is due: the guard permits its push
+/// and pull request, and its next try (`fix.retry_at_ms`, set from why it
+/// was held: the rate limit's own time, a backoff after a failure, see
+/// `domain::coder::retry`) has come. Held work is not lost, and a failing
+/// push is not hammered. One at a time; the status lists the held fixes
+/// and when each is tried again.
 fn republish_held(state: &mut ManagerState) {
+    let coder = state.coder.clone();
+    let Ok(tickets) = coder.store.tickets_in(&[TicketState::Review]) else {
+        return;
+    };
+    let held: Vec<&Ticket> = tickets
+        .iter()
+        .filter(|t| {
+            t.fix
+                .as_ref()
+                .is_some_and(|f| f.held.is_some() && f.pull_request.is_none())
+        })
+        .collect();
+    state.status.held = held
+        .iter()
+        .take(HELD_SHOWN)
+        .filter_map(|t| {
+            let fix = t.fix.as_ref()?;
+            Some(HeldFix {
+                ticket: t.id.clone(),
+                reason: fix.held.clone().unwrap_or_default(),
+                retry_at: fix.retry_at_ms.map(crate::domain::coder::retry::format_at),
+            })
+        })
+        .collect();
     if state
         .republishing
         .as_ref()
-        .is_some_and(|t| !t.is_finished())
+        .is_some_and(|(_, t)| !t.is_finished())
+    {
+        return;
+    }
+    if coder.github.is_none() || coder.halt.engaged() {
+        return;
+    }
+    let now = now_ms();
+    let due = held.into_iter().find(|t| {
+        t.fix
+            .as_ref()
+            .is_some_and(|f| crate::domain::coder::retry::due(f.retry_at_ms, now))
+            && [Action::Push, Action::OpenPullRequest]
+                .into_iter()
+                .all(|a| publish::permit(&coder, t, a).is_ok())
+    });
+    if let Some(ticket) = due {
+        tracing::info!(ticket = %ticket.id, "publishing a held fix again");
+        let id = ticket.id.clone();
+        let task = OwnedTask::spawn({
+            let id = id.clone();
+            async move {
+                let _ = publish::publish_fix(&coder, &id, "coder").await;
+            }
+        });
+        state.republishing = Some((id, task));
+    }
+}
+
+/// Posts, in an owned task, the comments pushed revisions still owe their
+/// pull requests (a stop or a failure came between the push and the
+/// comment); the first tick is at start. One run at a time.
+fn post_owed_comments(state: &mut ManagerState) {
+    if state.coder.github.is_none()
+        || state.coder.halt.engaged()
+        || state.commenting.as_ref().is_some_and(|t| !t.is_finished())
     {
         return;
     }
     let coder = state.coder.clone();
-    if coder.github.is_none() || coder.halt.engaged() {
-        return;
-    }
-    let Ok(tickets) = coder.store.tickets_in(&[TicketState::Review]) else {
-        return;
-    };
-    let now = now_ms();
-    let due = tickets.into_iter().find(|t| {
-        t.state == TicketState::Review
-            && t.fix
-                .as_ref()
-                .is_some_and(|f| f.held.is_some() && f.pull_request.is_none())
-            && [Action::Push, Action::OpenPullRequest]
-                .into_iter()
-                .all(|a| publish::permit(&coder, t, a).is_ok())
-            && t.audit
-                .iter()
-                .rev()
-                .find(|a| a.action == "fix_held")
-                .is_none_or(|a| now.saturating_sub(a.at_ms) >= REPUBLISH_EVERY_MS)
-    });
-    if let Some(ticket) = due {
-        tracing::info!(ticket = %ticket.id, "publishing a held fix again");
-        state.republishing = Some(OwnedTask::spawn(async move {
-            let _ = publish::publish_fix(&coder, &ticket.id, "coder").await;
-        }));
-    }
+    state.commenting = Some(OwnedTask::spawn(async move {
+        if let Err(e) = super::revise::post_owed_comments(&coder).await {
+            tracing::warn!(error = %e, "owed revision comments were not posted");
+        }
+    }));
 }
 
 /// Merges, deploys and watches the fixes Suture deploys itself

@@ -9,9 +9,11 @@
 //! so a crash between the two neither loses nor duplicates it.
 
 use super::Coder;
+use crate::clients::github::GitHubError;
 use crate::clock::now_ms;
-use crate::control::guard::Action;
+use crate::control::guard::{Action, Refusal};
 use crate::domain::coder::pull_request::{pull_request_body, pull_request_title};
+use crate::domain::coder::retry::{Hold, format_at, next_try};
 use crate::domain::tickets::render::issue_labels;
 use crate::domain::tickets::{PullRequestRef, TicketState};
 
@@ -39,6 +41,15 @@ pub fn permit(
     }
 }
 
+/// When a held fix is tried again, in words.
+fn when(hold: Hold, at: Option<i64>) -> String {
+    match (hold, at) {
+        (Hold::Never, _) => "not tried again by itself".to_string(),
+        (_, None) => "tried again once the guard permits".to_string(),
+        (_, Some(at)) => format!("tried again at {}", format_at(at)),
+    }
+}
+
 /// What publishing did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Published {
@@ -50,16 +61,26 @@ pub enum Published {
 /// Publishes the fix of ticket `id` if it waits in review and Suture may.
 /// `actor` names who asked (`coder`, `operator`).
 pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
-    let held = |why: String| {
+    // The fix waits in review with why, and when it is tried again
+    // (`domain::coder::retry`): on the ticket, its trail and the log.
+    let held = |why: String, hold: Hold| {
         let now = now_ms();
-        let _ = coder.store.update_ticket(id, |t| {
+        let next = coder.store.update_ticket(id, |t| {
+            let mut told = why.clone();
             if let Some(fix) = t.fix.as_mut() {
-                fix.held = Some(why.clone());
+                let (at, failures) = next_try(hold, now, fix.publish_failures);
+                fix.retry_at_ms = at;
+                fix.publish_failures = failures;
+                told = format!("{why}; {}", when(hold, at));
+                fix.held = Some(told.clone());
             }
-            t.audit(now, actor, "fix_held", why.clone());
+            t.audit(now, actor, "fix_held", told);
             Ok(())
         });
-        tracing::info!(ticket = %id, reason = %why, "fix waits in the review queue");
+        let next = next
+            .ok()
+            .and_then(|(t, ())| t.fix.and_then(|f| f.retry_at_ms));
+        tracing::info!(ticket = %id, reason = %why, retry = %when(hold, next), "fix waits in the review queue");
         Published::Held(why)
     };
     let ticket = match coder.store.ticket(id) {
@@ -77,10 +98,13 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         ));
     }
     let (Some(github), Some(repo)) = (coder.github.as_ref(), coder.repo.as_ref()) else {
-        return held(format!(
-            "GitHub is not configured ([github] repo): the fix is on the local branch {}",
-            fix.branch
-        ));
+        return held(
+            format!(
+                "GitHub is not configured ([github] repo): the fix is on the local branch {}",
+                fix.branch
+            ),
+            Hold::Never,
+        );
     };
     // Both permitted, then the pull request's room under the rate limits
     // taken: a refusal leaves the fix in review with the reason, and the
@@ -97,20 +121,31 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         }
     });
     if let Err(refusal) = permitted {
-        return held(format!(
-            "{refusal}; the fix is on the local branch {}",
-            fix.branch
-        ));
+        let hold = match &refusal {
+            Refusal::RateLimited { limited, .. } => Hold::RateLimited(limited.retry_after),
+            Refusal::KillSwitch(_) | Refusal::Autonomy { .. } => Hold::UntilPermitted,
+        };
+        return held(
+            format!("{refusal}; the fix is on the local branch {}", fix.branch),
+            hold,
+        );
     }
+    let failed = Hold::Failed { hint: None };
     let attempt = match coder.store.attempt(id, fix.attempt) {
         Ok(attempt) => attempt,
-        Err(e) => return held(format!("the attempt could not be read: {e}")),
+        Err(e) => return held(format!("the attempt could not be read: {e}"), failed),
     };
     let Some(attempt) = attempt else {
-        return held(format!("attempt {} of {id} is missing", fix.attempt));
+        return held(
+            format!("attempt {} of {id} is missing", fix.attempt),
+            failed,
+        );
     };
     let Some(evidence) = attempt.fix.as_ref() else {
-        return held(format!("attempt {} of {id} holds no fix", fix.attempt));
+        return held(
+            format!("attempt {} of {id} holds no fix", fix.attempt),
+            failed,
+        );
     };
     if let Err(e) = repo
         .push_branch(
@@ -122,7 +157,7 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         .await
     {
         metrics::counter!("suture_agent_publish_total", "outcome" => "push_failed").increment(1);
-        return held(format!("the push of {} failed: {e}", fix.branch));
+        return held(format!("the push of {} failed: {e}", fix.branch), failed);
     }
     let mut labels = issue_labels(&ticket);
     labels.push("suture:fix".into());
@@ -141,7 +176,15 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         Ok(pull) => pull,
         Err(e) => {
             metrics::counter!("suture_agent_publish_total", "outcome" => "pr_failed").increment(1);
-            return held(format!("the pull request was not opened: {e}"));
+            let hint = match &e {
+                GitHubError::RateLimited { retry_after, .. } => Some(*retry_after),
+                GitHubError::BreakerOpen { retry_in } => Some(*retry_in),
+                _ => None,
+            };
+            return held(
+                format!("the pull request was not opened: {e}"),
+                Hold::Failed { hint },
+            );
         }
     };
     let now = now_ms();
@@ -149,6 +192,8 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
     let stored = coder.store.update_ticket(id, |t| {
         if let Some(fix) = t.fix.as_mut() {
             fix.held = None;
+            fix.retry_at_ms = None;
+            fix.publish_failures = 0;
             fix.pull_request = Some(PullRequestRef {
                 number: pull.number,
                 url: pull.url.clone(),

@@ -8,6 +8,20 @@
 //!   request gets a comment saying what changed and why;
 //! - **no fix** (or the push refused): the ticket goes back to `pr_open`
 //!   with the fix as it was, the reviewer's request answered by a person.
+//!
+//! **Across a stop, exactly once (as far as GitHub's listing is current).**
+//! The push is of Suture's own commit onto the branch: pushing it again is
+//! a no-op, so a stop after the push and before its record pushes again
+//! at start (the ticket is still `fixing`, see `manager::recover`) and
+//! comments once. The record of the push carries the intent to comment
+//! (`comment_due`), flushed before the comment is posted; the comment
+//! carries a marker (the installation's HMAC marker of the ticket's
+//! revision attempt, like its issues'), and every retry (at start, on each tick) lists the
+//! pull request's comments for it before posting, then clears the intent.
+//! So a stop between the record and the comment posts it at the next start,
+//! and a stop between the comment and clearing the intent does not post it
+//! again. Tries in one process take turns (the attempt's own try and the
+//! manager's tick could otherwise both list, find nothing and post).
 
 use super::Coder;
 use crate::clock::now_ms;
@@ -16,6 +30,10 @@ use crate::domain::coder::attempt::AttemptRecord;
 use crate::domain::notify::{Notification, NotificationKind};
 use crate::domain::text::truncate;
 use crate::domain::tickets::{FixRecord, FixRevision, TicketState};
+
+/// Whose turn it is to post owed revision comments (see
+/// [`post_owed_comment`]).
+static POSTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// The revision made a fix: push it onto the pull request's branch.
 pub(super) async fn on_revised(
@@ -70,6 +88,8 @@ pub(super) async fn on_revised(
                 "pushed: {} replaces the fix on {}",
                 fix.commit, r.branch
             ));
+            // The intent, in the same write as the push's record.
+            r.comment_due = true;
         }
         t.transition(
             TicketState::PrOpen,
@@ -87,23 +107,6 @@ pub(super) async fn on_revised(
         return;
     }
     metrics::counter!("suture_agent_attempts_total", "outcome" => "revised").increment(1);
-    let _ = coder.store.flush().await;
-    if let Some(github) = coder.github.as_ref()
-        && coder
-            .guard
-            .admit_for(Action::CommentOnIssue, severity)
-            .is_ok()
-    {
-        let body = format!(
-            "Suture revised this fix after @{}'s review (attempt {}, commit {}).\n\n{}\n\nFiles: {}",
-            revision.requested_by,
-            record.attempt,
-            fix.commit,
-            fix.tests,
-            fix.files.join(", ")
-        );
-        let _ = github.comment(number, &body).await;
-    }
     coder.guard.notify(
         Notification::new(
             NotificationKind::PrOpened,
@@ -114,6 +117,106 @@ pub(super) async fn on_revised(
         .url(&revision.pull_request.url)
         .ticket(id),
     );
+    // Nothing is said on the pull request before the record of the push is
+    // on disk: a restart must find the comment owed, not a push unrecorded.
+    if let Err(e) = coder.store.flush().await {
+        tracing::error!(ticket = %id, error = %e, "the revision's record was not flushed; its comment waits for the next try");
+        return;
+    }
+    post_owed_comment(coder, id).await;
+}
+
+/// Posts the comment a pushed revision owes its pull request, if it still
+/// owes one, then records it posted. Called right after the push is
+/// recorded, and again at start and on the manager's ticks for any comment
+/// still owed (a stop, GitHub failing, the rate limit): GitHub is asked
+/// first whether the marked comment is there already, so a comment posted
+/// just before a stop is not posted again. Exactly once, as far as GitHub's
+/// comment listing is current.
+pub async fn post_owed_comment(coder: &Coder, id: &str) {
+    let Some(github) = coder.github.as_ref() else {
+        return;
+    };
+    // One try at a time, the ticket read under the turn: the second sees
+    // the first's cleared intent.
+    let _turn = POSTING.lock().await;
+    let Ok(Some(ticket)) = coder.store.ticket(id) else {
+        return;
+    };
+    let Some(revision) = ticket.fix_revision.as_ref().filter(|r| r.comment_due) else {
+        return;
+    };
+    if let Err(refusal) = coder
+        .guard
+        .admit_for(Action::CommentOnIssue, ticket.severity)
+    {
+        // Asked again on every tick: not logged above debug, or a lowered
+        // autonomy would log this twice a minute.
+        tracing::debug!(ticket = %id, %refusal, "the revision's comment waits");
+        return;
+    }
+    let Some(fix) = ticket.fix.as_ref() else {
+        return;
+    };
+    let body = format!(
+        "Suture revised this fix after @{}'s review (attempt {}, commit {}).\n\n{}\n\nFiles: {}",
+        revision.requested_by,
+        fix.attempt,
+        fix.commit,
+        fix.tests,
+        fix.files.join(", ")
+    );
+    // The installation's HMAC marker, as on its issues: a reviewer (or
+    // anyone) pasting a marker into a comment cannot make Suture skip its
+    // own, and two sidecars on one repository do not see each other's.
+    let marker = github.marker(&format!(
+        "{id} revision {}",
+        revision.attempt.unwrap_or(fix.attempt)
+    ));
+    let number = revision.pull_request.number;
+    match github
+        .comment_once(number, &body, &marker, revision.requested_at_ms)
+        .await
+    {
+        Ok(posted) => {
+            let recorded = coder.store.update_ticket(id, |t| {
+                if let Some(r) = t.fix_revision.as_mut() {
+                    r.comment_due = false;
+                }
+                t.audit(
+                    now_ms(),
+                    "coder",
+                    "revision_comment",
+                    if posted {
+                        format!("pull request #{number} told about the revision")
+                    } else {
+                        format!("pull request #{number} already had the revision's comment")
+                    },
+                );
+                Ok(())
+            });
+            if let Err(e) = recorded {
+                tracing::warn!(ticket = %id, error = %e, "the revision's comment was not recorded; the next try finds it on GitHub");
+            }
+            let _ = coder.store.flush().await;
+        }
+        Err(e) => {
+            tracing::warn!(ticket = %id, error = %e, "the revision's comment was not posted; tried again on the next tick");
+        }
+    }
+}
+
+/// Every comment pushed revisions still owe (see [`post_owed_comment`]).
+pub async fn post_owed_comments(coder: &Coder) -> Result<(), crate::store::StoreError> {
+    if coder.github.is_none() {
+        return Ok(());
+    }
+    for ticket in coder.store.tickets_in(&[TicketState::PrOpen])? {
+        if ticket.fix_revision.as_ref().is_some_and(|r| r.comment_due) {
+            post_owed_comment(coder, &ticket.id).await;
+        }
+    }
+    Ok(())
 }
 
 /// The revision made no fix, or it could not be pushed: the pull request

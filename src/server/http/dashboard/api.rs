@@ -355,18 +355,30 @@ pub async fn agents(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
     })))
 }
 
-/// Tickets read at most for the auto-deploys list (newest first).
-const AUTO_DEPLOY_SCAN: usize = 2_000;
+/// Auto-deploys on one page of the list, at most.
+const AUTO_DEPLOY_PAGE: usize = 20;
 
-/// `GET /v1/dashboard/auto-deploys`: Suture's own deploys of fixes
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutoDeployParams {
+    before: Option<u64>,
+}
+
+/// `GET /v1/dashboard/auto-deploys?before=`: Suture's own deploys of fixes
 /// (`[deploy]`), newest ticket first: the merge, the deploy marker, the
-/// canary window and its result. At most 20, from the newest
-/// [`AUTO_DEPLOY_SCAN`] tickets.
-pub async fn auto_deploys(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+/// canary window and its result. Every one is reachable: a page is read
+/// from the store's auto-deploy index (see `Store::auto_deploy_tickets`),
+/// [`AUTO_DEPLOY_PAGE`] at a time, and `next` is the `before` of the
+/// following page.
+pub async fn auto_deploys(
+    State(state): State<AppState>,
+    params: Result<Query<AutoDeployParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(params) = params.map_err(|e| bad_query(e, "?before=<n>"))?;
     let page = state
         .engine
         .store()
-        .tickets_page(None, 20, AUTO_DEPLOY_SCAN, |t| t.auto_deploy.is_some())
+        .auto_deploy_tickets(params.before, AUTO_DEPLOY_PAGE)
         .map_err(store_error)?;
     let items: Vec<Value> = page
         .items
@@ -390,7 +402,7 @@ pub async fn auto_deploys(State(state): State<AppState>) -> Result<Json<Value>, 
             }))
         })
         .collect();
-    Ok(Json(json!({ "auto_deploys": items })))
+    Ok(Json(json!({ "auto_deploys": items, "next": page.next })))
 }
 
 fn cut(text: &str, chars: usize) -> String {

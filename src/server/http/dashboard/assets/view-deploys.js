@@ -2,8 +2,8 @@
 // in words; its second look over six hours as its own card), spike runs
 // between deploys, deploys still in their window,
 // and Suture's own deploys of fixes with their canary's result.
-import { get } from "./api.js";
-import { h, fill, heading, section, table, badge, number, when } from "./ui.js";
+import { get, query } from "./api.js";
+import { h, fill, heading, section, table, badge, number, when, errorBox } from "./ui.js";
 
 function run(r) {
   const flagged = r.decisions.filter((d) => d.verdict !== "pass");
@@ -28,6 +28,41 @@ function run(r) {
       "No signature fired in the window.",
     ),
   );
+}
+
+// Suture's own deploys of fixes, 20 a page newest first, every one reachable
+// with "Older" (the server reads them from its auto-deploy index).
+function autoDeploys(first) {
+  const list = h("div");
+  const more = h("div", { class: "pager" });
+  const rows = [];
+  function show(page) {
+    rows.push(...page.auto_deploys);
+    fill(
+      list,
+      table(
+        "Fixes Suture merged and deployed itself, with the canary's result",
+        [
+          ["Ticket", (a) => h("a", { href: `#/ticket/${encodeURIComponent(a.ticket)}` }, `${a.ticket}: ${a.title}`)],
+          ["Pull request", (a) => (a.pull_request ? h("a", { href: a.pull_request.url, rel: "noreferrer noopener", target: "_blank" }, `#${a.pull_request.number}`) : "—")],
+          ["Merged as", (a) => (a.merge_commit ? h("code", {}, a.merge_commit.slice(0, 12)) : "—")],
+          ["Deployed", (a) => (a.deployed ? when(a.deployed) : "—")],
+          ["Canary until", (a) => (a.canary_until ? when(a.canary_until) : "—")],
+          ["Result", (a) => (a.outcome ? badge(a.outcome.split(":")[0], a.outcome.startsWith("passed") ? "ok" : "danger") : badge("watching"))],
+          ["Why", (a) => a.outcome || "the canary window is open"],
+        ],
+        rows,
+        "None: Suture deploys fixes itself only at autonomy deploy with [deploy] enabled (docs/verify.md).",
+      ),
+    );
+    const older = () =>
+      get(`/v1/dashboard/auto-deploys${query({ before: page.next })}`)
+        .then(show)
+        .catch((e) => more.append(errorBox(e)));
+    fill(more, page.next ? h("button", { type: "button", onclick: older }, "Older auto-deploys") : null);
+  }
+  show(first);
+  return h("div", {}, list, more);
 }
 
 export async function render(main) {
@@ -55,23 +90,7 @@ export async function render(main) {
         "Every deploy has been judged.",
       ),
     ),
-    section(
-      "Auto-deploys",
-      table(
-        "Fixes Suture merged and deployed itself, with the canary's result",
-        [
-          ["Ticket", (a) => h("a", { href: `#/ticket/${encodeURIComponent(a.ticket)}` }, `${a.ticket}: ${a.title}`)],
-          ["Pull request", (a) => (a.pull_request ? h("a", { href: a.pull_request.url, rel: "noreferrer noopener", target: "_blank" }, `#${a.pull_request.number}`) : "—")],
-          ["Merged as", (a) => (a.merge_commit ? h("code", {}, a.merge_commit.slice(0, 12)) : "—")],
-          ["Deployed", (a) => (a.deployed ? when(a.deployed) : "—")],
-          ["Canary until", (a) => (a.canary_until ? when(a.canary_until) : "—")],
-          ["Result", (a) => (a.outcome ? badge(a.outcome.split(":")[0], a.outcome.startsWith("passed") ? "ok" : "danger") : badge("watching"))],
-          ["Why", (a) => a.outcome || "the canary window is open"],
-        ],
-        auto.auto_deploys,
-        "None: Suture deploys fixes itself only at autonomy deploy with [deploy] enabled (docs/verify.md).",
-      ),
-    ),
+    section("Auto-deploys", autoDeploys(auto)),
     h("h2", {}, "Judged"),
     decisions.runs.length ? decisions.runs.map(run) : h("p", { class: "muted empty" }, "The gate has not judged a deploy yet."),
   );
