@@ -55,6 +55,25 @@ pub(crate) fn frame(file: &str, function: &str, line: u32) -> Frame {
     }
 }
 
+/// Opens the store again after the last handle was dropped. sled releases
+/// its file lock only once its background threads let go of the database,
+/// a moment after the drop under load, so a lock error is waited out (with
+/// a deadline) as a restarted process would wait for the old one to exit.
+fn reopen(dir: &std::path::Path) -> Store {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        match Store::open(&store_config(dir)) {
+            Ok(store) => return store,
+            Err(suture_actors::store::StoreError::Locked { .. })
+                if std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(error) => panic!("store reopens: {error}"),
+        }
+    }
+}
+
 impl Fixture {
     pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -74,7 +93,7 @@ impl Fixture {
         store.flush_blocking().expect("flush");
         drop(store);
         Self {
-            store: Store::open(&store_config(dir.path())).expect("store reopens"),
+            store: reopen(dir.path()),
             signer,
             cache: RecordCache::default(),
             dir,
