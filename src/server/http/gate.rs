@@ -87,9 +87,8 @@ pub async fn get_deploy(
                 .at_ms
                 .saturating_add(suture_actors::domain::gate::config::millis(cfg.window))
                 .saturating_add(suture_actors::domain::gate::config::millis(cfg.settle));
-            let kept = cfg.decision_retention.max(cfg.minute_retention);
-            let kept_from =
-                now_ms().saturating_sub(suture_actors::domain::gate::config::millis(kept));
+            let kept_from = now_ms()
+                .saturating_sub(suture_actors::domain::gate::config::millis(cfg.runs_kept()));
             let status = if !cfg.enabled {
                 "gate_disabled"
             } else if deploy.at_ms < kept_from {

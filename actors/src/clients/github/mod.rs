@@ -172,6 +172,16 @@ impl GitHubError {
             | GitHubError::Other { .. } => false,
         }
     }
+
+    /// How long GitHub (or the breaker guarding it) said to wait, when it
+    /// said: a rate limit's `retry-after`, the breaker's next try.
+    pub fn retry_hint(&self) -> Option<Duration> {
+        match self {
+            GitHubError::RateLimited { retry_after, .. } => Some(*retry_after),
+            GitHubError::BreakerOpen { retry_in } => Some(*retry_in),
+            _ => None,
+        }
+    }
 }
 
 /// The GitHub client. Cheap to clone; clones share one connection pool.
@@ -268,6 +278,12 @@ struct ListedIssue {
 #[derive(Deserialize)]
 struct Login {
     login: String,
+}
+
+/// Whether `user` is the token's own user `me`; anyone when `me` could not
+/// be told (a token that may not read `/user`).
+fn by_me(user: Option<&Login>, me: Option<&str>) -> bool {
+    me.is_none_or(|me| user.is_some_and(|u| u.login.eq_ignore_ascii_case(me)))
 }
 
 #[derive(Serialize)]
@@ -593,11 +609,9 @@ impl GitHub {
                 if self.has_comment(number, marker, since_ms).await? {
                     return Ok(false);
                 }
-                let body = format!(
-                    "{}\n\n{marker}",
-                    cut(body, MAX_BODY_BYTES - marker.len() - 2, CUT_NOTE)
-                );
-                self.post_comment(number, &body).await.map(|()| true)
+                self.post_comment(number, &marked_body(body, marker))
+                    .await
+                    .map(|()| true)
             })
             .await;
         let outcome = match &result {
@@ -643,15 +657,10 @@ impl GitHub {
                 .await
                 .map_err(|e| self.classify(e))?;
             let found = listed.iter().any(|c| {
-                let by_me = me.is_none_or(|me| {
-                    c.user
-                        .as_ref()
-                        .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
-                });
-                by_me
+                by_me(c.user.as_ref(), me)
                     && c.body
                         .as_deref()
-                        .is_some_and(|b| b.lines().any(|l| l.trim() == marker))
+                        .is_some_and(|b| marker::body_has_marker(b, marker))
             });
             if found {
                 return Ok(true);
@@ -670,7 +679,7 @@ impl GitHub {
             return Ok((issue, Found::Existing));
         }
         let title = issue_title(&draft.title, &draft.ticket_id);
-        let body = issue_body(&draft.body, &marker);
+        let body = marked_body(&draft.body, &marker);
         let labels = merge_labels(&self.inner.labels, &draft.labels);
         let created: CreatedIssue = self
             .api()?
@@ -756,14 +765,8 @@ impl GitHub {
             let hit = listed.items.into_iter().find(|issue| {
                 // Checked again on the issue: an Enterprise version that
                 // ignores `creator=` must not widen the match.
-                let by_me = me.is_none_or(|me| {
-                    issue
-                        .user
-                        .as_ref()
-                        .is_some_and(|u| u.login.eq_ignore_ascii_case(me))
-                });
                 issue.pull_request.is_none()
-                    && by_me
+                    && by_me(issue.user.as_ref(), me)
                     && issue
                         .body
                         .as_deref()
@@ -1010,8 +1013,8 @@ fn issue_title(title: &str, ticket_id: &str) -> String {
 }
 
 /// The body, cut so that it and the marker line fit GitHub's limit: the
-/// marker must survive, or the issue could not be found again.
-fn issue_body(body: &str, marker: &str) -> String {
+/// marker must survive, or the issue (or comment) could not be found again.
+fn marked_body(body: &str, marker: &str) -> String {
     let room = MAX_BODY_BYTES.saturating_sub(marker.len() + 2);
     let body = cut(body.trim_end(), room, CUT_NOTE);
     if body.is_empty() {
@@ -1189,9 +1192,12 @@ mod tests {
     #[test]
     fn bodies_are_cut_but_keep_the_marker() {
         let marker = MarkerKey::from_bytes(&[3; marker::KEY_BYTES]).marker("t-1");
-        assert_eq!(issue_body("hello\n", &marker), format!("hello\n\n{marker}"));
+        assert_eq!(
+            marked_body("hello\n", &marker),
+            format!("hello\n\n{marker}")
+        );
         let long = "é".repeat(MAX_BODY_BYTES);
-        let body = issue_body(&long, &marker);
+        let body = marked_body(&long, &marker);
         assert!(body.len() <= MAX_BODY_BYTES);
         assert!(body.ends_with(&marker));
         assert!(body.contains("(cut: longer than GitHub accepts)"));

@@ -348,6 +348,14 @@ impl GateConfig {
         (minutes > self.window_minutes()).then_some(minutes)
     }
 
+    /// How long deploy runs are kept, and so how far back the runner
+    /// considers deploys: `decision_retention`, never less than the
+    /// per-minute data a deploy is judged on (`minute_retention`), so a
+    /// short decision retention cannot stop a deploy from being judged.
+    pub fn runs_kept(&self) -> Duration {
+        self.decision_retention.max(self.minute_retention)
+    }
+
     /// The baseline in whole hours (at least one).
     pub fn baseline_hours(&self) -> u32 {
         u32::try_from(self.baseline.as_secs() / 3600)

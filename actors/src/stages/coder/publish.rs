@@ -9,7 +9,6 @@
 //! so a crash between the two neither loses nor duplicates it.
 
 use super::Coder;
-use crate::clients::github::GitHubError;
 use crate::clock::now_ms;
 use crate::control::guard::{Action, Refusal};
 use crate::domain::coder::pull_request::{pull_request_body, pull_request_title};
@@ -176,14 +175,11 @@ pub async fn publish_fix(coder: &Coder, id: &str, actor: &str) -> Published {
         Ok(pull) => pull,
         Err(e) => {
             metrics::counter!("suture_agent_publish_total", "outcome" => "pr_failed").increment(1);
-            let hint = match &e {
-                GitHubError::RateLimited { retry_after, .. } => Some(*retry_after),
-                GitHubError::BreakerOpen { retry_in } => Some(*retry_in),
-                _ => None,
-            };
             return held(
                 format!("the pull request was not opened: {e}"),
-                Hold::Failed { hint },
+                Hold::Failed {
+                    hint: e.retry_hint(),
+                },
             );
         }
     };

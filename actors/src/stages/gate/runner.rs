@@ -268,15 +268,12 @@ impl GateRunner {
             return Ok(None);
         }
         let reach_ms = millis(self.cfg.minute_retention).min(SINCE_PREVIOUS_REACH_MS);
+        // Only the deploys within reach are read, not every deploy.
         let previous = self
             .store
-            .deploys()?
+            .deploys_between(deploy.at_ms.saturating_sub(reach_ms), deploy.at_ms)?
             .into_iter()
-            .filter(|d| {
-                d.id != deploy.id
-                    && d.at_ms < deploy.at_ms
-                    && deploy.at_ms.saturating_sub(d.at_ms) <= reach_ms
-            })
+            .filter(|d| d.id != deploy.id)
             .max_by_key(|d| d.at_ms);
         let Some(previous) = previous else {
             return Ok(None);
@@ -494,12 +491,9 @@ impl GateRunner {
     }
 
     /// Deploys at or after this time keep their runs and are the ones the
-    /// gate considers: `decision_retention` back, and never less than the
-    /// per-minute data a deploy is judged on (`minute_retention`), so a
-    /// short decision retention cannot stop a deploy from being judged.
+    /// gate considers ([`GateConfig::runs_kept`]).
     fn runs_kept_from(&self, now_ms: i64) -> i64 {
-        let kept = self.cfg.decision_retention.max(self.cfg.minute_retention);
-        now_ms.saturating_sub(millis(kept))
+        now_ms.saturating_sub(millis(self.cfg.runs_kept()))
     }
 
     fn prune(&mut self, now_ms: i64) -> Result<(), StoreError> {
